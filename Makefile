@@ -1,0 +1,48 @@
+# shopintent: every target does its own set-up on a fresh machine.
+#   make demo   install into .venv, verify the data, run the main job on the embedded default
+#   make test   install with test extras, run the whole test suite
+#   make bench  run the benchmarks, write benchmarks/results/*.json and BENCHMARKS.md
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+# Real data sets live beside the repository (never inside it).
+SHARED_DATA := $(abspath $(CURDIR)/../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)),)
+export SHOPINTENT_DATA_DIR ?= $(SHARED_DATA)
+endif
+export SHOPINTENT_STATE_DIR ?= $(CURDIR)/.shopintent
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test bench install clean help
+
+help:
+	@echo "make demo | make test | make bench | make clean"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# One stamp per set of extras: re-install only when pyproject.toml changes.
+$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	@touch $@ $(VENV)/.installed-base
+
+install: $(VENV)/.installed-base
+
+demo: $(VENV)/.installed-base
+	$(BIN)/shopintent demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-test
+	$(BIN)/shopintent bench all
+
+clean:
+	rm -rf $(VENV) .shopintent .pytest_cache build dist src/*.egg-info

@@ -1,0 +1,38 @@
+"""Entry point of the ``shopintent`` command: wires the area sub-apps together."""
+
+from __future__ import annotations
+
+import typer
+
+from shopintent import __version__
+from shopintent.cli import bench, datasets, demo, store
+from shopintent.log import configure_logging
+from shopintent.settings import get_settings
+
+app = typer.Typer(
+    name="shopintent",
+    help="Understand, predict and act on what e-commerce shoppers want.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(store.app, name="store")
+app.command("bench")(bench.run)
+app.command("demo")(demo.run)
+
+
+@app.callback()
+def _configure() -> None:
+    """Configure logging once from settings before any command runs."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+
+@app.command()
+def version() -> None:
+    """Print the installed shopintent version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":
+    app()

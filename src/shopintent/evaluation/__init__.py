@@ -1,0 +1,1 @@
+"""Metrics, reports and the benchmark runner (it knows results, not model internals)."""

@@ -1,0 +1,1 @@
+"""One benchmark module per area; each exposes ``run(settings) -> BenchResult``."""

@@ -1,0 +1,231 @@
+"""Validate a batch of events: keep the good rows, name the bad ones.
+
+A shop's log is never clean. :func:`validate_events` checks a whole table at
+once (vectorised, so ingest stays fast), keeps every valid row in canonical
+form and returns each rejected row with the field and the reason, so nothing is
+dropped silently. Row numbers are 1-based: row 1 is the first record of the batch
+(the first data line of a file, after any header).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shopintent.schema.records import EVENT_TYPE_ALIASES, ITEM_EVENT_TYPES, Event, EventType
+
+#: Canonical event-table columns, in order, and their pandas dtypes.
+EVENT_COLUMNS: dict[str, str] = {
+    "event_id": "string",
+    "user_id": "string",
+    "session_id": "string",
+    "timestamp": "datetime64[us, UTC]",
+    "event_type": "string",
+    "item_id": "string",
+    "category_id": "string",
+    "query": "string",
+    "price": "float64",
+    "quantity": "Int64",
+}
+REQUIRED_EVENT_COLUMNS: tuple[str, ...] = ("user_id", "timestamp", "event_type")
+
+# Dates outside this window are almost always unit mistakes (ms read as s, 0 epoch).
+_EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")
+_LATEST = pd.Timestamp("2100-01-01", tz="UTC")
+
+
+class ValidationError(ValueError):
+    """Raised when a single record (not a batch) is invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one input row was not accepted."""
+
+    row: int
+    field: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: `{self.field}` {self.value!r} {self.reason}"
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of validating one batch: the kept rows and the rejected ones."""
+
+    valid: pd.DataFrame
+    rejections: list[Rejection] = field(default_factory=list)
+    n_input: int = 0
+
+    @property
+    def n_valid(self) -> int:
+        return len(self.valid)
+
+    @property
+    def rejected_rows(self) -> list[int]:
+        """Positions of the rejected input rows (each once)."""
+        return sorted({r.row for r in self.rejections})
+
+    @property
+    def n_rejected(self) -> int:
+        return len(self.rejected_rows)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and the first reasons, for logs and ``--json`` output."""
+        return {
+            "input": self.n_input,
+            "accepted": self.n_valid,
+            "rejected": self.n_rejected,
+            "reasons": [str(r) for r in self.rejections[:20]],
+        }
+
+
+def _as_frame(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event]) -> pd.DataFrame:
+    if isinstance(batch, pd.DataFrame):
+        return batch.reset_index(drop=True)
+    rows = [asdict(r) if isinstance(r, Event) else dict(r) for r in batch]
+    return pd.DataFrame.from_records(rows)
+
+
+def _text_column(raw: pd.Series) -> pd.Series:
+    """Ids and text as nullable strings; blank strings count as missing."""
+    text = raw.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _parse_timestamps(raw: pd.Series) -> pd.Series:
+    """Accept datetimes, ISO-8601 strings and unix epoch seconds; NaT where unparseable."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = pd.to_datetime(raw, utc=True)
+    else:
+        numeric = pd.to_numeric(raw, errors="coerce")
+        from_epoch = pd.to_datetime(numeric, unit="s", utc=True, errors="coerce")
+        as_text = raw.where(numeric.isna())
+        from_text = pd.to_datetime(as_text, utc=True, errors="coerce", format="ISO8601")
+        parsed = from_epoch.fillna(from_text)
+    return parsed.astype("datetime64[us, UTC]")
+
+
+def _reject(
+    rejections: list[Rejection], mask: pd.Series, raw: pd.Series, name: str, reason: str
+) -> None:
+    for row in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False)):
+        value = raw.iloc[row]
+        shown = "" if value is None or value is pd.NA or value is pd.NaT or (
+            isinstance(value, float) and np.isnan(value)) else value
+        rejections.append(Rejection(int(row) + 1, name, str(shown), reason))
+
+
+def validate_events(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event]) -> ValidationReport:
+    """Check a batch of events and return the valid rows in canonical form.
+
+    Accepts a DataFrame or an iterable of dicts / :class:`Event` records. Every
+    problem found is reported as a :class:`Rejection` naming the row and the
+    field; a row with any problem is left out of ``valid``, all others are kept.
+    A missing *required column* rejects every row, naming the column.
+    """
+    frame = _as_frame(batch)
+    n = len(frame)
+    rejections: list[Rejection] = []
+    missing = pd.Series(np.ones(n, dtype=bool))
+    for column in EVENT_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = pd.NA
+
+    user_id = _text_column(frame["user_id"])
+    _reject(rejections, user_id.isna(), frame["user_id"], "user_id", "is missing")
+
+    timestamp = _parse_timestamps(frame["timestamp"])
+    absent_ts = frame["timestamp"].isna() | (frame["timestamp"].astype("string").str.strip() == "")
+    _reject(rejections, absent_ts, frame["timestamp"], "timestamp", "is missing")
+    bad_ts = timestamp.isna() & ~absent_ts
+    _reject(rejections, bad_ts, frame["timestamp"], "timestamp",
+            "is not a date (ISO-8601 or unix seconds)")
+    out_of_range = timestamp.notna() & ((timestamp < _EARLIEST) | (timestamp >= _LATEST))
+    _reject(rejections, out_of_range, frame["timestamp"], "timestamp",
+            "is outside 1990-2100 (milliseconds given as seconds?)")
+
+    type_text = _text_column(frame["event_type"]).str.lower()
+    event_type = type_text.replace(EVENT_TYPE_ALIASES)
+    known = event_type.isin([t.value for t in EventType])
+    _reject(rejections, type_text.isna(), frame["event_type"], "event_type", "is missing")
+    allowed = ", ".join(t.value for t in EventType)
+    _reject(rejections, type_text.notna() & ~known, frame["event_type"], "event_type",
+            f"is not an event type ({allowed})")
+
+    item_id = _text_column(frame["item_id"])
+    needs_item = event_type.isin([t.value for t in ITEM_EVENT_TYPES])
+    _reject(rejections, needs_item & item_id.isna(), frame["item_id"], "item_id",
+            "is missing (required for view, cart, favourite and purchase events)")
+    query = _text_column(frame["query"])
+    _reject(rejections, (event_type == EventType.SEARCH.value) & query.isna(), frame["query"],
+            "query", "is missing (required for search events)")
+
+    price = pd.to_numeric(frame["price"], errors="coerce")
+    given_price = frame["price"].notna() & (frame["price"].astype("string").str.strip() != "")
+    _reject(rejections, given_price & price.isna(), frame["price"], "price", "is not a number")
+    _reject(rejections, price.notna() & ~np.isfinite(price.fillna(0)), frame["price"], "price",
+            "is not finite")
+    _reject(rejections, price < 0, frame["price"], "price", "is negative")
+
+    quantity = pd.to_numeric(frame["quantity"], errors="coerce")
+    given_qty = frame["quantity"].notna() & (frame["quantity"].astype("string").str.strip() != "")
+    _reject(rejections, given_qty & quantity.isna(), frame["quantity"], "quantity",
+            "is not a number")
+    whole = quantity.isna() | (quantity == quantity.round())
+    _reject(rejections, ~whole, frame["quantity"], "quantity", "is not a whole number")
+    _reject(rejections, quantity.notna() & whole & (quantity < 1), frame["quantity"], "quantity",
+            "is less than 1")
+
+    bad_rows = sorted({r.row for r in rejections})
+    missing[:] = True
+    missing.iloc[[row - 1 for row in bad_rows]] = False
+    keep = missing.to_numpy()
+    canonical = pd.DataFrame(
+        {
+            "event_id": _text_column(frame["event_id"]),
+            "user_id": user_id,
+            "session_id": _text_column(frame["session_id"]),
+            "timestamp": timestamp,
+            "event_type": event_type.astype("string"),
+            "item_id": item_id,
+            "category_id": _text_column(frame["category_id"]),
+            "query": query,
+            "price": price.astype("float64"),
+            "quantity": quantity.round().astype("Int64"),
+        }
+    )[keep].reset_index(drop=True)
+    rejections.sort(key=lambda r: (r.row, r.field))
+    return ValidationReport(valid=canonical.astype(EVENT_COLUMNS), rejections=rejections, n_input=n)
+
+
+def validate_event(record: Mapping[str, Any] | Event) -> Event:
+    """Validate one event and return it as an :class:`Event`, or raise ``ValidationError``."""
+    report = validate_events([record])
+    if report.rejections:
+        reasons = "; ".join(f"`{r.field}` {r.value!r} {r.reason}" for r in report.rejections)
+        raise ValidationError(reasons)
+    return next(iter(events_from_frame(report.valid)))
+
+
+def events_from_frame(frame: pd.DataFrame) -> Iterable[Event]:
+    """Turn a canonical (already validated) event table back into records."""
+    for row in frame.itertuples(index=False):
+        yield Event(
+            user_id=row.user_id,
+            timestamp=row.timestamp.to_pydatetime(),
+            event_type=EventType(row.event_type),
+            item_id=None if pd.isna(row.item_id) else row.item_id,
+            session_id=None if pd.isna(row.session_id) else row.session_id,
+            category_id=None if pd.isna(row.category_id) else row.category_id,
+            query=None if pd.isna(row.query) else row.query,
+            price=None if pd.isna(row.price) else float(row.price),
+            quantity=None if pd.isna(row.quantity) else int(row.quantity),
+            event_id=None if pd.isna(row.event_id) else row.event_id,
+        )

@@ -1,0 +1,85 @@
+"""The one place shopintent reads its configuration.
+
+Every setting comes from an environment variable prefixed ``SHOPINTENT_`` (or a
+``.env`` file in the working directory). Nothing else in the package reads the
+environment: code asks :func:`get_settings` instead, so a test or a caller can
+build a :class:`Settings` by hand and pass it down.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".cache" / "shopintent"
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".local" / "share" / "shopintent"
+
+
+class Settings(BaseSettings):
+    """Typed configuration for every shopintent component."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPINTENT_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where public data sets live (one folder per data set).",
+    )
+    state_dir: Path = Field(
+        default_factory=_default_state_dir,
+        description="Where shopintent keeps its own state: event store, keys, models.",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for user/session pseudonyms. When unset, a random key is "
+        "created once in state_dir/pseudonym.key (mode 0600) and reused.",
+    )
+    session_gap_minutes: float = Field(
+        default=30.0, gt=0, description="Inactivity gap that closes a session."
+    )
+    allow_download: bool = Field(
+        default=True,
+        description="Download a missing data file from its public source when online.",
+    )
+    download_timeout_s: float = Field(default=30.0, gt=0)
+    spark_master: str = Field(default="local[2]", description="Spark master for the Spark engine.")
+    log_level: str = Field(default="INFO")
+    log_json: bool = Field(default=False, description="Log JSON lines instead of console text.")
+    api_keys: SecretStr | None = Field(
+        default=None, description="Comma-separated API keys for the HTTP service's write endpoints."
+    )
+
+    @property
+    def store_path(self) -> Path:
+        """The DuckDB event-store file."""
+        return self.state_dir / "events.duckdb"
+
+    def resolved_pseudonym_key(self) -> bytes:
+        """Return the pseudonymisation key, creating and persisting one if none is set.
+
+        The key is never logged or printed; only its file path is.
+        """
+        if self.pseudonym_key is not None:
+            return self.pseudonym_key.get_secret_value().encode("utf-8")
+        key_file = self.state_dir / "pseudonym.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_hex(32), encoding="ascii")
+            key_file.chmod(0o600)
+        return key_file.read_text(encoding="ascii").strip().encode("utf-8")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

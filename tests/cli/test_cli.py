@@ -1,0 +1,129 @@
+"""The shopintent command line, driven as a user would, on the real data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shopintent.cli.main import app
+from shopintent.settings import get_settings
+from tests.conftest import REAL_DATA_DIR
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the CLI's settings at the real data and a throwaway state folder."""
+    if REAL_DATA_DIR is None:
+        pytest.skip("real data not found")
+    monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(REAL_DATA_DIR))
+    monkeypatch.setenv("SHOPINTENT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SHOPINTENT_PSEUDONYM_KEY", "cli-test-key")
+    monkeypatch.setenv("SHOPINTENT_ALLOW_DOWNLOAD", "false")
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("datasets", "store", "bench", "demo", "version"):
+        assert command in result.output
+    sub = runner.invoke(app, ["store", "--help"])
+    for command in ("ingest", "summary", "sessions", "export", "import"):
+        assert command in sub.output
+
+
+def test_datasets_list_json_shows_all_13_present(cli_env: Path) -> None:
+    result = runner.invoke(app, ["datasets", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert len(rows) == 13
+    assert all(row["present"] for row in rows)
+    taobao = next(r for r in rows if r["name"] == "taobao_userbehavior_head")
+    assert taobao["rows"] == 84_474
+
+
+def test_datasets_verify_fails_with_exit_1_on_a_corrupted_file(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = cli_env / "data"
+    shutil.copytree(REAL_DATA_DIR / "smp2019_zh_intent", data / "smp2019_zh_intent")
+    labels = data / "smp2019_zh_intent" / "intent_labels.txt"
+    labels.chmod(0o644)
+    labels.write_text(labels.read_text() + "EXTRA\n")
+    monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(data))
+    get_settings.cache_clear()
+
+    result = runner.invoke(app, ["datasets", "verify", "smp2019_zh_intent", "--json"])
+    assert result.exit_code == 1
+    check = json.loads(result.output)["datasets"][0]
+    assert check["ok"] is False
+    assert any("intent_labels.txt: SHA-256" in error for error in check["errors"])
+
+
+def test_datasets_verify_names_the_missing_file_and_where_to_put_it(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(cli_env / "empty"))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["datasets", "verify", "cdnow", "--json"])
+    assert result.exit_code == 1
+    errors = json.loads(result.output)["datasets"][0]["errors"]
+    assert any("CDNOW_master.txt: missing (expected at" in e and str(cli_env / "empty") in e for e in errors)
+
+
+def test_store_ingest_keeps_good_rows_and_names_bad_ones(cli_env: Path) -> None:
+    events = cli_env / "events.csv"
+    events.write_text(
+        "user_id,item_id,event_type,timestamp,price\n"
+        "alice,sku1,view,2024-05-01T10:00:00Z,\n"
+        ",sku1,view,2024-05-01T10:01:00Z,\n"
+        "alice,sku1,teleport,2024-05-01T10:02:00Z,\n"
+        "alice,sku1,purchase,2024-05-01T10:03:00Z,abc\n"
+        "alice,sku1,purchase,garbage,9.99\n"
+        "alice,sku1,add_to_cart,2024-05-01T10:04:00Z,9.99\n"
+        "alice,sku1,purchase,2024-05-01T10:05:00Z,9.99\n"
+    )
+    result = runner.invoke(app, ["store", "ingest", str(events), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["input"] == 7
+    assert report["accepted"] == 3
+    assert report["appended"] == 3
+    assert report["rejected"] == 4
+    assert report["reasons"] == [
+        "row 2: `user_id` '' is missing",
+        "row 3: `event_type` 'teleport' is not an event type "
+        "(view, search, add_to_cart, remove_from_cart, favourite, purchase)",
+        "row 4: `price` 'abc' is not a number",
+        "row 5: `timestamp` 'garbage' is not a date (ISO-8601 or unix seconds)",
+    ]
+
+    summary = json.loads(runner.invoke(app, ["store", "summary", "--json"]).output)
+    assert summary["events"] == 3
+    assert summary["sessions"] == 1
+    assert summary["users"] == 1
+
+
+def test_store_ingest_of_an_unknown_format_exits_2_with_a_reason(cli_env: Path) -> None:
+    path = cli_env / "events.xlsx"
+    path.write_text("x")
+    result = runner.invoke(app, ["store", "ingest", str(path)])
+    assert result.exit_code == 2
+    assert "unknown format '.xlsx'" in result.output
+
+
+def test_bench_of_an_unbuilt_area_exits_2_and_says_so(cli_env: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["bench", "serve", "--results-dir", str(tmp_path / "r"), "--markdown", str(tmp_path / "B.md")]
+    )
+    assert result.exit_code == 2
+    assert "has no benchmark in this version" in result.output
