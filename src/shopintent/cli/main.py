@@ -6,6 +6,7 @@ import typer
 
 from shopintent import __version__
 from shopintent.cli import bench, datasets, demo, store
+from shopintent.cli import intervene
 from shopintent.log import configure_logging
 from shopintent.settings import get_settings
 
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(store.app, name="store")
+app.add_typer(intervene.app, name="intervene")
 app.command("bench")(bench.run)
 app.command("demo")(demo.run)
 

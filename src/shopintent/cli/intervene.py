@@ -1,0 +1,156 @@
+"""``shopintent intervene …``: off-policy evaluation, policy learning and replay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+
+from shopintent.cli.output import console, errors, print_json, table
+from shopintent.settings import get_settings
+
+app = typer.Typer(help="Interventions: off-policy evaluation, policy learning, engine replay.",
+                  no_args_is_help=True)
+
+JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _load_obd(logs: Path, target_logs: Path | None, policy_names: tuple[str, str] = ("logs", "target")):  # type: ignore[no-untyped-def]
+    from shopintent.intervene.obd import ObdEncoder, read_obd_csv
+
+    frames = [read_obd_csv(logs)] + ([read_obd_csv(target_logs)] if target_logs else [])
+    encoder = ObdEncoder().fit(frames)
+    behaviour = encoder.transform(frames[0], logs.stem if policy_names[0] == "logs" else policy_names[0])
+    target = encoder.transform(frames[1], target_logs.stem) if target_logs else None
+    return behaviour, target
+
+
+@app.command()
+def ope(
+    logs: Path = typer.Option(..., "--logs", help="Behaviour-policy log, OBD format (e.g. random/men/men.csv)."),
+    target_logs: Path = typer.Option(..., "--target-logs", help="Target policy's own log, OBD format."),
+    dist_method: str = typer.Option("empirical", "--dist", help="empirical | time_local | mean_propensity."),
+    n_bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Estimate the target policy's value from LOGS with every estimator; compare with its own logs."""
+    from shopintent.intervene.obd import file_sha256
+    from shopintent.intervene.ope import evaluate_logged_policy
+
+    try:
+        behaviour, target = _load_obd(logs, target_logs)
+        with Progress(transient=True, console=errors) as progress:
+            progress.add_task("bootstrapping both logs", total=None)
+            report = evaluate_logged_policy(behaviour, target, dist_method=dist_method,
+                                            n_bootstrap=n_bootstrap, random_state=seed)
+    except (FileNotFoundError, ValueError) as exc:
+        errors.print(str(exc))
+        raise typer.Exit(code=2) from exc
+    out = report.as_dict()
+    out["data"] = {str(logs): file_sha256(logs), str(target_logs): file_sha256(target_logs)}
+    if as_json:
+        print_json(out)
+        return
+    truth = report.target_on_policy
+    console.print(f"target on-policy value {truth.value:.5f} [{truth.low:.5f}, {truth.high:.5f}] "
+                  f"({target.n_rounds:,} rounds); target distribution: {dist_method}")
+    rows = [[r.estimator, f"{r.estimate.value:.5f}", f"[{r.estimate.low:.5f}, {r.estimate.high:.5f}]",
+             f"{r.relative_error:.3f}", f"[{r.difference.low:+.5f}, {r.difference.high:+.5f}]",
+             "yes" if r.difference.covers(0.0) else "no"] for r in report.results]
+    console.print(table("Off-policy estimates of the target policy",
+                        ["estimator", "estimate", "95% CI", "rel. error", "diff 95% CI", "covers 0"], rows))
+
+
+@app.command()
+def learn(
+    logs: Path = typer.Option(..., "--logs", help="Uniform-random log, OBD format (training + evaluation)."),
+    target_logs: Path | None = typer.Option(None, "--target-logs", help="Another logging policy to compare with."),
+    learner: str = typer.Option("reward_greedy", "--learner", help="reward_greedy | ipw."),
+    train_share: float = typer.Option(0.5, "--train-share", help="Earlier share of rounds used for training."),
+    epsilon: float = typer.Option(0.1, "--epsilon", help="Uniform exploration kept by the learned policy."),
+    n_bootstrap: int = typer.Option(1000, "--bootstrap"),
+    seed: int = typer.Option(0, "--seed"),
+    save: Path | None = typer.Option(None, "--save", help="Directory to write model.json into."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Learn a contextual policy on the earlier rounds; value it on the later ones with intervals."""
+    from shopintent.intervene.learn import learn_and_evaluate, save_policy
+    from shopintent.intervene.obd import file_sha256
+
+    try:
+        behaviour, target = _load_obd(logs, target_logs)
+        policy, report = learn_and_evaluate(behaviour, target, learner=learner, train_share=train_share,
+                                            epsilon=epsilon, n_bootstrap=n_bootstrap, random_state=seed)
+    except (FileNotFoundError, ValueError) as exc:
+        errors.print(str(exc))
+        raise typer.Exit(code=2) from exc
+    if save is not None:
+        save_policy(policy, report, save, data_checksum=file_sha256(logs))
+    out = report.as_dict()
+    if as_json:
+        print_json(out)
+        return
+    rows = [[name, f"{v.value:.5f}", f"[{v.low:.5f}, {v.high:.5f}]",
+             f"{report.lift_vs_random[name].value:.2f} [{report.lift_vs_random[name].low:.2f}, "
+             f"{report.lift_vs_random[name].high:.2f}]",
+             (f"{report.lift_vs_target[name].value:.2f} [{report.lift_vs_target[name].low:.2f}, "
+              f"{report.lift_vs_target[name].high:.2f}]") if name in report.lift_vs_target else "-"]
+            for name, v in report.values.items()]
+    console.print(table(f"Learned policy ({learner}) on the later {1 - train_share:.0%} of rounds",
+                        ["estimator", "value", "95% CI", "lift vs random", "lift vs target"], rows))
+    console.print("A win is claimed only where a lift's interval excludes 1.")
+
+
+@app.command()
+def replay(
+    events: Path | None = typer.Option(None, "--events", help="Event file (CSV/Parquet/JSONL, canonical "
+                                       "columns); default: the Taobao UserBehavior head."),
+    log_path: Path | None = typer.Option(None, "--log", help="Decision log to append to "
+                                         "(default: a fresh file under SHOPINTENT_STATE_DIR/intervene/)."),
+    daily_budget: float = typer.Option(500.0, "--daily-budget"),
+    item_price: float = typer.Option(50.0, "--item-price", help="Assumed price per cart item (Taobao has none)."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Run the decision engine over a real event log in time order; report decisions, spend, caps."""
+    from shopintent.intervene import CapConfig, DecisionEngine
+    from shopintent.intervene.replay import replay_events
+
+    settings = get_settings()
+    try:
+        if events is None:
+            from shopintent.datasets import taobao_userbehavior_head
+
+            frame = taobao_userbehavior_head.load(settings).events
+        else:
+            from shopintent.schema.validation import validate_events
+            from shopintent.store.ingest import read_event_file
+
+            frame = validate_events(read_event_file(events)).valid
+    except (FileNotFoundError, ValueError) as exc:
+        errors.print(str(exc))
+        raise typer.Exit(code=2) from exc
+    target = log_path or settings.state_dir / "intervene" / "replay-decisions.jsonl"
+    if log_path is None and target.exists():
+        target.unlink()
+    engine = DecisionEngine(caps=CapConfig(daily_budget=daily_budget), log_path=target, random_state=seed)
+    with Progress(transient=True, console=errors) as progress:
+        task = progress.add_task("replaying events", total=len(frame))
+        report = replay_events(frame, engine, gap_minutes=settings.session_gap_minutes, item_price=item_price,
+                               progress=lambda k: progress.update(task, completed=k))
+    engine.close()
+    out = report.as_dict()
+    out["decision_log"] = str(target)
+    if as_json:
+        print_json(out)
+        return
+    console.print(f"{report.n_events:,} events, {report.n_sessions:,} sessions, {report.n_decisions:,} "
+                  f"decisions in {report.elapsed_s:.1f} s; log: {target}")
+    console.print(table("Actions", ["action", "decisions", "purchase after"],
+                        [[a, n, f"{report.purchase_rate_by_action.get(a, 0):.3f}"]
+                         for a, n in sorted(report.actions.items())]))
+    console.print(table("Caps and eligibility (blocked action offers)", ["reason", "count"],
+                        [[r, n] for r, n in sorted(report.caps_hit.items())]))
+    console.print(f"spent per day: {report.spent}")
