@@ -15,7 +15,7 @@ endif
 export SHOPINTENT_STATE_DIR ?= $(CURDIR)/.shopintent
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test bench install clean help
+.PHONY: demo test bench install system-deps clean help
 
 help:
 	@echo "make demo | make test | make bench | make clean"
@@ -35,10 +35,24 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed-base
 
+# Debian packages the service uses for real: Redis (streams, shared session state)
+# and Chromium (the dashboard's browser test). Installed only when missing.
+SYSTEM_PACKAGES := redis-server chromium
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "missing$$missing: install them (sudo apt-get install$$missing) for the service tests"; exit 1; \
+	  fi; \
+	fi
+
 demo: $(VENV)/.installed-base
 	$(BIN)/shopintent demo
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test
