@@ -121,9 +121,10 @@ def test_store_ingest_of_an_unknown_format_exits_2_with_a_reason(cli_env: Path) 
     assert "unknown format '.xlsx'" in result.output
 
 
-def test_bench_of_an_unbuilt_area_exits_2_and_says_so(cli_env: Path, tmp_path: Path) -> None:
+def test_bench_of_an_unknown_area_exits_2_and_lists_the_areas(cli_env: Path, tmp_path: Path) -> None:
     result = runner.invoke(
-        app, ["bench", "serve", "--results-dir", str(tmp_path / "r"), "--markdown", str(tmp_path / "B.md")]
+        app, ["bench", "nonsense", "--results-dir", str(tmp_path / "r"), "--markdown", str(tmp_path / "B.md")]
     )
     assert result.exit_code == 2
-    assert "has no benchmark in this version" in result.output
+    assert "unknown area 'nonsense'" in result.output
+    assert "store" in result.output and not (tmp_path / "r").exists()

@@ -7,6 +7,10 @@ import typer
 from shopintent import __version__
 from shopintent.cli import bench, datasets, demo, store
 from shopintent.cli import intervene
+from shopintent.cli import serve
+from shopintent.cli import intent
+from shopintent.cli import behaviour, report
+from shopintent.cli import recommend
 from shopintent.log import configure_logging
 from shopintent.settings import get_settings
 
@@ -19,6 +23,11 @@ app = typer.Typer(
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(store.app, name="store")
 app.add_typer(intervene.app, name="intervene")
+app.add_typer(serve.app, name="serve")
+app.add_typer(intent.app, name="intent")
+app.add_typer(behaviour.app, name="behaviour")
+app.add_typer(report.app, name="report")
+app.add_typer(recommend.app, name="recommend")
 app.command("bench")(bench.run)
 app.command("demo")(demo.run)
 

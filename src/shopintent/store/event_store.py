@@ -94,6 +94,13 @@ class EventStore:
         self._run("SET TimeZone = 'UTC'")
         self._run(_CREATE)
         self._engine = DuckDBEngine(self.connection)
+        self._seq: int | None = None
+
+    def _last_seq(self) -> int:
+        """The highest ``seq`` handed out; read once, then counted here (one writer per file)."""
+        if self._seq is None:
+            self._seq = int(self._run(f"SELECT COALESCE(MAX(seq), 0) FROM {TABLE}")[0][0])
+        return self._seq
 
     def _run(self, statement: str, parameters: list[object] | None = None) -> list[tuple]:
         """Execute a statement and read its result to the end (DuckDB 2 requires it)."""
@@ -104,6 +111,8 @@ class EventStore:
         """Append validated, protected canonical events; skip ids already stored.
 
         Events without an ``event_id`` get a content id (:func:`content_event_ids`).
+        One statement, so a batch lands whole or not at all. Keep one writing
+        ``EventStore`` per database file: it numbers ``seq`` itself.
         Returns how many rows were new and how many were duplicates (within
         the batch or of stored events).
         """
@@ -117,30 +126,20 @@ class EventStore:
         first = ~frame["event_id"].duplicated(keep="first")
         unique = frame[first.to_numpy()]
         table = events_to_arrow(unique)
-        table = table.append_column("batch_pos", pa.array(range(table.num_rows), pa.int64()))
-        connection = self.connection
-        connection.register("_incoming", table)
+        base = self._last_seq()
+        table = table.append_column("seq", pa.array(range(base + 1, base + 1 + table.num_rows), pa.int64()))
+        columns = ", ".join([*EVENT_COLUMNS, "seq"])
+        self.connection.register("_incoming", table)
         try:
-            self._run("BEGIN TRANSACTION")
-            before = self.count()
-            columns = ", ".join(EVENT_COLUMNS)
-            self._run(
-                f"""
-                INSERT INTO {TABLE} ({columns}, seq)
-                SELECT {", ".join("i." + c for c in EVENT_COLUMNS)},
-                       (SELECT COALESCE(MAX(seq), 0) FROM {TABLE}) + i.batch_pos + 1
-                FROM _incoming AS i
-                ANTI JOIN {TABLE} AS e ON e.event_id = i.event_id
-                ORDER BY i.batch_pos
-                """
+            # The primary-key index answers "already stored?" per row: cost grows with
+            # the batch, not with the store.
+            rows = self._run(
+                f"INSERT OR IGNORE INTO {TABLE} ({columns}) SELECT {columns} FROM _incoming ORDER BY seq"
             )
-            appended = self.count() - before
-            self._run("COMMIT")
-        except BaseException:
-            self._run("ROLLBACK")
-            raise
         finally:
-            connection.unregister("_incoming")
+            self.connection.unregister("_incoming")
+        self._seq = base + table.num_rows
+        appended = int(rows[0][0]) if rows else 0
         result = AppendResult(appended=appended, duplicates=len(frame) - appended)
         log.debug("events appended", appended=result.appended, duplicates=result.duplicates)
         return result

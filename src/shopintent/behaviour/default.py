@@ -1,0 +1,62 @@
+"""The default behaviour models: trained once on the real Taobao log, cached in the state folder.
+
+Why: the HTTP service and the demo need a working scorer on a fresh machine
+without a training step of their own. :func:`load_default_scorer` trains the
+purchase, abandonment and next-action models on every in-window Taobao event
+(about a minute on one core) the first time, saves them under
+``settings.state_dir/behaviour/default/`` and reloads them afterwards. Held-out
+quality of this configuration is measured by ``shopintent bench behaviour``
+(time split); the saved ``model.json`` files carry their own time-validation
+metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shopintent.behaviour.event_models import TASKS, EventIntentModel
+from shopintent.behaviour.features import UserHistory
+from shopintent.behaviour.scorer import SessionScorer
+from shopintent.datasets import taobao_userbehavior_head as taobao
+from shopintent.log import get_logger
+from shopintent.settings import Settings
+from shopintent.store import sessionise_frame
+
+log = get_logger(__name__)
+
+#: Taobao timestamps are read in China time for the hour-of-day features.
+TAOBAO_UTC_OFFSET_HOURS = 8.0
+
+
+def default_model_dir(settings: Settings) -> Path:
+    """Where the default models are cached."""
+    return settings.state_dir / "behaviour" / "default"
+
+
+def train_default_models(settings: Settings) -> dict[str, EventIntentModel]:
+    """Train one :class:`EventIntentModel` per task on the whole Taobao log and save them."""
+    events = sessionise_frame(taobao.load(settings).events, settings.session_gap_minutes)
+    models = {}
+    table = None
+    for task in TASKS:
+        model = EventIntentModel(task=task, utc_offset_hours=TAOBAO_UTC_OFFSET_HOURS,
+                                 gap_minutes=settings.session_gap_minutes)
+        table = table if table is not None else model.prefix_table(events)
+        models[task] = model.fit_table(table)
+        model.save(default_model_dir(settings) / task)
+        log.info("default behaviour model trained", task=task, rows=model.n_train_)
+    return models
+
+
+def load_default_models(settings: Settings) -> dict[str, EventIntentModel]:
+    """The cached default models, trained first if any is missing."""
+    root = default_model_dir(settings)
+    if all((root / task / "model.json").is_file() for task in TASKS):
+        return {task: EventIntentModel.load(root / task) for task in TASKS}
+    return train_default_models(settings)
+
+
+def load_default_scorer(settings: Settings, history: UserHistory | None = None,
+                        n_reasons: int = 3) -> SessionScorer:
+    """A :class:`SessionScorer` over the default models, for one new session."""
+    return SessionScorer(load_default_models(settings), history=history, n_reasons=n_reasons)

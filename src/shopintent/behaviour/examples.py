@@ -1,0 +1,178 @@
+"""Prefix examples: one row per (session, first *k* events), with features and the three labels.
+
+Labels are defined so that each asks what a shop wants to know *after* event
+*k*, and none is already decided by the prefix:
+
+- ``y_purchase`` — the session holds a purchase after event *k*. Defined only
+  while the prefix has no purchase yet (after a purchase the question is moot).
+  Sessions of exactly *k* events count (label 0): live, nobody knows the
+  shopper has left.
+- ``y_abandon`` — at least one item put in the cart within the prefix is **not
+  bought by the same user within ``horizon_hours`` after that cart event**
+  (default 24 h; the purchase may happen in a later session). Defined only when
+  the prefix holds a cart; a cart whose horizon runs past ``label_end`` (the
+  end of the data, or of the training period) is right-censored and its prefix
+  is dropped, counted in :attr:`PrefixTable.censored`.
+- ``y_next_<action>`` — multi-label: which of view / add_to_cart / favourite /
+  purchase occur among the session's next ``next_window`` events (default 3).
+  Defined when the session has at least one more event.
+
+Features come from :class:`~shopintent.behaviour.features.SessionState`
+replayed in time order, so row *k* only knows events 1..k of its session and
+the user's earlier sessions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from shopintent.behaviour.features import ACTIONS, FEATURE_NAMES, N_FEATURES, SessionState, UserHistory
+
+LABELS: tuple[str, ...] = ("y_purchase", "y_abandon", *(f"y_next_{a}" for a in ACTIONS))
+NEXT_LABELS: tuple[str, ...] = tuple(f"y_next_{a}" for a in ACTIONS)
+REQUIRED_COLUMNS: tuple[str, ...] = ("user_id", "session_id", "timestamp", "event_type", "item_id")
+
+
+@dataclass
+class PrefixTable:
+    """Features (:data:`FEATURE_NAMES`), keys and labels (NaN where undefined).
+
+    Keys: ``user_id``, ``session_id``, ``ts`` (time of event k, epoch
+    seconds), ``item_id`` and ``category_id`` of event k (the sequence model
+    embeds them).
+    """
+
+    frame: pd.DataFrame
+    censored: int
+    horizon_hours: float
+    next_window: int
+    max_k: int
+
+    @property
+    def X(self) -> pd.DataFrame:
+        return self.frame[list(FEATURE_NAMES)]
+
+    def task_rows(self, label: str, k: int | None = None) -> pd.DataFrame:
+        """Rows where ``label`` is defined (optionally only prefix length ``k``)."""
+        rows = self.frame[self.frame[label].notna()]
+        return rows if k is None else rows[rows["k"] == k]
+
+
+def _epoch_seconds(timestamps: pd.Series) -> np.ndarray:
+    values = pd.to_datetime(timestamps, utc=True)
+    return values.astype("datetime64[us, UTC]").astype("int64").to_numpy() / 1e6
+
+
+def ordered_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Sessionised events sorted by user, time and ingest order, with ``ts`` in epoch seconds."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in events.columns]
+    if missing:
+        raise ValueError(f"events lack column(s) {missing}; pass the output of "
+                         "shopintent.store.sessionise_frame (or EventStore.sessions)")
+    order = ["user_id", "timestamp"] + (["seq"] if "seq" in events.columns else [])
+    frame = events.sort_values(order, kind="stable").reset_index(drop=True)
+    frame["ts"] = _epoch_seconds(frame["timestamp"])
+    if "category_id" not in frame.columns:
+        frame["category_id"] = pd.NA
+    return frame
+
+
+def build_prefix_table(events: pd.DataFrame, max_k: int = 20, horizon_hours: float = 24.0,
+                       next_window: int = 3, label_end: pd.Timestamp | None = None,
+                       utc_offset_hours: float = 0.0, sessions: set[str] | None = None) -> PrefixTable:
+    """Replay sessionised ``events`` and emit one row per session prefix k = 1..``max_k``.
+
+    ``sessions`` restricts the emitted rows (user histories still run over
+    every event, so a test session knows its user's training-period past).
+    ``label_end`` defaults to the last event's time.
+    """
+    frame = ordered_events(events)
+    end_s = (frame["ts"].max() if label_end is None
+             else pd.Timestamp(label_end).tz_convert("UTC").value / 1e9)
+    horizon_s = horizon_hours * 3600.0
+    purchases: dict[tuple[str, str], list[float]] = defaultdict(list)
+    buys = frame[frame["event_type"] == "purchase"]
+    for user, item, ts in zip(buys["user_id"], buys["item_id"], buys["ts"], strict=True):
+        purchases[(user, item)].append(ts)
+
+    def cart_outcome(user: str, item: str, ts: float) -> float:
+        if ts + horizon_s > end_s:
+            return math.nan
+        times = purchases.get((user, item), ())
+        i = bisect.bisect_left(times, ts)
+        return 0.0 if i < len(times) and times[i] <= ts + horizon_s else 1.0
+
+    users = frame["user_id"].to_numpy(dtype=object)
+    sids = frame["session_id"].to_numpy(dtype=object)
+    types = frame["event_type"].to_numpy(dtype=object)
+    items = frame["item_id"].astype(object).where(frame["item_id"].notna(), None).to_numpy()
+    cats = frame["category_id"].astype(object).where(frame["category_id"].notna(), None).to_numpy()
+    ts_all = frame["ts"].to_numpy()
+
+    rows_x: list[np.ndarray] = []
+    keys: list[tuple[str, str, int, float, str | None, str | None]] = []
+    labels: list[tuple[float, ...]] = []
+    censored = 0
+    boundaries = np.flatnonzero(
+        np.r_[True, (sids[1:] != sids[:-1]) | (users[1:] != users[:-1]), True])
+    history: UserHistory | None = None
+    current_user = None
+    for start, stop in zip(boundaries[:-1], boundaries[1:], strict=True):
+        user, sid = users[start], sids[start]
+        if user != current_user:
+            history, current_user = UserHistory(), user
+        state = SessionState(history, utc_offset_hours)
+        emit = sessions is None or sid in sessions
+        complete = ts_all[stop - 1] <= end_s
+        s_types = types[start:stop]
+        n = stop - start
+        if emit and complete:
+            later_buy = np.zeros(n + 1, dtype=bool)
+            for j in range(n - 1, -1, -1):
+                later_buy[j] = later_buy[j + 1] or s_types[j] == "purchase"
+        cart_state = 0.0  # 0 no abandonment known, 1 abandoned, nan censored
+        has_cart = False
+        bought_yet = False
+        for j in range(n):
+            e = start + j
+            state.update(s_types[j], ts_all[e], items[e], cats[e])
+            if s_types[j] == "add_to_cart" and items[e] is not None and emit and complete:
+                has_cart = True
+                outcome = cart_outcome(user, items[e], ts_all[e])
+                cart_state = math.nan if math.isnan(outcome) or math.isnan(cart_state) else max(
+                    cart_state, outcome)
+            if s_types[j] == "purchase":
+                bought_yet = True
+            k = j + 1
+            if not (emit and complete) or k > max_k:
+                continue
+            y_purchase = math.nan if bought_yet else float(later_buy[k])
+            if has_cart and math.isnan(cart_state):
+                censored += 1
+            y_abandon = cart_state if has_cart else math.nan
+            if k < n:
+                upcoming = set(s_types[k:k + next_window])
+                y_next = tuple(float(a in upcoming) for a in ACTIONS)
+            else:
+                y_next = (math.nan,) * len(ACTIONS)
+            rows_x.append(state.vector())
+            keys.append((user, sid, k, ts_all[e], items[e], cats[e]))
+            labels.append((y_purchase, y_abandon, *y_next))
+        history.absorb(state)  # type: ignore[union-attr]
+    X = np.vstack(rows_x) if rows_x else np.zeros((0, N_FEATURES))
+    table = pd.DataFrame(X, columns=list(FEATURE_NAMES))
+    table.insert(0, "user_id", [k[0] for k in keys])
+    table.insert(1, "session_id", [k[1] for k in keys])
+    table.insert(2, "ts", np.array([k[3] for k in keys], dtype=float))
+    table.insert(3, "item_id", pd.array([k[4] for k in keys], dtype="string"))
+    table.insert(4, "category_id", pd.array([k[5] for k in keys], dtype="string"))
+    label_frame = pd.DataFrame(labels, columns=list(LABELS), dtype=float)
+    table = pd.concat([table, label_frame], axis=1)
+    return PrefixTable(frame=table, censored=censored, horizon_hours=horizon_hours,
+                       next_window=next_window, max_k=max_k)

@@ -1,0 +1,147 @@
+"""``shopintent serve``: run the HTTP service (optionally replaying Taobao into it); ``serve replay``.
+
+    shopintent serve --host 127.0.0.1 --port 8000               # the service
+    shopintent serve --port 8000 --replay-rate 500              # service + live Taobao replay (make demo)
+    shopintent serve replay --url http://127.0.0.1:8000 --rate 500 --api-key KEY
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from shopintent.cli.output import console, errors, print_json
+from shopintent.settings import get_settings
+
+app = typer.Typer(help="The real-time HTTP service, its dashboard, and the Taobao replay.",
+                  invoke_without_command=True)
+
+
+def _wait_until_up(url: str, timeout_s: float = 60.0) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1.0).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+@app.callback()
+def run(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    store_path: Path | None = typer.Option(None, "--store", help="DuckDB file (default: state dir)."),
+    stream: str = typer.Option("memory", "--stream", help="Event stream: memory or redis."),
+    state: str = typer.Option("memory", "--state", help="Session state: memory or redis."),
+    redis_url: str | None = typer.Option(None, "--redis-url", help="redis://host:port/db for redis."),
+    auto_decide: str = typer.Option("cart", "--auto-decide",
+                                    help="Decide on events: off, cart (cart/favourite events), every."),
+    max_body_bytes: int = typer.Option(4 * 1024 * 1024, "--max-body-bytes", min=1024),
+    load_models: bool = typer.Option(True, "--models/--no-models",
+                                     help="Load (or train and cache) the default models."),
+    train_missing: bool = typer.Option(True, "--train-missing/--no-train-missing",
+                                       help="Train missing default text models on first use (minutes)."),
+    replay_rate: float | None = typer.Option(
+        None, "--replay-rate", help="Also replay the Taobao log into the service at this many events/s."),
+) -> None:
+    """Start the service (and, with --replay-rate, a live replay of the real Taobao events)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from shopintent.serve import ServeConfig, create_app
+
+    settings = get_settings()
+    try:
+        config = ServeConfig(store_path=store_path, stream=stream, state=state, redis_url=redis_url,
+                             auto_decide=auto_decide, max_body_bytes=max_body_bytes,
+                             train_missing=train_missing)
+    except ValueError as exc:
+        errors.print(str(exc))
+        raise typer.Exit(code=2) from exc
+    app_ = create_app(settings, config, load_models=load_models)
+    url = f"http://{host}:{port}"
+    generated = app_.state.api_key_generated
+    console.print(f"shopintent service on [bold]{url}[/bold] · dashboard {url}/ · API docs {url}/docs")
+    if generated:
+        console.print(f"API key for this run (SHOPINTENT_API_KEYS not set): [bold]{generated}[/bold]")
+    else:
+        console.print("API keys: from SHOPINTENT_API_KEYS")
+    stop = threading.Event()
+    if replay_rate is not None:
+        key = generated or settings.api_keys.get_secret_value().split(",")[0].strip()  # type: ignore[union-attr]
+        threading.Thread(target=_replay_in_background, args=(url, key, replay_rate, stop),
+                         daemon=True, name="replay").start()
+    # The writer thread makes many short calls into DuckDB and Arrow that release the GIL; with
+    # the default 5 ms switch interval each return can wait 5 ms behind the busy event loop.
+    sys.setswitchinterval(0.0005)
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        stop.set()
+
+
+def _replay_in_background(url: str, key: str, rate: float, stop: threading.Event) -> None:
+    from shopintent.serve.replay import replay, taobao_stream
+
+    if not _wait_until_up(url):
+        errors.print("replay: the service did not come up; not replaying")
+        return
+    records = taobao_stream(get_settings())
+    console.print(f"replaying {len(records):,} Taobao events at {rate:,.0f} events/s (looping)")
+    try:
+        replay(url, key, records, rate=rate, batch_size=max(1, min(500, int(rate / 4) or 1)), loop=True,
+               should_stop=stop.is_set)
+    except RuntimeError as exc:
+        errors.print(f"replay stopped: {exc}")
+
+
+@app.command("replay")
+def replay_command(
+    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The running service."),
+    api_key: str | None = typer.Option(None, "--api-key", help="Default: first of SHOPINTENT_API_KEYS."),
+    rate: float = typer.Option(500.0, "--rate", min=0.001, help="Events per second."),
+    batch_size: int = typer.Option(100, "--batch-size", min=1, max=10_000),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Send only the first N events."),
+    loop: bool = typer.Option(False, "--loop", help="Start over at the end (until Ctrl-C)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Stream the real Taobao UserBehavior events (time order) to a running service."""
+    from shopintent.serve.replay import replay, taobao_stream
+
+    settings = get_settings()
+    key = api_key or (settings.api_keys.get_secret_value().split(",")[0].strip()
+                      if settings.api_keys is not None else None)
+    if not key:
+        errors.print("no API key: pass --api-key or set SHOPINTENT_API_KEYS")
+        raise typer.Exit(code=2)
+    records = taobao_stream(settings, limit)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console, disable=as_json)
+    with progress:
+        task = progress.add_task(f"replaying at {rate:,.0f} events/s", total=None if loop else len(records))
+        try:
+            report = replay(url, key, records, rate=rate, batch_size=batch_size, loop=loop,
+                            on_batch=lambda r: progress.update(task, completed=r.sent))
+        except RuntimeError as exc:
+            errors.print(str(exc))
+            raise typer.Exit(code=1) from exc
+        except KeyboardInterrupt:
+            raise typer.Exit(code=130) from None
+    if as_json:
+        print_json(report.as_dict())
+        return
+    console.print(f"sent {report.sent:,} events in {report.seconds:.1f} s: {report.stored:,} stored, "
+                  f"{report.duplicates:,} duplicates, {report.rejected:,} rejected, "
+                  f"{report.decisions:,} decisions; {report.failed_requests} failed requests")

@@ -1,0 +1,227 @@
+"""The one shape every recommender has: ``fit``, ``score``, ``recommend``, ``save``/``load``.
+
+A model learns from training sequences and scores the *whole* catalogue for
+a batch of histories (a dense row per history). Full-ranking evaluation,
+the hybrid blend and top-k serving are then written once against
+:meth:`Recommender.score` instead of once per model.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from shopintent import __version__
+from shopintent.log import get_logger
+from shopintent.recommend.data import ItemIndex, sequences_checksum
+from shopintent.schema.records import InteractionSequence, Item
+
+log = get_logger(__name__)
+
+#: Written into every model.json; bumped when the on-disk layout changes.
+FORMAT_VERSION = 1
+
+
+class NotFittedError(RuntimeError):
+    """A model was asked to score before ``fit`` (or ``load``)."""
+
+
+class Recommender:
+    """Base class: subclasses implement ``_fit``, ``_score`` and their state (de)serialisation.
+
+    ``fit(sequences, items=None, catalogue=None)`` indexes the catalogue (every
+    item of ``catalogue`` or else of the sequences and ``items``) and learns;
+    ``score(histories)`` returns a ``(len(histories), n_items + 1)`` float32
+    array, column 0 being padding (``-inf``).
+    """
+
+    #: The name ``shopintent recommend --model`` knows this class by.
+    kind: ClassVar[str] = "base"
+
+    index_: ItemIndex
+    data_checksum_: str
+    metrics_: dict[str, Any]
+    fit_seconds_: float
+
+    # -- parameters --------------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Hyper-parameters as given to ``__init__`` (JSON-serialisable)."""
+        import inspect
+
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    # -- learning ----------------------------------------------------------------------------
+    def fit(
+        self,
+        sequences: Sequence[InteractionSequence],
+        items: Mapping[str, Item] | None = None,
+        catalogue: Sequence[str] | None = None,
+        valid: Sequence[Any] | None = None,
+    ) -> Self:
+        """Learn from ``sequences`` (oldest item first) over ``catalogue`` (default: every item seen or in ``items``).
+
+        ``items`` gives attributes (content, cold start, SASRec fusion);
+        ``valid`` examples drive early stopping or blending where a model uses them.
+        """
+        if not sequences:
+            raise ValueError("fit needs at least one training sequence")
+        start = time.perf_counter()
+        # The catalogue, when given, is exactly what gets ranked (full-ranking evaluation passes
+        # every item of the data set); otherwise every item seen or described is rankable.
+        self.index_ = (
+            ItemIndex(catalogue) if catalogue is not None
+            else ItemIndex.from_sequences(sequences, list(items) if items else [])
+        )
+        self.items_ = {k: v for k, v in (items or {}).items() if k in self.index_}
+        self.data_checksum_ = sequences_checksum(sequences)
+        self.metrics_ = {}
+        encoded = [self.index_.encode(seq.items) for seq in sequences]
+        self._fit(encoded, sequences, valid)
+        self.fit_seconds_ = time.perf_counter() - start
+        log.info("recommender fitted", kind=self.kind, items=len(self.index_),
+                 sequences=len(sequences), seconds=round(self.fit_seconds_, 2))
+        return self
+
+    def _fit(self, encoded: list[np.ndarray], sequences: Sequence[InteractionSequence],
+             valid: Sequence[Any] | None) -> None:
+        raise NotImplementedError
+
+    # -- scoring -----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "index_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load() first")
+
+    def score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """Scores of every catalogue item for each encoded history (higher = recommend first)."""
+        self._check_fitted()
+        scores = np.asarray(self._score(histories), dtype=np.float32)
+        scores[:, 0] = -np.inf
+        return scores
+
+    def _score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def recommend(
+        self, history: Sequence[str], k: int = 10, exclude_seen: bool = True
+    ) -> list[tuple[str, float]]:
+        """Top-``k`` ``(item_id, score)`` for one history of item ids (oldest first).
+
+        Unknown items in ``history`` are ignored; an empty or fully unknown
+        history gets what the model gives to nobody in particular (for most
+        models, the popular items).
+        """
+        self._check_fitted()
+        if k < 1:
+            raise ValueError(f"k must be at least 1, not {k}")
+        encoded = self.index_.encode(list(history))
+        row = self.score([encoded])[0]
+        if exclude_seen and len(encoded):
+            row[encoded] = -np.inf
+        k = min(k, len(self.index_))
+        top = np.argpartition(-row, k - 1)[:k] if k < len(row) - 1 else np.arange(1, len(row))
+        top = top[np.argsort(-row[top], kind="stable")]
+        return [(self.index_.decode(int(i)), float(row[i])) for i in top if np.isfinite(row[i])][:k]
+
+    def recommend_many(
+        self, histories: Sequence[Sequence[str]], k: int = 10, exclude_seen: bool = True
+    ) -> list[list[tuple[str, float]]]:
+        """:meth:`recommend` for a batch (one scoring pass)."""
+        self._check_fitted()
+        encoded = [self.index_.encode(list(h)) for h in histories]
+        scores = self.score(encoded)
+        out = []
+        for row, enc in zip(scores, encoded, strict=True):
+            if exclude_seen and len(enc):
+                row[enc] = -np.inf
+            kk = min(k, len(self.index_))
+            top = np.argpartition(-row, kk - 1)[:kk]
+            top = top[np.argsort(-row[top], kind="stable")]
+            out.append([(self.index_.decode(int(i)), float(row[i])) for i in top if np.isfinite(row[i])])
+        return out
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: Path | str) -> Path:
+        """Write ``path/model.json`` (version, parameters, data checksum, metrics) and the weights."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "shopintent_version": __version__,
+            "kind": self.kind,
+            "parameters": self.get_params(),
+            "data_checksum": self.data_checksum_,
+            "metrics": self.metrics_,
+            "fit_seconds": round(getattr(self, "fit_seconds_", 0.0), 3),
+            "n_items": len(self.index_),
+        }
+        (path / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        (path / "items.json").write_text(json.dumps(self.index_.to_json()) + "\n")
+        attributes = {k: list(v.attributes) for k, v in getattr(self, "items_", {}).items()}
+        (path / "attributes.json").write_text(json.dumps(attributes) + "\n")
+        self._save_state(path)
+        return path
+
+    def _save_state(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def _load_state(self, path: Path) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: Path | str) -> Recommender:
+        """Read a model written by :meth:`save` (any kind; the class comes from ``model.json``)."""
+        from shopintent.recommend.registry import model_class
+
+        path = Path(path)
+        meta_file = path / "model.json"
+        if not meta_file.is_file():
+            raise FileNotFoundError(f"{path} holds no model.json; is it a directory written by save()?")
+        meta = json.loads(meta_file.read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{meta_file}: format_version {meta.get('format_version')} is not "
+                f"{FORMAT_VERSION}; retrain the model with this shopintent version"
+            )
+        klass = model_class(meta["kind"])
+        if cls is not Recommender and not issubclass(klass, cls):
+            raise TypeError(f"{path} holds a {meta['kind']} model, not a {cls.kind}")
+        model = klass(**meta["parameters"])
+        model.index_ = ItemIndex(json.loads((path / "items.json").read_text()))
+        attributes = json.loads((path / "attributes.json").read_text())
+        model.items_ = {k: Item(item_id=k, attributes=tuple(v)) for k, v in attributes.items()}
+        model.data_checksum_ = meta["data_checksum"]
+        model.metrics_ = meta.get("metrics", {})
+        model.fit_seconds_ = meta.get("fit_seconds", 0.0)
+        model._load_state(path)
+        return model
+
+
+def histories_matrix(histories: Sequence[np.ndarray], width: int, weights: str = "binary"):  # type: ignore[no-untyped-def]
+    """Histories as a sparse ``(n, width)`` matrix: binary, or linearly position-weighted.
+
+    ``weights="linear"`` gives the i-th of n items weight ``i/n`` (the most
+    recent 1), the V-SKNN decay; a repeated item keeps its latest weight.
+    """
+    import scipy.sparse as sp
+
+    rows, cols, vals = [], [], []
+    for r, hist in enumerate(histories):
+        n = len(hist)
+        if n == 0:
+            continue
+        w = np.ones(n) if weights == "binary" else np.arange(1, n + 1) / n
+        latest: dict[int, float] = {}
+        for item, weight in zip(hist.tolist(), w.tolist(), strict=True):
+            latest[item] = weight
+        rows.extend([r] * len(latest))
+        cols.extend(latest.keys())
+        vals.extend(latest.values())
+    return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)),
+                         shape=(len(histories), width))

@@ -1,0 +1,38 @@
+"""Top-k recommendations for a live session's recent items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopintent.serve.adapters.base import ModelSlot, import_or_unavailable
+from shopintent.serve.adapters.convert import plain
+from shopintent.settings import Settings
+
+
+def recommend_slot(settings: Settings) -> ModelSlot[Any]:
+    """The default recommender of :mod:`shopintent.recommend`."""
+
+    def load() -> tuple[Any, dict[str, Any]]:
+        (loader,) = import_or_unavailable("recommend", "shopintent.recommend",
+                                          ("load_default_recommender",), "issue: recommend")
+        model = loader(settings)
+        card: dict[str, Any] = {"version": type(model).__name__,
+                                "items": len(getattr(model, "index_", ()) or ())}
+        metrics = getattr(model, "metrics_", None)
+        if metrics:
+            card["metrics"] = plain(metrics)
+        return model, card
+
+    return ModelSlot("recommend", load)
+
+
+def recommend_items(slot: ModelSlot[Any], history: list[str], k: int) -> list[dict[str, Any]]:
+    """Top-k ``{item_id, score}`` for a session's item history (oldest first)."""
+    model = slot.get()
+    out = []
+    for row in model.recommend(history, k=k):
+        if isinstance(row, tuple | list) and len(row) == 2:  # Recommender.recommend: (item_id, score)
+            out.append({"item_id": str(row[0]), "score": float(row[1])})
+        else:
+            out.append(plain(row))
+    return out

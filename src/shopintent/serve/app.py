@@ -1,0 +1,141 @@
+"""``create_app(settings)``: the FastAPI application of the service.
+
+The app owns one :class:`~shopintent.serve.service.Service` (started and
+stopped by the lifespan). Input errors of any kind — bad JSON, wrong types,
+unknown fields, too large bodies, unknown sessions — are answered 4xx with a
+reason; a model that is not available is 503 with its reason. A 500 means a
+bug in the service, never a bad request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from shopintent import __version__
+from shopintent.log import get_logger
+from shopintent.serve.adapters.base import ModelUnavailable
+from shopintent.serve.auth import ApiKeys
+from shopintent.serve.config import ServeConfig, resolve_api_keys
+from shopintent.serve.gateway import IngestUnavailable
+from shopintent.serve.limits import BodySizeLimit
+from shopintent.serve.metrics import LatencyMiddleware
+from shopintent.serve.routers import dashboard, decisions, events, health, intent, recommendations, sessions
+from shopintent.serve.service import DecisionNotFound, Service, SessionNotFound
+from shopintent.settings import Settings, get_settings
+
+log = get_logger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def _loc(error: dict[str, Any]) -> str:
+    # Drop the union branch names pydantic adds ("EventBatch", "EventIn") and "body".
+    parts = [str(p) for p in error.get("loc", ()) if p not in ("body", "EventBatch", "EventIn")
+             and not str(p).startswith(("function-", "constrained-"))]
+    return ".".join(parts) or "body"
+
+
+def _validation_problem(exc: RequestValidationError) -> dict[str, Any]:
+    errors = list(exc.errors())
+    body = getattr(exc, "body", None)
+    # For a body that is clearly a batch (or clearly one event) report only that branch.
+    if isinstance(body, dict):
+        branch = "EventBatch" if "events" in body else "EventIn"
+        narrowed = [e for e in errors if branch in e.get("loc", ())]
+        errors = narrowed or errors
+    problems = []
+    for e in errors[:50]:
+        msg = str(e.get("msg", "invalid"))
+        problems.append({"field": _loc(e), "problem": msg, "type": e.get("type")})
+    summary = "; ".join(f"`{p['field']}` {p['problem']}" for p in problems[:5])
+    return {"detail": f"invalid request: {summary}", "errors": problems}
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_validation_problem(exc), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(ModelUnavailable)
+    async def _no_model(_: Request, exc: ModelUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": f"model {exc.model!r} is not available: {exc.reason}",
+                             "model": exc.model}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": "30"})
+
+    @app.exception_handler(SessionNotFound)
+    @app.exception_handler(DecisionNotFound)
+    async def _not_found(_: Request, exc: LookupError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc.args[0] if exc.args else exc)},
+                            status_code=status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(IngestUnavailable)
+    async def _store_down(_: Request, exc: IngestUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": "1"})
+
+    @app.exception_handler(ValueError)
+    async def _bad_value(_: Request, exc: ValueError) -> JSONResponse:
+        # Raised by the ingest path for input it cannot store (named in the message).
+        return JSONResponse({"detail": f"invalid input: {exc}"[:1000]},
+                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def create_app(settings: Settings | None = None, config: ServeConfig | None = None,
+               load_models: bool = True) -> FastAPI:
+    """Build the service app; the store opens and consumers start when the app starts."""
+    settings = settings or get_settings()
+    config = config or ServeConfig()
+    keys, generated = resolve_api_keys(settings, config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = Service(settings, config)
+        app.state.service = service
+        service.start(load_models=load_models)
+        try:
+            yield
+        finally:
+            service.stop()
+
+    app = FastAPI(
+        title="shopintent",
+        version=__version__,
+        description="Shopper intent in real time: events in; intent, session scores, "
+        "recommendations and interventions out. Write endpoints need the X-API-Key header.",
+        lifespan=lifespan,
+    )
+    app.state.api_keys = ApiKeys(keys)
+    app.state.api_key_generated = keys[0] if generated else None
+    for router in (events.router, sessions.router, intent.router, recommendations.router,
+                   decisions.router, health.router, dashboard.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    _install_handlers(app)
+    # Outermost first: the size limit refuses big bodies before anything reads them.
+    app.add_middleware(_LatencyFromState)
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
+    return app
+
+
+class _LatencyFromState:
+    """:class:`LatencyMiddleware` bound at request time to the running service's metrics."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._bound: LatencyMiddleware | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        service = getattr(scope.get("app").state, "service", None) if scope.get("app") else None
+        if scope["type"] != "http" or service is None:
+            await self.app(scope, receive, send)
+            return
+        if self._bound is None or self._bound.metrics is not service.metrics:
+            self._bound = LatencyMiddleware(self.app, service.metrics)
+        await self._bound(scope, receive, send)

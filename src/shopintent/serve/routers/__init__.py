@@ -1,0 +1,1 @@
+"""HTTP routers, one per resource; each route translates HTTP to a :class:`Service` call."""

@@ -1,0 +1,66 @@
+"""The dashboard page at ``/`` and the JSON it polls (``/v1/dashboard``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from shopintent import __version__
+from shopintent.serve.routers.deps import get_service
+from shopintent.serve.service import Service
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+#: Benchmark areas whose numbers a model card shows.
+CARD_AREAS = {"text": "text", "behaviour": "behaviour", "recommend": "recommend",
+              "intervene": "intervene"}
+
+router = APIRouter(tags=["dashboard"])
+
+
+def _benchmark(results_dir: Path, area: str, top: int = 4) -> dict[str, Any] | None:
+    path = results_dir / f"{area}.json"
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {
+        "command": record.get("command"),
+        "created_at": record.get("created_at"),
+        "measurements": [
+            {k: m.get(k) for k in ("name", "value", "unit", "detail")}
+            for m in record.get("measurements", [])[:top]
+        ],
+    }
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def dashboard(request: Request) -> HTMLResponse:
+    """The live dashboard (data comes from ``/v1/dashboard`` every second)."""
+    return TEMPLATES.TemplateResponse(request, "dashboard.html", {"version": __version__})
+
+
+@router.get("/v1/dashboard")
+def dashboard_data(service: Service = Depends(get_service)) -> dict[str, Any]:
+    """Everything the dashboard draws, in one snapshot."""
+    sessions, missing = service.live_sessions(15)
+    models = []
+    for name, slot in service.models.items():
+        card = slot.status()
+        card["benchmark"] = _benchmark(service.config.results_dir, CARD_AREAS[name])
+        models.append(card)
+    return {
+        **service.stats.snapshot(),
+        "live_sessions": service.state.count_live(),
+        "clock": service.state.clock(),
+        "sessions": sessions,
+        "scores_unavailable": missing,
+        "models": models,
+        "stream": {"backend": service.source.backend, "pending": service.source.pending()},
+    }

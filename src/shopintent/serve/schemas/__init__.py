@@ -1,0 +1,1 @@
+"""Request and response bodies at the HTTP edge, one module per router."""

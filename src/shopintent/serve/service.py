@@ -1,0 +1,291 @@
+"""The running service without HTTP: writer, session state, streams, models, live stats.
+
+:class:`Service` wires the pieces together and is what the routers call; tests
+and the benchmark can drive it directly. It holds no business logic of its
+own: ingest is :mod:`shopintent.store.ingest`, scores come from
+:mod:`shopintent.behaviour`, decisions (with caps and their log) from
+:mod:`shopintent.intervene`, all through :mod:`shopintent.serve.adapters`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from shopintent.log import get_logger
+from shopintent.privacy import Pseudonymizer
+from shopintent.serve.adapters import intervene as intervene_adapter
+from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable
+from shopintent.serve.adapters.behaviour import behaviour_slot, score_sessions
+from shopintent.serve.adapters.recommend import recommend_items, recommend_slot
+from shopintent.serve.adapters.text import parse_texts, text_slot
+from shopintent.serve.batcher import MicroBatcher
+from shopintent.serve.config import ServeConfig
+from shopintent.serve.gateway import BatchOutcome, IngestGateway, StoredEffects
+from shopintent.serve.live import FUNNEL_STAGES, LiveStats
+from shopintent.serve.metrics import ServiceMetrics
+from shopintent.serve.state.base import SessionState, SessionStateStore, Transition, live_events
+from shopintent.serve.state.memory import MemorySessionState
+from shopintent.serve.streams.base import EventSource
+from shopintent.serve.streams.consumer import StreamConsumer
+from shopintent.serve.streams.memory import MemorySource
+from shopintent.settings import Settings
+
+log = get_logger(__name__)
+
+#: The order models are loaded in (cheapest first).
+LOAD_ORDER = ("intervene", "behaviour", "recommend", "text")
+#: Event types after which a session is re-decided when ``auto_decide == "cart"``.
+CART_EVENTS = frozenset({"add_to_cart", "remove_from_cart", "favourite"})
+
+
+class SessionNotFound(LookupError):
+    """No live state for the session id given."""
+
+
+class DecisionNotFound(LookupError):
+    """An outcome names a decision that this engine never issued."""
+
+
+def _make_state(settings: Settings, config: ServeConfig) -> SessionStateStore:
+    gap_s = settings.session_gap_minutes * 60
+    if config.state == "redis":
+        from shopintent.serve.state.redis_state import RedisSessionState
+
+        assert config.redis_url is not None
+        return RedisSessionState(config.redis_url, gap_s, prefix=config.stream_name + ":state:")
+    return MemorySessionState(gap_s, max_sessions=config.max_sessions)
+
+
+def _make_source(config: ServeConfig) -> EventSource:
+    if config.stream == "redis":
+        from shopintent.serve.streams.redis_streams import RedisStreamSource
+
+        assert config.redis_url is not None
+        return RedisStreamSource(config.redis_url, config.stream_name, config.consumer_group,
+                                 consumer=config.consumer_name)
+    return MemorySource()
+
+
+class Service:
+    """Everything one service instance runs; ``start``/``stop`` bracket its life."""
+
+    def __init__(self, settings: Settings, config: ServeConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.metrics = ServiceMetrics()
+        self.stats = LiveStats(window_s=config.live_window_s, budget=config.decision_budget)
+        self.pseudonymizer = Pseudonymizer.from_settings(settings)
+        self.state = _make_state(settings, config)
+        self.models: dict[str, ModelSlot[Any]] = {
+            "text": text_slot(settings, train_missing=config.train_missing),
+            "behaviour": behaviour_slot(settings),
+            "recommend": recommend_slot(settings),
+            "intervene": intervene_adapter.intervene_slot(settings),
+        }
+        self.gateway = IngestGateway(
+            config.resolved_store_path(settings), self.pseudonymizer,
+            on_stored=self._on_stored, on_counts=self._on_counts,
+        )
+        self.source = _make_source(config)
+        self.consumer = StreamConsumer(
+            self.source, lambda events: self.gateway.submit(events, "stream").result(),
+            on_acked=lambda n: self.metrics.stream_messages.labels(self.source.backend).inc(n),
+        )
+        self._stop = threading.Event()
+        self._loader: threading.Thread | None = None
+        # Looked up at call time: a test or a reload may replace the slot.
+        self.intent_batcher: MicroBatcher[str, dict[str, Any]] = MicroBatcher(
+            lambda texts: parse_texts(self.models["text"], texts), max_batch=32, name="intent-batcher")
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self, load_models: bool = True) -> None:
+        """Open the store and start the consumer; models load on a background thread.
+
+        The service answers at once; endpoints that need a model answer 503
+        ("loading") until it is ready, and missing models are retried every 30 s.
+        """
+        self.gateway.start()
+        self.consumer.start()
+        if load_models:
+            self._loader = threading.Thread(target=self._load_loop, name="model-loader", daemon=True)
+            self._loader.start()
+        log.info("service started", store=self.gateway.store_path, stream=self.source.backend,
+                 state=self.config.state)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.consumer.stop()
+        self.gateway.stop()
+        self.source.close()
+        self.state.close()
+        self.intent_batcher.close()
+        engine = self.models["intervene"]
+        if engine.ready:
+            engine.get().close()
+
+    def _load_loop(self) -> None:
+        while not self._stop.is_set():
+            self.refresh_models()
+            if all(slot.ready for slot in self.models.values()):
+                return
+            self._stop.wait(5.0)
+
+    def refresh_models(self, only_due: bool = True) -> dict[str, bool]:
+        """Load models that are not ready (those due for a retry); record readiness for /metrics."""
+        # Quick loads first: a text model trained on first use must not delay the others.
+        for name in LOAD_ORDER:
+            slot = self.models[name]
+            if not slot.ready and (slot.due() or not only_due):
+                slot.load()
+            self.metrics.model_ready.labels(name).set(1 if slot.ready else 0)
+        ready = {name: slot.ready for name, slot in self.models.items()}
+        for name, ok in ready.items():
+            self.metrics.model_ready.labels(name).set(1 if ok else 0)
+        versions = {name: str(slot.card.get("version", "")) for name, slot in self.models.items()
+                    if slot.ready}
+        self.metrics.model_info.info(versions or {"none": ""})
+        return ready
+
+    def ready(self) -> dict[str, Any]:
+        """What /readyz reports: writer and consumer alive, and each model's state."""
+        return {
+            "store": self.gateway.alive,
+            "stream": self.consumer.alive,
+            "models": {name: slot.ready for name, slot in self.models.items()},
+        }
+
+    # -- events ---------------------------------------------------------------------------
+    async def ingest(self, records: Sequence[Mapping[str, Any]]) -> BatchOutcome:
+        return await self.gateway.ingest(records, "http")
+
+    def publish(self, records: Sequence[Mapping[str, Any]]) -> str:
+        """Put events on the configured stream (stored later by the consumer)."""
+        return self.source.publish(records)
+
+    def _on_counts(self, source: str, stored: int, duplicates: int, rejected: int, seconds: float) -> None:
+        m = self.metrics
+        for outcome, n in (("stored", stored), ("duplicate", duplicates), ("rejected", rejected)):
+            if n:
+                m.events.labels(outcome, source).inc(n)
+        m.ingest_latency.observe(seconds)
+        self.stats.record_ingest(stored, duplicates, rejected)
+        m.events_per_second.set(self.stats.events.rate())
+
+    def _on_stored(self, rows: pd.DataFrame, source: str) -> StoredEffects:
+        """Runs on the gateway's effects thread after new events are stored: state, funnel, decisions."""
+        transitions = self.state.apply(live_events(rows))
+        session_of: dict[str, str] = {}
+        for t in transitions:
+            for event_id in t.event_ids:
+                session_of[event_id] = t.state.session_id
+            for stage in FUNNEL_STAGES:
+                if stage in t.new_types:
+                    self.stats.record_stage(stage)
+        decisions: dict[str, list[dict[str, Any]]] = {}
+        due = self._due_for_decision(transitions, rows)
+        if due:
+            for d in self._decide_many(due, trigger="event"):
+                decisions.setdefault(d["session_id"], []).append(d)
+        return StoredEffects(session_of=session_of, decisions_by_session=decisions)
+
+    def _due_for_decision(self, transitions: list[Transition], rows: pd.DataFrame) -> list[SessionState]:
+        mode = self.config.auto_decide
+        if mode == "off" or not transitions or not (self.models["intervene"].ready
+                                                    and self.models["behaviour"].ready):
+            return []
+        if mode == "every":
+            return [t.state for t in transitions]
+        cart_ids = set(rows.loc[rows["event_type"].isin(list(CART_EVENTS)), "event_id"].astype(str))
+        return [t.state for t in transitions if cart_ids.intersection(t.event_ids)]
+
+    # -- sessions -------------------------------------------------------------------------
+    def resolve_session(self, session_id: str) -> SessionState:
+        """A session by the id the service shows, or by the client's own raw session id."""
+        state = self.state.get(session_id)
+        if state is None:
+            try:
+                state = self.state.get(self.pseudonymizer.pseudonymize(session_id, "session"))
+            except (TypeError, ValueError, UnicodeEncodeError):
+                state = None
+        if state is None:
+            raise SessionNotFound(f"no live session {session_id!r}: it has no events yet, or it "
+                                  "expired (sessions close after the inactivity gap)")
+        return state
+
+    def score(self, states: list[SessionState]) -> list[dict[str, Any]]:
+        """Behaviour scores for sessions (raises ModelUnavailable)."""
+        return score_sessions(self.models["behaviour"], states)
+
+    def live_sessions(self, limit: int, candidates: int = 60) -> tuple[list[dict[str, Any]], str | None]:
+        """The most recent live sessions, ranked by purchase probability (else by recency)."""
+        states = self.state.recent(max(limit, candidates))
+        rows = [s.to_dict() for s in states]
+        for row in rows:
+            row.pop("events", None)
+        try:
+            scores = self.score(states)
+        except ModelUnavailable as exc:
+            return rows[:limit], exc.reason
+        for row, score in zip(rows, scores, strict=True):
+            row["scores"] = score
+        # A session that already bought has no purchase probability left to rank by.
+        rows.sort(key=lambda r: -(r["scores"].get("purchase_probability") or 0.0))
+        return rows[:limit], None
+
+    # -- decisions ------------------------------------------------------------------------
+    def _decide_many(self, states: list[SessionState], trigger: str) -> list[dict[str, Any]]:
+        slot = self.models["intervene"]
+        made = []
+        for state, score in zip(states, self.score(states), strict=True):
+            context = intervene_adapter.context_for(state, score)
+            choice = intervene_adapter.decide(slot, context)
+            choice["trigger"] = trigger
+            made.append(choice)
+            self.metrics.decisions.labels(choice["action"]).inc()
+            self.stats.record_decision(choice["action"], choice["cost"])
+        return made
+
+    def decide_for(self, session_id: str) -> dict[str, Any]:
+        """Ask the engine for a session now; the engine logs the decision before returning it."""
+        state = self.resolve_session(session_id)
+        self.models["intervene"].get()
+        score = self.score([state])[0]
+        context = intervene_adapter.context_for(state, score)
+        choice = intervene_adapter.decide(self.models["intervene"], context)
+        choice["trigger"] = "api"
+        self.metrics.decisions.labels(choice["action"]).inc()
+        self.stats.record_decision(choice["action"], choice["cost"])
+        return {**choice, "context": {k: (v.isoformat() if isinstance(v, datetime) else v)
+                                      for k, v in context.items()}}
+
+    def record_outcome(self, decision_id: str, kind: str, value: float,
+                       timestamp: datetime | None) -> dict[str, Any]:
+        joined = intervene_adapter.record_outcome(self.models["intervene"], decision_id, kind, value,
+                                                  timestamp)
+        if joined is None:
+            raise DecisionNotFound(f"decision {decision_id!r} was not issued by this service's "
+                                   "engine (decisions are known until the service restarts)")
+        self.metrics.outcomes.labels(kind).inc()
+        self.stats.record_outcome(kind)
+        return joined
+
+    # -- text and recommendations ----------------------------------------------------------
+    async def parse(self, text: str) -> dict[str, Any]:
+        """Language, intent, slots, sentiment of one text (batched with concurrent requests)."""
+        self.models["text"].get()  # fail fast with the reason when no model is loaded
+        result = await self.intent_batcher(text)
+        language = str(result.get("language") or "unknown")
+        intent = str(result.get("intent") or "unknown")
+        self.stats.record_intent(language, intent)
+        self.metrics.intents.labels(language).inc()
+        return result
+
+    def recommend(self, session_id: str, k: int) -> tuple[SessionState, list[dict[str, Any]]]:
+        state = self.resolve_session(session_id)
+        return state, recommend_items(self.models["recommend"], list(state.items), k)
+

@@ -1,0 +1,197 @@
+"""What a live session looks like and the interface every state backend keeps.
+
+A backend folds newly *stored* events into per-session state. Only events the
+store accepted as new reach it, so a re-delivered stream message or a retried
+HTTP batch never counts twice. Events that carry a client ``session_id`` (already
+pseudonymised) keep it; others are sessionised live with the store's rule: a
+user's next event more than ``gap_s`` after the previous one opens a new
+session (id ``<user pseudonym>~<unix start>``).
+
+"Live" is judged on the stream's own clock (the newest event time seen), not
+the wall clock, so a replay of 2017 data looks live while it plays.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+#: How many recent items/categories a session keeps (for recommendations).
+MAX_RECENT = 20
+#: How many events a session keeps for re-scoring (type, unix seconds, item, category).
+MAX_EVENTS = 200
+#: Counted event types, in canonical order.
+COUNTED_TYPES = ("view", "search", "add_to_cart", "remove_from_cart", "favourite", "purchase")
+
+
+@dataclass
+class SessionState:
+    """One session as the service sees it right now."""
+
+    session_id: str
+    user_id: str
+    start: float
+    last: float
+    counts: dict[str, int] = field(default_factory=dict)
+    items: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    revenue: float = 0.0
+    cart_value: float = 0.0
+    events: list[list[Any]] = field(default_factory=list)
+
+    @property
+    def n_events(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def duration_s(self) -> float:
+        return self.last - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "user_id": self.user_id,
+            "start": self.start,
+            "last": self.last,
+            "counts": {t: int(self.counts.get(t, 0)) for t in COUNTED_TYPES},
+            "items": list(self.items),
+            "categories": list(self.categories),
+            "revenue": round(float(self.revenue), 2),
+            "cart_value": round(float(self.cart_value), 2),
+            "events": [list(e) for e in self.events],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionState:
+        counts = data.get("counts") or {}
+        items = data.get("items") or []
+        categories = data.get("categories") or []
+        events = data.get("events") or []
+        return cls(
+            session_id=str(data["session_id"]),
+            user_id=str(data["user_id"]),
+            start=float(data["start"]),
+            last=float(data["last"]),
+            counts={str(k): int(v) for k, v in dict(counts).items() if int(v)},
+            # Redis' cjson writes an empty list as {}.
+            items=[str(i) for i in items] if isinstance(items, list) else [],
+            categories=[str(c) for c in categories] if isinstance(categories, list) else [],
+            revenue=float(data.get("revenue", 0.0)),
+            cart_value=float(data.get("cart_value", 0.0)),
+            events=[list(e) for e in events] if isinstance(events, list) else [],
+        )
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A session after one write group, and the event types it saw for the first time."""
+
+    state: SessionState
+    new_types: frozenset[str]
+    event_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """The fields of a stored event that session state uses (ids already pseudonymised)."""
+
+    event_id: str
+    user_id: str
+    session_id: str | None
+    ts: float
+    event_type: str
+    item_id: str | None
+    category_id: str | None
+    revenue: float
+    value: float
+
+
+def live_events(frame: pd.DataFrame) -> list[LiveEvent]:
+    """Stored canonical events (protected) in time order, as :class:`LiveEvent` records."""
+    if frame.empty:
+        return []
+    ordered = frame.sort_values(["timestamp", "seq"] if "seq" in frame else ["timestamp"], kind="stable")
+    instants = pd.to_datetime(ordered["timestamp"], utc=True)
+    seconds = ((instants - pd.Timestamp(0, tz="UTC")).dt.total_seconds()).tolist()
+    price = ordered["price"].astype("float64").fillna(0.0).to_numpy()
+    quantity = ordered["quantity"].astype("Float64").fillna(1.0).to_numpy(dtype="float64")
+    values = (price * quantity).tolist()
+
+    def text(column: str) -> list[str | None]:
+        return [None if v is None else str(v) for v in
+                ordered[column].astype(object).where(ordered[column].notna(), None).tolist()]
+
+    types = ordered["event_type"].astype(str).tolist()
+    return [
+        LiveEvent(event_id=str(eid), user_id=str(uid), session_id=sid, ts=ts, event_type=etype,
+                  item_id=item, category_id=cat, revenue=value if etype == "purchase" else 0.0,
+                  value=value)
+        for eid, uid, sid, ts, etype, item, cat, value in zip(
+            text("event_id"), text("user_id"), text("session_id"), seconds, types, text("item_id"),
+            text("category_id"), values, strict=True)
+    ]
+
+
+class SessionStateStore(ABC):
+    """Where live sessions are kept. Implementations must be safe to call from several threads."""
+
+    def __init__(self, gap_s: float) -> None:
+        if gap_s <= 0:
+            raise ValueError(f"gap_s {gap_s} must be positive")
+        self.gap_s = gap_s
+
+    @abstractmethod
+    def apply(self, events: list[LiveEvent]) -> list[Transition]:
+        """Fold events (time-ordered) into their sessions; one transition per touched session."""
+
+    @abstractmethod
+    def get(self, session_id: str) -> SessionState | None:
+        """The session's state, or None if unknown (or expired)."""
+
+    @abstractmethod
+    def recent(self, limit: int) -> list[SessionState]:
+        """The sessions active within the gap of the stream clock, most recent first."""
+
+    @abstractmethod
+    def clock(self) -> float:
+        """The newest event time seen (unix seconds), 0.0 before any event."""
+
+    @abstractmethod
+    def count_live(self) -> int:
+        """How many sessions are active within the gap of the stream clock."""
+
+    def close(self) -> None:
+        """Release connections (nothing to do for in-process state)."""
+
+
+def fold(state: SessionState | None, event: LiveEvent, session_id: str) -> SessionState:
+    """One event folded into its session's state (the rule both backends implement)."""
+    if state is None:
+        state = SessionState(session_id=session_id, user_id=event.user_id, start=event.ts, last=event.ts)
+    state.start = min(state.start, event.ts)
+    state.last = max(state.last, event.ts)
+    state.counts[event.event_type] = state.counts.get(event.event_type, 0) + 1
+    if event.item_id is not None:
+        state.items.append(event.item_id)
+        del state.items[:-MAX_RECENT]
+    if event.category_id is not None:
+        state.categories.append(event.category_id)
+        del state.categories[:-MAX_RECENT]
+    state.revenue += event.revenue
+    if event.event_type == "add_to_cart":
+        state.cart_value += event.value
+    elif event.event_type == "remove_from_cart":
+        state.cart_value = max(state.cart_value - event.value, 0.0)
+    elif event.event_type == "purchase":
+        state.cart_value = max(state.cart_value - event.value, 0.0)
+    state.events.append([event.event_type, event.ts, event.item_id, event.category_id])
+    del state.events[:-MAX_EVENTS]
+    return state
+
+
+def derived_session_id(user_id: str, start: float) -> str:
+    """The id of a live-sessionised session: user pseudonym and start second."""
+    return f"{user_id}~{int(start)}"

@@ -1,0 +1,37 @@
+"""Text understanding for shopper messages in Chinese and English.
+
+Public API (what the service and the CLI use):
+
+- :func:`parse` / :func:`load_default_parser` — language, intent + confidence
+  (or ``oos``), slots with character offsets, sentiment, from the default
+  models under ``settings.state_dir/text/models`` (trained on first use).
+- :class:`IntentClassifier` — any labelled text → calibrated classifier with
+  out-of-scope rejection (estimator shape: fit / predict / predict_proba / save / load).
+- :class:`SlotTagger` — BiLSTM-CRF span tagger (zh characters or en words).
+- :func:`extract_rule_slots` — prices, colours, sizes, quantities, order ids.
+- :func:`detect_language`, :func:`get_encoder`.
+
+Heavy dependencies (torch, sklearn, encoders) load lazily where possible.
+"""
+
+from __future__ import annotations
+
+from shopintent.text.encoders import get_encoder
+from shopintent.text.intent import IntentClassifier
+from shopintent.text.language import detect_language
+from shopintent.text.parse import Parser, ParseResult, load_default_parser, parse
+from shopintent.text.rules import Slot, extract_rule_slots
+from shopintent.text.tagger import SlotTagger
+
+__all__ = [
+    "IntentClassifier",
+    "ParseResult",
+    "Parser",
+    "Slot",
+    "SlotTagger",
+    "detect_language",
+    "extract_rule_slots",
+    "get_encoder",
+    "load_default_parser",
+    "parse",
+]

@@ -1,0 +1,111 @@
+"""Calibrated confidences: temperature scaling, expected calibration error, rejection thresholds.
+
+Why: a linear head's scores are not probabilities, and a shop assistant acts
+on confidence (answer, ask back, or hand over). One temperature fitted on
+validation logits (Guo et al., 2017) makes softmax confidences honest without
+changing which class wins; ECE says how honest they are. The out-of-scope
+threshold is chosen on validation data only, never on test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+
+
+def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
+    """The temperature ``T`` minimising the negative log-likelihood of ``softmax(logits / T)``.
+
+    ``targets`` are column indices into ``logits``.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    targets = np.asarray(targets)
+    if len(targets) == 0:
+        return 1.0
+    rows = np.arange(len(targets))
+
+    def nll(log_t: float) -> float:
+        return float(-log_softmax(logits / np.exp(log_t), axis=1)[rows, targets].mean())
+
+    result = minimize_scalar(nll, bounds=(np.log(1e-3), np.log(1e3)), method="bounded")
+    return float(np.exp(result.x))
+
+
+def calibrated_proba(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax of ``logits / temperature``."""
+    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+
+
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 15
+) -> float:
+    """ECE: the sample-weighted gap between confidence and accuracy over equal-width bins.
+
+    >>> round(expected_calibration_error(np.array([0.9, 0.9]), np.array([1, 0])), 2)
+    0.4
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if len(confidence) == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            ece += mask.mean() * abs(confidence[mask].mean() - correct[mask].mean())
+    return float(ece)
+
+
+def choose_rejection_threshold(
+    confidence: np.ndarray,
+    correct_in_scope: np.ndarray,
+    is_oos: np.ndarray,
+    oos_weight: float = 1.0,
+    tolerance: float = 0.01,
+    rejected_anyway: np.ndarray | None = None,
+) -> tuple[float, dict[str, float]]:
+    """The confidence below which a query is rejected as out-of-scope, chosen on validation rows.
+
+    Maximises ``in-scope accuracy + oos_weight * OOS recall`` where in-scope
+    accuracy counts a rejected in-scope query as wrong; ``correct_in_scope`` is
+    whether the top in-scope class is right (ignored for OOS rows) and
+    ``is_oos`` marks the OOS rows; ``rejected_anyway`` marks rows already
+    rejected whatever the threshold (the head's top class is ``oos``). Returns the threshold and the validation
+    scores it reaches. Among thresholds scoring within ``tolerance`` of the
+    best, the lowest is taken: on easy validation data (synthetic support
+    messages all scored ~1.0) the best threshold sits at 0.99999 and would
+    reject every real query that is merely phrased differently.
+    With no OOS rows in validation, returns 0 (never reject).
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct_in_scope, dtype=bool)
+    is_oos = np.asarray(is_oos, dtype=bool)
+    if not is_oos.any() or is_oos.all():
+        return 0.0, {}
+    candidates = np.unique(np.concatenate([[0.0], confidence]))
+    rejected = (
+        np.zeros_like(is_oos)
+        if rejected_anyway is None
+        else np.asarray(rejected_anyway, dtype=bool)
+    )
+    correct = correct & ~rejected
+    ins_conf, ins_correct = confidence[~is_oos], correct[~is_oos]
+    oos_always = int((rejected & is_oos).sum())
+    oos_conf = np.sort(confidence[is_oos & ~rejected])
+    n_oos = int(is_oos.sum())
+    ins_sorted = np.argsort(ins_conf)
+    ins_conf_sorted = ins_conf[ins_sorted]
+    # cumulative correct among in-scope rows with confidence >= t
+    correct_suffix = np.concatenate([np.cumsum(ins_correct[ins_sorted][::-1])[::-1], [0]])
+    kept_from = np.searchsorted(ins_conf_sorted, candidates, side="left")
+    acc = correct_suffix[kept_from] / len(ins_conf)
+    recall = (oos_always + np.searchsorted(oos_conf, candidates, side="left")) / n_oos
+    score = acc + oos_weight * recall
+    chosen = int(np.flatnonzero(score >= score.max() - tolerance)[0])
+    return float(candidates[chosen]), {
+        "validation_in_scope_accuracy": float(acc[chosen]),
+        "validation_oos_recall": float(recall[chosen]),
+    }

@@ -1,0 +1,153 @@
+"""The default text models ``parse`` uses: how they are trained, where they live, how they load.
+
+Why: the HTTP service and the CLI call ``parse(text)`` with no model path.
+The defaults live under ``<state_dir>/text/models/<name>/`` (each a saved
+estimator with its ``model.json``); a missing one is trained from the public
+data on first use (``recipes`` says which rows) and saved, so later processes
+only load it. ``shopintent bench text`` also writes them.
+
+First-use training times on 2 shared CPU cores, one thread (measured, see
+docs/text.md): shop intents ≈ 1–2 min cold (24 s with a warm embedding
+cache), sentiment ≈ 4–6 min cold (encoding 22k reviews dominates), zh NER
+≈ 1.5 min, en slots ≈ 25 s. Set ``train_missing=False`` to get only what
+already exists (rule slots always work).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from shopintent.log import get_logger
+from shopintent.settings import Settings
+from shopintent.text import recipes
+from shopintent.text.intent import IntentClassifier, data_checksum
+from shopintent.text.tagger import SlotTagger
+
+log = get_logger(__name__)
+
+COMPONENTS = ("shop_intent", "sentiment", "ner_zh", "slots_en")
+#: zh reviews the default sentiment model trains on (bounded so first use stays a few minutes).
+SENTIMENT_TRAIN_ROWS = 20_000
+
+_lock = threading.Lock()
+
+
+def models_dir(settings: Settings) -> Path:
+    """Where the default text models of a state folder live."""
+    return Path(settings.state_dir) / "text" / "models"
+
+
+def model_path(settings: Settings, component: str) -> Path:
+    """The folder of one default model."""
+    if component not in COMPONENTS:
+        raise ValueError(
+            f"unknown text component {component!r}; choose one of {', '.join(COMPONENTS)}"
+        )
+    return models_dir(settings) / component
+
+
+def train_shop_intent(settings: Settings) -> IntentClassifier:
+    """Bitext's 27 support intents + out-of-scope rejection (zh and en), USE + TF-IDF + linear SVM."""
+    splits = recipes.shop_intent_splits(settings)
+    model = IntentClassifier(cache_dir=settings.state_dir, random_state=recipes.SEED)
+    return model.fit(
+        splits["train"].texts,
+        splits["train"].labels,
+        splits["validation"].texts,
+        splits["validation"].labels,
+    )
+
+
+def train_sentiment(
+    settings: Settings, zh_rows: int | None = SENTIMENT_TRAIN_ROWS
+) -> IntentClassifier:
+    """Positive/negative for zh and en reviews in one model (multilingual encoder + char n-grams)."""
+    zh, en = recipes.zh_sentiment_splits(settings), recipes.en_sentiment_splits(settings)
+    zh_train = zh["train"]
+    if zh_rows is not None and len(zh_train) > zh_rows:
+        zh_train = recipes.TextSplit(zh_train.texts[:zh_rows], zh_train.labels[:zh_rows])
+    # no refit: 7k validation rows add little to 50k training rows and would double the fit time
+    model = IntentClassifier(
+        cache_dir=settings.state_dir, random_state=recipes.SEED, oos_label="__none__", refit=False
+    )
+    return model.fit(
+        zh_train.texts + en["train"].texts,
+        zh_train.labels + en["train"].labels,
+        zh["validation"].texts[:2000] + en["validation"].texts,
+        zh["validation"].labels[:2000] + en["validation"].labels,
+    )
+
+
+def train_ner_zh(
+    settings: Settings, epochs: int = 10, max_seconds: float | None = 900
+) -> SlotTagger:
+    """Chinese product-type / brand tagger on Ding et al. train, best epoch on dev."""
+    splits, gazetteers = recipes.zh_ner_splits(settings)
+    tagger = SlotTagger(
+        mode="char", epochs=epochs, random_state=recipes.SEED, max_train_seconds=max_seconds
+    )
+    return tagger.fit(
+        splits["train"].texts,
+        splits["train"].spans,
+        splits["validation"].texts,
+        splits["validation"].spans,
+        gazetteers=gazetteers,
+    )
+
+
+def train_slots_en(
+    settings: Settings, epochs: int = 4, max_seconds: float | None = 600
+) -> SlotTagger:
+    """English support-message entities (order_id, refund_amount, delivery_city, …) on Bitext."""
+    splits = recipes.en_slot_splits(settings)
+    tagger = SlotTagger(
+        mode="word", epochs=epochs, random_state=recipes.SEED, max_train_seconds=max_seconds
+    )
+    return tagger.fit(
+        splits["train"].texts,
+        splits["train"].spans,
+        splits["validation"].texts,
+        splits["validation"].spans,
+    )
+
+
+def _save_tagger(tagger: SlotTagger, path: Path, texts: list[str]) -> None:
+    tagger.save(path, data_checksum=data_checksum(texts, [""] * len(texts)))
+
+
+TRAINERS: dict[str, Callable[[Settings], object]] = {
+    "shop_intent": train_shop_intent,
+    "sentiment": train_sentiment,
+    "ner_zh": train_ner_zh,
+    "slots_en": train_slots_en,
+}
+
+
+def ensure_model(settings: Settings, component: str, train_missing: bool = True):  # type: ignore[no-untyped-def]
+    """Load a default model, training and saving it first when absent and ``train_missing``.
+
+    Returns ``None`` when the model is absent and training is not allowed.
+    """
+    path = model_path(settings, component)
+    loader = SlotTagger.load if component in ("ner_zh", "slots_en") else IntentClassifier.load
+    with _lock:
+        if (path / "model.json").is_file():
+            if loader is IntentClassifier.load:
+                return IntentClassifier.load(path, cache_dir=settings.state_dir)
+            return loader(path)
+        if not train_missing:
+            return None
+        log.info("training default text model (first use)", component=component, path=str(path))
+        model = TRAINERS[component](settings)
+        if isinstance(model, SlotTagger):
+            texts = (
+                recipes.zh_ner_splits(settings)[0]["train"].texts
+                if component == "ner_zh"
+                else recipes.en_slot_splits(settings)["train"].texts
+            )
+            _save_tagger(model, path, texts)
+        else:
+            model.save(path)  # type: ignore[attr-defined]
+        return model

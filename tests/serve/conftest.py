@@ -1,0 +1,104 @@
+"""Fixtures for the service tests: apps on real settings, a real redis-server, trained models."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shopintent.serve import ServeConfig, create_app
+from shopintent.settings import Settings
+
+API_KEY = "test-api-key-not-secret"
+AUTH = {"X-API-Key": API_KEY}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_client(settings: Settings, **config: object) -> TestClient:
+    """A test client over a fresh app (in-memory store unless ``store_path`` is given)."""
+    options: dict[str, object] = {"store_path": ":memory:", "api_keys": (API_KEY,),
+                                  "train_missing": False}
+    options.update(config)
+    load_models = bool(options.pop("load_models", False))
+    return TestClient(create_app(settings, ServeConfig(**options), load_models=load_models))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with make_client(settings) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port, stopped after the session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+    client.close()
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def model_settings(session_settings: Settings) -> Settings:
+    """Settings whose state folder holds the default behaviour and recommendation models
+    (trained once per test session, ~45 s)."""
+    from shopintent.behaviour import load_default_models
+    from shopintent.recommend import load_default_recommender
+
+    load_default_models(session_settings)
+    load_default_recommender(session_settings)
+    return session_settings
+
+
+def wait_ready(client: TestClient, models: tuple[str, ...], timeout_s: float = 120.0) -> None:
+    """Block until the named models are loaded by the service's loader thread."""
+    service = client.app.state.service  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout_s
+    while not all(service.models[m].ready for m in models):
+        if time.monotonic() > deadline:
+            reasons = {m: service.models[m].status() for m in models}
+            raise AssertionError(f"models not ready after {timeout_s} s: {reasons}")
+        time.sleep(0.1)
+
+
+def taobao_records(settings: Settings, limit: int) -> list[dict[str, object]]:
+    from shopintent.serve.replay import taobao_stream
+
+    return taobao_stream(settings, limit)
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,184 @@
+"""POST /v1/events: stored before the answer, a status per event, idempotent, keyed."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from shopintent.settings import Settings
+from tests.serve.conftest import AUTH, make_client
+
+VIEW = {"event_id": "e-1", "user_id": "1001", "session_id": "web-7",
+        "timestamp": "2024-05-01T09:00:00Z", "event_type": "view", "item_id": "sku-1"}
+
+
+def _stored_events(client: TestClient):  # type: ignore[no-untyped-def]
+    service = client.app.state.service  # type: ignore[attr-defined]
+    return service.gateway.call(lambda store: store.events()).result()
+
+
+def test_batch_keeps_good_events_and_names_each_bad_one(client: TestClient) -> None:
+    batch = [
+        VIEW,
+        {**VIEW, "event_id": "e-2", "event_type": "teleport"},
+        {**VIEW, "event_id": "e-3", "timestamp": "not-a-date"},
+        {**VIEW, "event_id": "e-4", "event_type": "buy", "price": 19.9, "quantity": 2},
+        {**VIEW, "event_id": "e-5", "event_type": "purchase", "item_id": None},
+    ]
+    response = client.post("/v1/events", json={"events": batch}, headers=AUTH)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["received"], body["stored"], body["duplicates"], body["rejected"]) == (5, 2, 0, 3)
+    statuses = {r["event_id"]: r["status"] for r in body["results"]}
+    assert statuses == {"e-1": "stored", "e-2": "rejected", "e-3": "rejected", "e-4": "stored",
+                        "e-5": "rejected"}
+    reasons = {r["event_id"]: r["reasons"] for r in body["results"]}
+    assert reasons["e-2"][0].startswith("`event_type` 'teleport' is not an event type")
+    assert reasons["e-3"] == ["`timestamp` 'not-a-date' is not a date (ISO-8601 or unix seconds)"]
+    assert "required for view, cart, favourite and purchase events" in reasons["e-5"][0]
+    stored = _stored_events(client)
+    assert stored["event_id"].tolist() == ["e-1", "e-4"]
+    assert stored["event_type"].tolist() == ["view", "purchase"]
+
+
+def test_ids_are_pseudonymised_before_storage(client: TestClient) -> None:
+    client.post("/v1/events", json=VIEW, headers=AUTH)
+    stored = _stored_events(client)
+    assert stored["user_id"].iloc[0].startswith("u_") and "1001" not in stored["user_id"].iloc[0]
+    assert stored["session_id"].iloc[0].startswith("s_")
+
+
+def test_resending_is_idempotent_with_and_without_client_ids(client: TestClient) -> None:
+    anonymous = {k: v for k, v in VIEW.items() if k != "event_id"}
+    first = client.post("/v1/events", json={"events": [VIEW, anonymous, anonymous]}, headers=AUTH).json()
+    # Two identical anonymous clicks in one request are two events (both kept).
+    assert (first["stored"], first["duplicates"]) == (3, 0)
+    again = client.post("/v1/events", json={"events": [VIEW, anonymous, anonymous]}, headers=AUTH).json()
+    assert (again["stored"], again["duplicates"]) == (0, 3)
+    assert [r["status"] for r in again["results"]] == ["duplicate"] * 3
+    within = client.post("/v1/events", json={"events": [{**VIEW, "event_id": "x"}] * 2},
+                         headers=AUTH).json()
+    assert [r["status"] for r in within["results"]] == ["stored", "duplicate"]
+    assert len(_stored_events(client)) == 4
+
+
+def test_live_session_state_follows_stored_events(client: TestClient) -> None:
+    events = [
+        {**VIEW, "event_id": "a"},
+        {**VIEW, "event_id": "b", "event_type": "cart", "timestamp": "2024-05-01T09:02:00Z",
+         "price": 20.0, "quantity": 2},
+        {**VIEW, "event_id": "c", "event_type": "buy", "timestamp": "2024-05-01T09:05:00Z",
+         "price": 20.0, "quantity": 2},
+    ]
+    body = client.post("/v1/events", json={"events": events}, headers=AUTH).json()
+    session_id = body["results"][0]["session_id"]
+    assert session_id.startswith("s_") and {r["session_id"] for r in body["results"]} == {session_id}
+    # Looked up by the client's raw session id or by the pseudonym shown.
+    for key in ("web-7", session_id):
+        state = client.get(f"/v1/sessions/{key}").json()
+        assert state["counts"]["view"] == 1 and state["counts"]["add_to_cart"] == 1
+        assert state["counts"]["purchase"] == 1
+        assert state["revenue"] == 40.0 and state["cart_value"] == 0.0
+        assert state["last"] - state["start"] == 300.0
+    # A duplicate never counts twice.
+    client.post("/v1/events", json={"events": events}, headers=AUTH)
+    assert client.get(f"/v1/sessions/{session_id}").json()["counts"]["view"] == 1
+    assert client.get("/v1/sessions/nobody").status_code == 404
+    funnel = client.get("/v1/dashboard").json()["funnel"]
+    assert [f["sessions"] for f in funnel] == [1, 1, 1]
+
+
+def test_sessions_without_client_ids_split_on_the_inactivity_gap(client: TestClient) -> None:
+    base = {"user_id": "42", "event_type": "view", "item_id": "i"}
+    times = ["2024-05-01T09:00:00Z", "2024-05-01T09:29:00Z", "2024-05-01T10:05:00Z"]
+    body = client.post("/v1/events", json={"events": [{**base, "timestamp": t} for t in times]},
+                       headers=AUTH).json()
+    sessions = [r["session_id"] for r in body["results"]]
+    assert sessions[0] == sessions[1] != sessions[2]
+
+
+def test_write_endpoints_need_a_valid_api_key(client: TestClient) -> None:
+    missing = client.post("/v1/events", json=VIEW)
+    wrong = client.post("/v1/events", json=VIEW, headers={"X-API-Key": "nope"})
+    assert missing.status_code == wrong.status_code == 401
+    assert "X-API-Key" in missing.json()["detail"]
+    assert "nope" not in wrong.text
+    assert client.post("/v1/decisions", json={"session_id": "s"}).status_code == 401
+    assert client.post("/v1/outcomes", json={"decision_id": "d", "kind": "purchase"}).status_code == 401
+    assert len(_stored_events(client)) == 0
+
+
+def test_keys_come_from_settings_and_are_never_logged(settings: Settings, capfd) -> None:  # type: ignore[no-untyped-def]
+    keyed = settings.model_copy(update={"api_keys": __import__("pydantic").SecretStr("k1, k2")})
+    with make_client(keyed, api_keys=()) as c:
+        assert c.post("/v1/events", json=VIEW, headers={"X-API-Key": "k2"}).status_code == 200
+        assert c.post("/v1/events", json=VIEW, headers={"X-API-Key": "k3"}).status_code == 401
+    out, err = capfd.readouterr()
+    assert "k2" not in out + err and "k1" not in out + err
+
+
+def test_malformed_requests_get_4xx_with_a_reason(client: TestClient) -> None:
+    cases = {
+        "bad json": (b'{"events": [', {"content-type": "application/json"}),
+        "unknown field": (b'{"user_id": "1", "colour": "red"}', {"content-type": "application/json"}),
+        "wrong type": (b'{"events": [{"price": {"a": 1}}]}', {"content-type": "application/json"}),
+        "not an object": (b'"hello"', {"content-type": "application/json"}),
+        "lone surrogate": (b'{"user_id": "\\ud800"}', {"content-type": "application/json"}),
+    }
+    for name, (body, headers) in cases.items():
+        response = client.post("/v1/events", content=body, headers={**AUTH, **headers})
+        assert response.status_code == 422, (name, response.status_code, response.text)
+        assert response.json()["detail"], name
+    unknown = client.post("/v1/events", json={"user_id": "1", "colour": "red"}, headers=AUTH).json()
+    assert unknown["errors"][0]["field"] == "colour"
+    typed = client.post("/v1/events", json={"events": [VIEW, {"price": {"a": 1}}]}, headers=AUTH).json()
+    assert typed["errors"][0]["field"] == "events.1.price"
+
+
+def test_bodies_over_the_limit_get_413(settings: Settings) -> None:
+    with make_client(settings, max_body_bytes=4096, max_batch_events=5) as c:
+        big = {"events": [{**VIEW, "event_id": str(i), "query": "x" * 500} for i in range(20)]}
+        response = c.post("/v1/events", json=big, headers=AUTH)
+        assert response.status_code == 413 and "4,096 bytes" in response.json()["detail"]
+        many = {"events": [{**VIEW, "event_id": str(i)} for i in range(6)]}
+        response = c.post("/v1/events", json=many, headers=AUTH)
+        assert response.status_code == 413 and "limit is 5" in response.json()["detail"]
+
+        def chunks():  # no Content-Length: the limit is enforced while reading
+            for _ in range(10):
+                yield b" " * 1000
+
+        response = c.post("/v1/events", content=chunks(), headers={**AUTH, "content-type": "application/json"})
+        assert response.status_code == 413
+
+
+def test_health_readiness_and_prometheus_metrics(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["store"] and ready["stream"]
+    assert set(ready["models"]) == {"text", "behaviour", "recommend", "intervene"}
+    client.post("/v1/events", json={"events": [VIEW, {**VIEW, "event_id": "z", "event_type": "?"}]},
+                headers=AUTH)
+    text = client.get("/metrics").text
+    assert 'shopintent_events_total{outcome="stored",source="http"} 1.0' in text
+    assert 'shopintent_events_total{outcome="rejected",source="http"} 1.0' in text
+    assert ('shopintent_http_request_duration_seconds_count{method="POST",route="/v1/events",'
+            'status="200"} 1.0') in text
+    assert "shopintent_model_ready" in text
+
+
+def test_models_that_are_not_loaded_answer_503_with_the_reason(client: TestClient) -> None:
+    client.post("/v1/events", json=VIEW, headers=AUTH)
+    response = client.post("/v1/intent", json={"text": "where is my order"})
+    assert response.status_code == 503 and "text" in response.json()["detail"]
+    assert client.get("/v1/recommendations", params={"session": "web-7"}).status_code == 503
+    assert client.post("/v1/decisions", json={"session_id": "web-7"}, headers=AUTH).status_code == 503
+    state = client.get("/v1/sessions/web-7").json()
+    assert state["scores"] is None and state["scores_unavailable"]
+
+
+def test_openapi_documents_every_endpoint(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/events", "/v1/sessions/{session_id}", "/v1/intent", "/v1/recommendations",
+                 "/v1/decisions", "/v1/outcomes", "/healthz", "/readyz", "/metrics"):
+        assert path in paths
+    assert client.get("/docs").status_code == 200

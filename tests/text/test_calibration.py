@@ -1,0 +1,54 @@
+"""Temperature scaling, ECE and the OOS threshold search on hand-checkable numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shopintent.text.calibration import (
+    calibrated_proba,
+    choose_rejection_threshold,
+    expected_calibration_error,
+    fit_temperature,
+)
+
+
+def test_ece_is_zero_when_confidence_matches_accuracy_and_grows_with_overconfidence() -> None:
+    confidence = np.array([0.75] * 4)
+    assert expected_calibration_error(confidence, np.array([1, 1, 1, 0])) == 0.0
+    assert (
+        round(expected_calibration_error(np.array([0.99] * 4), np.array([1, 0, 1, 0])), 2) == 0.49
+    )
+
+
+def test_temperature_softens_overconfident_logits() -> None:
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 3, size=600)
+    logits = rng.normal(size=(600, 3))
+    # the right class gets a modest edge, but the logits are scaled 10x: overconfident
+    logits[np.arange(600), targets] += 1.0
+    logits *= 10
+    temperature = fit_temperature(logits, targets)
+    assert 5 < temperature < 20
+    before = expected_calibration_error(
+        calibrated_proba(logits, 1.0).max(1), logits.argmax(1) == targets
+    )
+    after = expected_calibration_error(
+        calibrated_proba(logits, temperature).max(1), logits.argmax(1) == targets
+    )
+    assert after < before / 3
+
+
+def test_rejection_threshold_separates_confident_in_scope_from_unsure_oos() -> None:
+    confidence = np.array([0.9, 0.95, 0.85, 0.8, 0.3, 0.2, 0.4])
+    correct = np.array([1, 1, 1, 1, 0, 0, 0], dtype=bool)
+    is_oos = np.array([0, 0, 0, 0, 1, 1, 1], dtype=bool)
+    threshold, scores = choose_rejection_threshold(confidence, correct, is_oos)
+    assert 0.4 < threshold <= 0.8
+    assert scores == {"validation_in_scope_accuracy": 1.0, "validation_oos_recall": 1.0}
+
+
+def test_no_oos_rows_means_never_reject() -> None:
+    threshold, scores = choose_rejection_threshold(
+        np.array([0.2, 0.9]), np.array([1, 1]), np.array([0, 0])
+    )
+    assert threshold == 0.0 and scores == {}
