@@ -29,9 +29,13 @@ $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
+$(VENV)/.installed-all: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	@touch $@ $(VENV)/.installed-base
+
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[all,test]'
-	@touch $@ $(VENV)/.installed-base
+	@touch $@ $(VENV)/.installed-base $(VENV)/.installed-all
 
 install: $(VENV)/.installed-base
 
@@ -49,8 +53,14 @@ system-deps:
 	  fi; \
 	fi
 
-demo: $(VENV)/.installed-base
+# The store report first, then the live service with the real Taobao log replayed
+# into it (dashboard at http://127.0.0.1:8000/; Ctrl-C stops both). Default models
+# are trained on first use and cached in SHOPINTENT_STATE_DIR.
+DEMO_PORT ?= 8000
+DEMO_RATE ?= 500
+demo: $(VENV)/.installed-all
 	$(BIN)/shopintent demo
+	$(BIN)/shopintent serve --host 127.0.0.1 --port $(DEMO_PORT) --replay-rate $(DEMO_RATE)
 
 test: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m pytest -q
