@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     )
     download_timeout_s: float = Field(default=30.0, gt=0)
     spark_master: str = Field(default="local[2]", description="Spark master for the Spark engine.")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db for the service's Redis stream and shared session state.",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False, description="Log JSON lines instead of console text.")
     api_keys: SecretStr | None = Field(

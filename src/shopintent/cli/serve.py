@@ -44,7 +44,7 @@ def run(
     store_path: Path | None = typer.Option(None, "--store", help="DuckDB file (default: state dir)."),
     stream: str = typer.Option("memory", "--stream", help="Event stream: memory or redis."),
     state: str = typer.Option("memory", "--state", help="Session state: memory or redis."),
-    redis_url: str | None = typer.Option(None, "--redis-url", help="redis://host:port/db for redis."),
+    redis_url: str | None = typer.Option(None, "--redis-url", help="redis://host:port/db for redis (default: SHOPINTENT_REDIS_URL)."),
     auto_decide: str = typer.Option("cart", "--auto-decide",
                                     help="Decide on events: off, cart (cart/favourite events), every."),
     max_body_bytes: int = typer.Option(4 * 1024 * 1024, "--max-body-bytes", min=1024),
@@ -64,7 +64,8 @@ def run(
 
     settings = get_settings()
     try:
-        config = ServeConfig(store_path=store_path, stream=stream, state=state, redis_url=redis_url,
+        config = ServeConfig(store_path=store_path, stream=stream, state=state,
+                             redis_url=redis_url or settings.redis_url,
                              auto_decide=auto_decide, max_body_bytes=max_body_bytes,
                              train_missing=train_missing)
     except ValueError as exc:
