@@ -80,7 +80,8 @@ class ServiceProcess:
                 response = httpx.get(self.url + ready, timeout=1.0)
                 if response.status_code == 200:
                     models = response.json().get("models", {}) if ready == "/readyz" else {}
-                    if all(models.get(m) for m in wait_models):
+                    # Each entry is a card; a model still loading answers {"ready": false, ...}.
+                    if all((models.get(m) or {}).get("ready") for m in wait_models):
                         break
             except (httpx.TransportError, ValueError):
                 pass
