@@ -112,9 +112,17 @@ def replay(
     daily_budget: float = typer.Option(500.0, "--daily-budget"),
     item_price: float = typer.Option(50.0, "--item-price", help="Assumed price per cart item (Taobao has none)."),
     seed: int = typer.Option(0, "--seed"),
+    scorer_name: str = typer.Option(
+        "heuristic", "--scorer",
+        help="Session scorer: heuristic (untrained, transparent) or behaviour (the default behaviour "
+             "models, trained on the whole Taobao log and cached: replaying Taobao with them is "
+             "in-sample; `shopintent bench intervene` compares both on a held-out day)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run the decision engine over a real event log in time order; report decisions, spend, caps."""
+    if scorer_name not in ("heuristic", "behaviour"):
+        errors.print(f"--scorer {scorer_name!r}: use heuristic or behaviour")
+        raise typer.Exit(code=2)
     from shopintent.intervene import CapConfig, DecisionEngine
     from shopintent.intervene.replay import replay_events
 
@@ -135,10 +143,17 @@ def replay(
     target = log_path or settings.state_dir / "intervene" / "replay-decisions.jsonl"
     if log_path is None and target.exists():
         target.unlink()
+    scorer = None
+    if scorer_name == "behaviour":
+        from shopintent.behaviour import load_default_models
+        from shopintent.intervene.behaviour_scoring import BehaviourSessionScorer
+
+        scorer = BehaviourSessionScorer(load_default_models(settings))
     engine = DecisionEngine(caps=CapConfig(daily_budget=daily_budget), log_path=target, random_state=seed)
     with Progress(transient=True, console=errors) as progress:
         task = progress.add_task("replaying events", total=len(frame))
-        report = replay_events(frame, engine, gap_minutes=settings.session_gap_minutes, item_price=item_price,
+        report = replay_events(frame, engine, scorer=scorer, gap_minutes=settings.session_gap_minutes,
+                               item_price=item_price,
                                progress=lambda k: progress.update(task, completed=k))
     engine.close()
     out = report.as_dict()

@@ -89,13 +89,18 @@ def replay_events(
     latencies = []
     seconds = sessions["timestamp"].astype("int64").to_numpy() / 1e6
     columns = zip(sessions["user_id"], sessions["session_id"], sessions["event_type"],
-                  sessions["item_id"], sessions["timestamp"], seconds, strict=True)
-    for k, (user, session, kind, item, ts, t_s) in enumerate(columns):
+                  sessions["item_id"], sessions["category_id"], sessions["timestamp"], seconds,
+                  strict=True)
+    # A scorer with ``observe`` (the behaviour models) sees every event, not only decision points.
+    observe = getattr(scorer, "observe", None)
+    for k, (user, session, kind, item, category, ts, t_s) in enumerate(columns):
         state = states.get(session)
         if state is None:
             state = states[session] = SessionState(user_id=str(user), session_id=str(session))
         item_id = None if pd.isna(item) else str(item)
         state.update(str(kind), item_id, float(t_s))
+        if observe is not None:
+            observe(state, str(kind), item_id, None if pd.isna(category) else str(category), float(t_s))
         if kind == "purchase":
             for decision_id in pending.pop(session, []):
                 engine.record_outcome(decision_id, "purchase", 1.0, timestamp=ts.to_pydatetime())

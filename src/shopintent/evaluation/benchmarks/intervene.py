@@ -29,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from shopintent.datasets import obd_sample, taobao_userbehavior_head
 from shopintent.evaluation.bench import BenchResult, Measurement
@@ -176,6 +177,39 @@ def _latency(out: list[Measurement]) -> None:
                            f"{len(acted)} interventions issued of {len(results)} decisions; must be 0"))
 
 
+#: The replay comparison trains on earlier days and replays the last one (China time).
+REPLAY_TEST_DAY = pd.Timestamp("2017-12-03", tz="Asia/Shanghai")
+
+
+def _replay_scorers(settings: Settings, out: list[Measurement]) -> None:
+    """Heuristic vs trained behaviour scorer on the held-out last day, same engine and seed."""
+    from shopintent.behaviour import EventIntentModel
+    from shopintent.behaviour.default import TAOBAO_UTC_OFFSET_HOURS
+    from shopintent.intervene.behaviour_scoring import BehaviourSessionScorer
+    from shopintent.store import sessionise_frame
+
+    events = taobao_userbehavior_head.load(settings).events
+    train = events[events["timestamp"] < REPLAY_TEST_DAY]
+    test = events[events["timestamp"] >= REPLAY_TEST_DAY].reset_index(drop=True)
+    sessions = sessionise_frame(train, settings.session_gap_minutes)
+    models = {}
+    for task in ("purchase", "abandon"):
+        model = EventIntentModel(task=task, utc_offset_hours=TAOBAO_UTC_OFFSET_HOURS,
+                                 gap_minutes=settings.session_gap_minutes)
+        models[task] = model.fit_table(model.prefix_table(sessions))
+    detail = (f"trained on {len(train):,} Taobao events before {REPLAY_TEST_DAY.date()} (China time), "
+              f"replayed {len(test):,} events of that day (held out; shopper history before the day "
+              f"not replayed), seed {SEED}; label: a purchase later in the session")
+    for name, scorer in (("heuristic", None), ("behaviour LightGBM", BehaviourSessionScorer(models))):
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = DecisionEngine(log_path=Path(tmp) / "replay.jsonl", random_state=SEED)
+            report = replay_events(test, engine, scorer=scorer, gap_minutes=settings.session_gap_minutes)
+            engine.close()
+        out.append(Measurement(f"replay scorer AUC on the held-out last day: {name}", report.scorer_auc,
+                               "AUC", f"{detail}; {report.n_decisions:,} decisions, "
+                               f"{report.decisions_followed_by_purchase} followed by a purchase"))
+
+
 def _replay(settings: Settings, out: list[Measurement]) -> None:
     events = taobao_userbehavior_head.load(settings).events
     with tempfile.TemporaryDirectory() as tmp:
@@ -211,6 +245,7 @@ def run(settings: Settings) -> BenchResult:
     _uplift_simulation(measurements)
     _latency(measurements)
     _replay(settings, measurements)
+    _replay_scorers(settings, measurements)
     data = {f.path: f.sha256 for f in obd_sample.SPEC.files if f.path.endswith("men.csv")}
     data[taobao_userbehavior_head.FILE] = taobao_userbehavior_head.SPEC.files[0].sha256
     return BenchResult(

@@ -1,0 +1,67 @@
+"""The behaviour package's trained event models as the engine's session scorer.
+
+:class:`~shopintent.intervene.scoring.HeuristicSessionScorer` needs no training
+but carries little signal. :class:`BehaviourSessionScorer` feeds every event
+of a replay into :class:`shopintent.behaviour.SessionScorer` (LightGBM models
+of purchase and cart abandonment from a session's first events), keeping one
+behaviour state per live session and each shopper's history across sessions,
+so the engine decides on the same scores the service uses. The bot-rate risk
+score still comes from the heuristic: the behaviour models do not estimate it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shopintent.intervene.scoring import HeuristicSessionScorer, SessionScores, SessionState
+
+
+class BehaviourSessionScorer:
+    """Score sessions with fitted behaviour models, fed event by event through :meth:`observe`.
+
+    ``models`` maps task (``purchase``, ``abandon``) to a fitted
+    :class:`shopintent.behaviour.EventIntentModel`. A session that has already
+    bought scores purchase probability 1; one with nothing in the cart scores
+    abandonment risk 0.
+    """
+
+    def __init__(self, models: Mapping[str, Any]) -> None:
+        from shopintent.behaviour import SessionScorer
+
+        self._scorer = SessionScorer(models, n_reasons=0)
+        self._risk = HeuristicSessionScorer()
+        self._states: dict[str, Any] = {}
+        self._open_session_of_user: dict[str, str] = {}
+        self._last: dict[str, Any] = {}
+
+    def observe(self, state: SessionState, event_type: str, item_id: str | None,
+                category_id: str | None, t_s: float) -> None:
+        """Fold one event of ``state``'s session into its behaviour state and score it."""
+        session = state.session_id
+        behaviour_state = self._states.get(session)
+        if behaviour_state is None:
+            history = None
+            previous = self._open_session_of_user.pop(state.user_id, None)
+            if previous is not None:  # the shopper's earlier session has ended: remember it
+                finished = self._states.pop(previous)
+                self._last.pop(previous, None)
+                history = finished.history
+                history.absorb(finished)
+            self._scorer.reset(history)
+            self._open_session_of_user[state.user_id] = session
+        else:
+            self._scorer.state = behaviour_state
+        self._last[session] = self._scorer.update(
+            {"event_type": event_type, "timestamp": t_s, "item_id": item_id, "category_id": category_id})
+        self._states[session] = self._scorer.state
+
+    def score(self, state: SessionState) -> SessionScores:
+        """The latest behaviour scores of the session (after :meth:`observe` saw its events)."""
+        latest = self._last.get(state.session_id)
+        if latest is None:
+            raise KeyError(f"session {state.session_id!r} has no observed events; call observe() first")
+        purchase = 1.0 if latest.purchase_probability is None else latest.purchase_probability
+        abandon = 0.0 if latest.abandonment_risk is None else latest.abandonment_risk
+        return SessionScores(purchase_probability=float(purchase), abandonment_risk=float(abandon),
+                             risk_score=self._risk.score(state).risk_score)
