@@ -137,7 +137,6 @@ class IngestGateway:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._store: EventStore | None = None
-        self._max_seq = 0
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._effects: queue.Queue[Any] = queue.Queue()
@@ -199,8 +198,6 @@ class IngestGateway:
     def _run(self) -> None:
         try:
             self._store = EventStore(self.store_path)
-            rows = self._store.connection.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchall()
-            self._max_seq = int(rows[0][0]) if rows else 0
         except BaseException as exc:  # reported to start()
             self._startup_error = exc
             self._ready.set()
@@ -278,10 +275,9 @@ class IngestGateway:
         started = time.perf_counter()
         records = [r for job in jobs for r in job.records]
         frame = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
+        before = store.last_seq()
         report = ingest_events(store, frame, self._pseudonymizer)
-        new_rows = self._rows_after(store, self._max_seq)
-        if len(new_rows):
-            self._max_seq = int(new_rows["seq"].max())
+        new_rows = store.events_after(before)
         reasons: dict[int, list[str]] = {}
         for rejection in report.rejections:
             reasons.setdefault(rejection.row - 1, []).append(
@@ -343,10 +339,3 @@ class IngestGateway:
                 decisions = [d for s in sessions for d in effects.decisions_by_session.get(s, [])]
                 if not job.future.done():
                     job.future.set_result(BatchOutcome(final, decisions))
-
-    @staticmethod
-    def _rows_after(store: EventStore, seq: int) -> pd.DataFrame:
-        columns = ", ".join([*EVENT_COLUMNS, "seq"])
-        return store.connection.sql(
-            f"SELECT {columns} FROM events WHERE seq > {int(seq)} ORDER BY seq"
-        ).to_arrow_table().to_pandas()

@@ -96,8 +96,11 @@ class EventStore:
         self._engine = DuckDBEngine(self.connection)
         self._seq: int | None = None
 
-    def _last_seq(self) -> int:
-        """The highest ``seq`` handed out; read once, then counted here (one writer per file)."""
+    def last_seq(self) -> int:
+        """The highest ``seq`` handed out; read once, then counted here (one writer per file).
+
+        Events appended after this call are exactly ``events_after(last_seq())``.
+        """
         if self._seq is None:
             self._seq = int(self._run(f"SELECT COALESCE(MAX(seq), 0) FROM {TABLE}")[0][0])
         return self._seq
@@ -126,7 +129,7 @@ class EventStore:
         first = ~frame["event_id"].duplicated(keep="first")
         unique = frame[first.to_numpy()]
         table = events_to_arrow(unique)
-        base = self._last_seq()
+        base = self.last_seq()
         table = table.append_column("seq", pa.array(range(base + 1, base + 1 + table.num_rows), pa.int64()))
         columns = ", ".join([*EVENT_COLUMNS, "seq"])
         self.connection.register("_incoming", table)
@@ -166,8 +169,12 @@ class EventStore:
 
     def events(self) -> pd.DataFrame:
         """All stored events in ingest order (canonical columns plus ``seq``)."""
+        return self.events_after(0)
+
+    def events_after(self, seq: int) -> pd.DataFrame:
+        """Stored events with ``seq`` above ``seq``, in ingest order: what an append added."""
         columns = ", ".join([*EVENT_COLUMNS, "seq"])
-        frame = self._engine.sql(f"SELECT {columns} FROM {TABLE} ORDER BY seq")
+        frame = self._engine.sql(f"SELECT {columns} FROM {TABLE} WHERE seq > {int(seq)} ORDER BY seq")
         return normalise(frame, EVENT_DTYPES_WITH_SEQ)
 
     def export_parquet(self, path: Path | str) -> int:

