@@ -52,3 +52,24 @@ def test_no_oos_rows_means_never_reject() -> None:
         np.array([0.2, 0.9]), np.array([1, 1]), np.array([0, 0])
     )
     assert threshold == 0.0 and scores == {}
+
+
+def test_recall_target_picks_the_most_accurate_threshold_that_reaches_it() -> None:
+    from shopintent.text.calibration import choose_rejection_threshold
+
+    # in-scope rows (all correct) at 0.5..0.95, OOS rows at 0.3..0.7
+    ins = np.linspace(0.5, 0.95, 10)
+    oos = np.linspace(0.3, 0.7, 10)
+    confidence = np.concatenate([ins, oos])
+    correct = np.concatenate([np.ones(10, bool), np.zeros(10, bool)])
+    is_oos = np.concatenate([np.zeros(10, bool), np.ones(10, bool)])
+    free, _ = choose_rejection_threshold(confidence, correct, is_oos)
+    strict, scores = choose_rejection_threshold(confidence, correct, is_oos, recall_target=1.0)
+    assert scores["validation_oos_recall"] == 1.0
+    assert strict > 0.7  # every OOS row (max 0.7) is below it
+    assert strict >= free
+    # a target nobody reaches falls back to the default rule
+    unreachable, _ = choose_rejection_threshold(
+        confidence, correct, is_oos, recall_target=1.1
+    )
+    assert unreachable == free

@@ -119,3 +119,59 @@ def test_missing_column_is_reported_with_the_columns_that_exist(
     assert result.exit_code == 2
     said = " ".join(result.output.split())  # rich wraps long lines
     assert "no column 'text'" in said and "columns are category, message" in said
+
+
+def test_fine_tuned_kind_trains_exports_onnx_and_evaluates(
+    shop_files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "tuned"
+    trained = runner.invoke(
+        app,
+        [
+            "intent",
+            "train",
+            "--train",
+            str(shop_files["train"]),
+            "--text-col",
+            "message",
+            "--label-col",
+            "category",
+            "--kind",
+            "finetune",
+            "--epochs",
+            "2",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["classes"] == 28
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["kind"] == "FineTunedClassifier" and meta["onnx"]["fp32_max_abs_diff"] < 1e-3
+    assert any((out / name).is_file() for name in ("network.int8.onnx", "network.onnx"))
+    evaluated = runner.invoke(
+        app,
+        [
+            "intent",
+            "eval",
+            "--model",
+            str(out),
+            "--test",
+            str(shop_files["test"]),
+            "--text-col",
+            "message",
+            "--label-col",
+            "category",
+            "--json",
+        ],
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    scores = json.loads(evaluated.stdout)
+    assert scores["in_scope_accuracy"] >= 0.85
+    assert scores["oos_recall"] >= 0.5
+    bad = runner.invoke(
+        app,
+        ["intent", "train", "--train", str(shop_files["train"]), "--kind", "magic", "--out", str(out)],
+    )
+    assert bad.exit_code == 2 and "--kind 'magic'" in bad.output

@@ -7,6 +7,10 @@ Public API (what the service and the CLI use):
   models under ``settings.state_dir/text/models`` (trained on first use).
 - :class:`IntentClassifier` — any labelled text → calibrated classifier with
   out-of-scope rejection (estimator shape: fit / predict / predict_proba / save / load).
+- :class:`FineTunedClassifier` — the same, with the encoder (USE-multilingual
+  ported to torch, or MiniLM) trained end to end; ONNX Runtime export.
+- :class:`EnsembleClassifier` — several of the above, re-calibrated together;
+  :func:`load_text_classifier` loads any saved kind.
 - :class:`SlotTagger` — BiLSTM-CRF span tagger (zh characters or en words).
 - :func:`extract_rule_slots` — prices, colours, sizes, quantities, order ids.
 - :func:`detect_language`, :func:`get_encoder`.
@@ -23,7 +27,25 @@ from shopintent.text.parse import Parser, ParseResult, load_default_parser, pars
 from shopintent.text.rules import Slot, extract_rule_slots
 from shopintent.text.tagger import SlotTagger
 
+_LAZY = {
+    "FineTunedClassifier": "shopintent.text.finetune",
+    "EnsembleClassifier": "shopintent.text.ensemble",
+    "load_text_classifier": "shopintent.text.ensemble",
+}
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """Import the torch-backed classes only when asked for (``import shopintent.text`` stays light)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'shopintent.text' has no attribute {name!r}")
+
+
 __all__ = [
+    "EnsembleClassifier",
+    "FineTunedClassifier",
     "IntentClassifier",
     "ParseResult",
     "Parser",
@@ -33,5 +55,6 @@ __all__ = [
     "extract_rule_slots",
     "get_encoder",
     "load_default_parser",
+    "load_text_classifier",
     "parse",
 ]

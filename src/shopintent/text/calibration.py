@@ -66,6 +66,7 @@ def choose_rejection_threshold(
     oos_weight: float = 1.0,
     tolerance: float = 0.01,
     rejected_anyway: np.ndarray | None = None,
+    recall_target: float | None = None,
 ) -> tuple[float, dict[str, float]]:
     """The confidence below which a query is rejected as out-of-scope, chosen on validation rows.
 
@@ -78,6 +79,10 @@ def choose_rejection_threshold(
     best, the lowest is taken: on easy validation data (synthetic support
     messages all scored ~1.0) the best threshold sits at 0.99999 and would
     reject every real query that is merely phrased differently.
+    With ``recall_target``, the operating point is instead the threshold
+    with the best in-scope accuracy among those whose validation OOS recall
+    reaches the target (the max-score rule when none does): a shop that
+    must catch, say, 90 % of out-of-scope messages says so directly.
     With no OOS rows in validation, returns 0 (never reject).
     """
     confidence = np.asarray(confidence, dtype=np.float64)
@@ -105,6 +110,9 @@ def choose_rejection_threshold(
     recall = (oos_always + np.searchsorted(oos_conf, candidates, side="left")) / n_oos
     score = acc + oos_weight * recall
     chosen = int(np.flatnonzero(score >= score.max() - tolerance)[0])
+    if recall_target is not None and (recall >= recall_target).any():
+        reaching = np.flatnonzero(recall >= recall_target)
+        chosen = int(reaching[np.argmax(acc[reaching])])
     return float(candidates[chosen]), {
         "validation_in_scope_accuracy": float(acc[chosen]),
         "validation_oos_recall": float(recall[chosen]),

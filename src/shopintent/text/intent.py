@@ -31,13 +31,8 @@ from sklearn.svm import LinearSVC
 
 from shopintent import __version__
 from shopintent.log import get_logger
-from shopintent.text.calibration import (
-    calibrated_proba,
-    choose_rejection_threshold,
-    expected_calibration_error,
-    fit_temperature,
-)
 from shopintent.text.features import TextFeaturizer
+from shopintent.text.rejection import RejectingClassifier
 
 log = get_logger(__name__)
 
@@ -77,7 +72,43 @@ def _check_inputs(
     return texts, [str(label) for label in labels]
 
 
-class IntentClassifier:
+def prepare_fit_data(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    valid_texts: Sequence[str] | None,
+    valid_labels: Sequence[str] | None,
+    validation_fraction: float,
+    random_state: int,
+) -> tuple[list[str], list[str], list[str], list[str], str]:
+    """Checked train and validation rows, and where the validation rows came from.
+
+    Without a validation set, ``validation_fraction`` of the training rows
+    (stratified when every label has two rows, seeded) is held out.
+    """
+    texts, labels = _check_inputs(texts, labels, "training data")
+    if len(set(labels)) < 2:
+        raise ValueError(f"training data has {len(set(labels))} distinct label(s); need at least 2")
+    if valid_texts is None:
+        if valid_labels is not None:
+            raise ValueError("valid_labels given without valid_texts; give both or neither")
+        stratify = labels if min(Counter(labels).values()) >= 2 else None
+        texts, valid_texts, labels, valid_labels = train_test_split(
+            texts,
+            labels,
+            test_size=validation_fraction,
+            random_state=random_state,
+            stratify=stratify,
+        )
+        source = f"{validation_fraction:.0%} of training rows, seed {random_state}"
+    else:
+        source = "given validation set"
+    if valid_labels is None:
+        raise ValueError("valid_texts given without valid_labels; give both or neither")
+    valid_texts, valid_labels = _check_inputs(valid_texts, valid_labels, "validation data")
+    return list(texts), list(labels), valid_texts, valid_labels, source
+
+
+class IntentClassifier(RejectingClassifier):
     """Text classifier with calibrated confidence and out-of-scope rejection.
 
     Parameters
@@ -97,6 +128,8 @@ class IntentClassifier:
         The label that means out-of-scope in training/validation data and predictions.
     oos_weight:
         How much OOS recall counts against in-scope accuracy when choosing the threshold.
+    oos_recall_target:
+        Instead, the validation OOS recall the threshold must reach (best in-scope accuracy among those).
     validation_fraction:
         Share of the training rows held out (stratified) when no validation set is given.
     refit:
@@ -117,6 +150,7 @@ class IntentClassifier:
         C: float = 1.0,
         oos_label: str = OOS,
         oos_weight: float = 1.0,
+        oos_recall_target: float | None = None,
         validation_fraction: float = 0.1,
         refit: bool = True,
         random_state: int = 0,
@@ -129,6 +163,7 @@ class IntentClassifier:
         self.C = C
         self.oos_label = oos_label
         self.oos_weight = oos_weight
+        self.oos_recall_target = oos_recall_target
         self.validation_fraction = validation_fraction
         self.refit = refit
         self.random_state = random_state
@@ -145,6 +180,7 @@ class IntentClassifier:
             "C": self.C,
             "oos_label": self.oos_label,
             "oos_weight": self.oos_weight,
+            "oos_recall_target": self.oos_recall_target,
             "validation_fraction": self.validation_fraction,
             "refit": self.refit,
             "random_state": self.random_state,
@@ -189,58 +225,11 @@ class IntentClassifier:
         Without a validation set, ``validation_fraction`` of the training rows
         (stratified, seeded) is held out for calibration.
         """
-        texts, labels = _check_inputs(texts, labels, "training data")
-        if len(set(labels)) < 2:
-            raise ValueError(
-                f"training data has {len(set(labels))} distinct label(s); need at least 2"
-            )
-        if valid_texts is None:
-            counts = Counter(labels)
-            stratify = labels if min(counts.values()) >= 2 else None
-            texts, valid_texts, labels, valid_labels = train_test_split(
-                texts,
-                labels,
-                test_size=self.validation_fraction,
-                random_state=self.random_state,
-                stratify=stratify,
-            )
-            self.validation_source_ = (
-                f"{self.validation_fraction:.0%} of training rows, seed {self.random_state}"
-            )
-        else:
-            self.validation_source_ = "given validation set"
-        if valid_labels is None:
-            raise ValueError("valid_texts given without valid_labels; give both or neither")
-        valid_texts, valid_labels = _check_inputs(valid_texts, valid_labels, "validation data")
-        self._fit_once(texts, labels)
-        logits = self.decision_function(valid_texts)
-        index = {c: i for i, c in enumerate(self.classes_)}
-        known = np.array([label in index for label in valid_labels])
-        targets = np.array([index.get(label, -1) for label in valid_labels])
-        self.temperature_ = fit_temperature(logits[known], targets[known])
-        proba = calibrated_proba(logits, self.temperature_)
-        top, confidence = self._top_in_scope(proba)
-        valid_arr = np.array(valid_labels)
-        is_oos = valid_arr == self.oos_label
-        correct = self.classes_[top] == valid_arr
-        self.threshold_, threshold_scores = choose_rejection_threshold(
-            confidence,
-            correct,
-            is_oos,
-            self.oos_weight,
-            rejected_anyway=self.classes_[top] == self.oos_label,
+        texts, labels, valid_texts, valid_labels, self.validation_source_ = prepare_fit_data(
+            texts, labels, valid_texts, valid_labels, self.validation_fraction, self.random_state
         )
-        predicted = self._decide(proba)
-        self.metrics_ = {
-            "validation_rows": len(valid_labels),
-            "validation_accuracy": float((np.array(predicted) == valid_arr).mean()),
-            "validation_ece": expected_calibration_error(
-                proba.max(axis=1), proba.argmax(1) == targets
-            ),
-            "temperature": self.temperature_,
-            "threshold": self.threshold_,
-            **threshold_scores,
-        }
+        self._fit_once(texts, labels)
+        self.metrics_ = self._calibrate(self.decision_function(valid_texts), valid_labels)
         self.n_train_ = len(texts) + (len(valid_texts) if self.refit else 0)
         if self.refit:
             self._fit_once(texts + valid_texts, labels + valid_labels)
@@ -274,48 +263,6 @@ class IntentClassifier:
         if sparse is not None:
             logits = logits + np.asarray(sparse @ self.coef_[:, width:].T)
         return logits
-
-    def predict_proba(self, texts: Sequence[str], persist: bool = True) -> np.ndarray:
-        """Calibrated class probabilities, columns in ``classes_`` order."""
-        return calibrated_proba(self.decision_function(texts, persist=persist), self.temperature_)
-
-    def _top_in_scope(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The best class and its probability (OOS class included: its win means reject)."""
-        return proba.argmax(axis=1), proba.max(axis=1)
-
-    def _decide(self, proba: np.ndarray) -> list[str]:
-        top, confidence = self._top_in_scope(proba)
-        labels = self.classes_[top].astype(object)
-        labels[confidence < self.threshold_] = self.oos_label
-        return [str(label) for label in labels]
-
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        """The label of each text, ``oos_label`` when rejected."""
-        return self._decide(self.predict_proba(texts))
-
-    def predict_with_confidence(
-        self, texts: Sequence[str], persist: bool = True
-    ) -> list[tuple[str, float]]:
-        """``(label, confidence)`` per text; a rejected text gets ``oos_label`` and ``1 - top probability``.
-
-        The confidence of a rejection is the calibrated probability mass
-        outside the best in-scope class, i.e. how sure the model is that the
-        text is none of the classes it knows.
-        """
-        proba = self.predict_proba(texts, persist=persist)
-        labels = self._decide(proba)
-        top = proba.max(axis=1)
-        out = []
-        for label, p, row in zip(labels, top, proba, strict=True):
-            if label == self.oos_label:
-                oos_col = np.flatnonzero(self.classes_ == self.oos_label)
-                if oos_col.size and row.argmax() == oos_col[0]:
-                    out.append((label, float(p)))
-                else:
-                    out.append((label, float(1.0 - p)))
-            else:
-                out.append((label, float(p)))
-        return out
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: Path | str) -> Path:

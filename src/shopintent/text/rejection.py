@@ -1,0 +1,104 @@
+"""Calibrated confidence and out-of-scope rejection, shared by every text classifier.
+
+Why one place: the linear model, the fine-tuned transformer and the ensemble
+all turn raw class scores into a decision the same way — one temperature
+fitted on validation logits, a rejection threshold chosen on validation rows
+only, and ``oos`` with its confidence when a text is rejected. A subclass
+supplies ``decision_function`` (logits in ``classes_`` order) and calls
+:meth:`RejectingClassifier._calibrate` once on validation data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from shopintent.text.calibration import (
+    calibrated_proba,
+    choose_rejection_threshold,
+    expected_calibration_error,
+    fit_temperature,
+)
+
+
+class RejectingClassifier:
+    """Mixin: temperature-calibrated probabilities, threshold rejection, ``(label, confidence)``."""
+
+    classes_: np.ndarray
+    oos_label: str
+    oos_weight: float
+    #: OOS recall the validation-chosen threshold must reach (``None``: maximise accuracy + weight × recall).
+    oos_recall_target: float | None = None
+    temperature_: float
+    threshold_: float
+
+    def decision_function(self, texts: Sequence[str], persist: bool = True) -> np.ndarray:
+        """Raw class scores, one column per class in ``classes_`` (subclasses implement)."""
+        raise NotImplementedError
+
+    def _calibrate(self, logits: np.ndarray, valid_labels: Sequence[str]) -> dict[str, float]:
+        """Fit temperature and rejection threshold on validation logits; return validation metrics."""
+        index = {c: i for i, c in enumerate(self.classes_)}
+        valid_arr = np.array(list(valid_labels))
+        known = np.array([label in index for label in valid_arr])
+        targets = np.array([index.get(label, -1) for label in valid_arr])
+        self.temperature_ = fit_temperature(logits[known], targets[known])
+        proba = calibrated_proba(logits, self.temperature_)
+        top = proba.argmax(axis=1)
+        is_oos = valid_arr == self.oos_label
+        self.threshold_, threshold_scores = choose_rejection_threshold(
+            proba.max(axis=1),
+            self.classes_[top] == valid_arr,
+            is_oos,
+            self.oos_weight,
+            rejected_anyway=self.classes_[top] == self.oos_label,
+            recall_target=getattr(self, "oos_recall_target", None),
+        )
+        predicted = np.array(self._decide(proba))
+        return {
+            "validation_rows": len(valid_arr),
+            "validation_accuracy": float((predicted == valid_arr).mean()),
+            "validation_ece": expected_calibration_error(proba.max(axis=1), top == targets),
+            "temperature": self.temperature_,
+            "threshold": self.threshold_,
+            **threshold_scores,
+        }
+
+    def predict_proba(self, texts: Sequence[str], persist: bool = True) -> np.ndarray:
+        """Calibrated class probabilities, columns in ``classes_`` order."""
+        return calibrated_proba(self.decision_function(texts, persist=persist), self.temperature_)
+
+    def _decide(self, proba: np.ndarray) -> list[str]:
+        """Top class per row, or ``oos_label`` when its probability is under the threshold."""
+        labels = self.classes_[proba.argmax(axis=1)].astype(object)
+        labels[proba.max(axis=1) < self.threshold_] = self.oos_label
+        return [str(label) for label in labels]
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The label of each text, ``oos_label`` when rejected."""
+        return self._decide(self.predict_proba(texts))
+
+    def predict_with_confidence(
+        self, texts: Sequence[str], persist: bool = True
+    ) -> list[tuple[str, float]]:
+        """``(label, confidence)`` per text; a rejected text gets ``oos_label`` and ``1 - top probability``.
+
+        The confidence of a rejection is the calibrated probability mass
+        outside the best in-scope class, i.e. how sure the model is that the
+        text is none of the classes it knows (or the ``oos`` class's own
+        probability when the head learnt ``oos`` as a class and it won).
+        """
+        proba = self.predict_proba(texts, persist=persist)
+        labels = self._decide(proba)
+        oos_col = np.flatnonzero(self.classes_ == self.oos_label)
+        out = []
+        for label, row in zip(labels, proba, strict=True):
+            p = float(row.max())
+            if label != self.oos_label:
+                out.append((label, p))
+            elif oos_col.size and row.argmax() == oos_col[0]:
+                out.append((label, p))
+            else:
+                out.append((label, 1.0 - p))
+        return out
