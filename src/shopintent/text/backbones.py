@@ -59,7 +59,7 @@ class MiniLMBackbone(Backbone):
     """all-MiniLM-L6-v2 (English), mean pooling as sentence-transformers does, all 6 layers trainable."""
 
     dim = 384
-    default_learning_rate = 5e-5
+    default_learning_rate = 1e-4
 
     def __init__(self, max_length: int = 128) -> None:
         super().__init__()

@@ -85,7 +85,7 @@ class FineTunedClassifier(RejectingClassifier):
     batch_size:
         Rows per optimiser step.
     learning_rate:
-        Encoder learning rate (``None``: the backbone's default, 3e-4 for ``use``, 5e-5 for ``minilm``).
+        Encoder learning rate (``None``: the backbone's default, 3e-4 for ``use``, 1e-4 for ``minilm``).
     head_learning_rate:
         Learning rate of the new linear head.
     weight_decay, warmup_fraction, dropout, label_smoothing:
@@ -347,7 +347,9 @@ class FineTunedClassifier(RejectingClassifier):
         state = {k: v.contiguous() for k, v in self.network_.state_dict().items()}
         save_file(state, str(directory / "weights.safetensors"))
         if self.runtime_ is not None and self.runtime_.path.parent.resolve() != directory.resolve():
-            shutil.copyfile(self.runtime_.path, directory / self.runtime_.path.name)
+            copy = directory / self.runtime_.path.name
+            shutil.copyfile(self.runtime_.path, copy)
+            self.runtime_.path = copy  # the export folder may be temporary; the saved copy stays
         meta = {
             "kind": "FineTunedClassifier",
             "format_version": FORMAT_VERSION,

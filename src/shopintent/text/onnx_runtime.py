@@ -11,6 +11,7 @@ them. The report says which was kept.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,13 @@ def export_network(
     if not int8:
         return report
     int8_path = directory / INT8_FILE
-    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser warns on the root logger for every integer tensor
+    try:
+        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
     quantised = OnnxNetwork(int8_path)
     int8_top = np.concatenate(
         [quantised(*(t.numpy() for t in pad(batch))) for batch in batches]
