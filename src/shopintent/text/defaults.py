@@ -7,7 +7,7 @@ data on first use (``recipes`` says which rows) and saved, so later processes
 only load it. ``shopintent bench text`` also writes them.
 
 First-use training times on 2 shared CPU cores, one thread (measured, see
-docs/text.md): shop intents ≈ 1–2 min cold (24 s with a warm embedding
+docs/text.md): shop intents (fine-tuned USE + ONNX export) ≈ 40 s (the linear alternative 24 s with a warm embedding
 cache), sentiment ≈ 4–6 min cold (encoding 22k reviews dominates), zh NER
 ≈ 1.5 min, en slots ≈ 25 s. Set ``train_missing=False`` to get only what
 already exists (rule slots always work).
