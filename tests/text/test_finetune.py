@@ -104,3 +104,18 @@ def test_onnx_export_reproduces_torch_and_int8_is_kept_only_when_it_agrees(
     reloaded = FineTunedClassifier.load(tmp_path / "with_onnx")
     assert reloaded.runtime_ is not None
     assert np.allclose(reloaded.predict_proba(texts), onnx_proba, atol=1e-5)
+
+
+def test_a_model_loaded_onto_onnx_builds_no_torch_network_until_asked(
+    tuned: FineTunedClassifier, clinc_small: dict[str, recipes.TextSplit], tmp_path: Path
+) -> None:
+    copy = FineTunedClassifier.load(tuned.save(tmp_path / "m"), runtime="torch")
+    copy.export_onnx(tmp_path / "onnx", clinc_small["validation"].texts, int8=False)
+    copy.save(tmp_path / "m2")
+    fast = FineTunedClassifier.load(tmp_path / "m2")
+    assert not hasattr(fast, "network_")  # tokenizer + ONNX session only: quick to start
+    texts = clinc_small["test"].texts[:30]
+    assert np.allclose(fast.predict_proba(texts), tuned.predict_proba(texts), atol=1e-4)
+    assert fast.embed(texts[:2]).shape == (2, 512)  # builds the torch network on demand
+    fast.save(tmp_path / "m3")
+    assert FineTunedClassifier.load(tmp_path / "m3").predict(texts) == fast.predict(texts)

@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from shopintent import __version__
 from shopintent.log import get_logger
-from shopintent.text.backbones import BACKBONES, Backbone, make_backbone
+from shopintent.text.backbones import BACKBONES, Backbone, make_backbone, make_tokenizer
 from shopintent.text.clean import clean_text
 from shopintent.text.onnx_runtime import FP32_FILE, INT8_FILE, ExportReport, OnnxNetwork, export_network
 from shopintent.text.intent import OOS, NotFittedError, data_checksum, prepare_fit_data
@@ -155,7 +155,7 @@ class FineTunedClassifier(RejectingClassifier):
 
     # -- training ---------------------------------------------------------------------------
     def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        return self.network_.backbone.tokenize([clean_text(t) for t in texts])
+        return self.tokenizer_.tokenize([clean_text(t) for t in texts])
 
     def fit(
         self,
@@ -178,6 +178,7 @@ class FineTunedClassifier(RejectingClassifier):
         self.classes_ = np.array(sorted(set(labels)))
         index = {c: i for i, c in enumerate(self.classes_)}
         self.network_ = _Network(make_backbone(self.backbone, self.max_length), len(index), self.dropout)
+        self.tokenizer_ = self.network_.backbone.tokenizer
         train_ids = self._tokenize(texts)
         valid_ids = self._tokenize(valid_texts)
         targets = torch.tensor([index[label] for label in labels], dtype=torch.long)
@@ -200,7 +201,7 @@ class FineTunedClassifier(RejectingClassifier):
             self.network_.train()
             losses = []
             for batch in _length_batches(lengths, self.batch_size, rng):
-                ids, mask = self.network_.backbone.pad([train_ids[i] for i in batch])
+                ids, mask = self.tokenizer_.pad([train_ids[i] for i in batch])
                 loss = F.cross_entropy(
                     self.network_(ids, mask), targets[batch], label_smoothing=self.label_smoothing
                 )
@@ -260,21 +261,32 @@ class FineTunedClassifier(RejectingClassifier):
     def _logits(self, rows: list[list[int]], batch_size: int = 128) -> np.ndarray:
         out = np.zeros((len(rows), len(self.classes_)), dtype=np.float32)
         lengths = np.array([len(r) for r in rows])
-        was_training = self.network_.training
-        self.network_.eval()
         with torch.inference_mode():
             for batch in _length_batches(lengths, batch_size, None):
-                ids, mask = self.network_.backbone.pad([rows[i] for i in batch])
+                ids, mask = self.tokenizer_.pad([rows[i] for i in batch])
                 if self.runtime_ is not None:
                     out[batch] = self.runtime_(ids.numpy(), mask.numpy())
                 else:
-                    out[batch] = self.network_(ids, mask).numpy()
-        self.network_.train(was_training)
+                    network = self._network()
+                    was_training = network.training
+                    network.eval()
+                    out[batch] = network(ids, mask).numpy()
+                    network.train(was_training)
         return out
+
+    def _network(self) -> _Network:
+        """The torch network, built from the saved weights on first need when the model runs on ONNX."""
+        if not hasattr(self, "network_"):
+            from safetensors.torch import load_file
+
+            network = _Network(make_backbone(self.backbone, self.max_length), len(self.classes_), self.dropout)
+            network.load_state_dict(load_file(str(self.weights_file_)))
+            self.network_ = network.eval()
+        return self.network_
 
     def decision_function(self, texts: Sequence[str], persist: bool = True) -> np.ndarray:
         """Head logits, one column per class in ``classes_`` (``persist`` is accepted for API parity)."""
-        if not hasattr(self, "network_"):
+        if not hasattr(self, "tokenizer_"):
             raise NotFittedError(
                 "FineTunedClassifier is not fitted: call fit(...) or FineTunedClassifier.load(path)"
             )
@@ -286,10 +298,11 @@ class FineTunedClassifier(RejectingClassifier):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The fine-tuned sentence vectors (unit rows), e.g. for nearest-neighbour OOS scores."""
         rows = self._tokenize(list(texts))
-        out = np.zeros((len(rows), self.network_.backbone.dim), dtype=np.float32)
+        backbone = self._network().backbone
+        out = np.zeros((len(rows), backbone.dim), dtype=np.float32)
         with torch.inference_mode():
             for batch in _length_batches(np.array([len(r) for r in rows]), 128, None):
-                out[batch] = self.network_.backbone(*self.network_.backbone.pad([rows[i] for i in batch])).numpy()
+                out[batch] = backbone(*self.tokenizer_.pad([rows[i] for i in batch])).numpy()
         return out
 
     def export_onnx(
@@ -306,15 +319,15 @@ class FineTunedClassifier(RejectingClassifier):
         its accuracy is within half a point of float32's (with
         ``check_labels``) or its top class agrees with torch on 99.5 % of them.
         """
-        if not hasattr(self, "network_"):
+        if not hasattr(self, "tokenizer_"):
             raise NotFittedError("FineTunedClassifier is not fitted: nothing to export")
         targets = None
         if check_labels is not None:
             index = {c: i for i, c in enumerate(self.classes_)}
             targets = np.array([index.get(str(label), -1) for label in check_labels])
         report = export_network(
-            self.network_,
-            self.network_.backbone.pad,
+            self._network(),
+            self.tokenizer_.pad,
             self._tokenize(check_texts),
             Path(directory),
             int8,
@@ -340,11 +353,11 @@ class FineTunedClassifier(RejectingClassifier):
         """
         from safetensors.torch import save_file
 
-        if not hasattr(self, "network_"):
+        if not hasattr(self, "tokenizer_"):
             raise NotFittedError("FineTunedClassifier is not fitted: nothing to save")
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.contiguous() for k, v in self.network_.state_dict().items()}
+        state = {k: v.contiguous() for k, v in self._network().state_dict().items()}
         save_file(state, str(directory / "weights.safetensors"))
         if self.runtime_ is not None and self.runtime_.path.parent.resolve() != directory.resolve():
             copy = directory / self.runtime_.path.name
@@ -378,8 +391,6 @@ class FineTunedClassifier(RejectingClassifier):
         ``runtime``: ``auto`` runs the folder's ONNX export when there is one
         (int8 first), ``onnx`` requires it, ``torch`` ignores it.
         """
-        from safetensors.torch import load_file
-
         directory = Path(path)
         meta_file = directory / "model.json"
         if not meta_file.is_file():
@@ -392,11 +403,8 @@ class FineTunedClassifier(RejectingClassifier):
             )
         model = cls(**meta["parameters"])
         model.classes_ = np.array(meta["classes"])
-        model.network_ = _Network(
-            make_backbone(model.backbone, model.max_length), len(model.classes_), model.dropout
-        )
-        model.network_.load_state_dict(load_file(str(directory / "weights.safetensors")))
-        model.network_.eval()
+        model.weights_file_ = directory / "weights.safetensors"
+        model.tokenizer_ = make_tokenizer(model.backbone, model.max_length)
         model.temperature_ = float(meta["temperature"])
         model.threshold_ = float(meta["threshold"])
         model.best_epoch_ = meta["best_epoch"]
@@ -410,5 +418,7 @@ class FineTunedClassifier(RejectingClassifier):
         if runtime == "onnx" and not exported:
             raise FileNotFoundError(f"{directory} has no ONNX export; call export_onnx(...) before save")
         if runtime in ("auto", "onnx") and exported:
-            model.runtime_ = OnnxNetwork(exported[0], threads)
+            model.runtime_ = OnnxNetwork(exported[0], threads)  # the torch network is never built
+        else:
+            model._network()
         return model
