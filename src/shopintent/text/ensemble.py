@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 from scipy.special import log_softmax
 
-from shopintent import __version__
 from shopintent.log import get_logger
 from shopintent.text.intent import OOS, IntentClassifier, NotFittedError, prepare_fit_data
 from shopintent.text.rejection import RejectingClassifier
@@ -159,37 +158,19 @@ class EnsembleClassifier(RejectingClassifier):
         directory.mkdir(parents=True, exist_ok=True)
         for i, member in enumerate(self.members):
             member.save(directory / f"member_{i}")  # type: ignore[attr-defined]
-        meta = {
-            "kind": "EnsembleClassifier",
-            "format_version": FORMAT_VERSION,
-            "shopintent_version": __version__,
-            "parameters": self.get_params(),
-            "members": len(self.members),
-            "classes": [str(c) for c in self.classes_],
-            "temperature": self.temperature_,
-            "threshold": self.threshold_,
-            "n_train": self.n_train_,
-            "validation": self.validation_source_,
-            "metrics": self.metrics_,
-        }
-        (directory / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        self._write_model_json(
+            directory, "EnsembleClassifier", FORMAT_VERSION, members=len(self.members)
+        )
         return directory
 
     @classmethod
     def load(cls, path: Path | str, cache_dir: Path | None = None) -> EnsembleClassifier:
         """Read an ensemble written by :meth:`save`."""
         directory = Path(path)
-        meta = json.loads((directory / "model.json").read_text())
-        if meta.get("kind") != "EnsembleClassifier" or meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{directory}: not an EnsembleClassifier of format {FORMAT_VERSION}")
+        meta = cls._read_model_json(directory, "EnsembleClassifier", FORMAT_VERSION)
         members = [
             load_text_classifier(directory / f"member_{i}", cache_dir) for i in range(meta["members"])
         ]
         model = cls(members, **meta["parameters"])
-        model.classes_ = np.array(meta["classes"])
-        model.temperature_ = float(meta["temperature"])
-        model.threshold_ = float(meta["threshold"])
-        model.n_train_ = meta["n_train"]
-        model.validation_source_ = meta["validation"]
-        model.metrics_ = meta["metrics"]
+        model._restore_record(meta)
         return model

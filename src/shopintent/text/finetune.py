@@ -16,7 +16,6 @@ logits into calibrated confidences and ``oos``.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -29,7 +28,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shopintent import __version__
 from shopintent.log import get_logger
 from shopintent.text.backbones import BACKBONES, Backbone, make_backbone, make_tokenizer
 from shopintent.text.clean import clean_text
@@ -363,23 +361,15 @@ class FineTunedClassifier(RejectingClassifier):
             copy = directory / self.runtime_.path.name
             shutil.copyfile(self.runtime_.path, copy)
             self.runtime_.path = copy  # the export folder may be temporary; the saved copy stays
-        meta = {
-            "kind": "FineTunedClassifier",
-            "format_version": FORMAT_VERSION,
-            "shopintent_version": __version__,
-            "parameters": self.get_params(),
-            "classes": [str(c) for c in self.classes_],
-            "temperature": self.temperature_,
-            "threshold": self.threshold_,
-            "best_epoch": self.best_epoch_,
-            "history": self.history_,
-            "data_checksum": self.data_checksum_,
-            "n_train": self.n_train_,
-            "validation": self.validation_source_,
-            "metrics": self.metrics_,
-            "onnx": getattr(self, "onnx_report_", None),
-        }
-        (directory / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        self._write_model_json(
+            directory,
+            "FineTunedClassifier",
+            FORMAT_VERSION,
+            best_epoch=self.best_epoch_,
+            history=self.history_,
+            data_checksum=self.data_checksum_,
+            onnx=getattr(self, "onnx_report_", None),
+        )
         return directory
 
     @classmethod
@@ -392,27 +382,14 @@ class FineTunedClassifier(RejectingClassifier):
         (int8 first), ``onnx`` requires it, ``torch`` ignores it.
         """
         directory = Path(path)
-        meta_file = directory / "model.json"
-        if not meta_file.is_file():
-            raise FileNotFoundError(f"{meta_file} does not exist: is {directory} a saved FineTunedClassifier?")
-        meta = json.loads(meta_file.read_text())
-        if meta.get("kind") != "FineTunedClassifier" or meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{meta_file}: kind {meta.get('kind')!r} format {meta.get('format_version')!r} is not a "
-                f"FineTunedClassifier of format {FORMAT_VERSION}; retrain it with this shopintent version"
-            )
+        meta = cls._read_model_json(directory, "FineTunedClassifier", FORMAT_VERSION)
         model = cls(**meta["parameters"])
-        model.classes_ = np.array(meta["classes"])
+        model._restore_record(meta)
         model.weights_file_ = directory / "weights.safetensors"
         model.tokenizer_ = make_tokenizer(model.backbone, model.max_length)
-        model.temperature_ = float(meta["temperature"])
-        model.threshold_ = float(meta["threshold"])
         model.best_epoch_ = meta["best_epoch"]
         model.history_ = meta["history"]
         model.data_checksum_ = meta["data_checksum"]
-        model.n_train_ = meta["n_train"]
-        model.validation_source_ = meta["validation"]
-        model.metrics_ = meta["metrics"]
         model.onnx_report_ = meta.get("onnx")
         exported = [directory / name for name in (INT8_FILE, FP32_FILE) if (directory / name).is_file()]
         if runtime == "onnx" and not exported:

@@ -18,7 +18,6 @@ shop's own intents): with no ``oos`` rows in validation it never rejects.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +28,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 
-from shopintent import __version__
 from shopintent.log import get_logger
 from shopintent.text.features import TextFeaturizer
 from shopintent.text.rejection import RejectingClassifier
@@ -272,49 +270,23 @@ class IntentClassifier(RejectingClassifier):
         directory.mkdir(parents=True, exist_ok=True)
         np.savez(directory / "head.npz", coef=self.coef_, intercept=self.intercept_)
         self.featurizer_.save(directory)
-        meta = {
-            "kind": "IntentClassifier",
-            "format_version": FORMAT_VERSION,
-            "shopintent_version": __version__,
-            "parameters": self.get_params(),
-            "classes": [str(c) for c in self.classes_],
-            "temperature": self.temperature_,
-            "threshold": self.threshold_,
-            "data_checksum": self.data_checksum_,
-            "n_train": self.n_train_,
-            "validation": self.validation_source_,
-            "metrics": self.metrics_,
-        }
-        (directory / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        self._write_model_json(
+            directory, "IntentClassifier", FORMAT_VERSION, data_checksum=self.data_checksum_
+        )
         return directory
 
     @classmethod
     def load(cls, path: Path | str, cache_dir: Path | None = None) -> IntentClassifier:
         """Read a model written by :meth:`save`."""
         directory = Path(path)
-        meta_file = directory / "model.json"
-        if not meta_file.is_file():
-            raise FileNotFoundError(
-                f"{meta_file} does not exist: is {directory} a saved IntentClassifier?"
-            )
-        meta = json.loads(meta_file.read_text())
-        if meta.get("kind") != "IntentClassifier" or meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{meta_file}: kind {meta.get('kind')!r} format {meta.get('format_version')!r} is not an "
-                f"IntentClassifier of format {FORMAT_VERSION}; retrain it with this shopintent version"
-            )
+        meta = cls._read_model_json(directory, "IntentClassifier", FORMAT_VERSION)
         params = meta["parameters"]
         model = cls(**{**params, "encoders": tuple(params["encoders"])}, cache_dir=cache_dir)
         weights = np.load(directory / "head.npz")
         model.coef_ = weights["coef"]
         model.intercept_ = weights["intercept"]
-        model.classes_ = np.array(meta["classes"])
-        model.temperature_ = float(meta["temperature"])
-        model.threshold_ = float(meta["threshold"])
+        model._restore_record(meta)
         model.data_checksum_ = meta["data_checksum"]
-        model.n_train_ = meta["n_train"]
-        model.validation_source_ = meta["validation"]
-        model.metrics_ = meta["metrics"]
         model.featurizer_ = TextFeaturizer.load(
             directory, model._new_featurizer().params(), cache_dir
         )

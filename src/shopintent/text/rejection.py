@@ -10,9 +10,14 @@ supplies ``decision_function`` (logits in ``classes_`` order) and calls
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from shopintent import __version__
 
 from shopintent.text.calibration import (
     calibrated_proba,
@@ -64,6 +69,49 @@ class RejectingClassifier:
             "threshold": self.threshold_,
             **threshold_scores,
         }
+
+    # -- model.json: what every saved text classifier records -------------------------------------
+    def _write_model_json(
+        self, directory: Path, kind: str, format_version: int, **extra: Any
+    ) -> None:
+        """Write ``model.json``: kind, versions, parameters, classes, calibration, training record, ``extra``."""
+        meta = {
+            "kind": kind,
+            "format_version": format_version,
+            "shopintent_version": __version__,
+            "parameters": self.get_params(),  # type: ignore[attr-defined]
+            "classes": [str(c) for c in self.classes_],
+            "temperature": self.temperature_,
+            "threshold": self.threshold_,
+            "n_train": self.n_train_,  # type: ignore[attr-defined]
+            "validation": self.validation_source_,  # type: ignore[attr-defined]
+            "metrics": self.metrics_,  # type: ignore[attr-defined]
+            **extra,
+        }
+        (directory / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+
+    @staticmethod
+    def _read_model_json(directory: Path, kind: str, format_version: int) -> dict[str, Any]:
+        """``model.json`` of a saved ``kind`` model; a clear error when absent or of another kind/format."""
+        meta_file = directory / "model.json"
+        if not meta_file.is_file():
+            raise FileNotFoundError(f"{meta_file} does not exist: is {directory} a saved {kind}?")
+        meta = json.loads(meta_file.read_text())
+        if meta.get("kind") != kind or meta.get("format_version") != format_version:
+            raise ValueError(
+                f"{meta_file}: kind {meta.get('kind')!r} format {meta.get('format_version')!r} is not "
+                f"a {kind} of format {format_version}; retrain it with this shopintent version"
+            )
+        return meta
+
+    def _restore_record(self, meta: dict[str, Any]) -> None:
+        """Set classes, calibration and training record from a ``model.json``."""
+        self.classes_ = np.array(meta["classes"])
+        self.temperature_ = float(meta["temperature"])
+        self.threshold_ = float(meta["threshold"])
+        self.n_train_ = meta["n_train"]
+        self.validation_source_ = meta["validation"]
+        self.metrics_ = meta["metrics"]
 
     def predict_proba(self, texts: Sequence[str], persist: bool = True) -> np.ndarray:
         """Calibrated class probabilities, columns in ``classes_`` order."""
