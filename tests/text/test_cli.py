@@ -47,6 +47,26 @@ def shop_files(
     get_settings.cache_clear()
 
 
+def _evaluate(model_dir: Path, test_file: Path):  # type: ignore[no-untyped-def]
+    """``shopintent intent eval --json`` of a model on the shop's JSONL test file."""
+    return runner.invoke(
+        app,
+        [
+            "intent",
+            "eval",
+            "--model",
+            str(model_dir),
+            "--test",
+            str(test_file),
+            "--text-col",
+            "message",
+            "--label-col",
+            "category",
+            "--json",
+        ],
+    )
+
+
 def test_train_eval_predict_on_unseen_files(shop_files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "model"
     trained = runner.invoke(
@@ -70,22 +90,7 @@ def test_train_eval_predict_on_unseen_files(shop_files: dict[str, Path], tmp_pat
     assert summary["classes"] == 28  # 27 intents + oos
     assert (out / "model.json").is_file()
 
-    evaluated = runner.invoke(
-        app,
-        [
-            "intent",
-            "eval",
-            "--model",
-            str(out),
-            "--test",
-            str(shop_files["test"]),
-            "--text-col",
-            "message",
-            "--label-col",
-            "category",
-            "--json",
-        ],
-    )
+    evaluated = _evaluate(out, shop_files["test"])
     assert evaluated.exit_code == 0, evaluated.output
     scores = json.loads(evaluated.stdout)
     assert scores["in_scope_accuracy"] >= 0.9  # measured 0.97
@@ -150,22 +155,7 @@ def test_fine_tuned_kind_trains_exports_onnx_and_evaluates(
     meta = json.loads((out / "model.json").read_text())
     assert meta["kind"] == "FineTunedClassifier" and meta["onnx"]["fp32_max_abs_diff"] < 1e-3
     assert any((out / name).is_file() for name in ("network.int8.onnx", "network.onnx"))
-    evaluated = runner.invoke(
-        app,
-        [
-            "intent",
-            "eval",
-            "--model",
-            str(out),
-            "--test",
-            str(shop_files["test"]),
-            "--text-col",
-            "message",
-            "--label-col",
-            "category",
-            "--json",
-        ],
-    )
+    evaluated = _evaluate(out, shop_files["test"])
     assert evaluated.exit_code == 0, evaluated.output
     scores = json.loads(evaluated.stdout)
     assert scores["in_scope_accuracy"] >= 0.85

@@ -86,8 +86,6 @@ def train(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train an intent classifier with calibrated confidence and out-of-scope rejection."""
-    from shopintent.text.ensemble import EnsembleClassifier
-    from shopintent.text.finetune import FineTunedClassifier
     from shopintent.text.intent import IntentClassifier
 
     if kind not in ("linear", "finetune", "ensemble"):
@@ -105,15 +103,20 @@ def train(
         random_state=seed,
         cache_dir=settings.state_dir,
     )
-    tuned = [
-        FineTunedClassifier(backbone=name, epochs=epochs, oos_label=oos_label, random_state=seed)
-        for name in backbone
-    ]
+    tuned: list[Any] = []
     model: Any = linear
-    if kind == "finetune":
-        model = tuned[0]
-    elif kind == "ensemble":
-        model = EnsembleClassifier([linear, *tuned], oos_label=oos_label, random_state=seed)
+    if kind != "linear":  # torch loads only for the kinds that fine-tune
+        from shopintent.text.ensemble import EnsembleClassifier
+        from shopintent.text.finetune import FineTunedClassifier
+
+        names = backbone if kind == "ensemble" else backbone[:1]
+        tuned = [
+            FineTunedClassifier(backbone=name, epochs=epochs, oos_label=oos_label, random_state=seed)
+            for name in names
+        ]
+        model = tuned[0] if kind == "finetune" else EnsembleClassifier(
+            [linear, *tuned], oos_label=oos_label, random_state=seed
+        )
     try:
         _with_spinner(
             f"training on {len(rows.texts):,} rows",
@@ -129,11 +132,11 @@ def train(
         errors.print(f"cannot train: {exc}")
         raise typer.Exit(code=2) from exc
     with tempfile.TemporaryDirectory() as scratch:
-        if onnx and kind != "linear":
+        if onnx and tuned:
             # checked on validation rows (or, without them, training rows), never on test
             check_texts = valid.texts if valid else rows.texts[:2000]
             check_labels = valid.labels if valid else rows.labels[:2000]
-            for member in tuned if kind == "ensemble" else tuned[:1]:
+            for member in tuned:
                 member.export_onnx(Path(scratch) / member.backbone, check_texts, check_labels)
         model.save(out)  # copies the ONNX graphs next to the weights
     summary: dict[str, Any] = {

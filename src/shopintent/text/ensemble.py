@@ -18,7 +18,6 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy.special import log_softmax
@@ -67,6 +66,8 @@ class EnsembleClassifier(RejectingClassifier):
         As in :class:`~shopintent.text.intent.IntentClassifier`.
     """
 
+    _not_params = ("members",)  # members record their own parameters in their folders
+
     def __init__(
         self,
         members: Sequence[RejectingClassifier],
@@ -90,18 +91,6 @@ class EnsembleClassifier(RejectingClassifier):
         self.oos_recall_target = oos_recall_target
         self.validation_fraction = validation_fraction
         self.random_state = random_state
-
-    def get_params(self) -> dict[str, Any]:
-        """The ensemble's own hyper-parameters (members record theirs in their folders)."""
-        return {
-            "weights": self.weights,
-            "prefit": self.prefit,
-            "oos_label": self.oos_label,
-            "oos_weight": self.oos_weight,
-            "oos_recall_target": self.oos_recall_target,
-            "validation_fraction": self.validation_fraction,
-            "random_state": self.random_state,
-        }
 
     def fit(
         self,

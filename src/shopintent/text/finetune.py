@@ -19,9 +19,8 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -142,15 +141,6 @@ class FineTunedClassifier(RejectingClassifier):
         self.random_state = random_state
         self.runtime_: OnnxNetwork | None = None
 
-    def get_params(self) -> dict[str, Any]:
-        """The hyper-parameters (what ``model.json`` records)."""
-        names = (
-            "backbone epochs batch_size learning_rate head_learning_rate weight_decay warmup_fraction "
-            "dropout label_smoothing max_length patience max_train_seconds threads oos_label "
-            "oos_weight oos_recall_target validation_fraction random_state"
-        ).split()
-        return {name: getattr(self, name) for name in names}
-
     # -- training ---------------------------------------------------------------------------
     def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         return self.tokenizer_.tokenize([clean_text(t) for t in texts])
@@ -256,21 +246,27 @@ class FineTunedClassifier(RejectingClassifier):
         )
 
     # -- inference --------------------------------------------------------------------------
-    def _logits(self, rows: list[list[int]], batch_size: int = 128) -> np.ndarray:
-        out = np.zeros((len(rows), len(self.classes_)), dtype=np.float32)
-        lengths = np.array([len(r) for r in rows])
+    def _batched(
+        self, rows: list[list[int]], width: int, forward: Callable[[torch.Tensor, torch.Tensor], np.ndarray]
+    ) -> np.ndarray:
+        """Run ``forward(ids, mask)`` over length-sorted batches of 128; rows back in input order."""
+        out = np.zeros((len(rows), width), dtype=np.float32)
         with torch.inference_mode():
-            for batch in _length_batches(lengths, batch_size, None):
-                ids, mask = self.tokenizer_.pad([rows[i] for i in batch])
-                if self.runtime_ is not None:
-                    out[batch] = self.runtime_(ids.numpy(), mask.numpy())
-                else:
-                    network = self._network()
-                    was_training = network.training
-                    network.eval()
-                    out[batch] = network(ids, mask).numpy()
-                    network.train(was_training)
+            for batch in _length_batches(np.array([len(r) for r in rows]), 128, None):
+                out[batch] = forward(*self.tokenizer_.pad([rows[i] for i in batch]))
         return out
+
+    def _logits(self, rows: list[list[int]]) -> np.ndarray:
+        if self.runtime_ is not None:
+            runtime = self.runtime_
+            return self._batched(rows, len(self.classes_), lambda i, m: runtime(i.numpy(), m.numpy()))
+        network = self._network()
+        was_training = network.training
+        network.eval()
+        try:
+            return self._batched(rows, len(self.classes_), lambda i, m: network(i, m).numpy())
+        finally:
+            network.train(was_training)
 
     def _network(self) -> _Network:
         """The torch network, built from the saved weights on first need when the model runs on ONNX."""
@@ -295,13 +291,8 @@ class FineTunedClassifier(RejectingClassifier):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The fine-tuned sentence vectors (unit rows), e.g. for nearest-neighbour OOS scores."""
-        rows = self._tokenize(list(texts))
         backbone = self._network().backbone
-        out = np.zeros((len(rows), backbone.dim), dtype=np.float32)
-        with torch.inference_mode():
-            for batch in _length_batches(np.array([len(r) for r in rows]), 128, None):
-                out[batch] = backbone(*self.tokenizer_.pad([rows[i] for i in batch])).numpy()
-        return out
+        return self._batched(self._tokenize(list(texts)), backbone.dim, lambda i, m: backbone(i, m).numpy())
 
     def export_onnx(
         self,

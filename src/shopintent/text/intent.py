@@ -21,7 +21,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -139,6 +138,8 @@ class IntentClassifier(RejectingClassifier):
         State folder whose embedding cache the encoders use (not a hyper-parameter; not saved).
     """
 
+    _not_params = ("cache_dir",)  # where the embedding cache lives is not a hyper-parameter
+
     def __init__(
         self,
         encoders: Sequence[str] = ("use",),
@@ -168,22 +169,6 @@ class IntentClassifier(RejectingClassifier):
         self.cache_dir = cache_dir
 
     # -- parameters -------------------------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        """The hyper-parameters (what ``model.json`` records)."""
-        return {
-            "encoders": list(self.encoders),
-            "encoder_weight": self.encoder_weight,
-            "tfidf_max_features": self.tfidf_max_features,
-            "head": self.head,
-            "C": self.C,
-            "oos_label": self.oos_label,
-            "oos_weight": self.oos_weight,
-            "oos_recall_target": self.oos_recall_target,
-            "validation_fraction": self.validation_fraction,
-            "refit": self.refit,
-            "random_state": self.random_state,
-        }
-
     def _new_featurizer(self) -> TextFeaturizer:
         return TextFeaturizer(
             self.encoders, self.encoder_weight, self.tfidf_max_features, self.cache_dir

@@ -38,6 +38,16 @@ class RejectingClassifier:
     temperature_: float
     threshold_: float
 
+    #: ``__init__`` arguments that are not hyper-parameters (not recorded in ``model.json``).
+    _not_params: tuple[str, ...] = ()
+
+    def get_params(self) -> dict[str, Any]:
+        """The hyper-parameters: every ``__init__`` argument, as scikit-learn (and ``recommend``) read them."""
+        import inspect
+
+        names = inspect.signature(type(self).__init__).parameters
+        return {n: getattr(self, n) for n in names if n != "self" and n not in self._not_params}
+
     def decision_function(self, texts: Sequence[str], persist: bool = True) -> np.ndarray:
         """Raw class scores, one column per class in ``classes_`` (subclasses implement)."""
         raise NotImplementedError
@@ -79,7 +89,7 @@ class RejectingClassifier:
             "kind": kind,
             "format_version": format_version,
             "shopintent_version": __version__,
-            "parameters": self.get_params(),  # type: ignore[attr-defined]
+            "parameters": self.get_params(),
             "classes": [str(c) for c in self.classes_],
             "temperature": self.temperature_,
             "threshold": self.threshold_,
@@ -130,14 +140,17 @@ class RejectingClassifier:
     def predict_with_confidence(
         self, texts: Sequence[str], persist: bool = True
     ) -> list[tuple[str, float]]:
-        """``(label, confidence)`` per text; a rejected text gets ``oos_label`` and ``1 - top probability``.
+        """``(label, confidence)`` per text; see :meth:`decide_with_confidence`."""
+        return self.decide_with_confidence(self.predict_proba(texts, persist=persist))
+
+    def decide_with_confidence(self, proba: np.ndarray) -> list[tuple[str, float]]:
+        """``(label, confidence)`` per row of calibrated probabilities; a rejected row gets ``oos_label`` and ``1 - top probability``.
 
         The confidence of a rejection is the calibrated probability mass
         outside the best in-scope class, i.e. how sure the model is that the
         text is none of the classes it knows (or the ``oos`` class's own
         probability when the head learnt ``oos`` as a class and it won).
         """
-        proba = self.predict_proba(texts, persist=persist)
         labels = self._decide(proba)
         oos_col = np.flatnonzero(self.classes_ == self.oos_label)
         out = []

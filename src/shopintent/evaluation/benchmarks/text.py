@@ -79,53 +79,66 @@ def _sha(spec) -> str:  # type: ignore[no-untyped-def]
     return ",".join(f.sha256 for f in spec.files)
 
 
-def _fit_score(
-    settings: Settings, splits: dict[str, recipes.TextSplit], **kwargs: Any
-) -> tuple[IntentClassifier, dict[str, float], float]:
-    start = time.perf_counter()
+def _fit(settings: Settings, splits: dict[str, recipes.TextSplit], **kwargs: Any) -> IntentClassifier:
+    """An IntentClassifier fitted on train, calibrated on validation (``kwargs``: its parameters)."""
     model = IntentClassifier(cache_dir=settings.state_dir, random_state=recipes.SEED, **kwargs)
-    model.fit(
+    return model.fit(
         splits["train"].texts,
         splits["train"].labels,
         splits["validation"].texts,
         splits["validation"].labels,
     )
-    predictions = model.predict_with_confidence(splits["test"].texts)
-    scores = intent_scores(
-        splits["test"].labels,
-        [p for p, _ in predictions],
-        [c for _, c in predictions],
-        oos_label=model.oos_label,
-    )
+
+
+def _fit_score(
+    settings: Settings, splits: dict[str, recipes.TextSplit], **kwargs: Any
+) -> tuple[IntentClassifier, dict[str, float], float]:
+    start = time.perf_counter()
+    model = _fit(settings, splits, **kwargs)
+    scores = _score(model, splits["test"])
     return model, scores, time.perf_counter() - start
 
 
-def _score(model: Any, test: recipes.TextSplit) -> dict[str, float]:
-    """intent_scores of a fitted text classifier on a test split."""
-    predictions = model.predict_with_confidence(test.texts)
+def _score(model: Any, test: recipes.TextSplit, proba: np.ndarray | None = None) -> dict[str, float]:
+    """intent_scores of a fitted text classifier on a test split (from ``proba`` when already computed)."""
+    if proba is None:
+        proba = model.predict_proba(test.texts)
+    predictions = model.decide_with_confidence(proba)
     return intent_scores(
         test.labels, [p for p, _ in predictions], [c for _, c in predictions], oos_label=model.oos_label
     )
 
 
-def _closed_set_accuracy(model: Any, test: recipes.TextSplit, oos_label: str = "oos") -> float:
-    """Argmax over the in-scope classes on the in-scope test rows (no rejection)."""
-    rows = [i for i, label in enumerate(test.labels) if label != oos_label]
-    proba = model.predict_proba([test.texts[i] for i in rows])
-    intent_cols = np.flatnonzero(model.classes_ != oos_label)
-    top = model.classes_[intent_cols[proba[:, intent_cols].argmax(axis=1)]]
-    return float(np.mean([t == test.labels[i] for t, i in zip(top, rows, strict=True)]))
+def _closed_set_accuracy(
+    classes: np.ndarray, proba: np.ndarray, labels: list[str], oos_label: str = "oos"
+) -> float:
+    """Argmax over the in-scope classes on the in-scope rows (no rejection).
+
+    Comparable with the "USE + logistic regression ≈ 0.947" reference, which rejects nothing.
+    """
+    rows = np.flatnonzero(np.array(labels) != oos_label)
+    intent_cols = np.flatnonzero(classes != oos_label)
+    top = classes[intent_cols[proba[rows][:, intent_cols].argmax(axis=1)]]
+    return float(np.mean(top == np.array(labels)[rows]))
 
 
 def _clinc_rows(
-    name: str, model: Any, test: recipes.TextSplit, detail: str, seconds: float
+    name: str,
+    model: Any,
+    test: recipes.TextSplit,
+    detail: str,
+    seconds: float,
+    time_detail: str = "2 CPU threads",
+    proba: np.ndarray | None = None,
 ) -> list[Measurement]:
-    """The five CLINC150 rows (closed-set, in-scope, OOS recall, ECE, time) of one model."""
-    scores = _score(model, test)
+    """The five CLINC150 rows (closed-set, in-scope, OOS recall, ECE, time) of one model, from one scoring pass."""
+    if proba is None:
+        proba = model.predict_proba(test.texts)
+    scores = _score(model, test, proba)
     return [
         Measurement(
             f"CLINC150 closed-set intent accuracy (no rejection) — {name}",
-            _closed_set_accuracy(model, test),
+            _closed_set_accuracy(model.classes_, proba, test.labels),
             "accuracy",
             f"{detail}; the 4,500 in-scope test rows, argmax over the 150 intents",
         ),
@@ -142,7 +155,7 @@ def _clinc_rows(
             "ECE (15 bins)",
             f"{detail}; temperature {model.temperature_:.3f} fitted on validation",
         ),
-        Measurement(f"CLINC150 train+eval time — {name}", seconds, "s", "2 CPU threads"),
+        Measurement(f"CLINC150 train+eval time — {name}", seconds, "s", time_detail),
     ]
 
 
@@ -217,49 +230,19 @@ def bench_clinc(settings: Settings, out: list[Measurement]) -> None:
     """CLINC150 in-scope accuracy and OOS recall for each feature set."""
     splits = recipes.clinc_splits(settings)
     detail = f"CLINC150 test (train/val/test {_sizes(splits)}), seed {recipes.SEED}"
-    in_scope = [i for i, label in enumerate(splits["test"].labels) if label != "oos"]
     for name, kwargs in CLINC_MODELS.items():
-        model, scores, seconds = _fit_score(settings, splits, **kwargs)
-        # closed-set accuracy (argmax over the 150 intents, no rejection): comparable with
-        # the "USE + logistic regression ≈ 0.947" reference, which rejects nothing
-        proba = model.predict_proba([splits["test"].texts[i] for i in in_scope])
-        intent_cols = np.flatnonzero(model.classes_ != "oos")
-        top = model.classes_[intent_cols[proba[:, intent_cols].argmax(axis=1)]]
-        closed = float(
-            np.mean([t == splits["test"].labels[i] for t, i in zip(top, in_scope, strict=True)])
+        start = time.perf_counter()
+        model = _fit(settings, splits, **kwargs)
+        proba = model.predict_proba(splits["test"].texts)
+        out += _clinc_rows(
+            name,
+            model,
+            splits["test"],
+            detail,
+            time.perf_counter() - start,
+            "includes encoding (cached after first run)",
+            proba,
         )
-        out += [
-            Measurement(
-                f"CLINC150 closed-set intent accuracy (no rejection) — {name}",
-                closed,
-                "accuracy",
-                f"{detail}; the 4,500 in-scope test rows, argmax over the 150 intents",
-            ),
-            Measurement(
-                f"CLINC150 in-scope accuracy — {name}",
-                scores["in_scope_accuracy"],
-                "accuracy",
-                f"{detail}; goal ≥ 0.965; OOS threshold {model.threshold_:.3f} from validation",
-            ),
-            Measurement(
-                f"CLINC150 OOS recall — {name}",
-                scores["oos_recall"],
-                "recall",
-                f"{detail}; goal ≥ 0.85",
-            ),
-            Measurement(
-                f"CLINC150 ECE — {name}",
-                scores["ece"],
-                "ECE (15 bins)",
-                f"{detail}; temperature {model.temperature_:.3f} fitted on validation",
-            ),
-            Measurement(
-                f"CLINC150 train+eval time — {name}",
-                seconds,
-                "s",
-                "includes encoding (cached after first run)",
-            ),
-        ]
 
 
 def bench_lstm_clinc(settings: Settings, out: list[Measurement]) -> None:
@@ -390,7 +373,7 @@ def bench_smp(settings: Settings, out: list[Measurement]) -> None:
             else:
                 model.fit(*split)
             fitted[name] = model
-        member = _smp_models(settings)["USE + TF-IDF + linear SVM"]()
+        member = factories["USE + TF-IDF + linear SVM"]()
         member.refit = False
         member.fit(*split)
         fitted[SMP_ENSEMBLE] = EnsembleClassifier(
@@ -449,16 +432,16 @@ def bench_ner(settings: Settings, out: list[Measurement]) -> None:
 
 def bench_sentiment(settings: Settings, out: list[Measurement]) -> None:
     """zh (online_shopping_10_cats) and en (Alexa) review sentiment: one multilingual model, scored per language."""
+    from shopintent.text.ensemble import EnsembleClassifier
+    from shopintent.text.finetune import FineTunedClassifier
+
     zh = recipes.zh_sentiment_splits(settings)
     en = recipes.en_sentiment_splits(settings)
     zh_detail = (
         f"online_shopping_10_cats fixed stratified 10% test (train/val/test {_sizes(zh)}), "
         f"split seed {recipes.SENTIMENT_SPLIT_SEED}; goal ≥ 0.95"
     )
-    from shopintent.text.ensemble import EnsembleClassifier
-    from shopintent.text.finetune import FineTunedClassifier
-
-    tfidf, scores, _ = _fit_score(settings, zh, oos_label="__none__", encoders=(), refit=False)
+    tfidf = _fit(settings, zh, oos_label="__none__", encoders=(), refit=False)
     tuned = FineTunedClassifier(
         backbone="use", epochs=SENTIMENT_FINETUNE_EPOCHS, threads=2, oos_label="__none__",
         random_state=recipes.SEED,
