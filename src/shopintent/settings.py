@@ -8,7 +8,6 @@ build a :class:`Settings` by hand and pass it down.
 
 from __future__ import annotations
 
-import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,8 +40,8 @@ class Settings(BaseSettings):
     )
     pseudonym_key: SecretStr | None = Field(
         default=None,
-        description="HMAC key for user/session pseudonyms. When unset, a random key is "
-        "created once in state_dir/pseudonym.key (mode 0600) and reused.",
+        description="HMAC key (at least 32 bytes) for user/session/event pseudonyms. When unset, "
+        "a random key is created once in state_dir/pseudonym.key (mode 0600) and reused.",
     )
     session_gap_minutes: float = Field(
         default=30.0, gt=0, description="Inactivity gap that closes a session."
@@ -71,16 +70,14 @@ class Settings(BaseSettings):
     def resolved_pseudonym_key(self) -> bytes:
         """Return the pseudonymisation key, creating and persisting one if none is set.
 
-        The key is never logged or printed; only its file path is.
+        The rules (at least 32 bytes; a key file created exclusively with mode 0600)
+        live in :func:`shopintent.privacy.keys.resolve_pseudonym_key`. The key is
+        never logged or printed; only its file path is.
         """
-        if self.pseudonym_key is not None:
-            return self.pseudonym_key.get_secret_value().encode("utf-8")
-        key_file = self.state_dir / "pseudonym.key"
-        if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_hex(32), encoding="ascii")
-            key_file.chmod(0o600)
-        return key_file.read_text(encoding="ascii").strip().encode("utf-8")
+        from shopintent.privacy.keys import KEY_FILE_NAME, resolve_pseudonym_key
+
+        configured = None if self.pseudonym_key is None else self.pseudonym_key.get_secret_value()
+        return resolve_pseudonym_key(configured, self.state_dir / KEY_FILE_NAME)
 
 
 @lru_cache(maxsize=1)

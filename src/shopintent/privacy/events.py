@@ -1,52 +1,95 @@
-"""Make a canonical event table safe to store: pseudonymous ids, scrubbed queries.
+"""Make a canonical event table safe to store: keyed ids, scrubbed free text.
 
-This is the last step before events reach the store: user and session ids are
-replaced by keyed pseudonyms (so per-user features and joins still work, but the
-raw ids are gone) and search queries lose any personal data typed into them.
+This is the last step before events reach the store (or a stream): user,
+session and event ids are replaced by keyed pseudonyms (so per-user features,
+joins and de-duplication still work, but the raw ids are gone) and every
+free-text column loses any personal data typed into it.
+
+Which columns are free text is derived from the canonical schema, not listed
+by hand: every text column of :data:`~shopintent.schema.validation.EVENT_COLUMNS`
+that is neither a pseudonymised id nor the (validated, closed-set) event type.
+Today that is ``item_id``, ``category_id`` and ``query``: a client can put
+anything into an item or category id, so those are scrubbed too (a scrubbed id
+is still a usable id). A new text column is scrubbed without touching this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
 from shopintent.log import get_logger
+from shopintent.privacy.event_ids import event_ids
 from shopintent.privacy.pseudonym import Pseudonymizer
 from shopintent.privacy.scrub import scrub_series
+from shopintent.schema.validation import EVENT_COLUMNS
 
 log = get_logger(__name__)
 
-#: Columns rewritten by :func:`protect_events` and the pseudonym namespace of each id.
+#: Id columns rewritten by :func:`protect_events` and the pseudonym namespace of each.
 ID_NAMESPACES: dict[str, str] = {"user_id": "user", "session_id": "session"}
-TEXT_COLUMNS: tuple[str, ...] = ("query",)
+#: Columns from a closed set, checked by validation: nothing personal can hide there.
+_CLOSED_COLUMNS = frozenset({"event_type"})
+#: Every free-text column: scrubbed by :func:`protect_events` and :func:`scrub_text_columns`.
+TEXT_COLUMNS: tuple[str, ...] = tuple(
+    c for c, dtype in EVENT_COLUMNS.items()
+    if dtype == "string" and c not in ID_NAMESPACES and c != "event_id" and c not in _CLOSED_COLUMNS
+)
 
 
-def protect_events(frame: pd.DataFrame, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
-    """A copy of ``frame`` with ids pseudonymised and free text scrubbed.
-
-    ``frame`` is a canonical event table (the ``valid`` frame of
-    :func:`~shopintent.schema.validation.validate_events`). ``user_id`` is
-    pseudonymised in namespace ``"user"``, ``session_id`` in ``"session"`` and
-    ``query`` goes through :func:`~shopintent.privacy.scrub.scrub_series`; nulls
-    stay null, every other column, the index and all dtypes are unchanged.
-
-    Not idempotent: protecting a protected table pseudonymises the pseudonyms. Only
-    row counts are logged, never ids, text or the key.
-    """
-    missing = [c for c in (*ID_NAMESPACES, *TEXT_COLUMNS) if c not in frame.columns]
+def _check_frame(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"not a canonical event frame: missing column(s) {missing}; "
                          "run validate_events first")
-    for column in (*ID_NAMESPACES, *TEXT_COLUMNS):
+    for column in columns:
         if not (pd.api.types.is_string_dtype(frame[column]) or frame[column].dtype == object):
             raise TypeError(f"column {column!r} must hold text, not {frame[column].dtype}")
-    protected = frame.copy()
-    for column, namespace in ID_NAMESPACES.items():
-        pseudonyms = pseudonymizer.pseudonymize_series(frame[column], namespace=namespace)
-        protected[column] = pseudonyms.astype(frame[column].dtype)
+
+
+def scrub_text_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """A copy of ``frame`` with every :data:`TEXT_COLUMNS` column scrubbed; and how many cells changed.
+
+    Scrubbing is idempotent, so this is also the step for rows that were protected
+    before (an import, a stream message): text that is already clean stays as it
+    is, and raw text that slipped in is cleaned.
+    """
+    _check_frame(frame, TEXT_COLUMNS)
+    out = frame.copy()
     changed = 0
     for column in TEXT_COLUMNS:
         scrubbed = scrub_series(frame[column])
         changed += int((scrubbed != frame[column]).fillna(False).sum())
-        protected[column] = scrubbed
+        out[column] = scrubbed
+    return out, changed
+
+
+def protect_events(frame: pd.DataFrame, pseudonymizer: Pseudonymizer,
+                   groups: Sequence[int] | np.ndarray | None = None) -> pd.DataFrame:
+    """A copy of ``frame`` with keyed ids and every free-text column scrubbed.
+
+    ``frame`` is a canonical event table (the ``valid`` frame of
+    :func:`~shopintent.schema.validation.validate_events`), still holding the raw
+    values. ``event_id`` becomes the keyed id of :func:`~shopintent.privacy.event_ids.event_ids`
+    (computed on the raw row, so it is the same on every path; ``groups`` as there),
+    ``user_id`` is pseudonymised in namespace ``"user"``, ``session_id`` in
+    ``"session"``, and each of :data:`TEXT_COLUMNS` goes through
+    :func:`~shopintent.privacy.scrub.scrub_series`; nulls stay null (except
+    ``event_id``, which every row gets), every other column, the index and all
+    dtypes are unchanged.
+
+    Not idempotent: protecting a protected table pseudonymises the pseudonyms
+    (use :func:`scrub_text_columns` for rows that are already protected). Only
+    row counts are logged, never ids, text or the key.
+    """
+    _check_frame(frame, ("event_id", *ID_NAMESPACES, *TEXT_COLUMNS))
+    ids = event_ids(frame, pseudonymizer, groups=groups)
+    protected, changed = scrub_text_columns(frame)
+    protected["event_id"] = ids.astype(frame["event_id"].dtype)
+    for column, namespace in ID_NAMESPACES.items():
+        pseudonyms = pseudonymizer.pseudonymize_series(frame[column], namespace=namespace)
+        protected[column] = pseudonyms.astype(frame[column].dtype)
     log.debug("events protected", rows=len(protected), texts_scrubbed=changed)
     return protected

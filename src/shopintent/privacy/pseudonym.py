@@ -3,7 +3,10 @@
 A pseudonym is ``<prefix>_<hex>``: the first ``length`` hex digits of
 ``HMAC-SHA256(key, namespace + "\\x00" + raw_id)``. The prefix names the
 namespace so a reader can tell ids apart at a glance: ``u_`` for users,
-``s_`` for sessions, and the namespace itself for any other (``order_…``).
+``s_`` for sessions, ``e_`` for events (both a client's event id, namespace
+``event``, and an id made from an event's content, namespace ``event_content``;
+see :mod:`shopintent.privacy.event_ids`), and the namespace itself for any
+other (``order_…``).
 
 * The same raw id, key and namespace always give the same pseudonym, so joins
   and per-user features still work on pseudonymised tables.
@@ -13,10 +16,13 @@ namespace so a reader can tell ids apart at a glance: ``u_`` for users,
   get unrelated pseudonyms and cannot be matched to each other.
 * Without the key the mapping cannot be recomputed, even for ids that are easy
   to enumerate (a plain hash of a numeric id can be reversed by brute force).
+  The key must hold at least 32 bytes (:data:`~shopintent.privacy.keys.MIN_KEY_BYTES`).
+* :attr:`Pseudonymizer.key_id` names the key without revealing it; stores and
+  exports record it so data written under two keys is never mixed.
 
 Example::
 
-    >>> p = Pseudonymizer(b"not-a-real-key")
+    >>> p = Pseudonymizer(b"not-a-real-key-only-for-the-docs!")
     >>> p.pseudonymize("1000001")
     'u_...'
     >>> p.pseudonymize("1000001", namespace="session").startswith("s_")
@@ -33,11 +39,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from shopintent.privacy.keys import check_key_length, key_id
+
 if TYPE_CHECKING:
     from shopintent.settings import Settings
 
 #: Short prefixes for the namespaces every table uses; others use their own name.
-NAMESPACE_PREFIXES: dict[str, str] = {"user": "u", "session": "s"}
+NAMESPACE_PREFIXES: dict[str, str] = {"user": "u", "session": "s", "event": "e", "event_content": "e"}
 
 _NAMESPACE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _MIN_LENGTH, _MAX_LENGTH = 8, 64
@@ -51,20 +59,18 @@ class Pseudonymizer:
     one in 300,000.
     """
 
-    __slots__ = ("_key", "_length", "_bases")
+    __slots__ = ("_key", "_length", "_bases", "_key_id")
 
     def __init__(self, key: bytes, length: int = 16) -> None:
         if not isinstance(key, bytes | bytearray):
             raise TypeError(f"key must be bytes, not {type(key).__name__}")
-        if not key:
-            raise ValueError(
-                "key is empty: pass the bytes of a secret (see Settings.pseudonym_key)"
-            )
+        check_key_length(bytes(key), "the pseudonym key")
         if not isinstance(length, int) or not _MIN_LENGTH <= length <= _MAX_LENGTH:
             raise ValueError(f"length must be an integer from {_MIN_LENGTH} to {_MAX_LENGTH}, "
                              f"not {length!r}")
         self._key = bytes(key)
         self._length = length
+        self._key_id = key_id(self._key)
         # One keyed HMAC state per namespace, copied per value: saves re-keying every call.
         self._bases: dict[str, hmac.HMAC] = {}
 
@@ -79,8 +85,13 @@ class Pseudonymizer:
 
     @property
     def length(self) -> int:
-        """Hex digits in each pseudonym (after the prefix)."""
+        """Hex digits in each pseudonym (after the prefix), unless a call asks for another."""
         return self._length
+
+    @property
+    def key_id(self) -> str:
+        """The public name of this key (:func:`~shopintent.privacy.keys.key_id`): safe to store."""
+        return self._key_id
 
     def __repr__(self) -> str:
         return f"Pseudonymizer(key=<hidden>, length={self._length})"
@@ -108,16 +119,29 @@ class Pseudonymizer:
         """The readable prefix (with its ``_``) of pseudonyms in ``namespace``."""
         return NAMESPACE_PREFIXES.get(namespace, namespace) + "_"
 
-    def pseudonymize(self, value: str, namespace: str = "user") -> str:
-        """Return the pseudonym of one raw id, e.g. ``'u_3f9a…'`` for a user."""
+    def _digits(self, length: int | None) -> int:
+        if length is None:
+            return self._length
+        if not isinstance(length, int) or not _MIN_LENGTH <= length <= _MAX_LENGTH:
+            raise ValueError(f"length must be an integer from {_MIN_LENGTH} to {_MAX_LENGTH}, "
+                             f"not {length!r}")
+        return length
+
+    def pseudonymize(self, value: str, namespace: str = "user", length: int | None = None) -> str:
+        """Return the pseudonym of one raw id, e.g. ``'u_3f9a…'`` for a user.
+
+        ``length`` overrides the hex digits kept for this call (event ids keep more).
+        """
         if not isinstance(value, str):
             raise TypeError(f"value must be str, not {type(value).__name__} ({value!r}); "
                             "convert ids to text first")
+        digits = self._digits(length)
         mac = self._base(namespace).copy()
         mac.update(value.encode("utf-8"))
-        return self.prefix(namespace) + mac.hexdigest()[: self._length]
+        return self.prefix(namespace) + mac.hexdigest()[:digits]
 
-    def pseudonymize_series(self, series: pd.Series, namespace: str = "user") -> pd.Series:
+    def pseudonymize_series(self, series: pd.Series, namespace: str = "user",
+                            length: int | None = None) -> pd.Series:
         """Pseudonymise a column: each distinct id is hashed once; nulls stay null.
 
         Non-text ids are hashed through ``str(value)``, so the integer ``42``
@@ -126,7 +150,7 @@ class Pseudonymizer:
         """
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         base = self._base(namespace)
-        prefix, length = self.prefix(namespace), self._length
+        prefix, length = self.prefix(namespace), self._digits(length)
         mapped = np.empty(len(uniques) + 1, dtype=object)
         for i, raw in enumerate(uniques):
             mac = base.copy()

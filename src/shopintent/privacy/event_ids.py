@@ -1,0 +1,116 @@
+"""Keyed event ids: one scheme for every way an event enters shopintent.
+
+An event's id decides whether a re-sent event is a duplicate, so every path
+(HTTP, stream, CLI file ingest, data-set loaders) must give the same event the
+same id. The id must also not link back to a person: an unkeyed hash of a raw
+record (user id, time, item) can be recomputed by anyone who guesses the record.
+So ids are HMAC-SHA256 pseudonyms under the pseudonym key, ``e_`` + 32 hex digits
+(128 bits: no collision is expected among billions of events):
+
+* An event that came with a client ``event_id`` gets ``pseudonymize(event_id,
+  "event")``: a raw client id may itself be personal (``"jane-order-7"``).
+* An event without one gets ``pseudonymize(content, "event_content")``, where
+  ``content`` is its *canonical, validated* row (the output of
+  :func:`~shopintent.schema.validation.validate_events`: timestamps as UTC
+  microseconds, event-type aliases resolved, numbers parsed, blanks as nulls)
+  plus its occurrence number among identical rows of the same batch. The same
+  event spelled differently by a JSON client and a CSV file (``"buy"`` vs
+  ``"purchase"``, ``"2017-12-03T10:00:00Z"`` vs ``1512295200``, ``"9.50"`` vs
+  ``9.5``) therefore gets one id, a retried batch is a no-op, and two genuine
+  identical clicks in one batch are both kept.
+
+The two namespaces keep a client id from ever colliding with a content id.
+
+Example::
+
+    >>> from shopintent.privacy import Pseudonymizer
+    >>> from shopintent.schema.validation import validate_events
+    >>> p = Pseudonymizer(b"not-a-real-key-only-for-the-docs!")
+    >>> rows = [{"user_id": "1", "timestamp": "2017-12-03T10:00:00Z", "event_type": "buy",
+    ...          "item_id": "7", "price": "9.50"},
+    ...         {"user_id": "1", "timestamp": 1512295200, "event_type": "purchase",
+    ...          "item_id": "7", "price": 9.5}]
+    >>> ids = event_ids(validate_events(rows).valid, p, groups=[0, 1])
+    >>> ids[0] == ids[1], ids[0][:2], len(ids[0])
+    (True, 'e_', 34)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from shopintent.privacy.pseudonym import Pseudonymizer
+from shopintent.schema.validation import EVENT_COLUMNS
+
+#: Hex digits of an event id (after ``e_``).
+EVENT_ID_LENGTH = 32
+#: Namespace of a client's own event id, and of an id made from an event's content.
+CLIENT_ID_NAMESPACE, CONTENT_NAMESPACE = "event", "event_content"
+#: The columns an event's content id covers, in a fixed order.
+CONTENT_COLUMNS: tuple[str, ...] = tuple(c for c in EVENT_COLUMNS if c != "event_id")
+
+
+def _field(column: pd.Series) -> pd.Series:
+    """One column as unambiguous text: ``-`` for null, ``=`` + escaped value otherwise."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        # Microseconds since the epoch: one spelling per instant, whatever the input said.
+        values = column.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        text = pd.Series(values.array.asi8, index=column.index).astype("string")
+        text = text.mask(column.isna())
+    else:
+        text = column.astype("string")
+        if column.dtype == "string" or column.dtype == object:
+            # Escape the separator so no two different rows can serialise alike.
+            text = text.str.replace("\\", "\\\\", regex=False).str.replace("|", "\\|", regex=False)
+    return ("=" + text).fillna("-")
+
+
+def canonical_content(frame: pd.DataFrame) -> pd.Series:
+    """Each row's :data:`CONTENT_COLUMNS` as one string (the input of its content id)."""
+    missing = [c for c in CONTENT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"not a canonical event frame: missing column(s) {missing}; "
+                         "run validate_events first")
+    parts = [_field(frame[c]) for c in CONTENT_COLUMNS]
+    content = parts[0]
+    for part in parts[1:]:
+        content = content + "|" + part
+    return content
+
+
+def event_ids(frame: pd.DataFrame, pseudonymizer: Pseudonymizer,
+              groups: Sequence[int] | np.ndarray | pd.Series | None = None) -> pd.Series:
+    """The keyed ``event_id`` of every row of a canonical (validated, not yet protected) frame.
+
+    Rows with an ``event_id`` get its pseudonym; rows without one get the keyed id
+    of their content and occurrence. ``groups`` (one label per row) says which rows
+    came in the same request, so the occurrence count restarts per request: a row
+    must get the same id whether its request was stored alone or in a write group
+    with others. Without ``groups`` the whole frame is one batch. Returns a
+    ``string`` series with the frame's index.
+    """
+    if "event_id" not in frame.columns:
+        raise ValueError("not a canonical event frame: missing column 'event_id'")
+    out = pd.Series(pd.NA, index=frame.index, dtype="string", name="event_id")
+    if frame.empty:
+        return out
+    given = frame["event_id"].notna().to_numpy()
+    if given.any():
+        out[given] = pseudonymizer.pseudonymize_series(
+            frame.loc[given, "event_id"], CLIENT_ID_NAMESPACE, length=EVENT_ID_LENGTH).to_numpy()
+    anonymous = ~given
+    if anonymous.any():
+        if groups is not None and len(groups) != len(frame):
+            raise ValueError(f"groups has {len(groups)} labels for {len(frame)} rows")
+        rows = frame[anonymous]
+        content = canonical_content(rows)
+        batch = (pd.Series(np.zeros(len(rows), dtype=np.int64), index=rows.index) if groups is None
+                 else pd.Series(np.asarray(groups)[anonymous], index=rows.index))
+        occurrence = content.groupby([batch, content], sort=False).cumcount()
+        keyed = content + "|#" + occurrence.astype("string")
+        out[anonymous] = pseudonymizer.pseudonymize_series(
+            keyed, CONTENT_NAMESPACE, length=EVENT_ID_LENGTH).to_numpy()
+    return out
