@@ -34,7 +34,7 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=REAL_DATA_DIR,
         state_dir=tmp_path / "state",
         allow_download=False,
-        pseudonym_key="test-key-not-secret",
+        pseudonym_key="test-key-not-secret-32-bytes-long!!",
     )
 
 
@@ -47,5 +47,5 @@ def session_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         data_dir=REAL_DATA_DIR,
         state_dir=tmp_path_factory.mktemp("state"),
         allow_download=False,
-        pseudonym_key="test-key-not-secret",
+        pseudonym_key="test-key-not-secret-32-bytes-long!!",
     )

@@ -25,7 +25,7 @@ def offline_settings(data_dir: Path, allow_download: bool = False) -> Settings:
         data_dir=data_dir,
         state_dir=data_dir / "state",
         allow_download=allow_download,
-        pseudonym_key="test-key-not-secret",
+        pseudonym_key="test-key-not-secret-32-bytes-long!!",
     )
 
 
