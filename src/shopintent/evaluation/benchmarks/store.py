@@ -49,7 +49,7 @@ def run(settings: Settings) -> BenchResult:
     """Measure validation, ingest (end to end and append only) and sessionisation."""
     events = taobao_userbehavior_head.load(settings).events
     n = len(events)
-    pseudonymizer = Pseudonymizer(key=b"benchmark-key")
+    pseudonymizer = Pseudonymizer(key=b"benchmark-key-not-secret-32-bytes!")
     ingest_s, append_s, validate_s, sessions_s = [], [], [], []
     n_sessions = 0
     with tempfile.TemporaryDirectory() as tmp:
