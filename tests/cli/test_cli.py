@@ -24,7 +24,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         pytest.skip("real data not found")
     monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(REAL_DATA_DIR))
     monkeypatch.setenv("SHOPINTENT_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("SHOPINTENT_PSEUDONYM_KEY", "cli-test-key")
+    monkeypatch.setenv("SHOPINTENT_PSEUDONYM_KEY", "cli-test-key-not-secret-32-bytes!")
     monkeypatch.setenv("SHOPINTENT_ALLOW_DOWNLOAD", "false")
     get_settings.cache_clear()
     yield tmp_path
