@@ -13,10 +13,17 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-#: Text intents under which a chat assist is likely to help (the text package's labels).
+#: Text intents under which a chat assist is likely to help: the service intents of the
+#: default shop-intent model (``shopintent.text``: Bitext customer-service labels) that ask a
+#: person for help with an order, a payment or a problem, plus generic names other models use.
+#: Buying (``place_order``), reviews, newsletters and account housekeeping are not help intents.
 HELP_INTENTS: frozenset[str] = frozenset(
-    {"question", "product_question", "shipping", "delivery", "payment", "refund", "return",
-     "complaint", "size", "cancel_order", "track_order", "contact_customer_service"}
+    {"cancel_order", "change_order", "change_shipping_address", "check_cancellation_fee",
+     "check_invoice", "check_payment_methods", "check_refund_policy", "complaint",
+     "contact_customer_service", "contact_human_agent", "delivery_options", "delivery_period",
+     "get_invoice", "get_refund", "payment_issue", "recover_password", "registration_problems",
+     "track_order", "track_refund",
+     "question", "product_question", "shipping", "delivery", "payment", "refund", "return", "size"}
 )
 
 #: Names of :meth:`DecisionContext.features`, in order.

@@ -82,6 +82,25 @@ class SessionScorer(Protocol):
         ...
 
 
+#: Events per minute at and above which a session scores risk 1 (people rarely pass 10).
+BOT_RATE = 30.0
+#: Events a session needs before its click rate counts (a quick double click is not a bot).
+BOT_MIN_EVENTS = 10
+
+
+def bot_risk_score(n_events: int, duration_s: float, bot_rate: float = BOT_RATE) -> float:
+    """The bot-rate risk heuristic (0..1): events per minute over ``bot_rate``, capped at 1.
+
+    Sessions of fewer than :data:`BOT_MIN_EVENTS` events score 0. This is the
+    single implementation: the engine's replay and the HTTP service both use it
+    until a risk model replaces it.
+    """
+    if n_events < BOT_MIN_EVENTS:
+        return 0.0
+    per_minute = n_events / max(duration_s / 60.0, 1.0)
+    return min(per_minute / bot_rate, 1.0)
+
+
 class HeuristicSessionScorer:
     """A transparent logistic score of session counts; no training, every weight visible.
 
@@ -99,7 +118,7 @@ class HeuristicSessionScorer:
         w_favourite: float = 0.5,
         w_view: float = 0.25,
         w_items: float = -0.2,
-        bot_rate: float = 30.0,
+        bot_rate: float = BOT_RATE,
     ) -> None:
         self.bias = bias
         self.w_cart = w_cart
@@ -119,5 +138,6 @@ class HeuristicSessionScorer:
         )
         purchase = 1.0 / (1.0 + math.exp(-logit))
         abandonment = (1.0 - purchase) if state.cart_items else 0.0
-        risk = min(state.events_per_minute / self.bot_rate, 1.0) if state.n_events >= 10 else 0.0
+        risk = bot_risk_score(state.n_events, state.duration_s, self.bot_rate)
         return SessionScores(purchase, abandonment, risk)
+
