@@ -1,4 +1,4 @@
-"""protect_events pseudonymises ids and scrubs queries of a canonical event frame."""
+"""protect_events: keyed user, session and event ids; every free-text column scrubbed."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import structlog
 
 from shopintent.log import configure_logging
-from shopintent.privacy import Pseudonymizer, protect_events
+from shopintent.privacy import TEXT_COLUMNS, Pseudonymizer, event_ids, protect_events
 from shopintent.schema.validation import EVENT_COLUMNS, validate_events
 
-KEY = b"events-test-key-9d2e"
+KEY = b"events-test-key-9d2e-at-least-32-bytes"
 
 
 def _events() -> pd.DataFrame:
@@ -54,6 +54,28 @@ def test_ids_are_pseudonymised_and_queries_scrubbed() -> None:
     assert out["query"].isna().tolist() == frame["query"].isna().tolist()
 
 
+def test_event_ids_are_keyed_pseudonyms_of_the_client_ids() -> None:
+    frame = _events()
+    p = Pseudonymizer(KEY)
+    out = protect_events(frame, p)
+    assert out["event_id"].tolist() == [p.pseudonymize(e, "event", length=32)
+                                         for e in frame["event_id"]]
+    assert out["event_id"].str.fullmatch(r"e_[0-9a-f]{32}").all()
+    assert not set(out["event_id"]) & set(frame["event_id"])
+    pd.testing.assert_series_equal(out["event_id"], event_ids(frame, p))
+
+
+def test_every_free_text_column_is_scrubbed_not_only_the_query() -> None:
+    assert TEXT_COLUMNS == ("item_id", "category_id", "query")
+    rows = [{"user_id": "1", "timestamp": "2023-11-23T10:00:00Z", "event_type": "view",
+             "item_id": "jane.doe@example.com", "category_id": "13800138000"},
+            {"user_id": "1", "timestamp": "2023-11-23T10:01:00Z", "event_type": "view",
+             "item_id": "sku-77", "category_id": "c3"}]
+    out = protect_events(validate_events(rows).valid, Pseudonymizer(KEY))
+    assert out["item_id"].tolist() == ["[EMAIL]", "sku-77"]
+    assert out["category_id"].tolist() == ["[PHONE]", "c3"]
+
+
 def test_other_columns_dtypes_and_input_are_unchanged() -> None:
     frame = _events()
     before = frame.copy()
@@ -61,8 +83,8 @@ def test_other_columns_dtypes_and_input_are_unchanged() -> None:
     assert out is not frame
     assert out.dtypes.to_dict() == frame.dtypes.to_dict()
     assert {c: str(t) for c, t in out.dtypes.items()} == EVENT_COLUMNS
-    untouched = [c for c in EVENT_COLUMNS if c not in ("user_id", "session_id", "query")]
-    pd.testing.assert_frame_equal(out[untouched], frame[untouched])
+    untouched = ["timestamp", "event_type", "price", "quantity", "item_id", "category_id"]
+    pd.testing.assert_frame_equal(out[untouched], frame[untouched])  # these ids held no PII
     pd.testing.assert_frame_equal(frame, before)
     pd.testing.assert_index_equal(out.index, frame.index)
 
@@ -84,7 +106,8 @@ def test_pseudonyms_change_with_the_key() -> None:
 
 def test_frame_without_canonical_columns_is_rejected() -> None:
     with pytest.raises(ValueError, match="session_id"):
-        protect_events(pd.DataFrame({"user_id": ["1"], "query": ["x"]}), Pseudonymizer(KEY))
+        protect_events(pd.DataFrame({"event_id": ["e"], "user_id": ["1"], "query": ["x"]}),
+                       Pseudonymizer(KEY))
     bad = _events().assign(user_id=1)
     with pytest.raises(TypeError, match="user_id"):
         protect_events(bad, Pseudonymizer(KEY))
@@ -104,7 +127,7 @@ def test_key_and_raw_data_never_reach_the_logs(
         logged = captured.out + captured.err + caplog.text
         assert "events protected" in logged  # the logger did run
         for secret in (KEY.decode(), KEY.hex(), "138 0013 8000", "jane.doe@example.com",
-                       "1000001"):
+                       "1000001", "s-1"):
             assert secret not in logged
     finally:
         structlog.reset_defaults()  # leave logging as an unconfigured library finds it

@@ -14,7 +14,7 @@ import pytest
 from shopintent.privacy import Pseudonymizer
 from shopintent.settings import Settings
 
-KEY = b"k3y-for-tests-0nly-7f1c9a"
+KEY = b"k3y-for-tests-0nly-7f1c9a-32-bytes-long"
 
 
 def test_pseudonyms_are_deterministic_and_shaped() -> None:
@@ -66,6 +66,7 @@ def test_pickle_round_trip_keeps_pseudonyms() -> None:
     [
         (("not-bytes",), TypeError),
         ((b"",), ValueError),
+        ((b"x" * 31,), ValueError),
         ((KEY, 4), ValueError),
         ((KEY, 65), ValueError),
     ],
@@ -106,10 +107,12 @@ def test_series_hashes_numbers_as_their_text() -> None:
 
 
 def test_key_comes_from_settings(tmp_path: Path) -> None:
-    configured = Settings(state_dir=tmp_path, pseudonym_key="from-env-secret")
+    secret = "from-env-secret-at-least-32-bytes-long"
+    configured = Settings(state_dir=tmp_path, pseudonym_key=secret)
     p = Pseudonymizer.from_settings(configured)
-    assert p.pseudonymize("1") == Pseudonymizer(b"from-env-secret").pseudonymize("1")
-    assert "from-env-secret" not in repr(p)
+    assert p.pseudonymize("1") == Pseudonymizer(secret.encode()).pseudonymize("1")
+    assert secret not in repr(p)
+    assert not (tmp_path / "pseudonym.key").exists()  # a configured key writes no file
 
 
 def test_generated_key_is_persisted_private_and_reused(tmp_path: Path) -> None:
@@ -117,5 +120,6 @@ def test_generated_key_is_persisted_private_and_reused(tmp_path: Path) -> None:
     first = Pseudonymizer.from_settings(settings).pseudonymize("1")
     key_file = tmp_path / "state" / "pseudonym.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(key_file.read_bytes().strip()) == 64
     assert Pseudonymizer.from_settings(settings).pseudonymize("1") == first
     assert key_file.read_text().strip() not in repr(Pseudonymizer.from_settings(settings))

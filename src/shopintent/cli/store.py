@@ -26,6 +26,12 @@ def _store_path(path: Path | None) -> Path:
     return target
 
 
+def _fail(exc: Exception) -> typer.Exit:
+    """Print a user-facing error (a short key, a store or file of another key) and exit 2."""
+    errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
 @app.command()
 def ingest(
     events: Path = typer.Argument(..., help="Event file: CSV (with header), Parquet or JSON lines."),
@@ -39,8 +45,12 @@ def ingest(
         errors.print(str(exc))
         raise typer.Exit(code=2) from exc
     settings = get_settings()
-    with EventStore(_store_path(store_path)) as store:
-        report = ingest_events(store, frame, Pseudonymizer.from_settings(settings))
+    try:
+        pseudonymizer = Pseudonymizer.from_settings(settings)
+        with EventStore(_store_path(store_path), key_id=pseudonymizer.key_id) as store:
+            report = ingest_events(store, frame, pseudonymizer)
+    except ValueError as exc:  # PseudonymKeyError, KeyMismatch
+        raise _fail(exc) from exc
     if as_json:
         print_json(report.as_dict())
         return
@@ -107,9 +117,16 @@ def import_parquet(
     store_path: Path | None = STORE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Append the events of a Parquet export (idempotent on event_id)."""
-    with EventStore(_store_path(store_path)) as store:
-        result = store.import_parquet(path)
+    """Append the events of a shopintent export written under the same key (idempotent on event_id).
+
+    Any other Parquet file is refused: raw events go through `shopintent store ingest`.
+    """
+    try:
+        key_id = Pseudonymizer.from_settings(get_settings()).key_id
+        with EventStore(_store_path(store_path), key_id=key_id) as store:
+            result = store.import_parquet(path)
+    except ValueError as exc:  # not an export, another key, invalid rows
+        raise _fail(exc) from exc
     if as_json:
         print_json({"appended": result.appended, "duplicates": result.duplicates})
         return

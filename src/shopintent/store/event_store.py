@@ -7,6 +7,14 @@ increasing ``seq`` (ingest order, which breaks ties in time) and stamping
 the portable pipelines of :mod:`shopintent.store.pipelines`, so a store can
 always be re-sessionised with another gap. Parquet export/import moves the
 same table to Spark, a data lake or another machine.
+
+A store written through the ingest path holds pseudonyms under one key, so it
+records that key's id (:attr:`shopintent.privacy.Pseudonymizer.key_id`) in a
+small metadata table on first write. Opening it for writing under another key
+is refused (:class:`KeyMismatch`): new pseudonyms would never join the old ones
+and re-sent events would be stored twice. Exports carry the key id and a
+format marker in their Parquet metadata, and an import accepts only a
+shopintent export written under the store's key.
 """
 
 from __future__ import annotations
@@ -18,9 +26,10 @@ from types import TracebackType
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from shopintent.log import get_logger
-from shopintent.schema.validation import EVENT_COLUMNS, validate_events
+from shopintent.schema.validation import EVENT_COLUMNS
 from shopintent.store import pipelines
 from shopintent.store.duckdb_engine import DuckDBEngine
 from shopintent.store.tables import EVENT_DTYPES_WITH_SEQ, events_to_arrow, normalise
@@ -46,9 +55,32 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 )
 """
 
-# Two 64-bit hashes with different keys give 128-bit content ids.
+META_TABLE = "shopintent_meta"
+_CREATE_META = f"""
+CREATE TABLE IF NOT EXISTS {META_TABLE} (
+    name   VARCHAR PRIMARY KEY,
+    value  VARCHAR NOT NULL
+)
+"""
+_KEY_ID = "pseudonym_key_id"
+
+#: Parquet metadata of an export: the format marker and the key id it was written under.
+PARQUET_FORMAT_KEY, PARQUET_FORMAT = "shopintent", "events/1"
+PARQUET_KEY_ID_KEY = "shopintent_key_id"
+
+_RAW_FIX = ("re-ingest the raw events through `shopintent store ingest` (which validates, "
+            "pseudonymises and scrubs them)")
+_KEY_FIX = ("set SHOPINTENT_PSEUDONYM_KEY (or the key file SHOPINTENT_STATE_DIR/pseudonym.key) to "
+            "the key this data was written with, or rotate keys: re-ingest the raw events into a "
+            "new store under the new key (docs/privacy.md, 'Keys, ids and what is stored')")
+
+# Two 64-bit hashes with different keys give 128-bit local ids (unkeyed stores only).
 _HASH_KEYS = ("shopintent-evt-1", "shopintent-evt-2")
 _CONTENT_COLUMNS = [c for c in EVENT_COLUMNS if c != "event_id"]
+
+
+class KeyMismatch(ValueError):
+    """Data written under one pseudonym key met a pseudonymizer (or store) of another."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +92,15 @@ class AppendResult:
 
 
 def content_event_ids(frame: pd.DataFrame) -> pd.Series:
-    """Deterministic ids for events that came without one.
+    """Deterministic local ids (``l_…``) for rows appended to an *unkeyed* store without one.
 
-    The id hashes the event's content plus its occurrence number among
-    identical rows of the batch, so re-sending the same batch is a no-op while
-    two genuinely repeated clicks in one batch are both kept.
+    Only for stores opened without a key id: in-memory analysis of loader events
+    (:func:`sessionise_frame`) and tests. Events that enter through the ingest
+    path carry the keyed ids of :func:`shopintent.privacy.event_ids` instead, and a
+    keyed store refuses rows without an id. The id hashes the event's content plus
+    its occurrence number among identical rows of the batch, so re-sending the
+    same batch is a no-op while two genuinely repeated clicks in one batch are
+    both kept.
     """
     if frame.empty:
         return pd.Series([], dtype="string", index=frame.index)
@@ -74,7 +110,7 @@ def content_event_ids(frame: pd.DataFrame) -> pd.Series:
     parts = [
         pd.util.hash_pandas_object(content, index=False, hash_key=key).to_numpy() for key in _HASH_KEYS
     ]
-    ids = [f"e_{a:016x}{b:016x}" for a, b in zip(parts[0], parts[1], strict=True)]
+    ids = [f"l_{a:016x}{b:016x}" for a, b in zip(parts[0], parts[1], strict=True)]
     return pd.Series(ids, index=frame.index, dtype="string")
 
 
@@ -85,16 +121,66 @@ class EventStore:
     ...     store.count()
     0
 
+    ``key_id`` is the id of the pseudonym key the caller writes under (the ingest
+    path and the service pass :attr:`~shopintent.privacy.Pseudonymizer.key_id`): it
+    is recorded on first use and checked on every later open, raising
+    :class:`KeyMismatch` for a store written under another key. ``EventStore(path)``
+    without it is for reading (summaries, sessions, export).
+
     One store object per thread: DuckDB connections are not shared across threads.
     """
 
-    def __init__(self, path: Path | str = ":memory:") -> None:
+    def __init__(self, path: Path | str = ":memory:", key_id: str | None = None) -> None:
         self.path = str(path)
         self.connection = duckdb.connect(self.path)
         self._run("SET TimeZone = 'UTC'")
         self._run(_CREATE)
+        self._run(_CREATE_META)
         self._engine = DuckDBEngine(self.connection)
         self._seq: int | None = None
+        self._key_id: str | None = None
+        if key_id is not None:
+            try:
+                self.bind_key(key_id)
+            except BaseException:
+                self.connection.close()
+                raise
+
+    # -- the pseudonym key ------------------------------------------------------------------
+    @property
+    def stored_key_id(self) -> str | None:
+        """The id of the key this store's pseudonyms were written under (None: never recorded)."""
+        rows = self._run(f"SELECT value FROM {META_TABLE} WHERE name = ?", [_KEY_ID])
+        return str(rows[0][0]) if rows else None
+
+    @property
+    def key_id(self) -> str | None:
+        """The key id this store object writes under: bound, else the recorded one."""
+        return self._key_id or self.stored_key_id
+
+    def bind_key(self, key_id: str) -> None:
+        """Write under the key named ``key_id``: record it on first use, else check it.
+
+        Raises :class:`KeyMismatch` naming the store file, both key ids and the fix
+        when the store was written under another key. A store that holds events
+        but no key id (written before key ids were recorded) adopts ``key_id``.
+        """
+        if not isinstance(key_id, str) or not key_id:
+            raise ValueError(f"key_id must be a non-empty string, not {key_id!r}")
+        if self._key_id == key_id:
+            return
+        stored = self.stored_key_id
+        if stored is None:
+            if self.count():
+                log.warning("store has events but no pseudonym key id; recording the current key's",
+                            store=self.path, key_id=key_id)
+            self._run(f"INSERT INTO {META_TABLE} VALUES (?, ?)", [_KEY_ID, key_id])
+        elif stored != key_id:
+            raise KeyMismatch(
+                f"event store {self.path} was written under pseudonym key id {stored}, but the "
+                f"configured key has id {key_id}: its pseudonyms would not match. Fix: {_KEY_FIX}"
+            )
+        self._key_id = key_id
 
     def last_seq(self) -> int:
         """The highest ``seq`` handed out; read once, then counted here (one writer per file).
@@ -113,17 +199,25 @@ class EventStore:
     def append(self, events: pd.DataFrame) -> AppendResult:
         """Append validated, protected canonical events; skip ids already stored.
 
-        Events without an ``event_id`` get a content id (:func:`content_event_ids`).
-        One statement, so a batch lands whole or not at all. Keep one writing
-        ``EventStore`` per database file: it numbers ``seq`` itself.
-        Returns how many rows were new and how many were duplicates (within
-        the batch or of stored events).
+        Events reach a keyed store through :mod:`shopintent.store.ingest`, which gives
+        each its keyed id; a keyed store refuses rows without one. In an unkeyed
+        store (analysis, tests) a row without an ``event_id`` gets a local id
+        (:func:`content_event_ids`). One statement, so a batch lands whole or not
+        at all. Keep one writing ``EventStore`` per database file: it numbers
+        ``seq`` itself. Returns how many rows were new and how many were
+        duplicates (within the batch or of stored events).
         """
         if events.empty:
             return AppendResult(0, 0)
         frame = events.reset_index(drop=True)
         missing_ids = frame["event_id"].isna()
         if missing_ids.any():
+            if self.key_id is not None:
+                first = int(missing_ids.to_numpy().nonzero()[0][0]) + 1
+                raise ValueError(
+                    f"row {first}: `event_id` is missing; events enter a keyed store through "
+                    "shopintent.store.ingest, which gives each its keyed id"
+                )
             frame = frame.copy()
             frame.loc[missing_ids, "event_id"] = content_event_ids(frame[missing_ids])
         first = ~frame["event_id"].duplicated(keep="first")
@@ -150,17 +244,29 @@ class EventStore:
     def import_parquet(self, path: Path | str) -> AppendResult:
         """Append the events of a Parquet file written by :meth:`export_parquet`.
 
-        The file's rows are validated again (a foreign file may be anything);
-        invalid rows raise ``ValueError`` naming row and field, because an
-        export is expected to be clean. Ids are *not* pseudonymised again:
-        the file must come from a shopintent store.
+        Only a shopintent export written under this store's pseudonym key is
+        accepted; any other file (a foreign Parquet file, an export under another
+        key or from before key ids) raises ``ValueError`` naming the file and the
+        fix. The rows are validated again and their free text scrubbed again
+        (idempotent: an old export cannot bring raw text in); their ids are
+        pseudonyms already and are kept. Invalid rows raise ``ValueError`` naming
+        row and field, because an export is expected to be clean.
         """
-        frame = pd.read_parquet(path)
-        report = validate_events(frame)
+        # Imported here: the ingest module builds on this one.
+        from shopintent.store.ingest import prepare_protected
+
+        source = Path(path)
+        expected = self.key_id
+        if expected is None:
+            raise ValueError(f"cannot import {source}: this store has no pseudonym key id; open it "
+                             "with EventStore(path, key_id=Pseudonymizer.from_settings().key_id)")
+        self.bind_key(check_export(source, expected))
+        prepared = prepare_protected(pd.read_parquet(source))
+        report = prepared.report
         if report.rejections:
             shown = "; ".join(str(r) for r in report.rejections[:5])
-            raise ValueError(f"{path}: {report.n_rejected} invalid row(s): {shown}")
-        return self.append(report.valid)
+            raise ValueError(f"{source}: {report.n_rejected} invalid row(s), nothing imported: {shown}")
+        return self.append(prepared.protected)
 
     # -- reading --------------------------------------------------------------------------
     def count(self) -> int:
@@ -178,12 +284,20 @@ class EventStore:
         return normalise(frame, EVENT_DTYPES_WITH_SEQ)
 
     def export_parquet(self, path: Path | str) -> int:
-        """Write every event (canonical columns plus ``seq``) to Parquet; returns the count."""
+        """Write every event (canonical columns plus ``seq``) to Parquet; returns the count.
+
+        The file's metadata holds the format marker and the store's pseudonym key
+        id (when it has one), which :meth:`import_parquet` checks.
+        """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         columns = ", ".join([*EVENT_COLUMNS, "seq"])
+        key_id = self.key_id
+        metadata = f"{PARQUET_FORMAT_KEY}: ?" + (f", {PARQUET_KEY_ID_KEY}: ?" if key_id else "")
         self._run(
-            f"COPY (SELECT {columns} FROM {TABLE} ORDER BY seq) TO ? (FORMAT parquet)", [str(target)]
+            f"COPY (SELECT {columns} FROM {TABLE} ORDER BY seq) TO ? "
+            f"(FORMAT parquet, KV_METADATA {{{metadata}}})",
+            [str(target), PARQUET_FORMAT, *([key_id] if key_id else [])],
         )
         return self.count()
 
@@ -222,6 +336,36 @@ class EventStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def check_export(path: Path, key_id: str) -> str:
+    """Check that ``path`` is a shopintent export written under ``key_id``; return its key id.
+
+    Raises ``ValueError`` (:class:`KeyMismatch` for another key) naming the file
+    and the fix.
+    """
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ValueError(f"{path} is not a Parquet file ({exc}); only files written by "
+                         f"`shopintent store export` can be imported. Fix: {_RAW_FIX}") from None
+    marker = metadata.get(PARQUET_FORMAT_KEY.encode(), b"").decode("utf-8", "replace")
+    if marker != PARQUET_FORMAT:
+        found = f"format marker {marker!r}" if marker else "no shopintent format marker"
+        raise ValueError(f"{path} is not a shopintent event export ({found}; expected "
+                         f"{PARQUET_FORMAT!r}); its rows may hold raw ids or text. Fix: {_RAW_FIX}")
+    file_key = metadata.get(PARQUET_KEY_ID_KEY.encode(), b"").decode("utf-8", "replace")
+    if not file_key:
+        raise KeyMismatch(f"{path} carries no pseudonym key id (exported from a store without "
+                          f"one), so its pseudonyms cannot be checked against this store's key "
+                          f"id {key_id}. Fix: {_RAW_FIX}")
+    if file_key != key_id:
+        raise KeyMismatch(f"{path} was exported under pseudonym key id {file_key}, but this store's "
+                          f"key id is {key_id}: its pseudonyms would not match. Fix: {_RAW_FIX} "
+                          f"under the current key, or {_KEY_FIX}")
+    return file_key
 
 
 def sessionise_frame(events: pd.DataFrame, gap_minutes: float = pipelines.DEFAULT_GAP_MINUTES) -> pd.DataFrame:

@@ -1,23 +1,43 @@
-"""The one ingest path: validate → pseudonymise and scrub → append to the store.
+"""The one ingest path: validate → keyed ids, pseudonymise and scrub → append to the store.
 
-Every way events enter shopintent (a file, a data-set loader, the HTTP API, a
-stream consumer) goes through :func:`ingest_events`, so privacy is never
-skipped and every rejected row is counted with its reason.
+Every way raw events enter shopintent (a file, a data-set loader, the HTTP API,
+a raw message on a stream) goes through :func:`ingest_events`, so privacy is
+never skipped and every rejected row is counted with its reason. Its first two
+steps are :func:`prepare_events`, which the service also uses to protect events
+*before* they are put on a stream.
+
+Rows that were protected before -- a message the service itself published to a
+stream, a shopintent Parquet export -- come back through
+:func:`ingest_protected`: validated again, checked to hold pseudonyms (never raw
+ids), their free text scrubbed again (idempotent), and appended without being
+pseudonymised twice. It is for those two callers only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from shopintent.privacy import Pseudonymizer, protect_events
+from shopintent.privacy import EVENT_ID_LENGTH, Pseudonymizer, protect_events, scrub_text_columns
+from shopintent.privacy.event_ids import CLIENT_ID_NAMESPACE
 from shopintent.schema import Event
-from shopintent.schema.validation import Rejection, validate_events
+from shopintent.schema.validation import Rejection, ValidationReport, validate_events
 from shopintent.store.event_store import EventStore
+
+Batch = pd.DataFrame | Iterable[Mapping[str, Any] | Event]
+
+#: What a protected row's ids look like (prefix + hex digits of a keyed HMAC).
+_PSEUDONYM_SHAPES: dict[str, re.Pattern[str]] = {
+    "event_id": re.compile(r"e_[0-9a-f]{8,64}"),
+    "user_id": re.compile(r"u_[0-9a-f]{8,64}"),
+    "session_id": re.compile(r"s_[0-9a-f]{8,64}"),
+}
 
 #: File suffixes :func:`read_event_file` understands.
 EVENT_FILE_FORMATS: tuple[str, ...] = (".csv", ".parquet", ".jsonl", ".ndjson")
@@ -33,6 +53,9 @@ class IngestReport:
     appended: int
     duplicates: int
     rejections: list[Rejection] = field(default_factory=list)
+    #: Per input row: the keyed id it was stored under (or found a duplicate of); for a
+    #: rejected row the keyed id of the client's ``event_id`` if it gave one, else None.
+    event_ids: list[str | None] = field(default_factory=list, repr=False)
 
     def as_dict(self, max_reasons: int = 20) -> dict[str, Any]:
         return {
@@ -45,15 +68,83 @@ class IngestReport:
         }
 
 
+@dataclass
+class PreparedEvents:
+    """A batch made safe to store or publish: validated, with keyed ids, protected."""
+
+    report: ValidationReport
+    #: The valid rows, protected (pseudonyms, keyed ``event_id``, scrubbed text).
+    protected: pd.DataFrame
+    #: For each protected row, its 0-based position in the input batch.
+    positions: np.ndarray
+    #: Per input row, as :attr:`IngestReport.event_ids`.
+    event_ids: list[str | None]
+
+
+def _materialise(batch: Batch) -> pd.DataFrame | list[Mapping[str, Any] | Event]:
+    # A generator would be used up by validation; rejected rows are looked up again.
+    return batch if isinstance(batch, pd.DataFrame) else list(batch)
+
+
+def _given_id(batch: pd.DataFrame | list[Mapping[str, Any] | Event], position: int) -> str | None:
+    if isinstance(batch, pd.DataFrame):
+        value = batch["event_id"].iloc[position] if "event_id" in batch.columns else None
+    else:
+        record = batch[position]
+        value = record.event_id if isinstance(record, Event) else record.get("event_id")
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _kept_positions(report: ValidationReport) -> np.ndarray:
+    rejected = np.array(report.rejected_rows, dtype=np.int64) - 1
+    return np.setdiff1d(np.arange(report.n_input, dtype=np.int64), rejected)
+
+
+def prepare_events(batch: Batch, pseudonymizer: Pseudonymizer,
+                   groups: Sequence[int] | np.ndarray | None = None) -> PreparedEvents:
+    """Validate a raw batch and protect its valid rows: the steps before storing or publishing.
+
+    ``groups`` labels the request each row came in (see
+    :func:`shopintent.privacy.event_ids.event_ids`); without it the batch is one
+    request.
+    """
+    rows = _materialise(batch)
+    report = validate_events(rows)
+    positions = _kept_positions(report)
+    if groups is not None and len(groups) != report.n_input:
+        raise ValueError(f"groups has {len(groups)} labels for {report.n_input} events")
+    valid_groups = None if groups is None else np.asarray(groups)[positions]
+    protected = protect_events(report.valid, pseudonymizer, groups=valid_groups)
+    ids: list[str | None] = [None] * report.n_input
+    for position, event_id in zip(positions.tolist(), protected["event_id"].tolist(), strict=True):
+        ids[position] = event_id
+    for row in report.rejected_rows:
+        given = _given_id(rows, row - 1)
+        if given is not None:
+            ids[row - 1] = pseudonymizer.pseudonymize(given, CLIENT_ID_NAMESPACE,
+                                                      length=EVENT_ID_LENGTH)
+    return PreparedEvents(report, protected, positions, ids)
+
+
 def ingest_events(
     store: EventStore,
-    batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event],
+    batch: Batch,
     pseudonymizer: Pseudonymizer,
+    groups: Sequence[int] | np.ndarray | None = None,
 ) -> IngestReport:
-    """Validate a batch, protect its ids and text, and append the valid rows to ``store``."""
-    report = validate_events(batch)
-    protected = protect_events(report.valid, pseudonymizer)
-    appended = store.append(protected)
+    """Validate a raw batch, give it keyed ids, protect its ids and text, append the valid rows.
+
+    ``store`` is bound to the pseudonymizer's key id first (recorded on first
+    write, else checked: :class:`~shopintent.store.event_store.KeyMismatch`).
+    ``groups`` as in :func:`prepare_events`.
+    """
+    store.bind_key(pseudonymizer.key_id)
+    prepared = prepare_events(batch, pseudonymizer, groups)
+    report = prepared.report
+    appended = store.append(prepared.protected)
     return IngestReport(
         input=report.n_input,
         accepted=report.n_valid,
@@ -61,7 +152,93 @@ def ingest_events(
         appended=appended.appended,
         duplicates=appended.duplicates,
         rejections=report.rejections,
+        event_ids=prepared.event_ids,
     )
+
+
+def _not_pseudonyms(frame: pd.DataFrame, positions: np.ndarray) -> tuple[np.ndarray, list[Rejection]]:
+    """Rows whose ids are not pseudonyms: a mask over ``frame`` and a rejection for each."""
+    bad = np.zeros(len(frame), dtype=bool)
+    rejections = []
+    for column, shape in _PSEUDONYM_SHAPES.items():
+        values = frame[column]
+        ok = values.isna() if column == "session_id" else pd.Series(False, index=frame.index)
+        ok = ok | values.fillna("").map(lambda v, s=shape: bool(s.fullmatch(v))).astype(bool)
+        for i in np.flatnonzero(~ok.to_numpy()):
+            # The value is not shown: a row that fails here may hold a raw, personal id.
+            rejections.append(Rejection(
+                int(positions[i]) + 1, column, "<hidden>",
+                f"is not a pseudonym ({shape.pattern}); raw events go through ingest_events "
+                "(`shopintent store ingest`)"))
+            bad[i] = True
+    return bad, rejections
+
+
+def prepare_protected(rows: Batch) -> PreparedEvents:
+    """Check rows protected before (stream messages, exports) and scrub their text again.
+
+    They are validated again; a row whose ``event_id``, ``user_id`` or
+    ``session_id`` is not a pseudonym is rejected (a raw id never gets in this
+    way, and its value is not shown); free text is scrubbed again (idempotent);
+    ids are kept as they are.
+    """
+    report = validate_events(_materialise(rows))
+    positions = _kept_positions(report)
+    bad, shape_rejections = _not_pseudonyms(report.valid, positions)
+    clean, _ = scrub_text_columns(report.valid[~bad])
+    kept = positions[~bad]
+    ids: list[str | None] = [None] * report.n_input
+    for position, event_id in zip(kept.tolist(), clean["event_id"].tolist(), strict=True):
+        ids[position] = event_id
+    rejections = sorted([*report.rejections, *shape_rejections], key=lambda r: (r.row, r.field))
+    checked = ValidationReport(valid=clean.reset_index(drop=True), rejections=rejections,
+                               n_input=report.n_input)
+    return PreparedEvents(checked, checked.valid, kept, ids)
+
+
+def ingest_protected(store: EventStore, rows: Batch, key_id: str) -> IngestReport:
+    """Append rows protected earlier under the key named ``key_id`` (stream messages, imports).
+
+    Only for rows that came out of :func:`prepare_events` / a store: the service's
+    own stream messages and shopintent Parquet exports (checked as in
+    :func:`prepare_protected`; valid rows are appended, the others reported).
+    ``store`` is bound to ``key_id``
+    (:class:`~shopintent.store.event_store.KeyMismatch` for a store of another key).
+    """
+    store.bind_key(key_id)
+    prepared = prepare_protected(rows)
+    report = prepared.report
+    appended = store.append(prepared.protected)
+    return IngestReport(
+        input=report.n_input,
+        accepted=report.n_valid,
+        rejected=report.n_rejected,
+        appended=appended.appended,
+        duplicates=appended.duplicates,
+        rejections=report.rejections,
+        event_ids=prepared.event_ids,
+    )
+
+
+def protected_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Protected canonical rows as JSON-ready dicts (what the service publishes to a stream).
+
+    Timestamps become ISO-8601 UTC with microseconds, nulls ``None``; reading the
+    records back with :func:`ingest_protected` gives the same canonical rows.
+    """
+    out = frame.astype(object).where(frame.notna(), None)
+    records = out.to_dict(orient="records")
+    for record in records:
+        ts = record.get("timestamp")
+        if ts is not None:
+            record["timestamp"] = pd.Timestamp(ts).isoformat()
+        quantity = record.get("quantity")
+        if quantity is not None:
+            record["quantity"] = int(quantity)
+        price = record.get("price")
+        if price is not None:
+            record["price"] = float(price)
+    return records
 
 
 def read_event_file(path: Path) -> pd.DataFrame:
