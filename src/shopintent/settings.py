@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False, description="Log JSON lines instead of console text.")
     api_keys: SecretStr | None = Field(
-        default=None, description="Comma-separated API keys for the HTTP service's write endpoints."
+        default=None,
+        description="Comma-separated API keys for the HTTP service; each entry is KEY (every "
+        "scope) or KEY:SCOPE[+SCOPE] with scopes read, write, admin (admin implies the others).",
     )
 
     @property

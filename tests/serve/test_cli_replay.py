@@ -11,7 +11,7 @@ from shopintent.cli.main import app
 from shopintent.serve.loadtest import ServiceProcess
 from shopintent.serve.replay import replay, taobao_stream
 from shopintent.settings import Settings
-from tests.serve.conftest import API_KEY
+from tests.serve.conftest import API_KEY, AUTH
 
 
 def test_serve_help_lists_its_options_and_replay() -> None:
@@ -33,7 +33,7 @@ def test_replay_streams_taobao_in_time_order_and_is_idempotent(settings: Setting
         assert first.seconds >= 600 / 3000 * 0.9  # paced, not flooded
         again = replay(service.url, API_KEY, records, rate=5000, batch_size=200)
         assert (again.stored, again.duplicates) == (0, 600)
-        dashboard = httpx.get(service.url + "/v1/dashboard").json()
+        dashboard = httpx.get(service.url + "/v1/dashboard", headers=AUTH).json()
         assert dashboard["events"]["stored"] == 600 and dashboard["live_sessions"] > 0
     finally:
         service.stop()

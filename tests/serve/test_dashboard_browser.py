@@ -84,9 +84,18 @@ def test_dashboard_shows_live_data_and_parses_a_query(server: str, model_setting
             assert client.post(server + "/v1/intent", json={"text": text}).status_code == 200
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        keyless = browser.new_page()  # a fresh page has no key: it asks for one, shows no data
+        keyless.goto(server + "/")
+        keyless.wait_for_selector("#key-form:not([hidden])", timeout=10_000)
+        assert "API key" in keyless.locator("#status").inner_text()
+        assert keyless.locator("#kpi-stored").inner_text() == "–"
+        keyless.close()
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
-        page.goto(server + "/")
+        # The read key travels in the URL fragment (never sent to the server) and leaves the
+        # address bar at once; the page keeps it in sessionStorage for its requests.
+        page.goto(server + "/#key=" + API_KEY)
         page.wait_for_function("Number(document.body.dataset.updates || 0) >= 2", timeout=20_000)
+        assert API_KEY not in page.url
         charts = page.evaluate("""() => {
             const c = window.shopintentCharts, sum = (a) => a.reduce((x, y) => x + y, 0);
             return {rate: sum(c.rate.data.datasets[0].data), funnel: c.funnel.data.datasets[0].data,

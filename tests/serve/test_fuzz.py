@@ -73,7 +73,7 @@ def test_other_endpoints_answer_4xx_to_malformed_bodies(fuzz_client: TestClient,
     well_formed_text = (isinstance(body, dict) and set(body) == {"text"} and isinstance(body["text"], str)
                         and 0 < len(body["text"]) <= 2000)
     response = fuzz_client.post("/v1/intent", content=_dump(body),
-                                headers={"content-type": "application/json"})
+                                headers={**AUTH, "content-type": "application/json"})
     # A well-formed text gets 503 here only because no text model is loaded in this test.
     _assert_answered(response, {200, 503} if well_formed_text else {422})
     for path in ("/v1/decisions", "/v1/outcomes"):

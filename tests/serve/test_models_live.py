@@ -28,7 +28,7 @@ def live(model_settings: Settings) -> Iterator[tuple[TestClient, dict]]:  # type
 
 def test_live_sessions_are_scored_with_reasons(live) -> None:  # type: ignore[no-untyped-def]
     client, _ = live
-    data = client.get("/v1/sessions", params={"limit": 10}).json()
+    data = client.get("/v1/sessions", params={"limit": 10}, headers=AUTH).json()
     assert data["scores_unavailable"] is None and data["live"] > 10
     probabilities = [s["scores"]["purchase_probability"] for s in data["sessions"]]
     ranked = [p for p in probabilities if p is not None]
@@ -36,7 +36,7 @@ def test_live_sessions_are_scored_with_reasons(live) -> None:  # type: ignore[no
     top = data["sessions"][0]
     assert top["scores"]["events_scored"] == sum(top["counts"].values())
     assert len(top["scores"]["reasons"]) == 3 and top["scores"]["reasons"][0]["feature"]
-    single = client.get(f"/v1/sessions/{top['session_id']}").json()
+    single = client.get(f"/v1/sessions/{top['session_id']}", headers=AUTH).json()
     assert single["scores"]["purchase_probability"] == pytest.approx(
         top["scores"]["purchase_probability"])
     assert set(single["scores"]["next_action"]) == {"view", "add_to_cart", "favourite", "purchase"}
@@ -49,9 +49,9 @@ def test_cart_events_trigger_logged_decisions_with_propensities(live) -> None:  
     assert 0 < len(decisions) <= carts
     assert all(0.0 < d["propensity"] <= 1.0 and d["trigger"] == "event" for d in decisions)
     assert {d["action"] for d in decisions} >= {"nothing"}
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=AUTH).text
     assert "shopintent_decisions_total" in metrics
-    dashboard = client.get("/v1/dashboard").json()
+    dashboard = client.get("/v1/dashboard", headers=AUTH).json()
     assert sum(dashboard["decisions"].values()) == len(decisions)
     engine = client.app.state.service.models["intervene"].get()  # type: ignore[attr-defined]
     logged = engine.log.path.read_text().count('"type":"decision"')
@@ -60,7 +60,8 @@ def test_cart_events_trigger_logged_decisions_with_propensities(live) -> None:  
 
 def test_decision_on_request_and_outcome_join(live) -> None:  # type: ignore[no-untyped-def]
     client, _ = live
-    session = client.get("/v1/sessions", params={"limit": 1}).json()["sessions"][0]["session_id"]
+    listed = client.get("/v1/sessions", params={"limit": 1}, headers=AUTH).json()
+    session = listed["sessions"][0]["session_id"]
     decision = client.post("/v1/decisions", json={"session_id": session}, headers=AUTH)
     assert decision.status_code == 200
     body = decision.json()
@@ -80,13 +81,14 @@ def test_readiness_lists_loaded_model_versions(live) -> None:  # type: ignore[no
     ready = client.get("/readyz").json()
     assert ready["models"]["behaviour"]["ready"] and ready["models"]["intervene"]["ready"]
     assert ready["models"]["intervene"]["version"]
-    assert 'shopintent_model_ready{model="behaviour"} 1.0' in client.get("/metrics").text
+    assert 'shopintent_model_ready{model="behaviour"} 1.0' in client.get("/metrics", headers=AUTH).text
 
 
 def test_recommendations_for_a_live_session_exclude_what_it_saw(live) -> None:  # type: ignore[no-untyped-def]
     client, _ = live
-    session = client.get("/v1/sessions", params={"limit": 1}).json()["sessions"][0]
-    response = client.get("/v1/recommendations", params={"session": session["session_id"], "k": 5})
+    session = client.get("/v1/sessions", params={"limit": 1}, headers=AUTH).json()["sessions"][0]
+    response = client.get("/v1/recommendations", params={"session": session["session_id"], "k": 5},
+                          headers=AUTH)
     assert response.status_code == 200
     body = response.json()
     assert body["history"] == session["items"] and len(body["items"]) == 5
@@ -94,6 +96,7 @@ def test_recommendations_for_a_live_session_exclude_what_it_saw(live) -> None:  
     assert scores == sorted(scores, reverse=True)
     assert not {i["item_id"] for i in body["items"]} & set(session["items"])
     assert body["model"]["ready"] and body["model"]["version"]
-    assert client.get("/v1/recommendations", params={"session": "nobody"}).status_code == 404
-    assert client.get("/v1/recommendations", params={"session": session["session_id"], "k": 0}
-                      ).status_code == 422
+    assert client.get("/v1/recommendations", params={"session": "nobody"},
+                      headers=AUTH).status_code == 404
+    assert client.get("/v1/recommendations", params={"session": session["session_id"], "k": 0},
+                      headers=AUTH).status_code == 422

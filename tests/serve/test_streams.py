@@ -103,9 +103,9 @@ def test_redis_stream_feeds_the_store_once_even_when_delivered_twice(
         _wait(lambda: service.consumer.acked >= 8)
         assert count() == 600
         assert service.source.pending() == 0
-        stats = client.get("/v1/dashboard").json()["events"]
+        stats = client.get("/v1/dashboard", headers=AUTH).json()["events"]
         assert stats["stored"] == 600 and stats["duplicates"] == 105
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers=AUTH).text
         assert 'shopintent_events_total{outcome="stored",source="stream"} 600.0' in metrics
 
 

@@ -2,6 +2,7 @@
 
     shopintent serve --host 127.0.0.1 --port 8000               # the service
     shopintent serve --port 8000 --replay-rate 500              # service + live Taobao replay (make demo)
+    shopintent serve --public-dashboard                         # dashboard + /metrics without a key
     shopintent serve replay --url http://127.0.0.1:8000 --rate 500 --api-key KEY
 """
 
@@ -20,6 +21,17 @@ from shopintent.settings import get_settings
 
 app = typer.Typer(help="The real-time HTTP service, its dashboard, and the Taobao replay.",
                   invoke_without_command=True)
+
+
+def _first_key(scope: str) -> str | None:
+    """The first key in SHOPINTENT_API_KEYS that has ``scope`` (its secret, for a client)."""
+    from shopintent.serve.auth import parse_api_keys
+
+    settings = get_settings()
+    if settings.api_keys is None:
+        return None
+    keys = parse_api_keys(settings.api_keys.get_secret_value().split(","))
+    return next((k.secret.decode("utf-8") for k in keys if k.allows(scope)), None)
 
 
 def _wait_until_up(url: str, timeout_s: float = 60.0) -> bool:
@@ -54,6 +66,15 @@ def run(
                                        help="Train missing default text models on first use (minutes)."),
     replay_rate: float | None = typer.Option(
         None, "--replay-rate", help="Also replay the Taobao log into the service at this many events/s."),
+    public_dashboard: bool = typer.Option(
+        False, "--public-dashboard",
+        help="Serve the dashboard data and /metrics without a key (read-only; /v1 still needs keys)."),
+    read_limit: str = typer.Option("20000/minute", "--read-limit",
+                                   help="Requests per key to read routes ('' for no limit)."),
+    write_limit: str = typer.Option("20000/minute", "--write-limit",
+                                    help="Requests per key to write routes ('' for no limit)."),
+    anonymous_limit: str = typer.Option("1200/minute", "--anonymous-limit",
+                                        help="Requests without a valid key, per client address."),
 ) -> None:
     """Start the service (and, with --replay-rate, a live replay of the real Taobao events)."""
     if ctx.invoked_subcommand is not None:
@@ -67,21 +88,30 @@ def run(
         config = ServeConfig(store_path=store_path, stream=stream, state=state,
                              redis_url=redis_url or settings.redis_url,
                              auto_decide=auto_decide, max_body_bytes=max_body_bytes,
-                             train_missing=train_missing)
+                             train_missing=train_missing, public_dashboard=public_dashboard,
+                             read_rate_limit=read_limit, write_rate_limit=write_limit,
+                             anonymous_rate_limit=anonymous_limit)
+        app_ = create_app(settings, config, load_models=load_models)
     except ValueError as exc:
         errors.print(str(exc))
         raise typer.Exit(code=2) from exc
-    app_ = create_app(settings, config, load_models=load_models)
     url = f"http://{host}:{port}"
     generated = app_.state.api_key_generated
-    console.print(f"shopintent service on [bold]{url}[/bold] · dashboard {url}/ · API docs {url}/docs")
+    console.print(f"shopintent service on {url} · API docs {url}/docs", markup=False)
     if generated:
-        console.print(f"API key for this run (SHOPINTENT_API_KEYS not set): [bold]{generated}[/bold]")
+        console.print(f"API key for this run (SHOPINTENT_API_KEYS not set): {generated}", markup=False)
+        console.print(f"dashboard: {url}/#key={generated}", markup=False)
     else:
-        console.print("API keys: from SHOPINTENT_API_KEYS")
+        console.print("API keys: from SHOPINTENT_API_KEYS", markup=False)
+        console.print(f"dashboard: {url}/ " + ("(public: no key needed for it and /metrics)"
+                                               if public_dashboard else
+                                               f"(open {url}/#key=KEY with a read key)"), markup=False)
     stop = threading.Event()
     if replay_rate is not None:
-        key = generated or settings.api_keys.get_secret_value().split(",")[0].strip()  # type: ignore[union-attr]
+        key = generated or _first_key("write")
+        if key is None:
+            errors.print("--replay-rate needs a key with the write scope in SHOPINTENT_API_KEYS")
+            raise typer.Exit(code=2)
         threading.Thread(target=_replay_in_background, args=(url, key, replay_rate, stop),
                          daemon=True, name="replay").start()
     # The writer thread makes many short calls into DuckDB and Arrow that release the GIL; with
@@ -111,7 +141,8 @@ def _replay_in_background(url: str, key: str, rate: float, stop: threading.Event
 @app.command("replay")
 def replay_command(
     url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The running service."),
-    api_key: str | None = typer.Option(None, "--api-key", help="Default: first of SHOPINTENT_API_KEYS."),
+    api_key: str | None = typer.Option(None, "--api-key",
+                                       help="Default: the first write key of SHOPINTENT_API_KEYS."),
     rate: float = typer.Option(500.0, "--rate", min=0.001, help="Events per second."),
     batch_size: int = typer.Option(100, "--batch-size", min=1, max=10_000),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Send only the first N events."),
@@ -122,10 +153,13 @@ def replay_command(
     from shopintent.serve.replay import replay, taobao_stream
 
     settings = get_settings()
-    key = api_key or (settings.api_keys.get_secret_value().split(",")[0].strip()
-                      if settings.api_keys is not None else None)
+    try:
+        key = api_key or _first_key("write")
+    except ValueError as exc:
+        errors.print(str(exc))
+        raise typer.Exit(code=2) from exc
     if not key:
-        errors.print("no API key: pass --api-key or set SHOPINTENT_API_KEYS")
+        errors.print("no API key with the write scope: pass --api-key or set SHOPINTENT_API_KEYS")
         raise typer.Exit(code=2)
     records = taobao_stream(settings, limit)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

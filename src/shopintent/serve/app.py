@@ -5,6 +5,10 @@ stopped by the lifespan). Input errors of any kind — bad JSON, wrong types,
 unknown fields, too large bodies, unknown sessions — are answered 4xx with a
 reason; a model that is not available is 503 with its reason. A 500 means a
 bug in the service, never a bad request.
+
+Access is declared where each router is included: every ``/v1`` route needs a
+key with the scope its router needs (:func:`~shopintent.serve.auth.require_scope`,
+which also applies the per-key rate limits), so a router file cannot forget it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -22,17 +26,27 @@ from fastapi.staticfiles import StaticFiles
 from shopintent import __version__
 from shopintent.log import get_logger
 from shopintent.serve.adapters.base import ModelUnavailable
-from shopintent.serve.auth import ApiKeys
+from shopintent.serve.auth import Access, require_scope
+from shopintent.serve.body_limit import BodySizeLimit
 from shopintent.serve.config import ServeConfig, resolve_api_keys
 from shopintent.serve.gateway import IngestUnavailable
-from shopintent.serve.limits import BodySizeLimit
 from shopintent.serve.metrics import LatencyMiddleware
+from shopintent.serve.rate_limit import RateLimiter
 from shopintent.serve.routers import dashboard, decisions, events, health, intent, recommendations, sessions
 from shopintent.serve.service import DecisionNotFound, Service, SessionNotFound
 from shopintent.settings import Settings, get_settings
 
 log = get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: The scope each resource router needs. The dashboard data and /metrics declare theirs on
+#: the route (read, or open with ``public_dashboard``); /healthz, /readyz and the page are open.
+ROUTER_SCOPES = (
+    (events.router, "write"),
+    (decisions.router, "write"),
+    (sessions.router, "read"),
+    (intent.router, "read"),
+    (recommendations.router, "read"),
+)
 
 
 def _loc(error: dict[str, Any]) -> str:
@@ -93,6 +107,7 @@ def create_app(settings: Settings | None = None, config: ServeConfig | None = No
     settings = settings or get_settings()
     config = config or ServeConfig()
     keys, generated = resolve_api_keys(settings, config)
+    limiter = RateLimiter(config.rate_limits(), config.rate_limit_storage())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,14 +123,18 @@ def create_app(settings: Settings | None = None, config: ServeConfig | None = No
         title="shopintent",
         version=__version__,
         description="Shopper intent in real time: events in; intent, session scores, "
-        "recommendations and interventions out. Write endpoints need the X-API-Key header.",
+        "recommendations and interventions out. Every /v1 operation needs an API key in the "
+        "X-API-Key header with the scope it names (read, write; admin includes both); "
+        "over a key's rate limit the answer is 429 with Retry-After.",
         lifespan=lifespan,
     )
-    app.state.api_keys = ApiKeys(keys)
-    app.state.api_key_generated = keys[0] if generated else None
-    for router in (events.router, sessions.router, intent.router, recommendations.router,
-                   decisions.router, health.router, dashboard.router):
-        app.include_router(router)
+    app.state.access = Access(keys, limiter, public_dashboard=config.public_dashboard)
+    app.state.api_key_generated = generated
+    for router, scope in ROUTER_SCOPES:
+        app.include_router(router, dependencies=[Depends(require_scope(scope))],
+                           responses={401: {}, 403: {}, 429: {}})
+    app.include_router(health.router)
+    app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_handlers(app)
     # Outermost first: the size limit refuses big bodies before anything reads them.

@@ -2,10 +2,10 @@
 
 :class:`~shopintent.settings.Settings` stays the one place the environment is
 read (data, state folder, API keys, pseudonym key). What only the running
-service needs — where its store file is, how big a request may be, which
-stream and session-state backend to use — is passed in explicitly by the CLI
-or a test as a :class:`ServeConfig`, so two services in one process (tests)
-never share hidden state.
+service needs — where its store file is, how big a request may be, how many
+requests a key may send, which stream and session-state backend to use — is
+passed in explicitly by the CLI or a test as a :class:`ServeConfig`, so two
+services in one process (tests) never share hidden state.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from limits import RateLimitItem
+
+from shopintent.serve.auth import ANONYMOUS, ApiKey, KeyRing, parse_api_keys
+from shopintent.serve.rate_limit import parse_limits
 from shopintent.settings import Settings
 
 #: Stream backends the service can consume from.
@@ -31,6 +35,18 @@ class ServeConfig:
     ``redis_url`` is needed when ``stream`` or ``state`` is ``"redis"``.
     ``store_path`` defaults to ``settings.store_path``; ``":memory:"`` keeps
     events in memory (tests, benchmarks of the HTTP layer alone).
+
+    ``api_keys`` takes entries in the ``SHOPINTENT_API_KEYS`` syntax (``KEY`` or
+    ``KEY:read+write``). ``public_dashboard`` opens the dashboard data and
+    ``/metrics`` to requests without a key (read-only; everything else still
+    needs one). Rate limits are in the ``limits`` notation (``"20000/minute"``,
+    ``"200/second;20000/minute"``, ``""`` for none) and count requests per key
+    for the scope the route needs, or per client address for requests without a
+    valid key; routes that need ``admin`` count against the write limit. The
+    defaults sit well above what ``shopintent bench serve`` sends with one key
+    (its busiest service gets 6,250 one-event writes, ``DECISION_RATES`` ×
+    ``DECISION_SECONDS``, in under a minute), so they stop a runaway client, not
+    a benchmark.
     """
 
     store_path: Path | str | None = None
@@ -49,6 +65,10 @@ class ServeConfig:
     results_dir: Path = Path("benchmarks/results")
     train_missing: bool = True
     api_keys: tuple[str, ...] = field(default=(), repr=False)
+    public_dashboard: bool = False
+    read_rate_limit: str = "20000/minute"
+    write_rate_limit: str = "20000/minute"
+    anonymous_rate_limit: str = "1200/minute"
 
     def __post_init__(self) -> None:
         if self.stream not in STREAM_BACKENDS:
@@ -63,6 +83,23 @@ class ServeConfig:
             raise ValueError(f"max_body_bytes {self.max_body_bytes} is below 1 KiB")
         if self.max_batch_events < 1:
             raise ValueError(f"max_batch_events {self.max_batch_events} must be at least 1")
+        self.rate_limits()  # a bad limit fails here, naming its field
+        parse_api_keys(self.api_keys, source="api_keys")
+
+    def rate_limits(self) -> dict[str, tuple[RateLimitItem, ...]]:
+        """The parsed limit of each bucket: the three scopes and ``anonymous``."""
+        return {
+            "read": parse_limits(self.read_rate_limit, "read_rate_limit"),
+            "write": parse_limits(self.write_rate_limit, "write_rate_limit"),
+            "admin": parse_limits(self.write_rate_limit, "write_rate_limit"),
+            ANONYMOUS: parse_limits(self.anonymous_rate_limit, "anonymous_rate_limit"),
+        }
+
+    def rate_limit_storage(self) -> str:
+        """``limits`` storage URI: the service's Redis when it runs with one, else memory."""
+        if "redis" in (self.stream, self.state) and self.redis_url:
+            return self.redis_url
+        return "memory://"
 
     def resolved_store_path(self, settings: Settings) -> str:
         """The DuckDB file (parent folder created) or ``":memory:"``."""
@@ -76,18 +113,19 @@ class ServeConfig:
         return str(path)
 
 
-def resolve_api_keys(settings: Settings, config: ServeConfig) -> tuple[tuple[str, ...], bool]:
-    """The keys write endpoints accept, and whether one was generated for this run.
+def resolve_api_keys(settings: Settings, config: ServeConfig) -> tuple[KeyRing, str | None]:
+    """The accepted keys, and the key generated for this run (``None`` when configured).
 
     Keys come from ``config.api_keys`` or ``SHOPINTENT_API_KEYS``; with neither,
-    one random key is generated so a fresh service is never open for writes.
+    one random full-access key is generated so a fresh service is never open.
     """
     if config.api_keys:
-        keys = tuple(k for k in config.api_keys if k)
+        keys = parse_api_keys(config.api_keys, source="api_keys")
     elif settings.api_keys is not None:
-        keys = tuple(k.strip() for k in settings.api_keys.get_secret_value().split(",") if k.strip())
+        keys = parse_api_keys(settings.api_keys.get_secret_value().split(","))
     else:
         keys = ()
     if keys:
-        return keys, False
-    return (secrets.token_urlsafe(24),), True
+        return KeyRing(keys), None
+    generated = secrets.token_urlsafe(24)
+    return KeyRing((ApiKey(generated.encode("ascii"), frozenset({"read", "write", "admin"})),)), generated

@@ -205,16 +205,18 @@ class Service:
 
     # -- sessions -------------------------------------------------------------------------
     def resolve_session(self, session_id: str) -> SessionState:
-        """A session by the id the service shows, or by the client's own raw session id."""
+        """A live session by the id the service issued for it, and by nothing else.
+
+        A client's own session id is not looked up (pseudonymised on the fly it
+        would let anyone with a key probe whether a guessed id is live); the
+        message does not echo the id either.
+        """
         state = self.state.get(session_id)
         if state is None:
-            try:
-                state = self.state.get(self.pseudonymizer.pseudonymize(session_id, "session"))
-            except (TypeError, ValueError, UnicodeEncodeError):
-                state = None
-        if state is None:
-            raise SessionNotFound(f"no live session {session_id!r}: it has no events yet, or it "
-                                  "expired (sessions close after the inactivity gap)")
+            raise SessionNotFound(
+                "no live session with this id: address a session by the `session_id` that "
+                "POST /v1/events returned for its events (the client's own session id is not "
+                "accepted); a session also closes after the inactivity gap")
         return state
 
     def score(self, states: list[SessionState]) -> list[dict[str, Any]]:

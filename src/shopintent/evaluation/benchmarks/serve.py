@@ -87,7 +87,7 @@ def run(settings: Settings) -> BenchResult:
                 f"3,000 requests, 16 in flight; p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms, "
                 f"errors {s['errors']}"))
             texts = [{"text": t} for t in _texts(settings, 2000)]
-            intent = closed_loop(service.url + "/v1/intent", texts, None, 16, [1] * len(texts))
+            intent = closed_loop(service.url + "/v1/intent", texts, API_KEY, 16, [1] * len(texts))
             s = intent.summary()
             measurements += [
                 Measurement("/v1/intent throughput", intent.requests_per_s, "requests/s",

@@ -1,4 +1,13 @@
-"""The dashboard page at ``/`` and the JSON it polls (``/v1/dashboard``)."""
+"""The dashboard page at ``/`` and the JSON it polls (``/v1/dashboard``).
+
+The page and its static files are the package's own (no shop data), so they are
+served without a key: a browser cannot attach a header to a page load, and a key
+in a query string would end up in access logs and browser history. Every number
+the page shows comes from ``/v1/dashboard``, which needs a read key — the page
+sends the one it was given in its URL fragment (``/#key=…``, never sent to the
+server) or typed into its key box, kept in the tab's ``sessionStorage`` — unless
+the service runs with ``public_dashboard``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from shopintent import __version__
+from shopintent.serve.auth import require_scope
 from shopintent.serve.routers.deps import get_service
 from shopintent.serve.service import Service
 
@@ -43,10 +53,13 @@ def _benchmark(results_dir: Path, area: str, top: int = 4) -> dict[str, Any] | N
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(request: Request) -> HTMLResponse:
     """The live dashboard (data comes from ``/v1/dashboard`` every second)."""
-    return TEMPLATES.TemplateResponse(request, "dashboard.html", {"version": __version__})
+    public = bool(request.app.state.access.public_dashboard)
+    return TEMPLATES.TemplateResponse(request, "dashboard.html",
+                                      {"version": __version__, "public_dashboard": public})
 
 
-@router.get("/v1/dashboard")
+@router.get("/v1/dashboard", dependencies=[Depends(require_scope("read", public_dashboard=True))],
+            responses={401: {}, 403: {}, 429: {}})
 def dashboard_data(service: Service = Depends(get_service)) -> dict[str, Any]:
     """Everything the dashboard draws, in one snapshot."""
     sessions, missing = service.live_sessions(15)

@@ -1,6 +1,35 @@
 // shopintent live dashboard: polls /v1/dashboard every second and redraws the charts.
+// The API key (read scope) comes from the URL fragment (/#key=..., which the browser never
+// sends to the server) or the key box; it is kept in this tab's sessionStorage only and sent
+// as X-API-Key. With `serve --public-dashboard` the data needs no key.
 "use strict";
 const $ = (id) => document.getElementById(id);
+const KEY_ITEM = "shopintent.apiKey";
+(function takeKeyFromFragment() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const key = fragment.get("key");
+  if (key) {
+    sessionStorage.setItem(KEY_ITEM, key);
+    history.replaceState(null, "", location.pathname + location.search);  // out of the address bar
+  }
+})();
+function withKey(headers = {}) {
+  const key = sessionStorage.getItem(KEY_ITEM);
+  return key ? {...headers, "X-API-Key": key} : headers;
+}
+function askForKey(message) {
+  $("key-form").hidden = false;
+  $("status").textContent = message;
+}
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = $("key-input").value.trim();
+  if (!key) return;
+  sessionStorage.setItem(KEY_ITEM, key);
+  $("key-input").value = "";
+  $("key-form").hidden = true;
+  refresh();
+});
 const fmt = (x, d = 0) => (x === null || x === undefined) ? "–" : Number(x).toLocaleString(undefined, {maximumFractionDigits: d, minimumFractionDigits: d});
 const palette = ["#2f6fed", "#e8590c", "#2b8a3e", "#ae3ec9", "#f08c00", "#1098ad", "#c92a2a", "#5c940d", "#862e9c", "#364fc7"];
 Chart.defaults.animation = false;
@@ -99,7 +128,12 @@ function drawModels(models) {
 
 async function refresh() {
   try {
-    const response = await fetch("/v1/dashboard", {cache: "no-store"});
+    const response = await fetch("/v1/dashboard", {cache: "no-store", headers: withKey()});
+    if (response.status === 401 || response.status === 403) {
+      askForKey(response.status === 401 ? "enter an API key with the read scope to see live data"
+                                         : "this API key has no read scope: enter another");
+      return;
+    }
     if (!response.ok) throw new Error("HTTP " + response.status);
     const d = await response.json();
     $("kpi-rate").textContent = fmt(d.events.per_second, 1);
@@ -135,7 +169,7 @@ $("query-form").addEventListener("submit", async (event) => {
   if (!text) return;
   out.textContent = "…";
   try {
-    const response = await fetch("/v1/intent", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({text})});
+    const response = await fetch("/v1/intent", {method: "POST", headers: withKey({"Content-Type": "application/json"}), body: JSON.stringify({text})});
     const body = await response.json();
     out.replaceChildren();
     if (!response.ok) { out.className = "result missing"; out.textContent = body.detail || ("HTTP " + response.status); return; }
