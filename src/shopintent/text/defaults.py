@@ -2,9 +2,9 @@
 
 Why: the HTTP service and the CLI call ``parse(text)`` with no model path.
 The defaults live under ``<state_dir>/text/models/<name>/`` (each a saved
-estimator with its ``model.json``); a missing one is trained from the public
-data on first use (``recipes`` says which rows) and saved, so later processes
-only load it. ``shopintent bench text`` also writes them.
+estimator with its ``model.json`` and manifest); a missing one, or one saved
+by an older shopintent, is trained from the public data on first use
+(``recipes`` says which rows) and saved, so later processes only load it. ``shopintent bench text`` also writes them.
 
 First-use training times on 2 shared CPU cores, one thread (measured, see
 docs/text.md): shop intents (fine-tuned USE + ONNX export) ≈ 40 s (the linear alternative 24 s with a warm embedding
@@ -15,6 +15,7 @@ already exists (rule slots always work).
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shopintent.log import get_logger
+from shopintent.persist import MANIFEST_FILE, MODEL_FILE, LegacyModelError, has_manifest
 from shopintent.settings import Settings
 from shopintent.text import recipes
 from shopintent.text.intent import IntentClassifier, data_checksum
@@ -151,10 +153,20 @@ def ensure_model(settings: Settings, component: str, train_missing: bool = True)
 
     path = model_path(settings, component)
     with _lock:
-        if (path / "model.json").is_file():
-            if component in ("ner_zh", "slots_en"):
-                return SlotTagger.load(path)
-            return load_text_classifier(path, cache_dir=settings.state_dir)
+        if (path / MODEL_FILE).is_file():
+            try:
+                if not has_manifest(path):  # an older shopintent's save, or one cut short
+                    raise LegacyModelError(path, MANIFEST_FILE, "missing", "re-train it")
+                if component in ("ner_zh", "slots_en"):
+                    return SlotTagger.load(path)
+                return load_text_classifier(path, cache_dir=settings.state_dir)
+            except LegacyModelError as exc:
+                # a cached default in an old format is ours to replace; a tampered one is refused
+                log.warning("default text model in an old format", component=component,
+                            path=str(path), reason=str(exc), retrain=train_missing)
+                if not train_missing:
+                    return None
+                shutil.rmtree(path)
         if not train_missing:
             return None
         log.info("training default text model (first use)", component=component, path=str(path))

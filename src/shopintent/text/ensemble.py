@@ -14,7 +14,6 @@ with ``refit=False``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,8 +22,9 @@ import numpy as np
 from scipy.special import log_softmax
 
 from shopintent.log import get_logger
+from shopintent.persist import MODEL_FILE, ModelFileError, ModelNotFoundError, begin_save, read_json
 from shopintent.text.intent import OOS, IntentClassifier, NotFittedError, prepare_fit_data
-from shopintent.text.rejection import RejectingClassifier
+from shopintent.text.rejection import RETRAIN, RejectingClassifier
 
 log = get_logger(__name__)
 
@@ -36,17 +36,24 @@ def load_text_classifier(path: Path | str, cache_dir: Path | None = None) -> Rej
     from shopintent.text.finetune import FineTunedClassifier
 
     directory = Path(path)
-    meta_file = directory / "model.json"
+    meta_file = directory / MODEL_FILE
     if not meta_file.is_file():
-        raise FileNotFoundError(f"{meta_file} does not exist: is {directory} a saved text model?")
-    kind = json.loads(meta_file.read_text()).get("kind")
+        raise ModelNotFoundError(directory, MODEL_FILE, "does not exist (not a saved text model)",
+                                 f"save one with `{RETRAIN}`")
+    # the kind only picks the class; that class's load verifies the manifest before reading anything
+    try:
+        kind = read_json(meta_file).get("kind")
+    except (ValueError, AttributeError) as exc:
+        raise ModelFileError(directory, MODEL_FILE, "is not a JSON object",
+                             f"re-train with `{RETRAIN}`, or restore the directory") from exc
     if kind == "IntentClassifier":
         return IntentClassifier.load(directory, cache_dir=cache_dir)
     if kind == "FineTunedClassifier":
         return FineTunedClassifier.load(directory)
     if kind == "EnsembleClassifier":
         return EnsembleClassifier.load(directory, cache_dir=cache_dir)
-    raise ValueError(f"{meta_file}: unknown model kind {kind!r}")
+    raise ModelFileError(directory, MODEL_FILE, f"holds an unknown model kind {kind!r}",
+                         "give the directory of a saved text model")
 
 
 class EnsembleClassifier(RejectingClassifier):
@@ -140,21 +147,20 @@ class EnsembleClassifier(RejectingClassifier):
         return log_softmax(total / sum(weights), axis=1)
 
     def save(self, path: Path | str) -> Path:
-        """Write each member to ``member_<i>/`` and the ensemble's ``model.json``."""
+        """Write each member to ``member_<i>/``, then the ensemble's ``model.json`` and a manifest of all."""
         if not hasattr(self, "classes_"):
             raise NotFittedError("EnsembleClassifier is not fitted: nothing to save")
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = begin_save(path)
         for i, member in enumerate(self.members):
             member.save(directory / f"member_{i}")  # type: ignore[attr-defined]
-        self._write_model_json(
+        self._finish_save(
             directory, "EnsembleClassifier", FORMAT_VERSION, members=len(self.members)
         )
         return directory
 
     @classmethod
     def load(cls, path: Path | str, cache_dir: Path | None = None) -> EnsembleClassifier:
-        """Read an ensemble written by :meth:`save`."""
+        """Read an ensemble written by :meth:`save` (its manifest, and each member's, verified first)."""
         directory = Path(path)
         meta = cls._read_model_json(directory, "EnsembleClassifier", FORMAT_VERSION)
         members = [

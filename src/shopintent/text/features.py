@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from shopintent.persist import load_arrays, save_arrays
 from shopintent.text.clean import clean_text
 from shopintent.text.encoders import CachedEncoder, get_encoder
 
@@ -150,12 +151,14 @@ class TextFeaturizer:
         return sp.hstack(parts, format="csr", dtype=np.float32)
 
     def save(self, directory: Path) -> None:
-        """Write the TF-IDF vocabulary and idf weights (plain JSON + NumPy, no pickle)."""
+        """Write the TF-IDF vocabulary and idf weights (plain JSON + safetensors, no pickle)."""
         if self.tfidf_ is None:
             return
         vocabulary = {k: int(v) for k, v in self.tfidf_.vocabulary_.items()}
         (directory / "tfidf_vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False))
-        np.save(directory / "tfidf_idf.npy", self.tfidf_.idf_.astype(np.float64))
+        save_arrays(
+            directory / "tfidf_idf.safetensors", {"idf": self.tfidf_.idf_.astype(np.float64)}
+        )
 
     @classmethod
     def load(
@@ -175,6 +178,6 @@ class TextFeaturizer:
                 vocabulary=vocabulary, min_df=1, max_features=None
             )
             vectorizer.fit([""])  # sets vocabulary_ from the fixed vocabulary
-            vectorizer.idf_ = np.load(directory / "tfidf_idf.npy")
+            vectorizer.idf_ = load_arrays(directory / "tfidf_idf.safetensors")["idf"]
             featurizer.tfidf_ = vectorizer
         return featurizer

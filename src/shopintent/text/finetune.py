@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from shopintent.log import get_logger
+from shopintent.persist import begin_save, load_tensors, save_tensors
 from shopintent.text.backbones import BACKBONES, Backbone, make_backbone, make_tokenizer
 from shopintent.text.clean import clean_text
 from shopintent.text.onnx_runtime import FP32_FILE, INT8_FILE, ExportReport, OnnxNetwork, export_network
@@ -271,10 +272,8 @@ class FineTunedClassifier(RejectingClassifier):
     def _network(self) -> _Network:
         """The torch network, built from the saved weights on first need when the model runs on ONNX."""
         if not hasattr(self, "network_"):
-            from safetensors.torch import load_file
-
             network = _Network(make_backbone(self.backbone, self.max_length), len(self.classes_), self.dropout)
-            network.load_state_dict(load_file(str(self.weights_file_)))
+            network.load_state_dict(load_tensors(self.weights_file_))
             self.network_ = network.eval()
         return self.network_
 
@@ -335,24 +334,23 @@ class FineTunedClassifier(RejectingClassifier):
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: Path | str) -> Path:
-        """Write the trained weights (safetensors) and ``model.json`` to ``path``.
+        """Write the trained weights (safetensors), ``model.json`` and the manifest to ``path``.
 
-        An ONNX export made with :meth:`export_onnx` into the same folder is
-        used by :meth:`load` (``runtime="auto"``).
+        An ONNX export made with :meth:`export_onnx` is copied next to the
+        weights (and listed in the manifest); :meth:`load` runs it
+        (``runtime="auto"``).
         """
-        from safetensors.torch import save_file
-
         if not hasattr(self, "tokenizer_"):
             raise NotFittedError("FineTunedClassifier is not fitted: nothing to save")
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.contiguous() for k, v in self._network().state_dict().items()}
-        save_file(state, str(directory / "weights.safetensors"))
+        state = self._network().state_dict()  # before begin_save, which may remove the weights it reads
+        exported = self.runtime_.path.resolve() if self.runtime_ is not None else None
+        directory = begin_save(path, keep=[exported] if exported else [])
+        save_tensors(directory / "weights.safetensors", state)
         if self.runtime_ is not None and self.runtime_.path.parent.resolve() != directory.resolve():
             copy = directory / self.runtime_.path.name
             shutil.copyfile(self.runtime_.path, copy)
             self.runtime_.path = copy  # the export folder may be temporary; the saved copy stays
-        self._write_model_json(
+        self._finish_save(
             directory,
             "FineTunedClassifier",
             FORMAT_VERSION,
@@ -367,7 +365,8 @@ class FineTunedClassifier(RejectingClassifier):
     def load(
         cls, path: Path | str, runtime: str = "auto", threads: int = 1
     ) -> FineTunedClassifier:
-        """Read a model written by :meth:`save` (the pretrained backbone comes from its package).
+        """Read a model written by :meth:`save`, its manifest verified first (the pretrained backbone
+        comes from its package).
 
         ``runtime``: ``auto`` runs the folder's ONNX export when there is one
         (int8 first), ``onnx`` requires it, ``torch`` ignores it.

@@ -27,13 +27,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 
+from shopintent.persist import begin_save, load_arrays, save_arrays
 from shopintent.log import get_logger
 from shopintent.text.features import TextFeaturizer
 from shopintent.text.rejection import RejectingClassifier
 
 log = get_logger(__name__)
 
-FORMAT_VERSION = 1
+#: 2: weights in safetensors and a manifest (1 wrote NumPy files).
+FORMAT_VERSION = 2
 OOS = "oos"
 
 
@@ -249,25 +251,26 @@ class IntentClassifier(RejectingClassifier):
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: Path | str) -> Path:
-        """Write ``path/model.json`` (version, params, checksum, metrics) beside the weights."""
+        """Write the head and TF-IDF weights (safetensors + JSON), ``model.json`` and the manifest."""
         self._check_fitted()
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "head.npz", coef=self.coef_, intercept=self.intercept_)
+        directory = begin_save(path)
+        save_arrays(
+            directory / "head.safetensors", {"coef": self.coef_, "intercept": self.intercept_}
+        )
         self.featurizer_.save(directory)
-        self._write_model_json(
+        self._finish_save(
             directory, "IntentClassifier", FORMAT_VERSION, data_checksum=self.data_checksum_
         )
         return directory
 
     @classmethod
     def load(cls, path: Path | str, cache_dir: Path | None = None) -> IntentClassifier:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save` (its manifest verified first)."""
         directory = Path(path)
         meta = cls._read_model_json(directory, "IntentClassifier", FORMAT_VERSION)
         params = meta["parameters"]
         model = cls(**{**params, "encoders": tuple(params["encoders"])}, cache_dir=cache_dir)
-        weights = np.load(directory / "head.npz")
+        weights = load_arrays(directory / "head.safetensors")
         model.coef_ = weights["coef"]
         model.intercept_ = weights["intercept"]
         model._restore_record(meta)

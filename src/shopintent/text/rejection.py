@@ -10,21 +10,22 @@ supplies ``decision_function`` (logits in ``classes_`` order) and calls
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shopintent import __version__
-
+from shopintent.persist import read_model_json, write_manifest, write_model_json
 from shopintent.text.calibration import (
     calibrated_proba,
     choose_rejection_threshold,
     expected_calibration_error,
     fit_temperature,
 )
+
+#: The command quoted when a saved text model is refused (see :mod:`shopintent.persist`).
+RETRAIN = "shopintent intent train"
 
 
 class RejectingClassifier:
@@ -81,38 +82,30 @@ class RejectingClassifier:
         }
 
     # -- model.json: what every saved text classifier records -------------------------------------
-    def _write_model_json(
+    def _finish_save(
         self, directory: Path, kind: str, format_version: int, **extra: Any
     ) -> None:
-        """Write ``model.json``: kind, versions, parameters, classes, calibration, training record, ``extra``."""
-        meta = {
-            "kind": kind,
-            "format_version": format_version,
-            "shopintent_version": __version__,
-            "parameters": self.get_params(),
-            "classes": [str(c) for c in self.classes_],
-            "temperature": self.temperature_,
-            "threshold": self.threshold_,
-            "n_train": self.n_train_,  # type: ignore[attr-defined]
-            "validation": self.validation_source_,  # type: ignore[attr-defined]
-            "metrics": self.metrics_,  # type: ignore[attr-defined]
+        """Write ``model.json`` (kind, versions, parameters, classes, calibration, training record,
+        ``extra``), then the manifest: the last two files of every text classifier's save."""
+        write_model_json(
+            directory,
+            kind,
+            format_version,
+            self.get_params(),
+            classes=[str(c) for c in self.classes_],
+            temperature=self.temperature_,
+            threshold=self.threshold_,
+            n_train=self.n_train_,  # type: ignore[attr-defined]
+            validation=self.validation_source_,  # type: ignore[attr-defined]
+            metrics=self.metrics_,  # type: ignore[attr-defined]
             **extra,
-        }
-        (directory / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        )
+        write_manifest(directory)
 
     @staticmethod
     def _read_model_json(directory: Path, kind: str, format_version: int) -> dict[str, Any]:
-        """``model.json`` of a saved ``kind`` model; a clear error when absent or of another kind/format."""
-        meta_file = directory / "model.json"
-        if not meta_file.is_file():
-            raise FileNotFoundError(f"{meta_file} does not exist: is {directory} a saved {kind}?")
-        meta = json.loads(meta_file.read_text())
-        if meta.get("kind") != kind or meta.get("format_version") != format_version:
-            raise ValueError(
-                f"{meta_file}: kind {meta.get('kind')!r} format {meta.get('format_version')!r} is not "
-                f"a {kind} of format {format_version}; retrain it with this shopintent version"
-            )
-        return meta
+        """``model.json`` of a saved ``kind`` model, read after its manifest is verified."""
+        return read_model_json(directory, kind, format_version, retrain=RETRAIN)
 
     def _restore_record(self, meta: dict[str, Any]) -> None:
         """Set classes, calibration and training record from a ``model.json``."""

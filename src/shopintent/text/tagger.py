@@ -18,7 +18,6 @@ original text (end exclusive), scored with seqeval on the test split.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -29,13 +28,25 @@ from typing import Any
 
 import numpy as np
 
-from shopintent import __version__
 from shopintent.log import get_logger
+from shopintent.persist import (
+    begin_save,
+    load_tensors,
+    read_json,
+    read_model_json,
+    save_tensors,
+    write_json,
+    write_manifest,
+    write_model_json,
+)
 from shopintent.schema import Span
 
 log = get_logger(__name__)
 
-FORMAT_VERSION = 1
+#: 2: weights in safetensors and a manifest (1 wrote a torch pickle).
+FORMAT_VERSION = 2
+#: The command quoted when a saved tagger is refused (the default taggers are trained by it).
+RETRAIN = "shopintent intent train-defaults"
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _PAD, _UNK = 0, 1
 #: Characters a tagger reads at most per text (longer texts are tagged in their first part).
@@ -468,55 +479,40 @@ class SlotTagger:
     def save(
         self, path: Path | str, metrics: dict[str, Any] | None = None, data_checksum: str = ""
     ) -> Path:
-        """Write ``model.json``, vocabularies and ``weights.pt`` (a torch state dict) to ``path``."""
-        import torch
-
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        torch.save(self.net_.state_dict(), directory / "weights.pt")
-        (directory / "vocab.json").write_text(
-            json.dumps(
-                {
-                    "tokens": self.vocab_,
-                    "bigrams": self.bigrams_,
-                    "tags": self.tags_,
-                    "gazetteers": self.gazetteer_entries_,
-                },
-                ensure_ascii=False,
-            )
+        """Write ``weights.safetensors``, vocabularies, ``model.json`` and the manifest to ``path``."""
+        directory = begin_save(path)
+        save_tensors(directory / "weights.safetensors", self.net_.state_dict())
+        write_json(
+            directory / "vocab.json",
+            {
+                "tokens": self.vocab_,
+                "bigrams": self.bigrams_,
+                "tags": self.tags_,
+                "gazetteers": self.gazetteer_entries_,
+            },
+            indent=None,
         )
-        meta = {
-            "kind": "SlotTagger",
-            "format_version": FORMAT_VERSION,
-            "shopintent_version": __version__,
-            "parameters": self.get_params(),
-            "data_checksum": data_checksum,
-            "n_train": self.n_train_,
-            "best_dev_f1": self.best_dev_f1_,
-            "history": self.history_,
-            "metrics": metrics or {},
-        }
-        (directory / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        write_model_json(
+            directory,
+            "SlotTagger",
+            FORMAT_VERSION,
+            self.get_params(),
+            data_checksum=data_checksum,
+            n_train=self.n_train_,
+            best_dev_f1=self.best_dev_f1_,
+            history=self.history_,
+            metrics=metrics or {},
+        )
+        write_manifest(directory)
         return directory
 
     @classmethod
     def load(cls, path: Path | str) -> SlotTagger:
-        """Read a tagger written by :meth:`save`."""
-        import torch
-
+        """Read a tagger written by :meth:`save` (its manifest verified first)."""
         directory = Path(path)
-        meta_file = directory / "model.json"
-        if not meta_file.is_file():
-            raise FileNotFoundError(
-                f"{meta_file} does not exist: is {directory} a saved SlotTagger?"
-            )
-        meta = json.loads(meta_file.read_text())
-        if meta.get("kind") != "SlotTagger" or meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{meta_file} is not a SlotTagger of format {FORMAT_VERSION}; retrain it"
-            )
+        meta = read_model_json(directory, "SlotTagger", FORMAT_VERSION, retrain=RETRAIN)
         tagger = cls(**meta["parameters"])
-        vocab = json.loads((directory / "vocab.json").read_text())
+        vocab = read_json(directory / "vocab.json")
         tagger.vocab_, tagger.bigrams_, tagger.tags_ = (
             vocab["tokens"],
             vocab["bigrams"],
@@ -534,7 +530,7 @@ class SlotTagger:
             tagger.hidden_dim,
             tagger.dropout,
         )
-        tagger.net_.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
+        tagger.net_.load_state_dict(load_tensors(directory / "weights.safetensors"))
         tagger.net_.eval()
         tagger.history_ = meta["history"]
         tagger.best_dev_f1_ = meta["best_dev_f1"]
