@@ -1,7 +1,9 @@
-"""Streams into the one ingest path: Redis Streams consumer groups (real redis-server) and memory."""
+"""Streams into the one ingest path: Redis Streams consumer groups (real redis-server) and memory;
+only protected rows are published, acknowledged messages are deleted."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -107,6 +109,10 @@ def test_redis_stream_feeds_the_store_once_even_when_delivered_twice(
         assert stats["stored"] == 600 and stats["duplicates"] == 105
         metrics = client.get("/metrics", headers=AUTH).text
         assert 'shopintent_events_total{outcome="stored",source="stream"} 600.0' in metrics
+        # Raw producer messages went through the full ingest path, and are gone once stored.
+        stored = service.gateway.call(lambda s: s.events()).result()
+        assert stored["user_id"].str.fullmatch(r"u_[0-9a-f]{16}").all()
+        assert redis.Redis.from_url(redis_url).xlen(stream) == 0
 
 
 def test_memory_stream_is_the_default(settings: Settings) -> None:
@@ -117,6 +123,98 @@ def test_memory_stream_is_the_default(settings: Settings) -> None:
         assert response.status_code == 202 and response.json()["stream"] == "memory"
         _wait(lambda: service.consumer.acked >= 1)
         assert service.gateway.call(lambda s: s.count()).result() == 50
+
+
+def test_acknowledged_messages_are_deleted_from_the_stream(redis_url: str) -> None:
+    stream = f"t:{time.monotonic_ns()}"
+    source = RedisStreamSource(redis_url, stream, "g", consumer="c")
+    ids = [source.publish([{"n": i}]) for i in range(3)]
+    got = source.read(10, 0.1)
+    source.ack(got[:2])
+    raw = redis.Redis.from_url(redis_url)
+    assert [m[0].decode() for m in raw.xrange(stream)] == ids[2:]
+    assert source.pending() == 1
+    source.ack(got[2:])
+    assert raw.xlen(stream) == 0 and source.pending() == 0
+
+
+PII_EVENT = {
+    "event_id": "jane-order-20240501-1", "user_id": "13800138000", "session_id": "web-jane-doe-7",
+    "timestamp": "2024-05-01T09:00:00Z", "event_type": "search", "item_id": "jane.doe@example.com",
+    "category_id": "c-13900139000", "query": "call me at 13800138000 or jane.doe@example.com",
+}
+RAW_VALUES = ["jane-order-20240501-1", "13800138000", "web-jane-doe-7", "jane.doe@example.com",
+              "13900139000"]
+
+
+def test_mode_stream_publishes_only_protected_rows_and_they_are_stored_as_published(
+    settings: Settings, redis_url: str
+) -> None:
+    stream = f"svc:{time.monotonic_ns()}"
+    raw = redis.Redis.from_url(redis_url)
+    with make_client(settings, stream="redis", redis_url=redis_url, stream_name=stream) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        service.consumer.stop()  # hold the message in Redis to look at it
+        view = {**PII_EVENT, "event_id": "jane-order-20240501-2", "event_type": "view", "query": None}
+        body = client.post("/v1/events?mode=stream", json={"events": [PII_EVENT, view]},
+                           headers=AUTH).json()
+        assert (body["accepted"], body["rejected"]) == (2, 0)
+        entries = raw.xrange(stream)
+        assert [e[0].decode() for e in entries] == [body["message_id"]]
+        fields = entries[0][1]
+        assert fields[b"key_id"].decode() == service.pseudonymizer.key_id
+        wire = b"".join(fields.values())
+        for value in RAW_VALUES:
+            assert value.encode() not in wire, value
+        published = json.loads(fields[b"events"])
+        assert [e["event_id"] for e in published] == [r["event_id"] for r in body["results"]]
+        assert published[0]["query"] == "call me at [PHONE] or [EMAIL]"
+
+        assert service.consumer.run_once() == 1  # the consumer stores them, not protecting twice
+        stored = service.gateway.call(lambda s: s.events()).result()
+        assert stored["event_id"].tolist() == [e["event_id"] for e in published]
+        assert stored["user_id"].tolist() == [e["user_id"] for e in published]
+        assert stored["item_id"].tolist() == ["[EMAIL]", "[EMAIL]"]
+        assert raw.xlen(stream) == 0 and service.source.pending() == 0
+
+
+def test_mode_stream_answers_invalid_events_like_sync_and_does_not_publish_them(
+    settings: Settings, redis_url: str
+) -> None:
+    stream = f"svc:{time.monotonic_ns()}"
+    raw = redis.Redis.from_url(redis_url)
+    batch = [PII_EVENT, {**PII_EVENT, "event_type": "teleport"},
+             {**PII_EVENT, "event_id": None, "timestamp": "not-a-date"}]
+    with make_client(settings, stream="redis", redis_url=redis_url, stream_name=stream) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        service.consumer.stop()
+        streamed = client.post("/v1/events?mode=stream", json={"events": batch}, headers=AUTH)
+        assert streamed.status_code == 202
+        body = streamed.json()
+        assert (body["received"], body["accepted"], body["rejected"]) == (3, 1, 2)
+        assert [r["status"] for r in body["results"]] == ["accepted", "rejected", "rejected"]
+        assert body["results"][2]["event_id"] is None
+        assert len(json.loads(raw.xrange(stream)[0][1][b"events"])) == 1
+        nothing = client.post("/v1/events?mode=stream", json={"events": batch[1:]}, headers=AUTH)
+        assert nothing.json()["message_id"] is None and raw.xlen(stream) == 1
+        service.consumer.run_once()
+        synced = client.post("/v1/events", json={"events": batch}, headers=AUTH).json()
+        assert [r["reasons"] for r in synced["results"]] == [r["reasons"] for r in body["results"]]
+        assert [r["event_id"] for r in synced["results"]] == [r["event_id"] for r in body["results"]]
+        assert synced["results"][0]["status"] == "duplicate"  # one id on both paths
+
+
+def test_messages_protected_under_another_key_are_dropped_not_stored() -> None:
+    source = MemorySource()
+    source.publish([{"event_id": "e_" + "0" * 32}], key_id="another-key-id")
+    source.publish([{"event_id": "e_" + "1" * 32}], key_id="my-key-id")
+    stored: list[object] = []
+    consumer = StreamConsumer(source, lambda events: stored.append(("raw", events)),
+                              protected_sink=lambda rows: stored.append(("protected", rows)),
+                              key_id="my-key-id")
+    assert consumer.run_once() == 2
+    assert stored == [("protected", [{"event_id": "e_" + "1" * 32}])]
+    assert consumer.dropped == 1 and source.pending() == 0
 
 
 def test_redis_is_reachable(redis_url: str) -> None:

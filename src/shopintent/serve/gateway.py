@@ -9,13 +9,20 @@ validate → pseudonymise/scrub → append — and only then resolves each calle
 future. A response is therefore never sent for an event that is not yet in the
 store (the kill -9 test checks this).
 
-Per-event outcomes: every event gets an id before ingest — the client's
-``event_id``, or ``h_<hash>`` of the raw record and its occurrence in the request,
-so a retried request is a no-op. Knowing the ids lets the gateway say, for each
-event, ``stored``, ``duplicate`` (already in the store, or earlier in the group)
-or ``rejected`` with the validator's reasons. Newly stored rows (read back by
-their ingest sequence, i.e. as protected in the store) go to ``on_stored``, which
-updates live state; duplicates never reach it, so state is idempotent too.
+Per-event outcomes: ingest gives every event its keyed id
+(:mod:`shopintent.privacy.event_ids`: the pseudonym of the client's ``event_id``,
+else of the event's canonical content and its occurrence *in its request*, so a
+retried request is a no-op and an event sent once by HTTP and once by ``store
+ingest`` is stored once). Knowing the ids lets the gateway say, for each event,
+``stored``, ``duplicate`` (already in the store, or earlier in the group) or
+``rejected`` with the validator's reasons; the answer names the keyed id, never
+the client's raw one. Newly stored rows (read back by their ingest sequence,
+i.e. as protected in the store) go to ``on_stored``, which updates live state;
+duplicates never reach it, so state is idempotent too.
+
+Rows the service protected before putting them on a stream come back through
+:meth:`IngestGateway.submit_protected` and :func:`~shopintent.store.ingest.ingest_protected`
+(checked, scrubbed again, not pseudonymised twice).
 
 Two stages, two threads: the writer persists group *n+1* while an effects
 thread folds group *n* into session state and asks for decisions; a caller's
@@ -26,8 +33,6 @@ Effects run in write order, one group at a time.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import queue
 import threading
 import time
@@ -36,17 +41,20 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shopintent.log import get_logger
 from shopintent.privacy import Pseudonymizer
-from shopintent.schema.validation import EVENT_COLUMNS
+from shopintent.schema.validation import EVENT_COLUMNS, Rejection
 from shopintent.store import EventStore
-from shopintent.store.ingest import ingest_events
+from shopintent.store.ingest import IngestReport, ingest_events, ingest_protected
 
 log = get_logger(__name__)
 
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
+#: ``mode=stream``: valid, protected and put on the stream (stored by the consumer).
+ACCEPTED = "accepted"
 _STOP = object()
 
 
@@ -59,7 +67,7 @@ class EventResult:
     """What happened to one event of a request."""
 
     index: int
-    event_id: str
+    event_id: str | None  # keyed id; None for a rejected event sent without an id
     status: str
     reasons: tuple[str, ...] = ()
     session_id: str | None = None
@@ -76,6 +84,20 @@ class BatchOutcome:
         return sum(1 for r in self.results if r.status == status)
 
 
+@dataclass
+class PublishOutcome:
+    """What happened to one ``mode=stream`` request: per-event status and the message id.
+
+    ``message_id`` is None when no event was valid (nothing was published).
+    """
+
+    results: list[EventResult]
+    message_id: str | None
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
 @dataclass(frozen=True)
 class StoredEffects:
     """What ``on_stored`` reports back: each new event's session, and decisions made."""
@@ -84,31 +106,13 @@ class StoredEffects:
     decisions_by_session: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def content_id(record: Mapping[str, Any], occurrence: int) -> str:
-    """A deterministic id for an event sent without ``event_id`` (raw content + occurrence)."""
-    payload = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str, allow_nan=True)
-    digest = hashlib.blake2b(f"{occurrence}\x00{payload}".encode("utf-8", "surrogatepass"),
-                             digest_size=16).hexdigest()
-    return f"h_{digest}"
-
-
-def with_ids(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Copies of ``records``, each with an ``event_id`` (the client's, else a content id)."""
-    seen: dict[str, int] = {}
-    out = []
-    for record in records:
-        row = dict(record)
-        given = row.get("event_id")
-        if given is None or (isinstance(given, str) and not given.strip()):
-            base = content_id({k: v for k, v in row.items() if k != "event_id"}, 0)
-            occurrence = seen.get(base, 0)
-            seen[base] = occurrence + 1
-            row["event_id"] = base if occurrence == 0 else content_id(
-                {k: v for k, v in row.items() if k != "event_id"}, occurrence)
-        else:
-            row["event_id"] = str(given).strip()
-        out.append(row)
-    return out
+def rejection_reasons(rejections: Sequence[Rejection]) -> dict[int, list[str]]:
+    """The validator's reasons per 0-based input row, as each event's answer shows them."""
+    reasons: dict[int, list[str]] = {}
+    for rejection in rejections:
+        reasons.setdefault(rejection.row - 1, []).append(
+            f"`{rejection.field}` {rejection.value!r} {rejection.reason}")
+    return reasons
 
 
 @dataclass
@@ -116,6 +120,8 @@ class _Job:
     records: list[dict[str, Any]]
     source: str
     future: Future[BatchOutcome]
+    #: None for raw events; the key id for rows protected before (a stream message).
+    key_id: str | None = None
 
 
 class IngestGateway:
@@ -178,7 +184,18 @@ class IngestGateway:
             future.set_exception(IngestUnavailable("the event store is not open (service starting "
                                                    "or stopping); retry shortly"))
             return future
-        self._queue.put(_Job(with_ids(records), source, future))
+        self._queue.put(_Job([dict(r) for r in records], source, future))
+        return future
+
+    def submit_protected(self, rows: Sequence[Mapping[str, Any]], key_id: str,
+                         source: str = "stream") -> Future[BatchOutcome]:
+        """``submit`` for rows protected under the key ``key_id`` (the service's own stream messages)."""
+        future: Future[BatchOutcome] = Future()
+        if not self.alive:
+            future.set_exception(IngestUnavailable("the event store is not open (service starting "
+                                                   "or stopping); retry shortly"))
+            return future
+        self._queue.put(_Job([dict(r) for r in rows], source, future, key_id))
         return future
 
     async def ingest(self, records: Sequence[Mapping[str, Any]], source: str = "http") -> BatchOutcome:
@@ -197,7 +214,7 @@ class IngestGateway:
     # -- writer thread --------------------------------------------------------------------
     def _run(self) -> None:
         try:
-            self._store = EventStore(self.store_path)
+            self._store = EventStore(self.store_path, key_id=self._pseudonymizer.key_id)
         except BaseException as exc:  # reported to start()
             self._startup_error = exc
             self._ready.set()
@@ -273,28 +290,39 @@ class IngestGateway:
         store = self._store
         assert store is not None
         started = time.perf_counter()
-        records = [r for job in jobs for r in job.records]
-        frame = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
         before = store.last_seq()
-        report = ingest_events(store, frame, self._pseudonymizer)
+        # Per job: its rows' keyed ids and rejection reasons (raw and protected rows are
+        # ingested separately; each raw request keeps its own occurrence count).
+        outcomes: dict[int, tuple[list[str | None], dict[int, list[str]]]] = {}
+        appended = 0
+        raw = [(i, job) for i, job in enumerate(jobs) if job.key_id is None]
+        if raw:
+            records = [r for _, job in raw for r in job.records]
+            groups = np.repeat(np.arange(len(raw)), [len(job.records) for _, job in raw])
+            frame = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
+            report = ingest_events(store, frame, self._pseudonymizer, groups=groups)
+            appended += report.appended
+            self._split(report, raw, outcomes)
+        for key_id in dict.fromkeys(job.key_id for job in jobs if job.key_id is not None):
+            protected = [(i, job) for i, job in enumerate(jobs) if job.key_id == key_id]
+            rows = [r for _, job in protected for r in job.records]
+            frame = pd.DataFrame.from_records(rows, columns=list(EVENT_COLUMNS))
+            report = ingest_protected(store, frame, key_id)
+            appended += report.appended
+            self._split(report, protected, outcomes)
         new_rows = store.events_after(before)
-        reasons: dict[int, list[str]] = {}
-        for rejection in report.rejections:
-            reasons.setdefault(rejection.row - 1, []).append(
-                f"`{rejection.field}` {rejection.value!r} {rejection.reason}")
         # Every event has an id, so the new rows say exactly which events were stored;
         # a valid event whose id is not among them (or was seen earlier in the group) is a duplicate.
         fresh = set(new_rows["event_id"].astype(str)) if len(new_rows) else set()
         claimed: set[str] = set()
         all_results: list[list[EventResult]] = []
-        position = 0
         n_stored = n_dup = n_rej = 0
-        for job in jobs:
+        for i, job in enumerate(jobs):
+            ids, reasons = outcomes[i]
             results = []
-            for index, record in enumerate(job.records):
-                event_id = record["event_id"]
-                if position in reasons:
-                    results.append(EventResult(index, event_id, REJECTED, tuple(reasons[position])))
+            for index, event_id in enumerate(ids):
+                if index in reasons:
+                    results.append(EventResult(index, event_id, REJECTED, tuple(reasons[index])))
                     n_rej += 1
                 elif event_id in fresh and event_id not in claimed:
                     results.append(EventResult(index, event_id, STORED))
@@ -303,15 +331,26 @@ class IngestGateway:
                 else:
                     results.append(EventResult(index, event_id, DUPLICATE))
                     n_dup += 1
-                position += 1
             all_results.append(results)
-        if n_stored != report.appended:
+        if n_stored != appended:
             log.warning("per-event status disagrees with the store", stored=n_stored,
-                        appended=report.appended)
+                        appended=appended)
         source = "+".join(sorted({job.source for job in jobs}))
         if self._on_counts is not None:
             self._on_counts(source, n_stored, n_dup, n_rej, time.perf_counter() - started)
         return jobs, all_results, new_rows, source
+
+    @staticmethod
+    def _split(report: IngestReport, jobs: list[tuple[int, _Job]],
+               outcomes: dict[int, tuple[list[str | None], dict[int, list[str]]]]) -> None:
+        """Cut one ingest report over several jobs back into each job's ids and reasons."""
+        reasons = rejection_reasons(report.rejections)
+        start = 0
+        for i, job in jobs:
+            end = start + len(job.records)
+            outcomes[i] = (report.event_ids[start:end],
+                           {row - start: reasons[row] for row in range(start, end) if row in reasons})
+            start = end
 
     def _run_effects(self) -> None:
         """Second stage: live state and decisions for each persisted group, then the answers."""

@@ -156,7 +156,8 @@ def kill9_run(settings: Settings, records: Sequence[dict[str, Any]], workdir: Pa
                     return  # the service died mid-request: this batch was never acknowledged
                 if response.status_code != 200:
                     return
-                acked.update(r["event_id"] for r in response.json()["results"]
+                # The answer names keyed ids; the client knows its events by position.
+                acked.update(batch[r["index"]]["event_id"] for r in response.json()["results"]
                              if r["status"] in ("stored", "duplicate"))
                 if killed.is_set():
                     return

@@ -25,7 +25,16 @@ from shopintent.serve.adapters.recommend import recommend_items, recommend_slot
 from shopintent.serve.adapters.text import parse_texts, text_slot
 from shopintent.serve.batcher import MicroBatcher
 from shopintent.serve.config import ServeConfig
-from shopintent.serve.gateway import BatchOutcome, IngestGateway, StoredEffects
+from shopintent.serve.gateway import (
+    ACCEPTED,
+    REJECTED,
+    BatchOutcome,
+    EventResult,
+    IngestGateway,
+    PublishOutcome,
+    StoredEffects,
+    rejection_reasons,
+)
 from shopintent.serve.live import FUNNEL_STAGES, LiveStats
 from shopintent.serve.metrics import ServiceMetrics
 from shopintent.serve.state.base import SessionState, SessionStateStore, Transition, live_events
@@ -34,6 +43,7 @@ from shopintent.serve.streams.base import EventSource
 from shopintent.serve.streams.consumer import StreamConsumer
 from shopintent.serve.streams.memory import MemorySource
 from shopintent.settings import Settings
+from shopintent.store.ingest import prepare_events, protected_records
 
 log = get_logger(__name__)
 
@@ -95,6 +105,9 @@ class Service:
         self.consumer = StreamConsumer(
             self.source, lambda events: self.gateway.submit(events, "stream").result(),
             on_acked=lambda n: self.metrics.stream_messages.labels(self.source.backend).inc(n),
+            protected_sink=lambda rows: self.gateway.submit_protected(
+                rows, self.pseudonymizer.key_id, "stream").result(),
+            key_id=self.pseudonymizer.key_id,
         )
         self._stop = threading.Event()
         self._loader: threading.Thread | None = None
@@ -163,9 +176,28 @@ class Service:
     async def ingest(self, records: Sequence[Mapping[str, Any]]) -> BatchOutcome:
         return await self.gateway.ingest(records, "http")
 
-    def publish(self, records: Sequence[Mapping[str, Any]]) -> str:
-        """Put events on the configured stream (stored later by the consumer)."""
-        return self.source.publish(records)
+    def publish(self, records: Sequence[Mapping[str, Any]]) -> PublishOutcome:
+        """Validate and protect events, then put the valid ones on the stream (stored later).
+
+        Nothing raw reaches the stream: each valid event is published as its
+        protected row (pseudonyms, keyed ``event_id``, scrubbed text) with this
+        service's key id, and the consumer stores it without protecting it
+        twice. Invalid events are answered with the same per-event reasons as
+        ``POST /v1/events`` and not published; if none is valid, nothing is.
+        """
+        prepared = prepare_events(records, self.pseudonymizer)
+        reasons = rejection_reasons(prepared.report.rejections)
+        results = [EventResult(i, event_id, REJECTED, tuple(reasons[i])) if i in reasons
+                   else EventResult(i, event_id, ACCEPTED)
+                   for i, event_id in enumerate(prepared.event_ids)]
+        message_id = None
+        if len(prepared.protected):
+            message_id = self.source.publish(protected_records(prepared.protected),
+                                             key_id=self.pseudonymizer.key_id)
+        if reasons:
+            self.metrics.events.labels("rejected", "stream").inc(len(reasons))
+            self.stats.record_ingest(0, 0, len(reasons))
+        return PublishOutcome(results, message_id)
 
     def _on_counts(self, source: str, stored: int, duplicates: int, rejected: int, seconds: float) -> None:
         m = self.metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from shopintent.serve.auth import require_api_key
@@ -30,8 +31,9 @@ router = APIRouter(prefix="/v1", tags=["events"])
 async def post_events(
     payload: EventBatch | EventIn,
     mode: Literal["sync", "stream"] = Query(
-        "sync", description="sync: stored before the response (default); stream: put on the "
-        "event stream and acknowledged at once (202), stored by the consumer."),
+        "sync", description="sync: stored before the response (default); stream: validated and "
+        "protected, then put on the event stream and answered at once (202, a status per "
+        "event), stored by the consumer."),
     service: Service = Depends(get_service),
 ) -> IngestResponse | StreamAccepted:
     """Validate, pseudonymise and store one event or a batch; idempotent on ``event_id``."""
@@ -42,10 +44,18 @@ async def post_events(
                             f"{len(events):,} events in one request; the limit is {limit:,}")
     records = [e.model_dump(exclude_none=True) for e in events]
     if mode == "stream":
-        message_id = service.publish(records)
-        body = StreamAccepted(received=len(records), message_id=message_id,
-                              stream=service.source.backend)
-        return JSONResponse(body.model_dump(), status_code=status.HTTP_202_ACCEPTED)  # type: ignore[return-value]
+        # Validation and protection run off the event loop, before anything is published.
+        published = await run_in_threadpool(service.publish, records)
+        body = {
+            "received": len(records),
+            "accepted": published.count("accepted"),
+            "rejected": published.count("rejected"),
+            "message_id": published.message_id,
+            "stream": service.source.backend,
+            "results": [{"index": r.index, "event_id": r.event_id, "status": r.status,
+                         "reasons": list(r.reasons)} for r in published.results],
+        }
+        return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)  # type: ignore[return-value]
     outcome = await service.ingest(records)
     # Built as plain JSON: validating thousands of result objects twice costs more than storing them.
     body = {

@@ -50,10 +50,12 @@ class EventBatch(BaseModel):
 
 
 class EventResultOut(BaseModel):
-    """What happened to one event."""
+    """What happened to one event; ``event_id`` is the keyed id it is stored under."""
 
     index: int
-    event_id: str
+    event_id: str | None = Field(description="Keyed id (e_…) the event is stored under; the "
+                                 "client's own id is never echoed. Null for a rejected event "
+                                 "sent without an id.")
     status: Literal["stored", "duplicate", "rejected"]
     reasons: list[str] = []
     session_id: str | None = None
@@ -82,9 +84,22 @@ class IngestResponse(BaseModel):
     decisions: list[DecisionOut] = []
 
 
+class StreamEventResultOut(BaseModel):
+    """What happened to one event of a ``mode=stream`` request."""
+
+    index: int
+    event_id: str | None = Field(description="Keyed id (e_…) the event will be stored under.")
+    status: Literal["accepted", "rejected"]
+    reasons: list[str] = []
+
+
 class StreamAccepted(BaseModel):
-    """Events put on the stream (``mode=stream``); stored by the consumer shortly after."""
+    """Valid events put on the stream (``mode=stream``), already protected; stored by the
+    consumer shortly after. Invalid events are rejected with reasons and not published."""
 
     received: int
-    message_id: str
+    accepted: int
+    rejected: int
+    message_id: str | None = Field(description="Stream message id; null when no event was valid.")
     stream: str
+    results: list[StreamEventResultOut]

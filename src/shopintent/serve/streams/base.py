@@ -11,14 +11,21 @@ from typing import Any
 
 @dataclass(frozen=True)
 class StreamMessage:
-    """One message of a stream: an opaque id (for ``ack``) and the events it carries."""
+    """One message of a stream: an opaque id (for ``ack``) and the events it carries.
+
+    ``key_id`` is set when the events are rows the service already protected
+    (pseudonyms, keyed ids, scrubbed text) under the pseudonym key of that id;
+    ``None`` marks raw events from an outside producer, which the consumer sends
+    through the full ingest path.
+    """
 
     message_id: str
     events: list[dict[str, Any]]
+    key_id: str | None = None
 
 
 def encode_events(events: Sequence[Mapping[str, Any]]) -> str:
-    """The wire form of a message body: a JSON list of raw events."""
+    """The wire form of a message body: a JSON list of events (protected or raw)."""
     return json.dumps(list(events), ensure_ascii=False, default=str)
 
 
@@ -37,14 +44,16 @@ class EventSource(ABC):
 
     ``read`` blocks up to ``timeout_s`` and returns at most ``max_messages``;
     ``ack`` marks messages as done (call it only after their events are stored);
-    ``publish`` adds events (producers, tests and the replay use it).
+    a source may then delete them. ``publish`` adds events: the service publishes
+    protected rows with its ``key_id`` (:meth:`shopintent.serve.service.Service.publish`);
+    outside producers and tests may publish raw events (no ``key_id``).
     """
 
     backend: str = "abstract"
 
     @abstractmethod
-    def publish(self, events: Sequence[Mapping[str, Any]]) -> str:
-        """Append one message holding ``events``; returns its id."""
+    def publish(self, events: Sequence[Mapping[str, Any]], key_id: str | None = None) -> str:
+        """Append one message holding ``events`` (protected under ``key_id`` if given); returns its id."""
 
     @abstractmethod
     def read(self, max_messages: int, timeout_s: float) -> list[StreamMessage]:

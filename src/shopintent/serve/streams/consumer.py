@@ -13,23 +13,35 @@ log = get_logger(__name__)
 
 
 class StreamConsumer:
-    """Runs ``sink(events)`` for each message of ``source`` on its own thread.
+    """Stores the events of each message of ``source`` on its own thread, then acknowledges it.
 
-    ``sink`` must store the events before it returns (the service passes the
-    writer's blocking ingest); only then is the message acknowledged. If
-    ``sink`` raises, the message stays unacknowledged and is delivered again.
+    Raw events (a message without ``key_id``, from an outside producer) go to
+    ``sink``, the full ingest path. Rows the service protected before publishing
+    (a message with ``key_id``) go to ``protected_sink`` and are not protected
+    twice, but only when their ``key_id`` is this service's (``key_id``): rows
+    keyed under another key would never join the store's pseudonyms, so such a
+    message is dropped with an error log and counted in ``dropped`` rather than
+    redelivered forever. Each sink must store the events before it returns (the
+    service passes the writer's blocking ingest); only then is the message
+    acknowledged. If a sink raises, the message stays unacknowledged and is
+    delivered again.
     """
 
     def __init__(self, source: EventSource, sink: Callable[[Sequence[Mapping[str, Any]]], Any],
                  max_messages: int = 64, poll_s: float = 0.5,
-                 on_acked: Callable[[int], None] | None = None) -> None:
+                 on_acked: Callable[[int], None] | None = None,
+                 protected_sink: Callable[[Sequence[Mapping[str, Any]]], Any] | None = None,
+                 key_id: str | None = None) -> None:
         self.source = source
         self.sink = sink
+        self.protected_sink = protected_sink
+        self.key_id = key_id
         self.max_messages = max_messages
         self.poll_s = poll_s
         self.on_acked = on_acked
         self.acked = 0
         self.errors = 0
+        self.dropped = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -53,9 +65,23 @@ class StreamConsumer:
         messages = self.source.read(self.max_messages, self.poll_s)
         if not messages:
             return 0
-        events = [e for m in messages for e in m.events]
-        if events:
-            self.sink(events)
+        raw = [e for m in messages if m.key_id is None for e in m.events]
+        protected = []
+        for m in messages:
+            if m.key_id is None:
+                continue
+            if self.protected_sink is None or m.key_id != self.key_id:
+                self.dropped += len(m.events)
+                log.error("stream message protected under another pseudonym key dropped",
+                          backend=self.source.backend, message_id=m.message_id,
+                          message_key_id=m.key_id, key_id=self.key_id, events=len(m.events))
+                continue
+            protected.extend(m.events)
+        if raw:
+            self.sink(raw)
+        if protected:
+            assert self.protected_sink is not None
+            self.protected_sink(protected)
         self.source.ack(messages)
         self.acked += len(messages)
         if self.on_acked is not None:

@@ -1,12 +1,25 @@
 """Redis Streams with a consumer group: at-least-once delivery, processed idempotently.
 
-Producers ``XADD`` a message (a JSON list of events) to the stream. Each
-service instance is a consumer in one group: it first re-reads its own
-pending messages (delivered before a crash, never acknowledged), claims
-messages another consumer left pending for longer than ``claim_idle_ms``
-(that consumer died), then reads new ones. A message is ``XACK``-ed only
-after its events are in the store; because ingest is idempotent on
-``event_id``, a message delivered twice stores its events once.
+Producers ``XADD`` a message (a JSON list of events) to the stream. The service
+itself publishes only *protected* rows (pseudonyms, keyed ids, scrubbed text)
+with a ``key_id`` field naming the pseudonym key; a message without ``key_id``
+holds raw events from an outside producer and is protected on consumption. Each
+service instance is a consumer in one group: it first re-reads its own pending
+messages (delivered before a crash, never acknowledged), claims messages
+another consumer left pending for longer than ``claim_idle_ms`` (that consumer
+died), then reads new ones. A message is acknowledged only after its events
+are in the store; because ingest is idempotent on ``event_id``, a message
+delivered twice stores its events once.
+
+Acknowledged messages are deleted: ``XACK`` and ``XDEL`` of exactly those ids
+in one ``MULTI`` transaction. Why not ``XTRIM MINID``: the trim point would have
+to stay below both the oldest pending message of *every* consumer and the
+group's last-delivered id, and any mistake there deletes events not yet stored;
+``XDEL`` removes only what this consumer has just stored, whatever order
+messages are acknowledged in (claims and redeliveries make that order
+arbitrary). The stream is therefore owned by one consumer group: a second group
+would not see messages the first has stored. ``MAXLEN`` stays as a bound for an
+outage of every consumer.
 """
 
 from __future__ import annotations
@@ -22,6 +35,8 @@ from shopintent.serve.streams.base import EventSource, StreamMessage, decode_eve
 
 log = get_logger(__name__)
 FIELD = "events"
+#: The field naming the pseudonym key of a protected message (absent: raw events).
+KEY_FIELD = "key_id"
 
 
 def _text(value: bytes | str) -> str:
@@ -49,9 +64,12 @@ class RedisStreamSource(EventSource):
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def publish(self, events: Sequence[Mapping[str, Any]]) -> str:
+    def publish(self, events: Sequence[Mapping[str, Any]], key_id: str | None = None) -> str:
         kwargs: dict[str, Any] = {"maxlen": self.maxlen, "approximate": True} if self.maxlen else {}
-        return _text(self.client.xadd(self.stream, {FIELD: encode_events(events)}, **kwargs))
+        fields = {FIELD: encode_events(events)}
+        if key_id is not None:
+            fields[KEY_FIELD] = key_id
+        return _text(self.client.xadd(self.stream, fields, **kwargs))
 
     def _messages(self, entries: list[Any]) -> list[StreamMessage]:
         out = []
@@ -61,13 +79,14 @@ class RedisStreamSource(EventSource):
                 continue
             mid = _text(message_id)
             payload = fields.get(FIELD.encode()) or fields.get(FIELD)
+            key_id = fields.get(KEY_FIELD.encode()) or fields.get(KEY_FIELD)
             try:
                 events = decode_events(payload) if payload is not None else []
             except ValueError as exc:
                 # A poison message would be redelivered forever: log it, and hand on no events.
                 log.warning("stream message is not valid JSON events", message_id=mid, error=str(exc))
                 events = []
-            out.append(StreamMessage(mid, events))
+            out.append(StreamMessage(mid, events, None if key_id is None else _text(key_id)))
         return out
 
     def read(self, max_messages: int, timeout_s: float) -> list[StreamMessage]:
@@ -88,8 +107,13 @@ class RedisStreamSource(EventSource):
         return self._messages(reply[0][1]) if reply else []
 
     def ack(self, messages: Sequence[StreamMessage]) -> None:
+        """Acknowledge ``messages`` and delete them from the stream (one transaction)."""
         if messages:
-            self.client.xack(self.stream, self.group, *[m.message_id for m in messages])
+            ids = [m.message_id for m in messages]
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.xack(self.stream, self.group, *ids)
+                pipe.xdel(self.stream, *ids)
+                pipe.execute()
 
     def pending(self) -> int:
         info = self.client.xpending(self.stream, self.group)
