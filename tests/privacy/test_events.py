@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 from shopintent.log import configure_logging
-from shopintent.privacy import TEXT_COLUMNS, Pseudonymizer, event_ids, protect_events
+from shopintent.privacy import TEXT_COLUMNS, Pseudonymizer, keyed_event_ids, protect_events
 from shopintent.schema.validation import EVENT_COLUMNS, validate_events
 
 KEY = b"events-test-key-9d2e-at-least-32-bytes"
@@ -62,7 +62,7 @@ def test_event_ids_are_keyed_pseudonyms_of_the_client_ids() -> None:
                                          for e in frame["event_id"]]
     assert out["event_id"].str.fullmatch(r"e_[0-9a-f]{32}").all()
     assert not set(out["event_id"]) & set(frame["event_id"])
-    pd.testing.assert_series_equal(out["event_id"], event_ids(frame, p))
+    pd.testing.assert_series_equal(out["event_id"], keyed_event_ids(frame, p))
 
 
 def test_every_free_text_column_is_scrubbed_not_only_the_query() -> None:

@@ -5,14 +5,14 @@
   :attr:`~Pseudonymizer.key_id` names it without revealing it).
 * :mod:`~shopintent.privacy.keys` keeps the key: minimum length, a key file
   created exclusively with mode 0600, :func:`key_id`.
-* :func:`event_ids` gives every event one keyed id, whichever path it came by.
+* :func:`keyed_event_ids` gives every event one keyed id, whichever path it came by.
 * :func:`find_pii` / :func:`scrub_text` / :func:`scrub_series` find and mask
   personal data in text.
 * :func:`protect_events` applies all of it to a canonical event table;
   :func:`scrub_text_columns` re-scrubs rows that were protected before.
 """
 
-from shopintent.privacy.event_ids import EVENT_ID_LENGTH, event_ids
+from shopintent.privacy.event_ids import EVENT_ID_LENGTH, keyed_event_ids
 from shopintent.privacy.events import TEXT_COLUMNS, protect_events, scrub_text_columns
 from shopintent.privacy.keys import MIN_KEY_BYTES, PseudonymKeyError, key_id
 from shopintent.privacy.pseudonym import Pseudonymizer
@@ -25,7 +25,7 @@ __all__ = [
     "PiiMatch",
     "PseudonymKeyError",
     "Pseudonymizer",
-    "event_ids",
+    "keyed_event_ids",
     "find_pii",
     "key_id",
     "protect_events",

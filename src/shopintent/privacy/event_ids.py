@@ -30,7 +30,7 @@ Example::
     ...          "item_id": "7", "price": "9.50"},
     ...         {"user_id": "1", "timestamp": 1512295200, "event_type": "purchase",
     ...          "item_id": "7", "price": 9.5}]
-    >>> ids = event_ids(validate_events(rows).valid, p, groups=[0, 1])
+    >>> ids = keyed_event_ids(validate_events(rows).valid, p, groups=[0, 1])
     >>> ids[0] == ids[1], ids[0][:2], len(ids[0])
     (True, 'e_', 34)
 """
@@ -81,7 +81,7 @@ def canonical_content(frame: pd.DataFrame) -> pd.Series:
     return content
 
 
-def event_ids(frame: pd.DataFrame, pseudonymizer: Pseudonymizer,
+def keyed_event_ids(frame: pd.DataFrame, pseudonymizer: Pseudonymizer,
               groups: Sequence[int] | np.ndarray | pd.Series | None = None) -> pd.Series:
     """The keyed ``event_id`` of every row of a canonical (validated, not yet protected) frame.
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shopintent.log import get_logger
-from shopintent.privacy.event_ids import event_ids
+from shopintent.privacy.event_ids import keyed_event_ids
 from shopintent.privacy.pseudonym import Pseudonymizer
 from shopintent.privacy.scrub import scrub_series
 from shopintent.schema.validation import EVENT_COLUMNS
@@ -72,7 +72,7 @@ def protect_events(frame: pd.DataFrame, pseudonymizer: Pseudonymizer,
 
     ``frame`` is a canonical event table (the ``valid`` frame of
     :func:`~shopintent.schema.validation.validate_events`), still holding the raw
-    values. ``event_id`` becomes the keyed id of :func:`~shopintent.privacy.event_ids.event_ids`
+    values. ``event_id`` becomes the keyed id of :func:`~shopintent.privacy.event_ids.keyed_event_ids`
     (computed on the raw row, so it is the same on every path; ``groups`` as there),
     ``user_id`` is pseudonymised in namespace ``"user"``, ``session_id`` in
     ``"session"``, and each of :data:`TEXT_COLUMNS` goes through
@@ -85,7 +85,7 @@ def protect_events(frame: pd.DataFrame, pseudonymizer: Pseudonymizer,
     row counts are logged, never ids, text or the key.
     """
     _check_frame(frame, ("event_id", *ID_NAMESPACES, *TEXT_COLUMNS))
-    ids = event_ids(frame, pseudonymizer, groups=groups)
+    ids = keyed_event_ids(frame, pseudonymizer, groups=groups)
     protected, changed = scrub_text_columns(frame)
     protected["event_id"] = ids.astype(frame["event_id"].dtype)
     for column, namespace in ID_NAMESPACES.items():

@@ -108,7 +108,7 @@ def prepare_events(batch: Batch, pseudonymizer: Pseudonymizer,
     """Validate a raw batch and protect its valid rows: the steps before storing or publishing.
 
     ``groups`` labels the request each row came in (see
-    :func:`shopintent.privacy.event_ids.event_ids`); without it the batch is one
+    :func:`shopintent.privacy.event_ids.keyed_event_ids`); without it the batch is one
     request.
     """
     rows = _materialise(batch)
