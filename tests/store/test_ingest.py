@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -135,8 +136,6 @@ def test_the_same_taobao_events_via_http_and_the_csv_cli_are_stored_once(
         writer.writerow(["user_id", "item_id", "category_id", "event_type", "timestamp"])
         writer.writerows(rows)
     # The same events as a JSON client spells them: canonical types, ISO-8601 times.
-    from datetime import UTC, datetime
-
     records = [{"user_id": u, "item_id": i, "category_id": c, "event_type": TAOBAO_TYPES[t],
                 "timestamp": datetime.fromtimestamp(int(ts), UTC).isoformat().replace("+00:00", "Z")}
                for u, i, c, t, ts in rows]
