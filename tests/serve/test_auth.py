@@ -82,6 +82,18 @@ def test_every_v1_operation_answers_401_without_a_valid_key(keyed: TestClient) -
     assert keyed.get("/metrics").status_code == 401
 
 
+def test_a_malformed_body_without_a_key_is_401_not_422(keyed: TestClient) -> None:
+    # FastAPI parses JSON before running dependencies; the caller must still learn nothing.
+    for method, template in _v1_operations(keyed):
+        if method == "POST":
+            response = keyed.post(template, content=b'{"events": [',
+                                  headers={"content-type": "application/json"})
+            assert response.status_code == 401, (template, response.text)
+    with_key = keyed.post("/v1/events", content=b'{"events": [',
+                          headers={"content-type": "application/json", **_key(WRITER)})
+    assert with_key.status_code == 422
+
+
 def test_each_key_reaches_exactly_the_operations_of_its_scopes(keyed: TestClient) -> None:
     scopes_of = {READER: {"read"}, WRITER: {"write"}, FULL: {"read", "write"},
                  ADMIN: {"read", "write"}}
@@ -187,7 +199,11 @@ def test_over_the_limit_a_key_gets_429_with_retry_after(settings: Settings) -> N
 
 def test_requests_without_a_valid_key_are_limited_per_client_address(settings: Settings) -> None:
     with make_client(settings, api_keys=KEYS, anonymous_rate_limit="2/minute") as client:
-        guesses = [client.get("/v1/sessions", headers=_key(f"guess-{i}")).status_code for i in range(3)]
+        guesses = [client.get("/v1/sessions", headers=_key("guess-1")).status_code,
+                   client.post("/v1/events", content=b"{", headers={**_key("guess-2"),
+                                                                     "content-type": "application/json"}
+                               ).status_code,
+                   client.get("/v1/sessions", headers=_key("guess-3")).status_code]
         assert guesses == [401, 401, 429]
         assert int(client.get("/v1/sessions").headers["retry-after"]) >= 1
         # A valid key is counted under its own identity, not the address's.

@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from shopintent import __version__
 from shopintent.log import get_logger
 from shopintent.serve.adapters.base import ModelUnavailable
-from shopintent.serve.auth import Access, require_scope
+from shopintent.serve.auth import Access, refusal_before_guard, require_scope
 from shopintent.serve.body_limit import BodySizeLimit
 from shopintent.serve.config import ServeConfig, resolve_api_keys
 from shopintent.serve.gateway import IngestUnavailable
@@ -74,7 +74,10 @@ def _validation_problem(exc: RequestValidationError) -> dict[str, Any]:
 
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = await refusal_before_guard(request)
+        if refused is not None:
+            return refused
         return JSONResponse(_validation_problem(exc), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(ModelUnavailable)

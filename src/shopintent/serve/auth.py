@@ -21,14 +21,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request, Security, status
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-
-from shopintent.log import get_logger
 
 if TYPE_CHECKING:
     from shopintent.serve.rate_limit import RateLimiter
-
-log = get_logger(__name__)
 
 HEADER = "X-API-Key"
 #: The scopes a key can carry; ``admin`` includes the others.
@@ -170,6 +167,30 @@ async def _count(request: Request, bucket: str, identity: str) -> None:
 def _unauthorised(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail,
                          headers={"WWW-Authenticate": "ApiKey"})
+
+
+async def refusal_before_guard(request: Request) -> JSONResponse | None:
+    """The 401/429 a ``/v1`` request gets when it failed *before* its guard ran.
+
+    FastAPI parses a JSON body before it runs dependencies, so a malformed body
+    would answer 422 to a caller without a key. The validation-error handler
+    asks this first: a caller without a valid key learns nothing about the body,
+    and its attempt is counted like any other (no way around the limit).
+    """
+    if not request.url.path.startswith("/v1") or hasattr(request.state, "caller"):
+        return None
+    access = request.app.state.access
+    given = request.headers.get(HEADER) or None
+    if access.keys.find(given) is not None:
+        return None
+    try:
+        await _count(request, ANONYMOUS, _client_address(request))
+        if given is None:
+            raise _unauthorised(f"missing API key: send it in the {HEADER} header")
+        raise _unauthorised(f"the {HEADER} header does not hold a valid API key")
+    except HTTPException as refused:
+        return JSONResponse({"detail": refused.detail}, status_code=refused.status_code,
+                            headers=refused.headers)
 
 
 @lru_cache(maxsize=None)
