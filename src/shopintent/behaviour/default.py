@@ -12,6 +12,7 @@ metrics.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from shopintent.behaviour.event_models import TASKS, EventIntentModel
@@ -19,6 +20,7 @@ from shopintent.behaviour.features import UserHistory
 from shopintent.behaviour.scorer import SessionScorer
 from shopintent.datasets import taobao_userbehavior_head as taobao
 from shopintent.log import get_logger
+from shopintent.persist import MODEL_FILE, LegacyModelError, has_manifest
 from shopintent.settings import Settings
 from shopintent.store import sessionise_frame
 
@@ -49,10 +51,23 @@ def train_default_models(settings: Settings) -> dict[str, EventIntentModel]:
 
 
 def load_default_models(settings: Settings) -> dict[str, EventIntentModel]:
-    """The cached default models, trained first if any is missing."""
+    """The cached default models, trained first if any is missing or saved by an older shopintent.
+
+    A cached model without a manifest (an older format, or a save cut short)
+    is re-trained; one whose files changed after the save is refused
+    (:class:`~shopintent.persist.ModelFileError`).
+    """
     root = default_model_dir(settings)
-    if all((root / task / "model.json").is_file() for task in TASKS):
-        return {task: EventIntentModel.load(root / task) for task in TASKS}
+    if all(has_manifest(root / task) for task in TASKS):
+        try:
+            return {task: EventIntentModel.load(root / task) for task in TASKS}
+        except LegacyModelError as exc:
+            log.warning("default behaviour models in an old format: re-training", reason=str(exc))
+    elif any((root / task / MODEL_FILE).is_file() for task in TASKS):
+        log.warning("default behaviour models in an old format or unfinished: re-training",
+                    path=str(root))
+    if root.is_dir():
+        shutil.rmtree(root)  # our own cache: nothing of an older format is left beside the new files
     return train_default_models(settings)
 
 

@@ -26,7 +26,7 @@ from shopintent.behaviour.examples import NEXT_LABELS, PrefixTable, build_prefix
 from shopintent.behaviour.features import FEATURE_NAMES
 from shopintent.behaviour.path_attribution import PathAttribution
 from shopintent.behaviour.metrics import best_f1_threshold, binary_scores
-from shopintent.behaviour.persist import frame_checksum, read_model_json, write_model_json
+from shopintent.behaviour.persist import begin_save, finish_save, frame_checksum, read_model_json
 
 
 #: Task name → the labels its model predicts.
@@ -179,19 +179,18 @@ class EventIntentModel:
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: Path | str, metrics: dict[str, Any] | None = None) -> Path:
-        """Write ``path/model.json`` and one ``<label>.txt`` booster per label."""
-        path = Path(path)
-        write_model_json(path, _KIND, self.get_params(), self.data_checksum_,
-                         metrics or {"validation": self.validation_},
-                         extra={"features": list(FEATURE_NAMES), "thresholds": self.thresholds_,
-                                "best_iterations": self.best_iterations_, "n_train": self.n_train_})
+        """Write one ``<label>.txt`` booster (LightGBM model text) per label, ``model.json``, the manifest."""
+        path = begin_save(path)
         for label, booster in self.boosters_.items():
             booster.save_model(str(path / f"{label}.txt"))
-        return path
+        return finish_save(path, _KIND, self.get_params(), self.data_checksum_,
+                           metrics or {"validation": self.validation_},
+                           extra={"features": list(FEATURE_NAMES), "thresholds": self.thresholds_,
+                                  "best_iterations": self.best_iterations_, "n_train": self.n_train_})
 
     @classmethod
     def load(cls, path: Path | str) -> EventIntentModel:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save` (its manifest verified first)."""
         path = Path(path)
         record = read_model_json(path, _KIND)
         if record["features"] != list(FEATURE_NAMES):

@@ -1,23 +1,31 @@
-"""The model directory every behaviour estimator writes: ``model.json`` beside its weights.
+"""The model directory every behaviour estimator writes, in :mod:`shopintent.persist`'s one format.
 
-``model.json`` holds the package version, the estimator's class and
+``model.json`` holds the package version, the estimator's kind and
 hyper-parameters, the SHA-256 of the data it was fitted on and its held-out
-metrics, so a model found on disk says what it is and how good it was.
+metrics, so a model found on disk says what it is and how good it was; the
+weights sit beside it (LightGBM model text, safetensors, JSON) and
+``manifest.json``, written last, lets ``load`` refuse a changed or foreign
+file. A save is ``begin_save(path)``, the weight files, then
+:func:`finish_save`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from shopintent import __version__
+from shopintent import persist
+from shopintent.persist import begin_save
+
+__all__ = ["FORMAT_VERSION", "RETRAIN", "begin_save", "finish_save", "frame_checksum", "read_model_json"]
 
 FORMAT_VERSION = 1
+#: The command quoted when a saved behaviour model is refused.
+RETRAIN = "shopintent behaviour train"
 
 
 def frame_checksum(*frames: pd.DataFrame | pd.Series | np.ndarray) -> str:
@@ -31,41 +39,15 @@ def frame_checksum(*frames: pd.DataFrame | pd.Series | np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def write_model_json(path: Path, kind: str, parameters: dict[str, Any], data_checksum: str,
-                     metrics: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
-    """Create ``path`` and write its ``model.json``."""
-    path.mkdir(parents=True, exist_ok=True)
-    record = {
-        "format_version": FORMAT_VERSION,
-        "shopintent_version": __version__,
-        "kind": kind,
-        "parameters": parameters,
-        "data_checksum": data_checksum,
-        "metrics": metrics,
-        **(extra or {}),
-    }
-    (path / "model.json").write_text(json.dumps(record, indent=2, default=_plain) + "\n")
+def finish_save(path: Path, kind: str, parameters: dict[str, Any], data_checksum: str,
+                metrics: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
+    """Write ``path/model.json`` and then the manifest: the last step of every behaviour save."""
+    persist.write_model_json(path, kind, FORMAT_VERSION, parameters, data_checksum=data_checksum,
+                             metrics=metrics, **(extra or {}))
+    persist.write_manifest(path)
+    return path
 
 
 def read_model_json(path: Path, kind: str) -> dict[str, Any]:
-    """Read ``path/model.json`` and check it holds a ``kind`` model of a format we read."""
-    target = Path(path) / "model.json"
-    if not target.is_file():
-        raise FileNotFoundError(f"{path} holds no model.json; is it a directory written by save()?")
-    record = json.loads(target.read_text())
-    if record.get("kind") != kind:
-        raise ValueError(f"{target} holds a {record.get('kind')!r} model, not {kind!r}")
-    if record.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{target}: format version {record.get('format_version')} is not "
-                         f"{FORMAT_VERSION}; retrain the model with this shopintent version")
-    return record
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to model.json")
+    """Verify ``path`` against its manifest, then read its ``model.json`` (a ``kind`` model of our format)."""
+    return persist.read_model_json(path, kind, FORMAT_VERSION, retrain=RETRAIN)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
-from shopintent.behaviour.persist import frame_checksum, read_model_json, write_model_json
+from shopintent.behaviour.persist import begin_save, finish_save, frame_checksum, read_model_json
 
 _KIND = "repeat_purchase"
 
@@ -159,12 +159,11 @@ class RepeatPurchaseModel:
                                                 num_threads=1))
 
     def save(self, path: Path | str, metrics: dict[str, Any] | None = None) -> Path:
-        """Write ``model.json`` (with the BG/NBD parameters) and ``booster.txt``."""
-        path = Path(path)
-        write_model_json(path, _KIND, self.get_params(), self.data_checksum_, metrics or {},
-                         extra={"feature_names": self.feature_names_, "bgnbd": self.bgnbd_.params_})
+        """Write ``booster.txt``, ``model.json`` (with the BG/NBD parameters) and the manifest."""
+        path = begin_save(path)
         self.booster_.save_model(str(path / "booster.txt"))
-        return path
+        return finish_save(path, _KIND, self.get_params(), self.data_checksum_, metrics or {},
+                           extra={"feature_names": self.feature_names_, "bgnbd": self.bgnbd_.params_})
 
     @classmethod
     def load(cls, path: Path | str) -> RepeatPurchaseModel:

@@ -26,8 +26,9 @@ from torch import nn
 from shopintent.behaviour.early import early_curve
 from shopintent.behaviour.examples import LABELS, PrefixTable
 from shopintent.behaviour.metrics import best_f1_threshold, binary_scores
-from shopintent.behaviour.persist import frame_checksum, read_model_json, write_model_json
+from shopintent.behaviour.persist import begin_save, finish_save, frame_checksum, read_model_json
 from shopintent.log import get_logger
+from shopintent.persist import load_tensors, save_tensors
 
 log = get_logger(__name__)
 _KIND = "sequence_intent"
@@ -233,17 +234,16 @@ class SequenceIntentModel:
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: Path | str, metrics: dict[str, Any] | None = None) -> Path:
-        """Write ``model.json`` (with vocabularies) and ``network.pt``."""
-        path = Path(path)
-        write_model_json(path, _KIND, self.get_params(), self.data_checksum_, metrics or {},
-                         extra={"thresholds": self.thresholds_, "best_epoch": self.best_epoch_,
-                                "item_vocab": self.item_vocab_, "category_vocab": self.category_vocab_})
-        torch.save(self.network_.state_dict(), path / "network.pt")
-        return path
+        """Write ``network.safetensors``, ``model.json`` (with vocabularies) and the manifest."""
+        path = begin_save(path)
+        save_tensors(path / "network.safetensors", self.network_.state_dict())
+        return finish_save(path, _KIND, self.get_params(), self.data_checksum_, metrics or {},
+                           extra={"thresholds": self.thresholds_, "best_epoch": self.best_epoch_,
+                                  "item_vocab": self.item_vocab_, "category_vocab": self.category_vocab_})
 
     @classmethod
     def load(cls, path: Path | str) -> SequenceIntentModel:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save` (its manifest verified first)."""
         path = Path(path)
         record = read_model_json(path, _KIND)
         params = dict(record["parameters"])
@@ -256,7 +256,7 @@ class SequenceIntentModel:
         model.data_checksum_ = record["data_checksum"]
         model.network_ = _Network(len(model.item_vocab_) + 2, len(model.category_vocab_) + 2,
                                   len(model.labels), model.hidden, model.embedding_dim, model.dropout)
-        model.network_.load_state_dict(torch.load(path / "network.pt", weights_only=True))
+        model.network_.load_state_dict(load_tensors(path / "network.safetensors"))
         return model
 
 

@@ -18,7 +18,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import joblib
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -31,7 +30,8 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils.class_weight import compute_sample_weight
 
 from shopintent.behaviour.metrics import best_f1_threshold
-from shopintent.behaviour.persist import frame_checksum, read_model_json, write_model_json
+from shopintent.behaviour.persist import begin_save, finish_save, frame_checksum, read_model_json
+from shopintent.behaviour.tabular_network import TabularNetwork, signed_log1p
 
 KINDS: tuple[str, ...] = ("lightgbm", "logistic", "mlp")
 _KIND = "session_purchase"
@@ -52,7 +52,8 @@ class SessionPurchaseModel:
     cause); ``validation_fraction`` of the training rows held out for
     early stopping, calibration and the threshold; ``random_state``.
 
-    Learned: ``model_`` (booster or pipeline), ``calibrator_`` (a, b of
+    Learned: ``model_`` (LightGBM booster, or the fitted scikit-learn pipeline
+    exported to a :class:`~shopintent.behaviour.tabular_network.TabularNetwork`), ``calibrator_`` (a, b of
     ``sigmoid(a·logit(p) + b)``), ``threshold_`` (F1-optimal on
     inner-validation), ``feature_names_``, ``categorical_``.
     """
@@ -94,7 +95,9 @@ class SessionPurchaseModel:
         if self.kind == "lightgbm":
             self.model_ = self._fit_lightgbm(X_fit, y_fit, weight, X_val, y_val)
         else:
-            self.model_ = self._pipeline().fit(X_fit, y_fit, model__sample_weight=weight)
+            # exported to plain arrays at once: predictions and saved files never need a pickle
+            pipeline = self._pipeline().fit(X_fit, y_fit, model__sample_weight=weight)
+            self.model_ = TabularNetwork.from_pipeline(pipeline)
         raw = self._raw_proba(X_val)
         self.calibrator_ = self._fit_sigmoid(raw, y_val) if self.calibrate else (1.0, 0.0)
         self.threshold_ = best_f1_threshold(y_val, self._apply_calibration(raw))
@@ -120,7 +123,7 @@ class SessionPurchaseModel:
         categorical = self.categorical_
         numeric = [c for c in self.feature_names_ if c not in categorical]
         prep = ColumnTransformer([
-            ("num", Pipeline([("log", FunctionTransformer(_signed_log1p)),
+            ("num", Pipeline([("log", FunctionTransformer(signed_log1p)),
                               ("scale", StandardScaler())]), numeric),
             ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=10), categorical),
         ])
@@ -151,7 +154,7 @@ class SessionPurchaseModel:
         X = self._frame(X)
         if self.kind == "lightgbm":
             return np.asarray(self.model_.predict(X, num_threads=1))
-        return self.model_.predict_proba(X)[:, 1]
+        return self.model_.predict_positive(X)
 
     def _apply_calibration(self, raw: np.ndarray) -> np.ndarray:
         a, b = self.calibrator_
@@ -175,20 +178,20 @@ class SessionPurchaseModel:
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: Path | str, metrics: dict[str, Any] | None = None) -> Path:
-        """Write ``path/model.json`` and the fitted model (``booster.txt`` or ``pipeline.joblib``)."""
-        path = Path(path)
-        write_model_json(path, _KIND, self.get_params(), self.data_checksum_, metrics or {}, extra={
-            "feature_names": self.feature_names_, "categories": self.categories_,
-            "calibrator": list(self.calibrator_), "threshold": self.threshold_})
+        """Write the fitted model (``booster.txt``, or ``network.safetensors`` + ``network.json``),
+        ``model.json`` and the manifest."""
+        path = begin_save(path)
         if self.kind == "lightgbm":
             self.model_.save_model(str(path / "booster.txt"))
         else:
-            joblib.dump(self.model_, path / "pipeline.joblib")
-        return path
+            self.model_.save(path)
+        return finish_save(path, _KIND, self.get_params(), self.data_checksum_, metrics or {}, extra={
+            "feature_names": self.feature_names_, "categories": self.categories_,
+            "calibrator": list(self.calibrator_), "threshold": self.threshold_})
 
     @classmethod
     def load(cls, path: Path | str) -> SessionPurchaseModel:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save` (its manifest verified first)."""
         path = Path(path)
         record = read_model_json(path, _KIND)
         model = cls(**record["parameters"])
@@ -201,13 +204,9 @@ class SessionPurchaseModel:
         if model.kind == "lightgbm":
             model.model_ = lgb.Booster(model_file=str(path / "booster.txt"))
         else:
-            model.model_ = joblib.load(path / "pipeline.joblib")
+            model.model_ = TabularNetwork.load(path)
         return model
 
     def __repr__(self) -> str:
         return f"SessionPurchaseModel({json.dumps(self.get_params())[1:-1]})"
 
-
-def _signed_log1p(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=float)
-    return np.nan_to_num(np.sign(X) * np.log1p(np.abs(X)), nan=0.0)
