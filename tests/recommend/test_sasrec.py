@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from shopintent.persist import ModelFileError
 from shopintent.recommend import Recommender, evaluate, make_model
 from shopintent.recommend.sasrec import SASRec
 
@@ -55,10 +56,33 @@ def test_save_load_round_trip_scores_identically(sasrec, beauty_slice, tmp_path)
 def test_training_resumes_from_its_checkpoint(beauty_slice, tmp_path) -> None:  # type: ignore[no-untyped-def]
     split, items = beauty_slice
     small = [s for s in split.train[:600]]
+    fit_args = {"items": items, "catalogue": split.catalogue, "valid": split.valid[:300]}
     params = {**FAST, "epochs": 1, "checkpoint_dir": str(tmp_path / "ckpt")}
-    first = SASRec(**params).fit(small, items=items, catalogue=split.catalogue, valid=split.valid[:300])
-    resumed = SASRec(**{**params, "epochs": 2}).fit(small, items=items, catalogue=split.catalogue,
-                                                   valid=split.valid[:300])
+    first = SASRec(**params).fit(small, **fit_args)
+    (tmp_path / "ckpt" / "checkpoint.pt").write_bytes(b"not a pickle: an older checkpoint is never loaded")
+    resumed = SASRec(**{**params, "epochs": 2})
+    epochs_run: list[int] = []
+    resumed.on_epoch = lambda epoch, total, record: epochs_run.append(epoch)
+    resumed.fit(small, **fit_args)
+    assert epochs_run == [2]  # epoch 1 came from the checkpoint
     assert [h["epoch"] for h in resumed.history_] == [1, 2]
     assert resumed.history_[0] == first.history_[0]
-    assert (tmp_path / "ckpt" / "checkpoint.pt").is_file()
+    # network, optimiser and both RNGs restored: the same model as two epochs in one go
+    straight = SASRec(**{**FAST, "epochs": 2}).fit(small, **fit_args)
+    histories = [e.history for e in split.test[:50]]
+    encoded = [straight.index_.encode(h) for h in histories]
+    np.testing.assert_allclose(resumed.score(encoded), straight.score(encoded), rtol=1e-5, atol=1e-6)
+    checkpoint = tmp_path / "ckpt" / "checkpoint"
+    assert sorted(p.name for p in checkpoint.iterdir()) == [
+        "manifest.json", "model.json", "state.json", "tensors.safetensors"]
+
+
+def test_a_changed_checkpoint_is_refused(beauty_slice, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    split, items = beauty_slice
+    fit_args = {"items": items, "catalogue": split.catalogue, "valid": split.valid[:100]}
+    params = {**FAST, "epochs": 1, "checkpoint_dir": str(tmp_path / "ckpt")}
+    SASRec(**params).fit(split.train[:300], **fit_args)
+    state = tmp_path / "ckpt" / "checkpoint" / "state.json"
+    state.write_text(state.read_text().replace('"epoch": 1', '"epoch": 0'))
+    with pytest.raises(ModelFileError, match="state.json: changed since it was saved"):
+        SASRec(**{**params, "epochs": 2}).fit(split.train[:300], **fit_args)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from shopintent.persist import load_arrays, save_arrays
 from shopintent.recommend.base import Recommender, histories_matrix
 from shopintent.schema.records import InteractionSequence
 
@@ -86,8 +87,8 @@ class ImplicitALS(Recommender):
         return (self.user_factors(histories) @ self.item_factors_.T.astype(np.float64)).astype(np.float32)
 
     def _save_state(self, path: Path) -> None:
-        np.save(path / "item_factors.npy", self.item_factors_)
+        save_arrays(path / "item_factors.safetensors", {"item_factors": self.item_factors_})
 
     def _load_state(self, path: Path) -> None:
-        self.item_factors_ = np.load(path / "item_factors.npy")
+        self.item_factors_ = load_arrays(path / "item_factors.safetensors")["item_factors"]
         self._cache_gram()

@@ -8,7 +8,6 @@ the hybrid blend and top-k serving are then written once against
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,15 +15,25 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from shopintent import __version__
 from shopintent.log import get_logger
+from shopintent.persist import (
+    begin_save,
+    read_json,
+    read_model_json,
+    write_json,
+    write_manifest,
+    write_model_json,
+)
 from shopintent.recommend.data import ItemIndex, sequences_checksum
 from shopintent.schema.records import InteractionSequence, Item
 
 log = get_logger(__name__)
 
-#: Written into every model.json; bumped when the on-disk layout changes.
-FORMAT_VERSION = 1
+#: Written into every model.json; bumped when the on-disk layout changes
+#: (2: safetensors weights and a manifest; 1 wrote NumPy and torch files).
+FORMAT_VERSION = 2
+#: The command quoted when a saved recommender is refused.
+RETRAIN = "shopintent recommend train"
 
 
 class NotFittedError(RuntimeError):
@@ -47,6 +56,8 @@ class Recommender:
     data_checksum_: str
     metrics_: dict[str, Any]
     fit_seconds_: float
+    #: Extra ``model.json`` fields a loaded model was saved with (``save(path, record=...)``).
+    record_: dict[str, Any]
 
     # -- parameters --------------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
@@ -81,6 +92,7 @@ class Recommender:
         self.items_ = {k: v for k, v in (items or {}).items() if k in self.index_}
         self.data_checksum_ = sequences_checksum(sequences)
         self.metrics_ = {}
+        self.record_ = {}
         encoded = [self.index_.encode(seq.items) for seq in sequences]
         self._fit(encoded, sequences, valid)
         self.fit_seconds_ = time.perf_counter() - start
@@ -146,26 +158,29 @@ class Recommender:
         return out
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, path: Path | str) -> Path:
-        """Write ``path/model.json`` (version, parameters, data checksum, metrics) and the weights."""
+    def save(self, path: Path | str, record: Mapping[str, Any] | None = None) -> Path:
+        """Write the weights (safetensors / JSON), ``model.json`` and the manifest to ``path``.
+
+        ``model.json`` holds version, parameters, data checksum, metrics and
+        any ``record`` fields (e.g. where the training data came from); the
+        manifest, written last, lets :meth:`load` refuse a changed or foreign file.
+        """
         self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "shopintent_version": __version__,
-            "kind": self.kind,
-            "parameters": self.get_params(),
-            "data_checksum": self.data_checksum_,
-            "metrics": self.metrics_,
-            "fit_seconds": round(getattr(self, "fit_seconds_", 0.0), 3),
-            "n_items": len(self.index_),
-        }
-        (path / "model.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-        (path / "items.json").write_text(json.dumps(self.index_.to_json()) + "\n")
+        path = begin_save(path)
+        write_json(path / "items.json", self.index_.to_json(), indent=None)
         attributes = {k: list(v.attributes) for k, v in getattr(self, "items_", {}).items()}
-        (path / "attributes.json").write_text(json.dumps(attributes) + "\n")
+        write_json(path / "attributes.json", attributes, indent=None)
         self._save_state(path)
+        write_model_json(
+            path, self.kind, FORMAT_VERSION, self.get_params(),
+            data_checksum=self.data_checksum_,
+            metrics=self.metrics_,
+            fit_seconds=round(getattr(self, "fit_seconds_", 0.0), 3),
+            n_items=len(self.index_),
+            **(record or {}),
+        )
+        write_manifest(path)
+        self.record_ = dict(record or {})
         return path
 
     def _save_state(self, path: Path) -> None:
@@ -176,31 +191,32 @@ class Recommender:
 
     @classmethod
     def load(cls, path: Path | str) -> Recommender:
-        """Read a model written by :meth:`save` (any kind; the class comes from ``model.json``)."""
-        from shopintent.recommend.registry import model_class
+        """Read a model written by :meth:`save` (any kind; the class comes from ``model.json``).
+
+        The manifest is verified before anything else is read.
+        """
+        from shopintent.recommend.registry import MODELS, model_class
 
         path = Path(path)
-        meta_file = path / "model.json"
-        if not meta_file.is_file():
-            raise FileNotFoundError(f"{path} holds no model.json; is it a directory written by save()?")
-        meta = json.loads(meta_file.read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{meta_file}: format_version {meta.get('format_version')} is not "
-                f"{FORMAT_VERSION}; retrain the model with this shopintent version"
-            )
+        meta = read_model_json(path, tuple(MODELS), FORMAT_VERSION, retrain=RETRAIN)
         klass = model_class(meta["kind"])
         if cls is not Recommender and not issubclass(klass, cls):
             raise TypeError(f"{path} holds a {meta['kind']} model, not a {cls.kind}")
         model = klass(**meta["parameters"])
-        model.index_ = ItemIndex(json.loads((path / "items.json").read_text()))
-        attributes = json.loads((path / "attributes.json").read_text())
+        model.index_ = ItemIndex(read_json(path / "items.json"))
+        attributes = read_json(path / "attributes.json")
         model.items_ = {k: Item(item_id=k, attributes=tuple(v)) for k, v in attributes.items()}
         model.data_checksum_ = meta["data_checksum"]
         model.metrics_ = meta.get("metrics", {})
         model.fit_seconds_ = meta.get("fit_seconds", 0.0)
+        model.record_ = {k: v for k, v in meta.items() if k not in _MODEL_JSON_FIELDS}
         model._load_state(path)
         return model
+
+
+#: ``model.json`` fields every recommender writes; anything else is the caller's ``record``.
+_MODEL_JSON_FIELDS = frozenset({"kind", "format_version", "shopintent_version", "parameters",
+                                "data_checksum", "metrics", "fit_seconds", "n_items"})
 
 
 def histories_matrix(histories: Sequence[np.ndarray], width: int, weights: str = "binary"):  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from shopintent.persist import load_arrays, load_sparse, save_arrays, save_sparse
 from shopintent.recommend.base import Recommender, histories_matrix
 from shopintent.schema.records import InteractionSequence, Item
 
@@ -89,9 +90,9 @@ class ContentBased(Recommender):
         return cached
 
     def _save_state(self, path: Path) -> None:
-        sp.save_npz(path / "attributes.npz", self.attributes_)
-        np.save(path / "popularity.npy", self.popularity_)
+        save_sparse(path / "attributes.safetensors", self.attributes_)
+        save_arrays(path / "popularity.safetensors", {"popularity": self.popularity_})
 
     def _load_state(self, path: Path) -> None:
-        self.attributes_ = sp.load_npz(path / "attributes.npz").tocsr()
-        self.popularity_ = np.load(path / "popularity.npy")
+        self.attributes_ = load_sparse(path / "attributes.safetensors")
+        self.popularity_ = load_arrays(path / "popularity.safetensors")["popularity"]

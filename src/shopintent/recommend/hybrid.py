@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from shopintent.log import get_logger
+from shopintent.persist import read_json, write_json
 from shopintent.recommend.base import Recommender
 from shopintent.recommend.data import Example
 from shopintent.recommend.evaluate import metrics_from_ranks, ranks_from_scores, top_k_indices
@@ -184,15 +185,11 @@ class Hybrid(Recommender):
         return total
 
     def _save_state(self, path: Path) -> None:
-        import json
-
         for i, model in enumerate(self.models_):
-            model.save(path / f"component_{i}_{model.kind}")
-        (path / "weights.json").write_text(json.dumps(self.weights_) + "\n")
+            model.save(path / f"component_{i}_{model.kind}")  # each with its own manifest too
+        write_json(path / "weights.json", self.weights_)
 
     def _load_state(self, path: Path) -> None:
-        import json
-
-        self.weights_ = json.loads((path / "weights.json").read_text())
+        self.weights_ = read_json(path / "weights.json")
         self.models_ = [Recommender.load(path / f"component_{i}_{kind}")
                         for i, (kind, _) in enumerate(self.components)]

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from shopintent.persist import load_arrays, save_arrays
 from shopintent.recommend.base import Recommender
 from shopintent.schema.records import InteractionSequence
 
@@ -60,7 +61,7 @@ class Popularity(Recommender):
         return np.broadcast_to(self.popularity_, (len(histories), self.index_.size)).copy()
 
     def _save_state(self, path: Path) -> None:
-        np.save(path / "popularity.npy", self.popularity_)
+        save_arrays(path / "popularity.safetensors", {"popularity": self.popularity_})
 
     def _load_state(self, path: Path) -> None:
-        self.popularity_ = np.load(path / "popularity.npy")
+        self.popularity_ = load_arrays(path / "popularity.safetensors")["popularity"]

@@ -13,12 +13,12 @@ CPU cost is kept low by computing the loss only at real (non-padding)
 positions and by batching sequences of similar length (padding to the
 batch's longest, not to ``max_len``). Training stops early on validation
 NDCG@10 (full ranking) and keeps the best epoch; with ``checkpoint_dir`` each
-epoch is checkpointed and a later ``fit`` on the same data resumes.
+epoch is checkpointed (safetensors + JSON, see :mod:`~shopintent.recommend.checkpoint`)
+and a later ``fit`` on the same data resumes.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,7 +29,9 @@ import torch
 from torch import nn
 
 from shopintent.log import get_logger
+from shopintent.persist import load_tensors, read_json, save_tensors, write_json
 from shopintent.recommend.base import Recommender
+from shopintent.recommend.checkpoint import load_checkpoint, save_checkpoint
 from shopintent.recommend.data import Example
 from shopintent.recommend.evaluate import evaluate_scores
 from shopintent.schema.records import InteractionSequence
@@ -193,18 +195,13 @@ class SASRec(Recommender):
         optimiser = torch.optim.Adam(self.network_.parameters(), lr=self.lr,
                                      weight_decay=self.weight_decay)
         state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "best_state": None, "history": []}
-        checkpoint = Path(self.checkpoint_dir) / "checkpoint.pt" if self.checkpoint_dir else None
-        if checkpoint is not None and checkpoint.is_file():
-            saved = torch.load(checkpoint, weights_only=False)
-            if saved["data_checksum"] == self.data_checksum_ and saved["params"] == self._train_params():
-                self.network_.load_state_dict(saved["network"])
-                optimiser.load_state_dict(saved["optimiser"])
-                state = saved["state"]
-                rng = saved["rng"]
-                torch.set_rng_state(saved["torch_rng"])
+        checkpoint = Path(self.checkpoint_dir) if self.checkpoint_dir else None
+        resume_key = {"data_checksum": self.data_checksum_, "params": self._train_params()}
+        if checkpoint is not None:
+            resumed = load_checkpoint(checkpoint, self.network_, optimiser, resume_key)
+            if resumed is not None:
+                state, rng = resumed
                 log.info("sasrec resumed", epoch=state["epoch"], checkpoint=str(checkpoint))
-            else:
-                log.warning("checkpoint ignored: other data or parameters", checkpoint=str(checkpoint))
         start = time.perf_counter() - state.get("seconds", 0.0)
         stale = state["epoch"] - state["best_epoch"]
         while state["epoch"] < self.epochs and (not valid or stale < self.patience):
@@ -244,11 +241,7 @@ class SASRec(Recommender):
             if self.on_epoch is not None:
                 self.on_epoch(state["epoch"], self.epochs, record)
             if checkpoint is not None:
-                checkpoint.parent.mkdir(parents=True, exist_ok=True)
-                torch.save({"network": self.network_.state_dict(), "optimiser": optimiser.state_dict(),
-                            "state": state, "rng": rng, "torch_rng": torch.get_rng_state(),
-                            "data_checksum": self.data_checksum_, "params": self._train_params()},
-                           checkpoint)
+                save_checkpoint(checkpoint, self.network_, optimiser, state, rng, resume_key)
             stale = state["epoch"] - state["best_epoch"]
             epoch_seconds = state["seconds"] - (state["history"][-2]["seconds"] if len(state["history"]) > 1 else 0.0)
             if self.time_budget_s is not None and state["seconds"] + epoch_seconds > self.time_budget_s:
@@ -312,17 +305,16 @@ class SASRec(Recommender):
 
     # -- persistence ---------------------------------------------------------------------------
     def _save_state(self, path: Path) -> None:
-        torch.save(self.network_.state_dict(), path / "network.pt")
-        (path / "sasrec.json").write_text(json.dumps(
-            {"attribute_vocab": self.attribute_vocab_, "history": self.history_,
-             "best_epoch": self.best_epoch_}) + "\n")
+        save_tensors(path / "network.safetensors", self.network_.state_dict())
+        write_json(path / "sasrec.json", {"attribute_vocab": self.attribute_vocab_,
+                                          "history": self.history_, "best_epoch": self.best_epoch_})
 
     def _load_state(self, path: Path) -> None:
-        extra = json.loads((path / "sasrec.json").read_text())
+        extra = read_json(path / "sasrec.json")
         self.attribute_vocab_ = extra["attribute_vocab"]
         self.history_ = extra["history"]
         self.best_epoch_ = extra["best_epoch"]
-        state = torch.load(path / "network.pt", weights_only=True)
+        state = load_tensors(path / "network.safetensors")
         self.network_ = self._build(len(self.attribute_vocab_), state["item_attributes"])
         self.network_.load_state_dict(state)
         self.network_.eval()

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from shopintent.persist import load_arrays, load_sparse, save_arrays, save_sparse
 from shopintent.recommend.base import Recommender, histories_matrix
 from shopintent.schema.records import InteractionSequence
 
@@ -97,11 +98,12 @@ class SessionKNN(Recommender):
                              shape=sims.shape)
 
     def _save_state(self, path: Path) -> None:
-        sp.save_npz(path / "sessions.npz", self.sessions_)
-        np.savez(path / "weights.npz", inv_norm=self.inv_norm_, idf=self.idf_, prior=self.prior_)
+        save_sparse(path / "sessions.safetensors", self.sessions_)
+        save_arrays(path / "weights.safetensors",
+                    {"inv_norm": self.inv_norm_, "idf": self.idf_, "prior": self.prior_})
 
     def _load_state(self, path: Path) -> None:
-        self.sessions_ = sp.load_npz(path / "sessions.npz").tocsr()
-        weights = np.load(path / "weights.npz")
+        self.sessions_ = load_sparse(path / "sessions.safetensors")
+        weights = load_arrays(path / "weights.safetensors")
         self.inv_norm_, self.idf_, self.prior_ = weights["inv_norm"], weights["idf"], weights["prior"]
         self.sessions_t_ = self.sessions_.T.tocsr()

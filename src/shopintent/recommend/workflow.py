@@ -103,8 +103,11 @@ def train_sequences(
     items: dict[str, Item] | None = None,
     params: dict[str, Any] | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    record: dict[str, Any] | None = None,
 ) -> Recommender:
     """Train on every sequence (validation = each last item, for early stopping/blending) and save to ``out``.
+
+    ``record`` adds fields to the saved ``model.json`` (where the data came from).
 
     The last item of each sequence guides early stopping and blend weights
     but is also trained on by the models that do not need validation, so
@@ -119,7 +122,7 @@ def train_sequences(
     catalogue = ItemIndex.from_sequences(sequences, list(items or {})).ids
     model.fit(train if needs_valid else sequences, items=items, catalogue=catalogue,
               valid=valid if needs_valid else None)
-    model.save(out)
+    model.save(out, record=record)
     return model
 
 
