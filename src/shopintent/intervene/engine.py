@@ -35,6 +35,7 @@ from shopintent.intervene.context import DecisionContext
 from shopintent.intervene.decision_log import DecisionLog, default_log_path
 from shopintent.intervene.policy import UpliftPolicy
 from shopintent.log import get_logger
+from shopintent.persist import MODEL_FILE, LegacyModelError
 from shopintent.schema.records import Decision, Outcome
 from shopintent.settings import Settings
 
@@ -158,10 +159,17 @@ class DecisionEngine:
 def load_default_engine(settings: Settings, random_state: int | None = None) -> DecisionEngine:
     """The engine the service runs: the saved policy if one exists, its log under state_dir.
 
-    A policy saved by ``shopintent intervene fit-policy`` in
-    ``state_dir/intervene/policy/`` is used; otherwise the prior policy.
+    A policy saved with :meth:`UpliftPolicy.save` in ``state_dir/intervene/policy/``
+    is used (its manifest verified; one whose files changed is refused);
+    otherwise, or when it was saved in a format this version no longer reads,
+    the prior policy.
     """
     policy_dir = settings.state_dir / "intervene" / "policy"
-    policy = UpliftPolicy.load(policy_dir) if (policy_dir / "model.json").is_file() else UpliftPolicy()
+    policy = UpliftPolicy()
+    if (policy_dir / MODEL_FILE).is_file():
+        try:
+            policy = UpliftPolicy.load(policy_dir)
+        except LegacyModelError as exc:
+            log.warning("saved policy in an old format: the prior policy is used", reason=str(exc))
     log.info("decision engine ready", policy=policy.version, log=str(default_log_path(settings)))
     return DecisionEngine(policy=policy, log_path=default_log_path(settings), random_state=random_state)

@@ -18,18 +18,17 @@ interval excludes 1.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from shopintent import __version__
 from shopintent.intervene.estimators import IPS, SNIPS, DoublyRobust, OPEEstimator
 from shopintent.intervene.feedback import LoggedFeedback
 from shopintent.intervene.intervals import Interval, bootstrap_counts, percentile_interval, ratio_interval
-from shopintent.intervene.reward_model import RewardModel
+from shopintent.intervene.reward_model import HoldoutRewards, RewardModel
+from shopintent.persist import begin_save, write_manifest, write_model_json
 
 LEARNERS: tuple[str, ...] = ("reward_greedy", "ipw")
 #: Softmax temperatures ``auto`` chooses from (0 = greedy, inf = uniform).
@@ -199,12 +198,23 @@ def learn_and_evaluate(
     C: float = 0.1,
     n_bootstrap: int = 1000,
     random_state: int = 0,
+    n_refits: int | None = None,
 ) -> tuple[RewardGreedyPolicy | IPWPolicyLearner, PolicyLearningReport]:
-    """Fit on the earlier part of ``logs``, value on the later part, compare with both log policies."""
+    """Fit on the earlier part of ``logs``, value on the later part, compare with both log policies.
+
+    DR's ``q̂`` is fitted on the earlier part; in each of its bootstrap
+    replicates (the first ``n_refits``, default all ``n_bootstrap``) it is
+    refitted on a resample of the earlier part, so DR's intervals carry the
+    model's noise. ``n_refits=0`` holds it fixed.
+    """
     train, test, cut = time_split(logs, train_share)
     policy = make_learner(learner, epsilon, C).fit(train)
     dist = policy.action_dist(test)
-    q = RewardModel(C=C).fit(train).predict(test)
+    n_refits = n_bootstrap if n_refits is None else n_refits
+    if not 0 <= n_refits <= n_bootstrap:
+        raise ValueError(f"n_refits must be in 0..n_bootstrap ({n_bootstrap}), got {n_refits}")
+    rewards = HoldoutRewards(C=C).fit(train, test)
+    q = rewards.estimated_rewards_
     estimators: list[OPEEstimator] = [IPS(), SNIPS(), DoublyRobust()]
     values, lift_random, lift_target = {}, {}, {}
     ones = np.ones(test.n_rounds)
@@ -219,19 +229,27 @@ def learn_and_evaluate(
                                       random_state=random_state + 2)
     for est in estimators:
         terms = est.terms(test, dist, q)
-        values[est.name] = ratio_interval(terms.num, terms.den, n_bootstrap, random_state=random_state)
+        refit = est.needs_reward_model and n_refits > 0
         rng = np.random.default_rng(random_state + 3)
-        reps_r, reps_t = [], []
-        target_chunks = (bootstrap_counts(target_test.n_rounds, n_bootstrap, rng)
+        reps_v, reps_r, reps_t = [], [], []
+        n_reps = n_refits if refit else n_bootstrap
+        target_chunks = (bootstrap_counts(target_test.n_rounds, n_reps, rng)
                          if target_test is not None else None)
-        for counts in bootstrap_counts(test.n_rounds, n_bootstrap, rng):
-            learned = (counts @ terms.num) / (counts @ terms.den)
+        for counts in bootstrap_counts(test.n_rounds, n_reps, rng):
+            if refit:
+                refitted = [est.terms(test, dist, q_b) for q_b in rewards.replicates(counts, rng)]
+                learned = np.array([(c @ t.num) / (c @ t.den)
+                                    for c, t in zip(counts, refitted, strict=True)])
+            else:
+                learned = (counts @ terms.num) / (counts @ terms.den)
+            reps_v.append(learned)
             with np.errstate(divide="ignore", invalid="ignore"):
                 reps_r.append(learned / (counts @ test.reward / test.n_rounds))
                 if target_chunks is not None:
                     t_counts = next(target_chunks)
                     reps_t.append(learned / (t_counts @ target_test.reward / target_test.n_rounds))
-        point = values[est.name].value
+        point = float(terms.num.sum() / terms.den.sum())
+        values[est.name] = percentile_interval(point, np.concatenate(reps_v))
         lift_random[est.name] = percentile_interval(point / random_value.value, np.concatenate(reps_r))
         if target_value is not None:
             lift_target[est.name] = percentile_interval(point / target_value.value, np.concatenate(reps_t))
@@ -239,7 +257,7 @@ def learn_and_evaluate(
         learner=learner, values=values, random_value=random_value, target_value=target_value,
         lift_vs_random=lift_random, lift_vs_target=lift_target,
         parameters={"train_share": train_share, "epsilon": epsilon, "C": C, "n_bootstrap": n_bootstrap,
-                    "seed": random_state, "split_time": str(cut),
+                    "n_refits": n_refits, "seed": random_state, "split_time": str(cut),
                     "temperature": getattr(policy, "temperature_", None), "train_rounds": train.n_rounds,
                     "test_rounds": test.n_rounds, "train_clicks": int(train.reward.sum()),
                     "test_clicks": int(test.reward.sum()),
@@ -250,10 +268,10 @@ def learn_and_evaluate(
 
 def save_policy(policy: RewardGreedyPolicy | IPWPolicyLearner, report: PolicyLearningReport, path: Path,
                 data_checksum: str = "") -> Path:
-    """Write ``path/model.json``: version, parameters, data checksum, held-out metrics, coefficients."""
-    path.mkdir(parents=True, exist_ok=True)
-    payload = {"model": type(policy).__name__, "shopintent_version": __version__,
-               "parameters": report.parameters, "data_checksum": data_checksum,
-               "metrics": report.as_dict(), "learned": policy.to_dict()}
-    (path / "model.json").write_text(json.dumps(payload, indent=2, default=str))
+    """Write ``path/model.json`` (version, parameters, data checksum, held-out metrics, coefficients)
+    and its manifest, in :mod:`shopintent.persist`'s format."""
+    path = begin_save(path)
+    write_model_json(path, type(policy).__name__, 1, report.parameters, data_checksum=data_checksum,
+                     metrics=report.as_dict(), learned=policy.to_dict())
+    write_manifest(path)
     return path

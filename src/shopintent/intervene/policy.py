@@ -19,7 +19,6 @@ logged propensity is exactly the probability used to sample.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,11 +26,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shopintent import __version__
 from shopintent.intervene.actions import Action
 from shopintent.intervene.context import FEATURE_NAMES, DecisionContext
+from shopintent.persist import begin_save, read_model_json, write_manifest, write_model_json
 
-MODEL_FILE = "model.json"
+KIND = "UpliftPolicy"
+FORMAT_VERSION = 1
+#: How a refused policy is replaced (there is no CLI for it: it learns from the engine's own log).
+RETRAIN = "UpliftPolicy().fit(read_decisions(<decision log>)).save(<folder>)"
 
 
 class UpliftPolicy:
@@ -152,30 +154,26 @@ class UpliftPolicy:
         return self
 
     def save(self, path: Path, data_checksum: str = "", metrics: dict[str, float] | None = None) -> Path:
-        """Write ``path/model.json`` (version, parameters, data checksum, metrics, coefficients)."""
-        path.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "model": "UpliftPolicy",
-            "shopintent_version": __version__,
-            "version": self.version,
-            "parameters": {k: getattr(self, k) for k in ("temperature", "epsilon", "margin",
-                                                         "reference_order_value", "ridge", "min_rows")},
-            "feature_names": list(FEATURE_NAMES),
-            "coef": self.coef_,
-            "reward_scale": getattr(self, "reward_scale_", 1.0),
-            "data_checksum": data_checksum,
-            "metrics": metrics or {},
-        }
-        (path / MODEL_FILE).write_text(json.dumps(payload, indent=2))
+        """Write ``path/model.json`` (version, parameters, data checksum, metrics, coefficients) and its manifest."""
+        path = begin_save(path)
+        write_model_json(
+            path, KIND, FORMAT_VERSION,
+            {k: getattr(self, k) for k in ("temperature", "epsilon", "margin",
+                                           "reference_order_value", "ridge", "min_rows")},
+            version=self.version,
+            feature_names=list(FEATURE_NAMES),
+            coef=self.coef_,
+            reward_scale=getattr(self, "reward_scale_", 1.0),
+            data_checksum=data_checksum,
+            metrics=metrics or {},
+        )
+        write_manifest(path)
         return path
 
     @classmethod
     def load(cls, path: Path) -> UpliftPolicy:
-        """Read a policy written by :meth:`save`."""
-        file = path / MODEL_FILE
-        if not file.is_file():
-            raise FileNotFoundError(f"{file}: no saved policy; write one with UpliftPolicy.save(path)")
-        payload = json.loads(file.read_text())
+        """Read a policy written by :meth:`save` (its manifest verified first)."""
+        payload = read_model_json(path, KIND, FORMAT_VERSION, retrain=RETRAIN)
         policy = cls(**payload["parameters"], version=payload["version"])
         policy.coef_ = payload["coef"]
         policy.reward_scale_ = payload["reward_scale"]
