@@ -122,7 +122,7 @@ def test_en_examples(text: str, expected: str) -> None:
         "买2件送1件", "qty 3 x 12 pack", "256 512 1024GB", "26 Inch Road Bike",
         "2 Pack Hard Drive", "version 1.2.3.4", "ISBN 978-0-306-40615-7",
         "order 113-1234567-1234567", "订单号 2023112312345678", "订单号123456789012",
-        "tracking 773012345678901", "UPC 012345678905", "call 4155550132",
+        "tracking 773012345678901", "UPC 012345678905", "order 4155550132",
         "I'm on the way 2 on the way", "size 10.5 US",
     ],
 )
