@@ -15,7 +15,13 @@ were recorded. With ``w_i = π_e(a_i | x_i) / π_b(a_i | x_i)`` and a reward mod
 ======================  ==========================================================
 
 All are ``sum(num) / sum(den)`` over rounds, which makes their bootstrap
-intervals cheap (:mod:`shopintent.intervene.intervals`).
+intervals cheap (:mod:`shopintent.intervene.intervals`). DM, DR and switch-DR
+also depend on ``q̂``, which was fitted on the same rounds: their intervals
+refit it in every bootstrap replicate (pass ``reward_model``, e.g. a fitted
+:class:`~shopintent.intervene.reward_model.CrossFitRewards`), so the interval
+carries the model's own sampling noise. Holding ``q̂`` fixed (``n_refits=0``)
+gives an interval conditional on the model — on OBD DM's came out ~1% as wide
+as IPS's, far narrower than its error.
 
 Example::
 
@@ -35,7 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from shopintent.intervene.feedback import FeedbackError, LoggedFeedback
-from shopintent.intervene.intervals import Interval, ratio_interval
+from shopintent.intervene.intervals import Interval, bootstrap_counts, percentile_interval, ratio_interval
+from shopintent.intervene.reward_model import RewardReplicates
 
 
 @dataclass(frozen=True)
@@ -86,13 +93,17 @@ class OPEEstimator(ABC):
         n_bootstrap: int = 2000,
         level: float = 0.95,
         random_state: int = 0,
+        reward_model: RewardReplicates | None = None,
+        n_refits: int | None = None,
     ) -> Interval:
         """The estimate with a bootstrap percentile interval over logged rounds.
 
-        The reward model (if any) is held fixed across replicates, as in OBP.
+        An estimator that uses ``q̂`` refits it in each of ``n_refits``
+        replicates (default: all ``n_bootstrap``) through ``reward_model``;
+        see :func:`estimate_intervals`.
         """
-        t = self.terms(feedback, action_dist, estimated_rewards)
-        return ratio_interval(t.num, t.den, n_bootstrap, level, random_state)
+        return estimate_intervals([self], feedback, action_dist, estimated_rewards, n_bootstrap, level,
+                                  random_state, reward_model, n_refits)[0]
 
     def _rewards(self, feedback: LoggedFeedback, estimated_rewards: np.ndarray | None) -> np.ndarray:
         if estimated_rewards is None:
@@ -114,7 +125,7 @@ class DirectMethod(OPEEstimator):
     def terms(self, feedback, action_dist, estimated_rewards=None):  # type: ignore[no-untyped-def]
         _check_dist(feedback, action_dist, "action_dist")
         q = self._rewards(feedback, estimated_rewards)
-        return Terms((action_dist * q).sum(axis=1), np.ones(feedback.n_rounds))
+        return Terms(np.einsum("ij,ij->i", action_dist, q), np.ones(feedback.n_rounds))
 
 
 class IPS(OPEEstimator):
@@ -162,7 +173,7 @@ class DoublyRobust(OPEEstimator):
         q = self._rewards(feedback, estimated_rewards)
         w = importance_weights(feedback, action_dist)
         rows = np.arange(feedback.n_rounds)
-        dm = (action_dist * q).sum(axis=1)
+        dm = np.einsum("ij,ij->i", action_dist, q)
         return Terms(dm + w * (feedback.reward - q[rows, feedback.action]), np.ones(feedback.n_rounds))
 
 
@@ -181,7 +192,7 @@ class SwitchDR(OPEEstimator):
         q = self._rewards(feedback, estimated_rewards)
         w = importance_weights(feedback, action_dist)
         rows = np.arange(feedback.n_rounds)
-        dm = (action_dist * q).sum(axis=1)
+        dm = np.einsum("ij,ij->i", action_dist, q)
         keep = w <= self.tau
         return Terms(dm + keep * w * (feedback.reward - q[rows, feedback.action]), np.ones(feedback.n_rounds))
 
@@ -189,3 +200,56 @@ class SwitchDR(OPEEstimator):
 def default_estimators(clip: float = 5.0, tau: float = 5.0) -> list[OPEEstimator]:
     """The six estimators the reports run, in a fixed order."""
     return [DirectMethod(), IPS(), SNIPS(), DoublyRobust(), SwitchDR(tau=tau), ClippedIPS(max_weight=clip)]
+
+
+def estimate_intervals(
+    estimators: list[OPEEstimator],
+    feedback: LoggedFeedback,
+    action_dist: np.ndarray,
+    estimated_rewards: np.ndarray | None = None,
+    n_bootstrap: int = 2000,
+    level: float = 0.95,
+    random_state: int = 0,
+    reward_model: RewardReplicates | None = None,
+    n_refits: int | None = None,
+) -> list[Interval]:
+    """Each estimator's estimate with its bootstrap percentile interval, one refit per replicate.
+
+    Estimators without ``q̂`` resample rounds ``n_bootstrap`` times (cheap
+    multinomial counts). Estimators with ``q̂`` take it from ``reward_model``
+    (its ``estimated_rewards_``) and, in each of ``n_refits`` replicates
+    (default ``n_bootstrap``), the model refitted on that replicate's rows,
+    shared by all of them. ``n_refits=0`` holds ``estimated_rewards`` fixed
+    instead: the interval is then conditional on ``q̂`` and too narrow.
+    """
+    n_refits = n_bootstrap if n_refits is None else n_refits
+    if n_refits < 0 or n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be >= 1 and n_refits >= 0, got {n_bootstrap} and {n_refits}")
+    modelled = [e for e in estimators if e.needs_reward_model]
+    if reward_model is not None:
+        if estimated_rewards is not None:
+            raise FeedbackError("pass `estimated_rewards` or `reward_model`, not both")
+        estimated_rewards = reward_model.estimated_rewards_
+    if modelled and n_refits > 0 and reward_model is None:
+        raise FeedbackError(
+            f"{modelled[0].name}'s interval refits the reward model in every bootstrap replicate: pass "
+            "`reward_model` (e.g. CrossFitRewards().fit(feedback)), or n_refits=0 to hold "
+            "`estimated_rewards` fixed (an interval conditional on q̂, too narrow)"
+        )
+    out: dict[int, Interval] = {}
+    for i, est in enumerate(estimators):
+        if not est.needs_reward_model or n_refits == 0:
+            t = est.terms(feedback, action_dist, estimated_rewards)
+            out[i] = ratio_interval(t.num, t.den, n_bootstrap, level, random_state)
+    if modelled and n_refits > 0 and reward_model is not None:
+        rng = np.random.default_rng(random_state)
+        replicates: dict[int, list[float]] = {i: [] for i, e in enumerate(estimators) if e.needs_reward_model}
+        for counts in bootstrap_counts(feedback.n_rounds, n_refits, rng):
+            for c, q in zip(counts, reward_model.replicates(counts, rng), strict=True):
+                for i in replicates:
+                    t = estimators[i].terms(feedback, action_dist, q)
+                    replicates[i].append(float((c @ t.num) / (c @ t.den)))
+        for i, values in replicates.items():
+            point = estimators[i].estimate(feedback, action_dist, estimated_rewards)
+            out[i] = percentile_interval(point, np.array(values), level)
+    return [out[i] for i in range(len(estimators))]

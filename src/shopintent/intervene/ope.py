@@ -7,8 +7,10 @@ estimator, and compares it with the target's on-policy click rate from its own
 logs. Both sides are uncertain (each OBD sample file holds only ~50–70 clicks),
 so it reports an interval for each and a bootstrap of their *difference* that
 resamples both logs together: the target's action distribution is re-estimated
-from every resample of the target logs, so its estimation noise is in the
-interval too. An estimator "passes" when that interval covers 0.
+from every resample of the target logs, and the cross-fitted reward model of
+DM / DR / switch-DR is refitted on every resample of the behaviour logs, so
+both sources of estimation noise are in the intervals too. An estimator
+"passes" when the difference's interval covers 0.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from shopintent.intervene.action_dist import LoggedPolicyDistribution
 from shopintent.intervene.estimators import OPEEstimator, default_estimators
 from shopintent.intervene.feedback import LoggedFeedback
 from shopintent.intervene.intervals import Interval, bootstrap_counts, percentile_interval, ratio_interval
-from shopintent.intervene.reward_model import cross_fit_predict
+from shopintent.intervene.reward_model import CrossFitRewards
 from shopintent.log import get_logger
 
 log = get_logger(__name__)
@@ -90,38 +92,63 @@ def evaluate_logged_policy(
     n_folds: int = 5,
     C: float = 0.1,
     random_state: int = 0,
+    n_refits: int | None = None,
 ) -> OPEReport:
-    """Estimate the target policy's value from ``logs`` and check it against ``target_logs``."""
+    """Estimate the target policy's value from ``logs`` and check it against ``target_logs``.
+
+    One joint bootstrap gives every interval: each replicate resamples both
+    logs, re-estimates the target's action distribution (for the difference)
+    and, in the first ``n_refits`` replicates (default: all ``n_bootstrap``),
+    refits the cross-fitted reward model on the resampled behaviour rounds;
+    estimators that use ``q̂`` are bootstrapped over those replicates only.
+    ``n_refits=0`` holds ``q̂`` fixed (conditional, too-narrow intervals).
+    """
     estimators = estimators if estimators is not None else default_estimators()
+    n_refits = n_bootstrap if n_refits is None else n_refits
+    if not 0 <= n_refits <= n_bootstrap:
+        raise ValueError(f"n_refits must be in 0..n_bootstrap ({n_bootstrap}), got {n_refits}")
     dist = LoggedPolicyDistribution(dist_method, n_windows).fit(target_logs)
     action_dist = dist.action_dist(logs)
-    q = cross_fit_predict(logs, n_folds=n_folds, C=C, random_state=random_state)
+    rewards = CrossFitRewards(n_folds=n_folds, C=C, random_state=random_state).fit(logs)
+    q = rewards.estimated_rewards_
     truth = target_logs.on_policy_value()
     target_interval = ratio_interval(target_logs.reward, np.ones(target_logs.n_rounds), n_bootstrap,
                                      random_state=random_state + 1)
     behaviour_interval = ratio_interval(logs.reward, np.ones(logs.n_rounds), n_bootstrap,
                                         random_state=random_state + 2)
-    point = {}
-    for est in estimators:
-        point[est.name] = est.estimate_interval(logs, action_dist, q, n_bootstrap, random_state=random_state)
-    # Joint bootstrap of (estimate − on-policy value) over both logs.
+    modelled = any(est.needs_reward_model for est in estimators)
+    fixed_terms = {est.name: est.terms(logs, action_dist, q) for est in estimators
+                   if not est.needs_reward_model or n_refits == 0}
     rng = np.random.default_rng(random_state + 3)
-    diffs: dict[str, list[np.ndarray]] = {est.name: [] for est in estimators}
+    reps: dict[str, list[float]] = {est.name: [] for est in estimators}
+    diffs: dict[str, list[float]] = {est.name: [] for est in estimators}
     target_counts = bootstrap_counts(target_logs.n_rounds, n_bootstrap, rng)
     logs_counts = bootstrap_counts(logs.n_rounds, n_bootstrap, rng)
+    done = 0
     for t_chunk, l_chunk in zip(target_counts, logs_counts, strict=True):
         values_t = t_chunk @ target_logs.reward / target_logs.n_rounds
+        refit_rows = min(len(l_chunk), max(0, n_refits - done)) if modelled else 0
+        refitted = rewards.replicates(l_chunk[:refit_rows], rng) if refit_rows else iter(())
         for b in range(len(t_chunk)):
             replicate = LoggedPolicyDistribution(dist_method, n_windows).fit(target_logs, weights=t_chunk[b])
             dist_b = replicate.action_dist(logs)
+            q_b = next(refitted) if b < refit_rows else None
+            counts = l_chunk[b]
             for est in estimators:
-                terms = est.terms(logs, dist_b, q)
-                value = (l_chunk[b] @ terms.num) / (l_chunk[b] @ terms.den)
-                diffs[est.name].append(np.array([value - values_t[b]]))
+                if est.name in fixed_terms:
+                    here, moved = fixed_terms[est.name], est.terms(logs, dist_b, q)
+                elif q_b is not None:
+                    here, moved = est.terms(logs, action_dist, q_b), est.terms(logs, dist_b, q_b)
+                else:
+                    continue
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    reps[est.name].append(float((counts @ here.num) / (counts @ here.den)))
+                    diffs[est.name].append(float((counts @ moved.num) / (counts @ moved.den) - values_t[b]))
+        done += len(t_chunk)
     results = []
     for est in estimators:
-        estimate = point[est.name]
-        replicates = np.concatenate(diffs[est.name])
+        estimate = percentile_interval(est.estimate(logs, action_dist, q), np.array(reps[est.name]))
+        replicates = np.array(diffs[est.name])
         results.append(
             EstimatorResult(
                 estimator=est.name,
@@ -139,7 +166,7 @@ def evaluate_logged_policy(
         behaviour_on_policy=behaviour_interval,
         results=results,
         parameters={"dist_method": dist_method, "n_windows": n_windows, "n_bootstrap": n_bootstrap,
-                    "n_folds": n_folds, "C": C, "seed": random_state,
+                    "n_refits": n_refits, "n_folds": n_folds, "C": C, "seed": random_state,
                     "estimators": [repr(e) for e in estimators],
                     "behaviour_rounds": logs.n_rounds, "target_rounds": target_logs.n_rounds},
         position_sums=dist.position_sums().mean(axis=0).round(4).tolist(),
