@@ -1,8 +1,8 @@
 """Training-resume checkpoints without pickle: tensors in safetensors, everything else in JSON.
 
 Why: ``torch.save`` of a dict holding an optimiser, a NumPy generator and the
-training state needs ``torch.load(weights_only=False)`` to come back, which
-runs code from the file — and a checkpoint folder is a path the user gives.
+training state comes back only through torch's full unpickler, which runs
+code from the file — and a checkpoint folder is a path the user gives.
 Here a checkpoint is a model directory of :mod:`shopintent.persist`'s format
 (``checkpoint/`` under the checkpoint folder): ``tensors.safetensors`` holds
 the network, the best epoch's network, the optimiser's tensors and torch's
