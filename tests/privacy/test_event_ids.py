@@ -38,7 +38,7 @@ def test_the_same_event_spelled_differently_gets_one_id() -> None:
 def test_content_id_is_the_documented_hmac() -> None:
     frame = _valid([BUY])
     content = canonical_content(frame)[0]
-    assert content == "=1000001|-|=1512295200000000|=purchase|=7|=4|-|=9.5|=2"
+    assert content == "7=1000001|-|16=1512295200000000|8=purchase|1=7|1=4|-|3=9.5|1=2"
     mac = hmac.new(KEY, b"event_content\x00" + (content + "|#0").encode(), hashlib.sha256)
     assert keyed_event_ids(frame, Pseudonymizer(KEY))[0] == "e_" + mac.hexdigest()[:32]
 
@@ -64,11 +64,12 @@ def test_different_events_keys_and_client_ids_give_different_ids() -> None:
 
 def test_field_boundaries_cannot_be_forged() -> None:
     p = Pseudonymizer(KEY)
-    a = {**BUY, "item_id": "7|=4", "category_id": None}
+    a = {**BUY, "item_id": "7|1=4", "category_id": None}
     b = {**BUY, "item_id": "7", "category_id": "4"}
-    c = {**BUY, "item_id": "7\\", "category_id": "=4"}
-    ids = keyed_event_ids(_valid([a, b, c]), p, groups=[0, 1, 2])
-    assert ids.nunique() == 3
+    c = {**BUY, "item_id": "1=7|1=4|-", "category_id": None, "price": None}
+    d = {**BUY, "item_id": "7", "category_id": "4|-"}
+    ids = keyed_event_ids(_valid([a, b, c, d]), p, groups=[0, 1, 2, 3])
+    assert ids.nunique() == 4
 
 
 def test_client_ids_are_pseudonymised_and_rows_keep_their_index() -> None:

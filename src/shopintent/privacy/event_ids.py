@@ -53,19 +53,27 @@ CLIENT_ID_NAMESPACE, CONTENT_NAMESPACE = "event", "event_content"
 CONTENT_COLUMNS: tuple[str, ...] = tuple(c for c in EVENT_COLUMNS if c != "event_id")
 
 
-def _field(column: pd.Series) -> pd.Series:
-    """One column as unambiguous text: ``-`` for null, ``=`` + escaped value otherwise."""
+def _field(column: pd.Series) -> list[str]:
+    """One column as unambiguous text: ``-`` for null, else ``<length>=<value>``.
+
+    The length prefix makes the encoding unambiguous without escaping: no text
+    in one field can pass for a field boundary.
+    """
     if isinstance(column.dtype, pd.DatetimeTZDtype):
         # Microseconds since the epoch: one spelling per instant, whatever the input said.
-        values = column.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
-        text = pd.Series(values.array.asi8, index=column.index).astype("string")
-        text = text.mask(column.isna())
+        micros = column.dt.tz_convert("UTC").astype("datetime64[us, UTC]").array.asi8.tolist()
+        values = [None if gone else str(v) for v, gone in zip(micros, column.isna().tolist(),
+                                                               strict=True)]
+    elif pd.api.types.is_float_dtype(column.dtype):
+        values = [None if v != v else repr(v)  # v != v: NaN
+                  for v in column.to_numpy(dtype=float, na_value=np.nan).tolist()]
+    elif pd.api.types.is_integer_dtype(column.dtype):
+        values = [None if v is None else str(v)
+                  for v in column.to_numpy(dtype=object, na_value=None).tolist()]
     else:
-        text = column.astype("string")
-        if column.dtype == "string" or column.dtype == object:
-            # Escape the separator so no two different rows can serialise alike.
-            text = text.str.replace("\\", "\\\\", regex=False).str.replace("|", "\\|", regex=False)
-    return ("=" + text).fillna("-")
+        values = [v if v is None or isinstance(v, str) else str(v)
+                  for v in column.to_numpy(dtype=object, na_value=None).tolist()]
+    return ["-" if v is None else f"{len(v)}={v}" for v in values]
 
 
 def canonical_content(frame: pd.DataFrame) -> pd.Series:
@@ -74,11 +82,9 @@ def canonical_content(frame: pd.DataFrame) -> pd.Series:
     if missing:
         raise ValueError(f"not a canonical event frame: missing column(s) {missing}; "
                          "run validate_events first")
-    parts = [_field(frame[c]) for c in CONTENT_COLUMNS]
-    content = parts[0]
-    for part in parts[1:]:
-        content = content + "|" + part
-    return content
+    fields = [_field(frame[c]) for c in CONTENT_COLUMNS]
+    return pd.Series(["|".join(parts) for parts in zip(*fields, strict=True)], index=frame.index,
+                     dtype=object)
 
 
 def keyed_event_ids(frame: pd.DataFrame, pseudonymizer: Pseudonymizer,
@@ -109,8 +115,9 @@ def keyed_event_ids(frame: pd.DataFrame, pseudonymizer: Pseudonymizer,
         content = canonical_content(rows)
         batch = (pd.Series(np.zeros(len(rows), dtype=np.int64), index=rows.index) if groups is None
                  else pd.Series(np.asarray(groups)[anonymous], index=rows.index))
-        occurrence = content.groupby([batch, content], sort=False).cumcount()
-        keyed = content + "|#" + occurrence.astype("string")
+        occurrence = content.groupby([batch, content], sort=False).cumcount().tolist()
+        keyed = pd.Series([f"{c}|#{n}" for c, n in zip(content.tolist(), occurrence, strict=True)],
+                          index=rows.index, dtype=object)
         out[anonymous] = pseudonymizer.pseudonymize_series(
             keyed, CONTENT_NAMESPACE, length=EVENT_ID_LENGTH).to_numpy()
     return out

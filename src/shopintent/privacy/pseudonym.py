@@ -152,8 +152,9 @@ class Pseudonymizer:
         base = self._base(namespace)
         prefix, length = self.prefix(namespace), self._digits(length)
         mapped = np.empty(len(uniques) + 1, dtype=object)
+        fresh = base.copy  # bound once: this loop runs per distinct id
         for i, raw in enumerate(uniques):
-            mac = base.copy()
+            mac = fresh()
             mac.update((raw if isinstance(raw, str) else str(raw)).encode("utf-8"))
             mapped[i] = prefix + mac.hexdigest()[:length]
         mapped[-1] = pd.NA  # code -1 (null) picks the last slot
