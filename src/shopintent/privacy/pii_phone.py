@@ -54,18 +54,20 @@ _PLANS: Final[dict[str, tuple[range, tuple[str, ...]]]] = {
     "1": (range(11, 12), ("CN", "US")),
     "2": (range(10, 11), ("US",)),
 }
-_CONTEXT: Final = 2  # characters kept beyond a region's edges for the library's edge checks
+#: Characters kept beyond a region's edges for the library's checks: a letter glued to the
+#: number, or the ":59" that makes "2017-01-15 14" a time stamp.
+_CONTEXT: Final = 3
 _INTERNATIONAL: Final = re.compile(r"\(?(?:\+|00)")
 _SEPARATED: Final = re.compile(r"[^0-9]")
 _SPACES_ONLY: Final = re.compile(r"[0-9]+(?: [0-9]+)+")
 _SPACED_BEFORE: Final = re.compile(r"[0-9] \Z")
-_SPACED_AFTER: Final = re.compile(r" [0-9]")
+_SPACED_AFTER: Final = re.compile(r" [0-9]+(?![0-9A-Za-z])")  # "750ml" is no list item
 _CN_MOBILE: Final = re.compile(r"1[3-9][0-9]{9}")
 _TRUNK: Final = re.compile(r"\(?0")
-_CUE_WINDOW: Final = 16
+_CUE_WINDOW: Final = 24
 _PHONE_CUE: Final = re.compile(
     r"(?:(?<![a-z])(?:call|phone|tel|telephone|cell|mobile|text|sms|whatsapp|fax)"
-    r"|电话|手机|联系|致电|来电)[^0-9a-z]{0,4}\Z",
+    r"|电话|手机|联系|致电|来电)[^0-9]{0,12}\Z",
     re.IGNORECASE,
 )
 _EXTENSION: Final = re.compile(r"[ ]?(?:转|分机|ext\.?|x|#)[ ]?[0-9]{1,5}(?![0-9])", re.IGNORECASE)
