@@ -105,7 +105,7 @@ def survives(value: PlantedValue, host: str, scrubbed: str) -> list[str]:
         gram = core[i : i + _GRAM]
         if gram in squeezed and gram not in background:
             left.append(gram)
-    return left
+    return list(dict.fromkeys(left))
 
 
 # --- the values -------------------------------------------------------------------------
