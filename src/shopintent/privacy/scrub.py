@@ -125,6 +125,8 @@ def _has_cue(lowered: str) -> bool:
 def _may_hold_pii(text: str) -> bool:
     """False only when no detector could match ``text`` (no digit, "@" or WeChat cue)."""
     if text.isascii():
+        if text.isdigit():  # an id: personal only if long enough to be a phone number
+            return len(text) >= MIN_DIGITS
         return _ASCII_TRIGGER.search(text) is not None or _has_cue(text.lower())
     hit = _interesting().search(text)
     if hit is None:
@@ -144,6 +146,8 @@ _NUMBER_REGION: Final = re.compile(r"[0-9](?:[ ().+/-]{0,3}[0-9])*")
 def _has_qq_cue(text: str) -> bool:
     return "扣扣" in text or "企鹅" in text or "qq" in text.lower()
 
+_LETTER: Final = re.compile("[A-Za-z]")
+
 _Spans = Callable[[str], Iterator[tuple[int, int]]]
 #: (kind, gate on (text, characters in its longest number region), span finder). Every
 #: gate is a necessary condition of its detector, so skipping on it loses nothing.
@@ -158,7 +162,8 @@ _DETECTORS: tuple[tuple[str, Callable[[str, int], bool], _Spans], ...] = (
     (QQ, lambda text, longest: longest >= 5 and _has_qq_cue(text), qq_spans),
     (WECHAT, lambda text, _: _has_cue(text.lower()), wechat_spans),
     (ADDRESS, lambda text, _: "号" in text, zh_address_spans),
-    (ADDRESS, lambda _, longest: longest >= 1, en_address_spans),
+    (ADDRESS, lambda text, longest: longest >= 1 and _LETTER.search(text) is not None,
+     en_address_spans),
 )
 
 
