@@ -199,7 +199,8 @@ def test_a_foreign_pickle_beside_the_weights_is_refused_and_never_unpickled(
     marker = tmp_path / "unpickled"
     (saved.directory / "model.pkl").write_bytes(_evil_pickle(marker))
     message = _refusal(saved)
-    assert "model.pkl: a pickle-based file that is never loaded not listed in manifest.json" in message
+    assert ("model.pkl: not listed in manifest.json (added after the model was saved; "
+            "a pickle-based file, never loaded); remove it, re-train with `") in message
     assert not marker.exists()
 
 

@@ -278,10 +278,9 @@ def verify_manifest(directory: Path | str, retrain: str) -> None:
     listed = _read_manifest(directory, retrain)
     present = set(_files(directory, retrain))
     for name in sorted(present - set(listed)):
-        problem = ("a pickle-based file that is never loaded"
-                   if name.lower().endswith(UNSAFE_SUFFIXES) else "a file")
-        raise ModelFileError(directory, name, f"{problem} not listed in {MANIFEST_FILE} "
-                             "(added after the model was saved)",
+        unsafe = "; a pickle-based file, never loaded" if name.lower().endswith(UNSAFE_SUFFIXES) else ""
+        raise ModelFileError(directory, name,
+                             f"not listed in {MANIFEST_FILE} (added after the model was saved{unsafe})",
                              f"remove it, {_fix(retrain)}")
     for name, entry in sorted(listed.items()):
         path = directory / name
