@@ -27,8 +27,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 
-from shopintent.persist import begin_save, load_arrays, save_arrays
 from shopintent.log import get_logger
+from shopintent.persist import begin_save, load_arrays, save_arrays
 from shopintent.text.features import TextFeaturizer
 from shopintent.text.rejection import RejectingClassifier
 
