@@ -102,3 +102,21 @@ def taobao_records(settings: Settings, limit: int) -> list[dict[str, object]]:
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def small_parser(settings: Settings):  # type: ignore[no-untyped-def]
+    """A real intent model trained on a per-intent subset of the shop-intent train split (~10 s)."""
+    from collections import defaultdict
+
+    from shopintent.text import IntentClassifier, Parser, recipes
+
+    splits = recipes.shop_intent_splits(settings)
+    per_label: dict[str, list[str]] = defaultdict(list)
+    for text, label in zip(splits["train"].texts, splits["train"].labels, strict=True):
+        if len(per_label[label]) < 40:
+            per_label[label].append(text)
+    texts = [t for label in per_label for t in per_label[label]]
+    labels = [label for label in per_label for _ in per_label[label]]
+    model = IntentClassifier(cache_dir=settings.state_dir, random_state=0).fit(
+        texts, labels, splits["validation"].texts[:300], splits["validation"].labels[:300])
+    return Parser(intent_model=model)

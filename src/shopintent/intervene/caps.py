@@ -25,7 +25,11 @@ class CapConfig:
     ``max_per_user_per_day`` and ``max_per_session`` cap interventions (anything
     but nothing); coupons need ``cart_value >= min_cart_value`` and a
     ``risk_score < max_risk_for_coupon``; chat is offered only while
-    ``chat_enabled``.
+    ``chat_enabled``. A shopper whose latest text intent asks for help (a
+    refund, an order, a payment problem: ``DecisionContext.help_intent``) is
+    offered no coupon unless ``coupon_on_help_intent``: they asked for an
+    answer, not a discount, and a coupon there pays for a purchase the chat
+    would have saved anyway.
     """
 
     daily_budget: float = 500.0
@@ -34,6 +38,7 @@ class CapConfig:
     min_cart_value: float = 20.0
     max_risk_for_coupon: float = 0.5
     chat_enabled: bool = True
+    coupon_on_help_intent: bool = False
 
     def __post_init__(self) -> None:
         if self.daily_budget < 0:
@@ -63,6 +68,8 @@ class CapLedger:
                 return "guardrail_risk"
             if context.cart_value < cfg.min_cart_value:
                 return "ineligible_cart_value"
+            if context.help_intent and not cfg.coupon_on_help_intent:
+                return "ineligible_help_intent"
         if action.kind == "chat" and not cfg.chat_enabled:
             return "ineligible_chat_off"
         if self.per_session.get(context.session_id, 0) >= cfg.max_per_session:

@@ -37,8 +37,16 @@ from shopintent.serve.gateway import (
 )
 from shopintent.serve.live import FUNNEL_STAGES, LiveStats
 from shopintent.serve.metrics import ServiceMetrics
-from shopintent.serve.state.base import SessionState, SessionStateStore, Transition, live_events
+from shopintent.serve.state.base import (
+    SessionState,
+    SessionStateStore,
+    Transition,
+    derived_session_id,
+    live_events,
+)
+from shopintent.serve.state.history import MemoryShopperHistory, Observation, ShopperHistoryStore
 from shopintent.serve.state.memory import MemorySessionState
+from shopintent.serve.state.signals import MemorySessionSignals, SessionSignals
 from shopintent.serve.streams.base import EventSource
 from shopintent.serve.streams.consumer import StreamConsumer
 from shopintent.serve.streams.memory import MemorySource
@@ -71,6 +79,24 @@ def _make_state(settings: Settings, config: ServeConfig) -> SessionStateStore:
     return MemorySessionState(gap_s, max_sessions=config.max_sessions)
 
 
+def _make_history(config: ServeConfig) -> ShopperHistoryStore:
+    if config.state == "redis":
+        from shopintent.serve.state.history import RedisShopperHistory
+
+        assert config.redis_url is not None
+        return RedisShopperHistory(config.redis_url, prefix=config.stream_name + ":state:")
+    return MemoryShopperHistory()
+
+
+def _make_signals(config: ServeConfig) -> SessionSignals:
+    if config.state == "redis":
+        from shopintent.serve.state.signals import RedisSessionSignals
+
+        assert config.redis_url is not None
+        return RedisSessionSignals(config.redis_url, prefix=config.stream_name + ":state:")
+    return MemorySessionSignals()
+
+
 def _make_source(config: ServeConfig) -> EventSource:
     if config.stream == "redis":
         from shopintent.serve.streams.redis_streams import RedisStreamSource
@@ -79,6 +105,20 @@ def _make_source(config: ServeConfig) -> EventSource:
         return RedisStreamSource(config.redis_url, config.stream_name, config.consumer_group,
                                  consumer=config.consumer_name)
     return MemorySource()
+
+
+def _live_session_ids(sessions: pd.DataFrame) -> dict[str, str]:
+    """Store session id -> the id the live state gives the same session (client id, else derived).
+
+    Adds the ``live_session_id`` column to ``sessions`` as a side effect.
+    """
+    first = pd.to_datetime(sessions["timestamp"], utc=True).groupby(sessions["session_id"]).transform("min")
+    start = (first - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    derived = [derived_session_id(u, s) for u, s in zip(sessions["user_id"].astype(str), start, strict=True)]
+    client = sessions["client_session_id"] if "client_session_id" in sessions else pd.Series(pd.NA, index=sessions.index)
+    live = client.astype(object).where(client.notna(), pd.Series(derived, index=sessions.index))
+    sessions["live_session_id"] = live.astype(str)
+    return dict(zip(sessions["session_id"].astype(str), sessions["live_session_id"], strict=True))
 
 
 class Service:
@@ -91,6 +131,9 @@ class Service:
         self.stats = LiveStats(window_s=config.live_window_s, budget=config.decision_budget)
         self.pseudonymizer = Pseudonymizer.from_settings(settings)
         self.state = _make_state(settings, config)
+        self.histories = _make_history(config)
+        self.signals = _make_signals(config)
+        self.history_restored = threading.Event()
         self.models: dict[str, ModelSlot[Any]] = {
             "text": text_slot(settings, train_missing=config.train_missing),
             "behaviour": behaviour_slot(settings),
@@ -123,6 +166,9 @@ class Service:
         ("loading") until it is ready, and missing models are retried every 30 s.
         """
         self.gateway.start()
+        # Before any event is folded in: rebuild shopper histories (and, for in-process
+        # state, the open sessions) from the store, on the writer thread that owns it.
+        self.gateway.call(self._restore_from_store).result()
         self.consumer.start()
         if load_models:
             self._loader = threading.Thread(target=self._load_loop, name="model-loader", daemon=True)
@@ -136,6 +182,8 @@ class Service:
         self.gateway.stop()
         self.source.close()
         self.state.close()
+        self.histories.close()
+        self.signals.close()
         self.intent_batcher.close()
         engine = self.models["intervene"]
         if engine.ready:
@@ -169,6 +217,7 @@ class Service:
         return {
             "store": self.gateway.alive,
             "stream": self.consumer.alive,
+            "history": self.history_restored.is_set(),
             "models": {name: slot.ready for name, slot in self.models.items()},
         }
 
@@ -210,7 +259,8 @@ class Service:
 
     def _on_stored(self, rows: pd.DataFrame, source: str) -> StoredEffects:
         """Runs on the gateway's effects thread after new events are stored: state, funnel, decisions."""
-        transitions = self.state.apply(live_events(rows))
+        events = live_events(rows)
+        transitions = self.state.apply(events)
         session_of: dict[str, str] = {}
         for t in transitions:
             for event_id in t.event_ids:
@@ -218,6 +268,11 @@ class Service:
             for stage in FUNNEL_STAGES:
                 if stage in t.new_types:
                     self.stats.record_stage(stage)
+        observations: list[Observation] = [
+            (e.user_id, session_of[e.event_id], (e.event_type, e.ts, e.item_id, e.category_id))
+            for e in events if e.event_id in session_of]
+        self.histories.observe(observations, int(rows["seq"].max()) if "seq" in rows else 0)
+        self._note_search_intents(rows, session_of)
         decisions: dict[str, list[dict[str, Any]]] = {}
         due = self._due_for_decision(transitions, rows)
         if due:
@@ -234,6 +289,52 @@ class Service:
             return [t.state for t in transitions]
         cart_ids = set(rows.loc[rows["event_type"].isin(list(CART_EVENTS)), "event_id"].astype(str))
         return [t.state for t in transitions if cart_ids.intersection(t.event_ids)]
+
+    def _restore_from_store(self, store: Any) -> None:
+        """Rebuild shopper histories from the stored events when they are behind the store.
+
+        In-process state starts empty, so the sessions still open at the store's
+        newest event are folded back into it too (Redis state survives a restart
+        and is left alone unless it is empty). Runs on the writer thread.
+        """
+        try:
+            last = store.last_seq()
+            if self.histories.seq() >= last:
+                return
+            from shopintent.behaviour.shopper import shopper_records
+            from shopintent.store import sessionise_frame
+
+            stored = store.events()
+            sessions = sessionise_frame(stored, self.settings.session_gap_minutes)
+            clock = float(pd.to_datetime(sessions["timestamp"], utc=True).max().timestamp())
+            open_after = clock - self.state.gap_s
+            records = shopper_records(sessions, open_after, _live_session_ids(sessions))
+            self.histories.replace(records, last)
+            if self.state.clock() == 0.0:
+                open_ids = {r.open_session for r in records.values() if r.open_session}
+                live_rows = stored[stored["event_id"].isin(
+                    sessions.loc[sessions["live_session_id"].isin(open_ids), "event_id"])]
+                self.state.apply(live_events(live_rows))
+            log.info("shopper histories restored", shoppers=len(records), seq=last)
+        finally:
+            self.history_restored.set()
+
+    def _note_search_intents(self, rows: pd.DataFrame, session_of: dict[str, str]) -> None:
+        """The intent of what a shopper typed into search (scrubbed text) becomes a session signal."""
+        if "query" not in rows or not self.models["text"].ready:
+            return
+        typed = rows[rows["query"].notna() & rows["event_id"].astype(str).isin(session_of)]
+        if typed.empty:
+            return
+        texts = typed["query"].astype(str).tolist()
+        for event_id, parsed in zip(typed["event_id"].astype(str), parse_texts(self.models["text"], texts),
+                                    strict=True):
+            self._note_intent(session_of[event_id], parsed)
+
+    def _note_intent(self, session_id: str, parsed: dict[str, Any]) -> None:
+        intent = parsed.get("intent")
+        if intent and intent != "oos":
+            self.signals.set_intent(session_id, str(intent), float(parsed.get("confidence") or 0.0))
 
     # -- sessions -------------------------------------------------------------------------
     def resolve_session(self, session_id: str) -> SessionState:
@@ -252,8 +353,10 @@ class Service:
         return state
 
     def score(self, states: list[SessionState]) -> list[dict[str, Any]]:
-        """Behaviour scores for sessions (raises ModelUnavailable)."""
-        return score_sessions(self.models["behaviour"], states)
+        """Behaviour scores for sessions (raises ModelUnavailable), each over its shopper's history."""
+        slot = self.models["behaviour"]
+        slot.get()
+        return score_sessions(slot, states, [self.histories.get(s.user_id) for s in states])
 
     def live_sessions(self, limit: int, candidates: int = 60) -> tuple[list[dict[str, Any]], str | None]:
         """The most recent live sessions, ranked by purchase probability (else by recency)."""
@@ -276,7 +379,7 @@ class Service:
         slot = self.models["intervene"]
         made = []
         for state, score in zip(states, self.score(states), strict=True):
-            context = intervene_adapter.context_for(state, score)
+            context = self._context(state, score)
             choice = intervene_adapter.decide(slot, context)
             choice["trigger"] = trigger
             made.append(choice)
@@ -284,12 +387,18 @@ class Service:
             self.stats.record_decision(choice["action"], choice["cost"])
         return made
 
+    def _context(self, state: SessionState, score: dict[str, Any]) -> dict[str, Any]:
+        """The engine's context: scores, the session's latest text intent and its risk score."""
+        signal = self.signals.get(state.session_id)
+        return intervene_adapter.context_for(state, score, intent=signal.get("intent") if signal else None,
+                                             risk_score=intervene_adapter.risk_score(state))
+
     def decide_for(self, session_id: str) -> dict[str, Any]:
         """Ask the engine for a session now; the engine logs the decision before returning it."""
         state = self.resolve_session(session_id)
         self.models["intervene"].get()
         score = self.score([state])[0]
-        context = intervene_adapter.context_for(state, score)
+        context = self._context(state, score)
         choice = intervene_adapter.decide(self.models["intervene"], context)
         choice["trigger"] = "api"
         self.metrics.decisions.labels(choice["action"]).inc()
@@ -309,10 +418,17 @@ class Service:
         return joined
 
     # -- text and recommendations ----------------------------------------------------------
-    async def parse(self, text: str) -> dict[str, Any]:
-        """Language, intent, slots, sentiment of one text (batched with concurrent requests)."""
+    async def parse(self, text: str, session_id: str | None = None) -> dict[str, Any]:
+        """Language, intent, slots, sentiment of one text (batched with concurrent requests).
+
+        With ``session_id`` (an id the service issued) the intent becomes the
+        session's latest text intent, which the decision engine sees.
+        """
+        state = self.resolve_session(session_id) if session_id is not None else None
         self.models["text"].get()  # fail fast with the reason when no model is loaded
         result = await self.intent_batcher(text)
+        if state is not None:
+            self._note_intent(state.session_id, result)
         language = str(result.get("language") or "unknown")
         intent = str(result.get("intent") or "unknown")
         self.stats.record_intent(language, intent)

@@ -2,9 +2,16 @@
 
 :class:`shopintent.behaviour.SessionScorer` is incremental: one scorer holds
 one session. The service keeps sessions in shared state (possibly Redis, for
-stateless workers), so it re-plays a session's stored events into a reused
-scorer when it needs a score — O(events in the session), about a millisecond
-for a typical session — instead of keeping a scorer object per session.
+stateless workers), so it re-plays a session's events into a reused scorer
+when it needs a score — O(events in the session), about a millisecond for a
+typical session — instead of keeping a scorer object per session.
+
+The replay starts from the shopper's history of earlier sessions
+(:class:`~shopintent.behaviour.shopper.ShopperRecord`, kept by
+:mod:`shopintent.serve.state.history`), so the ``prior_*`` features are the
+ones the models were trained with; ``tests/serve/test_parity.py`` replays real
+Taobao events through the HTTP service and checks every score against offline
+scoring of the same prefix.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from shopintent.behaviour.shopper import ShopperRecord
 from shopintent.serve.adapters.base import ModelSlot, import_or_unavailable
 from shopintent.serve.adapters.convert import plain
 from shopintent.serve.state.base import SessionState
@@ -21,22 +29,36 @@ from shopintent.settings import Settings
 class ReplayScorer:
     """Scores a :class:`SessionState` by replaying its events into one reused scorer."""
 
-    def __init__(self, scorer: Any, state_factory: Any) -> None:
+    def __init__(self, scorer: Any) -> None:
         self._scorer = scorer
-        self._new_state = state_factory
         self._lock = threading.Lock()
 
-    def score(self, state: SessionState) -> dict[str, Any]:
-        events = sorted(state.events, key=lambda e: e[1])
-        if not events:
-            raise ValueError(f"session {state.session_id} has no events to score")
+    @property
+    def utc_offset_hours(self) -> float:
+        return float(self._scorer.utc_offset_hours)
+
+    def score(self, state: SessionState, shopper: ShopperRecord | None = None) -> dict[str, Any]:
+        """Score ``state``; ``shopper`` (its user's record) supplies the history and the full
+        open session. A session that is no longer its shopper's open one (it has been closed
+        by a later session) is replayed from its own kept events without history, and says so
+        (``history: "unavailable"``)."""
+        if shopper is not None and shopper.open_session == state.session_id and shopper.open_events:
+            behaviour_state = shopper.session_state(self.utc_offset_hours)
+            history = "shopper"
+        else:
+            events = sorted(state.events, key=lambda e: e[1])
+            if not events:
+                raise ValueError(f"session {state.session_id} has no events to score")
+            behaviour_state = ShopperRecord(open_session=state.session_id, open_events=[
+                (str(t), float(ts), item, cat) for t, ts, item, cat in events
+            ]).session_state(self.utc_offset_hours)
+            history = "unavailable" if shopper is not None else "new_shopper"
         with self._lock:
-            self._scorer.state = self._new_state()
-            for event_type, ts, item, category in events:
-                self._scorer.state.update(event_type, float(ts), item, category)
+            self._scorer.state = behaviour_state
             result = self._scorer.score()
         out = plain(result.as_dict() if hasattr(result, "as_dict") else result)
-        out["events_scored"] = len(events)
+        out["events_scored"] = behaviour_state.k
+        out["history"] = history
         return out
 
 
@@ -47,20 +69,18 @@ def behaviour_slot(settings: Settings) -> ModelSlot[ReplayScorer]:
         load_models, scorer_cls = import_or_unavailable(
             "behaviour", "shopintent.behaviour", ("load_default_models", "SessionScorer"),
             "issue: behaviour")
-        (state_cls,) = import_or_unavailable("behaviour", "shopintent.behaviour.features",
-                                             ("SessionState",), "issue: behaviour")
         models = load_models(settings)
         scorer = scorer_cls(models, n_reasons=3)
-        offset = scorer.utc_offset_hours
         card: dict[str, Any] = {"version": "default", "tasks": sorted(models)}
         for task, model in models.items():
             card[task] = {k: getattr(model, k) for k in ("n_train_",) if hasattr(model, k)}
-        return ReplayScorer(scorer, lambda: state_cls(None, offset)), plain(card)
+        return ReplayScorer(scorer), plain(card)
 
     return ModelSlot("behaviour", load)
 
 
-def score_sessions(slot: ModelSlot[ReplayScorer], states: list[SessionState]) -> list[dict[str, Any]]:
-    """One score record per session, in order."""
+def score_sessions(slot: ModelSlot[ReplayScorer], states: list[SessionState],
+                   shoppers: list[ShopperRecord | None]) -> list[dict[str, Any]]:
+    """One score record per session, in order (``shoppers``: each session's shopper record)."""
     scorer = slot.get()
-    return [scorer.score(s) for s in states]
+    return [scorer.score(s, h) for s, h in zip(states, shoppers, strict=True)]

@@ -32,10 +32,18 @@ def intervene_slot(settings: Settings) -> ModelSlot[Any]:
     return ModelSlot("intervene", load)
 
 
+def risk_score(state: SessionState) -> float:
+    """The session's risk score for the engine's guardrail (today the bot-rate heuristic)."""
+    from shopintent.intervene.scoring import bot_risk_score
+
+    return bot_risk_score(state.n_events, state.duration_s)
+
+
 def context_for(state: SessionState, score: dict[str, Any] | None,
-                intent: str | None = None) -> dict[str, Any]:
+                intent: str | None = None, risk_score: float = 0.0) -> dict[str, Any]:
     """The engine's context for a session: scores (a shopper who bought has p = 1, an empty cart
-    has no abandonment risk), cart value, and the session's last event time."""
+    has no abandonment risk), cart value, the latest text intent, the risk score and the
+    session's last event time."""
     if score is None:
         raise ModelUnavailable("behaviour", "session scores are needed to decide and the behaviour "
                                "model is not loaded")
@@ -48,6 +56,7 @@ def context_for(state: SessionState, score: dict[str, Any] | None,
         "abandonment_risk": 0.0 if abandon is None else min(max(float(abandon), 0.0), 1.0),
         "cart_value": max(float(state.cart_value), 0.0),
         "intent": intent,
+        "risk_score": min(max(float(risk_score), 0.0), 1.0),
         "timestamp": datetime.fromtimestamp(state.last, UTC),
     }
 

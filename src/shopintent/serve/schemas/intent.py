@@ -15,6 +15,10 @@ class IntentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "我要退货"}]})
 
     text: Text = Field(..., min_length=1)
+    session_id: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="The id the service issued for the shopper's session (from POST /v1/events). "
+        "When given, the intent becomes the session's latest text intent, which decisions see.")
 
 
 class IntentResponse(BaseModel):
