@@ -75,6 +75,10 @@ def run(
                                     help="Requests per key to write routes ('' for no limit)."),
     anonymous_limit: str = typer.Option("1200/minute", "--anonymous-limit",
                                         help="Requests without a valid key, per client address."),
+    shopper_history: bool = typer.Option(
+        True, "--shopper-history/--no-shopper-history",
+        help="Score sessions over each shopper's earlier sessions, as the models were trained "
+        "(off: every session scored as a first visit; for measuring the cost only)."),
 ) -> None:
     """Start the service (and, with --replay-rate, a live replay of the real Taobao events)."""
     if ctx.invoked_subcommand is not None:
@@ -90,7 +94,7 @@ def run(
                              auto_decide=auto_decide, max_body_bytes=max_body_bytes,
                              train_missing=train_missing, public_dashboard=public_dashboard,
                              read_rate_limit=read_limit, write_rate_limit=write_limit,
-                             anonymous_rate_limit=anonymous_limit)
+                             anonymous_rate_limit=anonymous_limit, shopper_history=shopper_history)
         app_ = create_app(settings, config, load_models=load_models)
     except ValueError as exc:
         errors.print(str(exc))

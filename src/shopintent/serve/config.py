@@ -47,6 +47,11 @@ class ServeConfig:
     (its busiest service gets 6,250 one-event writes, ``DECISION_RATES`` ×
     ``DECISION_SECONDS``, in under a minute), so they stop a runaway client, not
     a benchmark.
+
+    ``shopper_history`` keeps each shopper's earlier sessions next to the live
+    ones, so scores use the features the models were trained on; turning it
+    off scores every session as a first visit (what the service did before
+    issue 11) and exists to measure what the history costs.
     """
 
     store_path: Path | str | None = None
@@ -69,6 +74,7 @@ class ServeConfig:
     read_rate_limit: str = "20000/minute"
     write_rate_limit: str = "20000/minute"
     anonymous_rate_limit: str = "1200/minute"
+    shopper_history: bool = True
 
     def __post_init__(self) -> None:
         if self.stream not in STREAM_BACKENDS:

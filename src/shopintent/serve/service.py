@@ -44,7 +44,12 @@ from shopintent.serve.state.base import (
     derived_session_id,
     live_events,
 )
-from shopintent.serve.state.history import MemoryShopperHistory, Observation, ShopperHistoryStore
+from shopintent.serve.state.history import (
+    MemoryShopperHistory,
+    NoShopperHistory,
+    Observation,
+    ShopperHistoryStore,
+)
 from shopintent.serve.state.memory import MemorySessionState
 from shopintent.serve.state.signals import MemorySessionSignals, SessionSignals
 from shopintent.serve.streams.base import EventSource
@@ -80,6 +85,8 @@ def _make_state(settings: Settings, config: ServeConfig) -> SessionStateStore:
 
 
 def _make_history(config: ServeConfig) -> ShopperHistoryStore:
+    if not config.shopper_history:
+        return NoShopperHistory()
     if config.state == "redis":
         from shopintent.serve.state.history import RedisShopperHistory
 

@@ -55,6 +55,49 @@ def _texts(settings: Settings, n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
+def _decision_runs(settings: Settings, work: Path, records: list[dict[str, object]],
+                   rates: tuple[float, ...], history: bool) -> list[Measurement]:
+    """Event → decision latency at each offered rate on a fresh service.
+
+    ``history=False`` starts the service with ``--no-shopper-history`` (every
+    session scored as a first visit, the behaviour before issue 11) on the same
+    events, so the cost of the shopper history is measured side by side.
+    """
+    flags = ["--auto-decide", "cart", "--no-train-missing"]
+    suffix = "" if history else " (no shopper history, for comparison)"
+    if not history:
+        flags.append("--no-shopper-history")
+    name = "decide.duckdb" if history else "decide-nohistory.duckdb"
+    service = ServiceProcess(settings, work / name, API_KEY, flags, log_path=work / "svc.log")
+    service.start("/readyz", wait_models=ALL_MODELS)
+    measurements = []
+    try:
+        offset = 0
+        for rate in rates:
+            n = int(rate * DECISION_SECONDS)
+            # The real event mix, in time order, one event per request; cart/favourite events
+            # make the engine decide for their session before the response is sent.
+            sent = numbered_events(records[offset : offset + n], f"d{int(rate)}")
+            offset += n
+            result = open_loop(service.url + "/v1/events", sent, API_KEY, rate, max_connections=256)
+            s = result.summary()
+            detail = (f"{n:,} Taobao events in time order, one per request, offered at {rate:,.0f}/s "
+                      f"(open loop, up to 256 connections, latency from the scheduled send), achieved "
+                      f"{s['requests_per_s']:,.0f}/s; {s['with_decision']} responses carried a "
+                      f"decision; errors {s['errors']}")
+            measurements += [
+                Measurement(f"event in → decision out p50 at {rate:,.0f} events/s{suffix}",
+                            s["decision_p50_ms"], "ms", detail),
+                Measurement(f"event in → decision out p99 at {rate:,.0f} events/s{suffix}",
+                            s["decision_p99_ms"], "ms", detail),
+                Measurement(f"event in → stored p99 at {rate:,.0f} events/s (all events){suffix}",
+                            s["p99_ms"], "ms", detail),
+            ]
+    finally:
+        service.stop()
+    return measurements
+
+
 def run(settings: Settings) -> BenchResult:
     """Measure the service end to end over loopback HTTP."""
     _prepare_models(settings)
@@ -98,33 +141,8 @@ def run(settings: Settings) -> BenchResult:
         finally:
             service.stop()
 
-        service = ServiceProcess(settings, work / "decide.duckdb", API_KEY,
-                                 ["--auto-decide", "cart", "--no-train-missing"], log_path=work / "svc.log")
-        service.start("/readyz", wait_models=ALL_MODELS)
-        try:
-            offset = 0
-            for rate in DECISION_RATES:
-                n = int(rate * DECISION_SECONDS)
-                # The real event mix, in time order, one event per request; cart/favourite events
-                # make the engine decide for their session before the response is sent.
-                sent = numbered_events(records[offset : offset + n], f"d{int(rate)}")
-                offset += n
-                result = open_loop(service.url + "/v1/events", sent, API_KEY, rate, max_connections=256)
-                s = result.summary()
-                detail = (f"{n:,} Taobao events in time order, one per request, offered at {rate:,.0f}/s "
-                          f"(open loop, up to 256 connections, latency from the scheduled send), achieved "
-                          f"{s['requests_per_s']:,.0f}/s; {s['with_decision']} responses carried a "
-                          f"decision; errors {s['errors']}")
-                measurements += [
-                    Measurement(f"event in → decision out p50 at {rate:,.0f} events/s",
-                                s["decision_p50_ms"], "ms", detail),
-                    Measurement(f"event in → decision out p99 at {rate:,.0f} events/s",
-                                s["decision_p99_ms"], "ms", detail),
-                    Measurement(f"event in → stored p99 at {rate:,.0f} events/s (all events)",
-                                s["p99_ms"], "ms", detail),
-                ]
-        finally:
-            service.stop()
+        measurements += _decision_runs(settings, work, records, DECISION_RATES, history=True)
+        measurements += _decision_runs(settings, work, records, DECISION_RATES[:1], history=False)
 
         fault = kill9_run(settings, numbered_events(records[:20_000], "k"), work, API_KEY,
                           kill_after_acks=5_000, batch_size=50)

@@ -94,6 +94,26 @@ class MemoryShopperHistory(ShopperHistoryStore):
         return self._seq
 
 
+class NoShopperHistory(ShopperHistoryStore):
+    """Keeps nothing: every session is scored as a shopper's first (``--no-shopper-history``).
+
+    Not for production: the scores then use features the models were not
+    trained on. It exists so the benchmark can measure what history costs.
+    """
+
+    def observe(self, observations: Sequence[Observation], seq: int) -> None:
+        return None
+
+    def get(self, user_id: str) -> ShopperRecord | None:
+        return None
+
+    def replace(self, records: dict[str, ShopperRecord], seq: int) -> None:
+        return None
+
+    def seq(self) -> int:
+        return 2**62  # never behind the store: nothing to restore
+
+
 class RedisShopperHistory(ShopperHistoryStore):
     """Shopper records in Redis under ``prefix`` (``shopper:<user>`` JSON, ``shopper_seq``)."""
 
