@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from typing import Final
 
 # The look-behind keeps the start on the whole local part, so "jane.doe@" is masked whole;
-# Chinese text around the address is never swallowed. A digit may follow the top-level
-# domain: in "a@b.com13800138000" both pieces are data.
+# Chinese text around the address is never swallowed. A dash before or after is a
+# sentence's dash ("—jane@qq.com—" once normalised), not part of the address, unless a
+# domain label follows it. A digit may follow the top-level domain: in
+# "a@b.com13800138000" both pieces are data.
 _EMAIL: Final = re.compile(
-    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-    r"(?![A-Za-z-])"
+    r"(?<![A-Za-z0-9_%+])[A-Za-z0-9_%+][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+    r"\.[A-Za-z]{2,}(?![A-Za-z]|-[A-Za-z0-9])"
 )
 
 

@@ -15,11 +15,12 @@ its shape says phone too:
   with its trunk ``0`` and area code (``010-12345678``, ``(0755) 8888 8888``).
 * **UK** -- written with the trunk ``0`` (``07700 900123``, ``020 7946 0958``).
 * **NANP** -- written with separators or brackets (``415-555-0132``,
-  ``415.555.0132``, ``(415) 555-0132``, ``1-800-555-0199``), or with spaces
-  (``415 555 0132``) when no other space-separated number touches it (in ``256
-  512 1024 2048`` it is a list); a bare 10-digit run (``4155550132``) only right
-  after a phone cue (``call``, ``tel``, ``phone``, ``电话``…): without one it is
-  more often an order number.
+  ``415.555.0132``, ``415 555 0132``, ``(415) 555-0132``, ``1-800-555-0199``); a
+  bare 10-digit run (``4155550132``) only after a phone cue (``call me at``,
+  ``tel``, ``phone``, ``电话``…): without one it is more often an order number.
+  *Trade-off:* three space-separated numbers that form a valid NANP number are
+  masked even when they are a list (``256 512 1024``): a list loses little, a
+  phone left behind is a leak.
 
 A phone never continues a word or a longer number (``RTX4090``, ``SKU13800138000``
 are codes). Dotted or dashed digit groups glued to a match are masked with it, so
@@ -54,14 +55,13 @@ _PLANS: Final[dict[str, tuple[range, tuple[str, ...]]]] = {
     "1": (range(11, 12), ("CN", "US")),
     "2": (range(10, 11), ("US",)),
 }
-#: Characters kept beyond a region's edges for the library's checks: a letter glued to the
-#: number, or the ":59" that makes "2017-01-15 14" a time stamp.
-_CONTEXT: Final = 3
+#: Characters kept beyond a region's edges for the library's checks: the letter glued to
+#: the number (one before), or the ":59" that makes "2017-01-15 14" a time stamp (three
+#: after). More before would show it a "+" of the text's arithmetic ("20 + 020 8856 4877").
+_CONTEXT_BEFORE: Final = 1
+_CONTEXT_AFTER: Final = 3
 _INTERNATIONAL: Final = re.compile(r"\(?(?:\+|00)")
 _SEPARATED: Final = re.compile(r"[^0-9]")
-_SPACES_ONLY: Final = re.compile(r"[0-9]+(?: [0-9]+)+")
-_SPACED_BEFORE: Final = re.compile(r"[0-9] \Z")
-_SPACED_AFTER: Final = re.compile(r" [0-9]+(?![0-9A-Za-z])")  # "750ml" is no list item
 _CN_MOBILE: Final = re.compile(r"1[3-9][0-9]{9}")
 _TRUNK: Final = re.compile(r"\(?0")
 _CUE_WINDOW: Final = 24
@@ -93,10 +93,6 @@ def _shape_ok(
         return number.country_code == 44 and _TRUNK.match(raw) is not None
     if number.country_code != 1:
         return False
-    if _SPACES_ONLY.fullmatch(raw):
-        # "415 555 0132" alone is a phone; inside "256 512 1024 2048" it is a list.
-        end = start + len(raw)
-        return not (_SPACED_BEFORE.search(text, 0, start) or _SPACED_AFTER.match(text, end))
     return _SEPARATED.search(raw) is not None or _cued(text, start)
 
 
@@ -119,36 +115,50 @@ def _grow(text: str, start: int, end: int) -> tuple[int, int]:
 def _library_spans(
     text: str, start: int, end: int, region: re.Match[str], regions: tuple[str, ...]
 ) -> list[tuple[int, int]]:
-    """Phones the library finds in ``text[start:end]`` that pass the shape rules.
+    """The phone the library finds in all of ``text[start:end]``, if it passes the shape rules.
 
     The library looks at the characters around a number (a letter glued to it means
     a code, not a phone), so a window that reaches its region's edge keeps a little
     context; inside a region the neighbours are separators and more digits, which
     the library would join back in, so there it gets none.
     """
-    offset = max(0, start - _CONTEXT) if start == region.start() else start
-    window = text[offset : end + _CONTEXT if end == region.end() else end]
-    found = []
+    offset = max(0, start - _CONTEXT_BEFORE) if start == region.start() else start
+    window = text[offset : end + _CONTEXT_AFTER if end == region.end() else end]
+    first_digit = start + next(i for i, c in enumerate(text[start:end]) if c.isdigit())
+    last_digit = end - next(i for i, c in enumerate(reversed(text[start:end])) if c.isdigit())
     for plan in regions:
         for match in PhoneNumberMatcher(window, plan, leniency=Leniency.VALID):
-            match_start = offset + match.start
+            match_start, match_end = offset + match.start, offset + match.end
+            # Only a number made of the whole window counts: a part the library finds
+            # inside it is found again as a shorter window, with its prefix.
+            if match_start > first_digit or match_end < last_digit:
+                continue
             if _shape_ok(text, match_start, match.raw_string, match.number, plan):
-                found.append(_grow(text, match_start, offset + match.end))
-        if found:
-            break
-    return found
+                return [_grow(text, match_start, match_end)]
+    return []
+
+
+def _is_bracketed_trunk(text: str, group: tuple[int, int]) -> bool:
+    start, end = group
+    return text[start - 1 : end + 1] == "(0)"
 
 
 def _windows(text: str, region: re.Match[str]) -> Iterator[tuple[int, int, tuple[str, ...]]]:
     """(start, end, regions) of every run of whole digit groups that could be one phone.
 
     A run starts at a group, with a "+" or "(" just before it, and ends after a group
-    (and its ")"); its digit count must fit how it starts (:data:`_PLANS`). Longest
-    first, so a phone is taken whole before any part of it.
+    (and its ")"); its digit count must fit how it starts (:data:`_PLANS`). A group
+    of one digit only starts a run as a trunk "1" or a country code ("+7") and
+    never sits inside one, except the UK's "(0)". Longest first, so a phone is
+    taken whole before any part of it.
     """
     groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, region.start(), region.end())]
     counts = [end - start for start, end in groups]
     for first, (group_start, _) in enumerate(groups):
+        if counts[first] == 1 and text[group_start] != "1" and "+" not in text[
+            max(region.start(), group_start - 2) : group_start
+        ]:
+            continue  # no phone starts with a lone digit but a trunk 1 or a "+7"-like code
         start = group_start
         while start > region.start() and text[start - 1] in "+(":
             start -= 1
@@ -159,6 +169,8 @@ def _windows(text: str, region: re.Match[str]) -> Iterator[tuple[int, int, tuple
         total = 0
         ends = []
         for last in range(first, len(groups)):
+            if last > first and counts[last] == 1 and not _is_bracketed_trunk(text, groups[last]):
+                break  # "199-1 020 3389": a lone digit inside a number ends it, but "(0)"
             total += counts[last]
             if total in digits:
                 end = groups[last][1]

@@ -362,8 +362,10 @@ _WORD_CHAR: Final = re.compile(r"[0-9A-Za-z@._%+\-:#/()\[\]]")
 
 
 def _glues(char: str) -> bool:
-    """Whether ``char`` would join a value it touches (a letter, digit or separator)."""
-    return _WORD_CHAR.match(unicodedata.normalize("NFKC", char)[:1] or " ") is not None
+    """Whether ``char`` would join a value it touches (a letter, digit, separator or
+    currency sign: ``5794￥`` reads as a price)."""
+    folded = unicodedata.normalize("NFKC", char)[:1] or " "
+    return _WORD_CHAR.match(folded) is not None or unicodedata.category(folded) == "Sc"
 
 
 def insert_pii(text: str, value: PlantedValue, rng: random.Random) -> str:
