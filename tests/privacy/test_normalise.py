@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 
+from shopintent.privacy import normalise as normalise_module
 from shopintent.privacy.normalise import normalise, normalise_by_character
+
+
+def test_module_examples_hold() -> None:
+    assert doctest.testmod(normalise_module).failed == 0
 
 
 def test_ascii_and_plain_chinese_text_are_returned_as_they_are() -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import doctest
 import random
 from collections import Counter
 
 import phonenumbers
 
+from shopintent.privacy import plant
+
 from shopintent.privacy.pii_cards import is_card_number
 from shopintent.privacy.pii_idcard import id_card_checksum_valid
 from shopintent.privacy.plant import PlantedValue, compact, insert_pii, plant_pii, survives
 from shopintent.privacy.scrub import PII_KINDS
+
+
+def test_module_examples_hold() -> None:
+    assert doctest.testmod(plant).failed == 0
 
 
 def test_planting_is_deterministic_and_covers_every_kind_but_addresses() -> None:
