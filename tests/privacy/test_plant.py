@@ -9,7 +9,6 @@ from collections import Counter
 import phonenumbers
 
 from shopintent.privacy import plant
-
 from shopintent.privacy.pii_cards import is_card_number
 from shopintent.privacy.pii_idcard import id_card_checksum_valid
 from shopintent.privacy.plant import PlantedValue, compact, insert_pii, plant_pii, survives
