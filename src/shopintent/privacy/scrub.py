@@ -141,12 +141,12 @@ def _may_hold_pii(text: str) -> bool:
 # --- the detectors, on the normalised text ----------------------------------------------
 #: Digits joined by the separators that phone, card and ID numbers allow between digits.
 _NUMBER_REGION: Final = re.compile(r"[0-9](?:[ ().+/-]{0,3}[0-9])*")
+_LETTER: Final = re.compile("[A-Za-z]")
 
 
 def _has_qq_cue(text: str) -> bool:
     return "扣扣" in text or "企鹅" in text or "qq" in text.lower()
 
-_LETTER: Final = re.compile("[A-Za-z]")
 
 _Spans = Callable[[str], Iterator[tuple[int, int]]]
 #: (kind, gate on (text, characters in its longest number region), span finder). Every
