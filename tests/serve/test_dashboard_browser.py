@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 
 import httpx
@@ -16,27 +15,11 @@ from shopintent.serve import ServeConfig, create_app
 from shopintent.serve.adapters.base import ModelSlot
 from shopintent.serve.adapters.text import parser_model
 from shopintent.settings import Settings
-from tests.serve.conftest import API_KEY, AUTH, REPO_ROOT, free_port, taobao_records
+from tests.serve.conftest import API_KEY, AUTH, REPO_ROOT, free_port, small_parser, taobao_records
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _small_parser(settings: Settings):  # type: ignore[no-untyped-def]
-    """A real intent model trained on a per-intent subset of the shop-intent train split (~10 s)."""
-    from shopintent.text import IntentClassifier, Parser, recipes
-
-    splits = recipes.shop_intent_splits(settings)
-    per_label: dict[str, list[str]] = defaultdict(list)
-    for text, label in zip(splits["train"].texts, splits["train"].labels, strict=True):
-        if len(per_label[label]) < 40:
-            per_label[label].append(text)
-    texts = [t for label in per_label for t in per_label[label]]
-    labels = [label for label in per_label for _ in per_label[label]]
-    model = IntentClassifier(cache_dir=settings.state_dir, random_state=0).fit(
-        texts, labels, splits["validation"].texts[:300], splits["validation"].labels[:300])
-    return Parser(intent_model=model)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +43,7 @@ def server(model_settings: Settings) -> Iterator[str]:
         assert time.monotonic() < deadline, "service did not start"
         time.sleep(0.1)
     service = app.state.service
-    parser = _small_parser(model_settings)
+    parser = small_parser(model_settings)
     service.models["text"] = ModelSlot("text", lambda: parser_model(parser))
     assert service.models["text"].load()
     while not (service.models["behaviour"].ready and service.models["intervene"].ready):

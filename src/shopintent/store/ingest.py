@@ -143,6 +143,11 @@ def ingest_events(
     """
     store.bind_key(pseudonymizer.key_id)
     prepared = prepare_events(batch, pseudonymizer, groups)
+    return _append_prepared(store, prepared)
+
+
+def _append_prepared(store: EventStore, prepared: PreparedEvents) -> IngestReport:
+    """Append a prepared batch's protected rows and report what became of every input row."""
     report = prepared.report
     appended = store.append(prepared.protected)
     return IngestReport(
@@ -207,17 +212,7 @@ def ingest_protected(store: EventStore, rows: Batch, key_id: str) -> IngestRepor
     """
     store.bind_key(key_id)
     prepared = prepare_protected(rows)
-    report = prepared.report
-    appended = store.append(prepared.protected)
-    return IngestReport(
-        input=report.n_input,
-        accepted=report.n_valid,
-        rejected=report.n_rejected,
-        appended=appended.appended,
-        duplicates=appended.duplicates,
-        rejections=report.rejections,
-        event_ids=prepared.event_ids,
-    )
+    return _append_prepared(store, prepared)
 
 
 def protected_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
