@@ -98,6 +98,44 @@ def _decision_runs(settings: Settings, work: Path, records: list[dict[str, objec
     return measurements
 
 
+def _write_group_cost(settings: Settings, work: Path, records: list[dict[str, object]]) -> list[Measurement]:
+    """Milliseconds per write group of the shared ingest path (library call, no HTTP).
+
+    The fixed cost per group (validation, protection, DuckDB append) is what bounds
+    one-event-per-request latency; measured here so a change of machine or of
+    pandas/DuckDB shows up beside the HTTP numbers.
+    """
+    import statistics
+    import time
+
+    from shopintent.privacy import Pseudonymizer
+    from shopintent.store import EventStore
+    from shopintent.store.ingest import ingest_events
+
+    pseudonymizer = Pseudonymizer.from_settings(settings)
+    out = []
+    with EventStore(work / "groups.duckdb") as store:
+        for size, groups in ((1, 200), (50, 40)):
+            times = []
+            for g in range(groups):
+                batch = [dict(r, event_id=f"g{size}-{g}-{j}")
+                         for j, r in enumerate(records[g * size:(g + 1) * size])]
+                started = time.perf_counter()
+                ingest_events(store, batch, pseudonymizer)
+                times.append((time.perf_counter() - started) * 1000)
+            out.append(Measurement(
+                f"ingest path, one write group of {size} event{'s' if size > 1 else ''} (median)",
+                statistics.median(times), "ms",
+                f"{groups} groups of real Taobao events: validate, protect, DuckDB append; no HTTP"))
+    return out
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("pandas", "duckdb", "pyarrow", "fastapi", "uvicorn")}
+
+
 def run(settings: Settings) -> BenchResult:
     """Measure the service end to end over loopback HTTP."""
     _prepare_models(settings)
@@ -144,6 +182,8 @@ def run(settings: Settings) -> BenchResult:
         measurements += _decision_runs(settings, work, records, DECISION_RATES, history=True)
         measurements += _decision_runs(settings, work, records, DECISION_RATES[:1], history=False)
 
+        measurements += _write_group_cost(settings, work, records)
+
         fault = kill9_run(settings, numbered_events(records[:20_000], "k"), work, API_KEY,
                           kill_after_acks=5_000, batch_size=50)
         detail = (f"20,000 events in batches of 50; killed after {fault.acknowledged:,} acknowledged; "
@@ -156,7 +196,8 @@ def run(settings: Settings) -> BenchResult:
             Measurement("kill -9: restart to healthy", fault.restart_seconds, "s", "store re-opened (WAL replay)"),
         ]
     params.update({"decision_rates": list(DECISION_RATES), "decision_seconds": DECISION_SECONDS,
-                   "workers": 1, "client": "httpx async, same machine"})
+                   "workers": 1, "client": "httpx async, same machine",
+                   "libraries": _library_versions()})
     return BenchResult(
         area="serve",
         measurements=measurements,
