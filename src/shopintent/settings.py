@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         default=None,
         description="redis://host:port/db for the service's Redis stream and shared session state.",
     )
+    max_future_skew_s: float = Field(
+        default=300.0, ge=0, allow_inf_nan=False,
+        description="How many seconds after the wall clock (UTC) an event may be dated; later "
+        "events are rejected, naming the row, so a wrong clock cannot move the live sessions' clock "
+        "to its date. Past dates are not limited (historic logs replay).",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False, description="Log JSON lines instead of console text.")
     api_keys: SecretStr | None = Field(

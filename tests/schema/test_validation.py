@@ -9,11 +9,13 @@ import pytest
 
 from shopintent.schema import Event, EventType
 from shopintent.schema.validation import (
+    DEFAULT_MAX_FUTURE_SKEW_S,
     EVENT_COLUMNS,
     ValidationError,
     validate_event,
     validate_events,
 )
+from shopintent.settings import Settings
 
 
 def _good(**overrides: object) -> dict[str, object]:
@@ -149,3 +151,51 @@ def test_event_records_validate_like_dicts() -> None:
     report = validate_events([record])
     assert report.n_valid == 1
     assert report.valid.loc[0, "event_id"] == "e-1"
+
+
+NOW = pd.Timestamp("2026-06-01T12:00:00Z")
+
+
+def test_events_dated_beyond_the_skew_are_rejected_naming_row_field_and_limit() -> None:
+    batch = [
+        _good(timestamp="2099-01-01T00:00:00Z"),
+        _good(timestamp="2026-06-01T12:04:59Z"),  # inside the 5-minute skew
+        _good(timestamp=NOW.timestamp() + 301),  # one second past it, as unix seconds
+        _good(timestamp="2017-11-25T10:00:00Z"),
+    ]
+    report = validate_events(batch, now=NOW)
+    assert report.rejected_rows == [1, 3]
+    assert [str(r) for r in report.rejections] == [
+        "row 1: `timestamp` '2099-01-01T00:00:00Z' is 72 years in the future; the limit is 300 s "
+        "(SHOPINTENT_MAX_FUTURE_SKEW_S)",
+        f"row 3: `timestamp` '{NOW.timestamp() + 301}' is 5 minutes in the future; the limit is "
+        "300 s (SHOPINTENT_MAX_FUTURE_SKEW_S)",
+    ]
+    assert report.valid["timestamp"].dt.year.tolist() == [2026, 2017]
+
+
+def test_the_skew_is_configurable_and_the_past_is_never_limited() -> None:
+    hour_ahead = _good(timestamp="2026-06-01T13:00:00Z")
+    assert validate_events([hour_ahead], now=NOW, max_future_skew_s=7200).n_valid == 1
+    strict = validate_events([hour_ahead], now=NOW, max_future_skew_s=0)
+    assert strict.rejections[0].reason.startswith("is 1 hour in the future; the limit is 0 s")
+    assert validate_events([hour_ahead], now=NOW, max_future_skew_s=None).n_valid == 1
+    assert validate_events([_good(timestamp="1990-01-01T00:00:00Z")], now=NOW,
+                           max_future_skew_s=0).n_valid == 1
+    with pytest.raises(ValueError, match="max_future_skew_s -1"):
+        validate_events([hour_ahead], max_future_skew_s=-1)
+
+
+def test_the_real_2017_taobao_log_passes_against_the_wall_clock(settings: Settings) -> None:
+    # The real 2017 Taobao log passes whole; a date past the 2100 sanity bound keeps its reason.
+    from shopintent.datasets import taobao_userbehavior_head as taobao
+
+    events = taobao.load(settings).events
+    assert validate_events(events).n_rejected == 0
+    report = validate_events([_good(timestamp="2150-01-01")])
+    assert [r.reason for r in report.rejections] == [
+        "is outside 1990-2100 (milliseconds given as seconds?)"]
+
+
+def test_the_default_skew_matches_the_setting() -> None:
+    assert Settings.model_fields["max_future_skew_s"].default == DEFAULT_MAX_FUTURE_SKEW_S == 300

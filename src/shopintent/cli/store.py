@@ -48,7 +48,8 @@ def ingest(
     try:
         pseudonymizer = Pseudonymizer.from_settings(settings)
         with EventStore(_store_path(store_path), key_id=pseudonymizer.key_id) as store:
-            report = ingest_events(store, frame, pseudonymizer)
+            report = ingest_events(store, frame, pseudonymizer,
+                                   max_future_skew_s=settings.max_future_skew_s)
     except ValueError as exc:  # PseudonymKeyError, KeyMismatch
         raise _fail(exc) from exc
     if as_json:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,11 @@ REQUIRED_EVENT_COLUMNS: tuple[str, ...] = ("user_id", "timestamp", "event_type")
 # Dates outside this window are almost always unit mistakes (ms read as s, 0 epoch).
 _EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")
 _LATEST = pd.Timestamp("2100-01-01", tz="UTC")
+#: How far past the wall clock an event may be dated (seconds): clocks of shops' servers and
+#: phones drift by seconds or minutes, never by years. ``Settings.max_future_skew_s`` holds
+#: the configured value (same default); this module imports nothing from the package.
+DEFAULT_MAX_FUTURE_SKEW_S = 300.0
+_SPANS = (("year", 365.25 * 86400), ("day", 86400.0), ("hour", 3600.0), ("minute", 60.0))
 
 
 class ValidationError(ValueError):
@@ -112,6 +118,27 @@ def _parse_timestamps(raw: pd.Series) -> pd.Series:
     return parsed.astype("datetime64[us, UTC]")
 
 
+def how_far(seconds: float) -> str:
+    """A duration in words at its largest whole unit ("73 years", "12 minutes", "40 s")."""
+    for unit, size in _SPANS:
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}" + ("" if n == 1 else "s")
+    return f"{seconds:.0f} s"
+
+
+def _too_far_ahead(timestamp: pd.Series, now: datetime | pd.Timestamp | None,
+                   max_future_skew_s: float) -> tuple[pd.Series, pd.Series]:
+    """Which timestamps lie more than the skew after ``now``, and by how many seconds."""
+    if max_future_skew_s < 0 or not np.isfinite(max_future_skew_s):
+        raise ValueError(f"max_future_skew_s {max_future_skew_s} must be a finite number >= 0")
+    clock = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if clock.tzinfo is None:
+        raise ValueError(f"now {clock} has no time zone; pass a UTC time")
+    ahead = (timestamp - clock).dt.total_seconds()
+    return ahead.gt(max_future_skew_s).fillna(False).astype(bool), ahead
+
+
 def _reject(
     rejections: list[Rejection], mask: pd.Series, raw: pd.Series, name: str, reason: str
 ) -> None:
@@ -122,13 +149,21 @@ def _reject(
         rejections.append(Rejection(int(row) + 1, name, str(shown), reason))
 
 
-def validate_events(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event]) -> ValidationReport:
+def validate_events(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event], *,
+                    max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S,
+                    now: datetime | pd.Timestamp | None = None) -> ValidationReport:
     """Check a batch of events and return the valid rows in canonical form.
 
     Accepts a DataFrame or an iterable of dicts / :class:`Event` records. Every
     problem found is reported as a :class:`Rejection` naming the row and the
     field; a row with any problem is left out of ``valid``, all others are kept.
     A missing *required column* rejects every row, naming the column.
+
+    An event dated more than ``max_future_skew_s`` seconds after ``now`` (the
+    wall clock, UTC, when not given) is rejected: one such event would move
+    every clock that follows the newest event time (the service's live
+    sessions) to its date. Only the future is limited, so historic logs pass;
+    ``None`` turns the check off.
     """
     frame = _as_frame(batch)
     n = len(frame)
@@ -150,6 +185,14 @@ def validate_events(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event]) -
     out_of_range = timestamp.notna() & ((timestamp < _EARLIEST) | (timestamp >= _LATEST))
     _reject(rejections, out_of_range, frame["timestamp"], "timestamp",
             "is outside 1990-2100 (milliseconds given as seconds?)")
+    if max_future_skew_s is not None:
+        ahead_mask, ahead_s = _too_far_ahead(timestamp, now, max_future_skew_s)
+        ahead_mask &= ~out_of_range
+        for row in np.flatnonzero(ahead_mask.to_numpy()):
+            rejections.append(Rejection(
+                int(row) + 1, "timestamp", str(frame["timestamp"].iloc[row]),
+                f"is {how_far(float(ahead_s.iloc[row]))} in the future; the limit is "
+                f"{max_future_skew_s:g} s (SHOPINTENT_MAX_FUTURE_SKEW_S)"))
 
     type_text = _text_column(frame["event_type"]).str.lower()
     event_type = type_text.replace(EVENT_TYPE_ALIASES)
@@ -205,9 +248,11 @@ def validate_events(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event]) -
     return ValidationReport(valid=canonical.astype(EVENT_COLUMNS), rejections=rejections, n_input=n)
 
 
-def validate_event(record: Mapping[str, Any] | Event) -> Event:
+def validate_event(record: Mapping[str, Any] | Event, *,
+                   max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S,
+                   now: datetime | pd.Timestamp | None = None) -> Event:
     """Validate one event and return it as an :class:`Event`, or raise ``ValidationError``."""
-    report = validate_events([record])
+    report = validate_events([record], max_future_skew_s=max_future_skew_s, now=now)
     if report.rejections:
         reasons = "; ".join(f"`{r.field}` {r.value!r} {r.reason}" for r in report.rejections)
         raise ValidationError(reasons)

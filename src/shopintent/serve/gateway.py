@@ -46,7 +46,7 @@ import pandas as pd
 
 from shopintent.log import get_logger
 from shopintent.privacy import Pseudonymizer
-from shopintent.schema.validation import EVENT_COLUMNS, Rejection
+from shopintent.schema.validation import DEFAULT_MAX_FUTURE_SKEW_S, EVENT_COLUMNS, Rejection
 from shopintent.store import EventStore
 from shopintent.store.ingest import IngestReport, ingest_events, ingest_protected
 
@@ -134,8 +134,10 @@ class IngestGateway:
         on_stored: Callable[[pd.DataFrame, str], StoredEffects] | None = None,
         on_counts: Callable[[str, int, int, int, float], None] | None = None,
         max_group_events: int = 20_000,
+        max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S,
     ) -> None:
         self.store_path = store_path
+        self.max_future_skew_s = max_future_skew_s
         self._pseudonymizer = pseudonymizer
         self._on_stored = on_stored
         self._on_counts = on_counts
@@ -300,14 +302,16 @@ class IngestGateway:
             records = [r for _, job in raw for r in job.records]
             groups = np.repeat(np.arange(len(raw)), [len(job.records) for _, job in raw])
             frame = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
-            report = ingest_events(store, frame, self._pseudonymizer, groups=groups)
+            report = ingest_events(store, frame, self._pseudonymizer, groups=groups,
+                                   max_future_skew_s=self.max_future_skew_s)
             appended += report.appended
             self._split(report, raw, outcomes)
         for key_id in dict.fromkeys(job.key_id for job in jobs if job.key_id is not None):
             protected = [(i, job) for i, job in enumerate(jobs) if job.key_id == key_id]
             rows = [r for _, job in protected for r in job.records]
             frame = pd.DataFrame.from_records(rows, columns=list(EVENT_COLUMNS))
-            report = ingest_protected(store, frame, key_id)
+            report = ingest_protected(store, frame, key_id,
+                                      max_future_skew_s=self.max_future_skew_s)
             appended += report.appended
             self._split(report, protected, outcomes)
         new_rows = store.events_after(before)

@@ -150,6 +150,7 @@ class Service:
         self.gateway = IngestGateway(
             config.resolved_store_path(settings), self.pseudonymizer,
             on_stored=self._on_stored, on_counts=self._on_counts,
+            max_future_skew_s=settings.max_future_skew_s,
         )
         self.source = _make_source(config)
         self.consumer = StreamConsumer(
@@ -241,7 +242,8 @@ class Service:
         twice. Invalid events are answered with the same per-event reasons as
         ``POST /v1/events`` and not published; if none is valid, nothing is.
         """
-        prepared = prepare_events(records, self.pseudonymizer)
+        prepared = prepare_events(records, self.pseudonymizer,
+                                  max_future_skew_s=self.settings.max_future_skew_s)
         reasons = rejection_reasons(prepared.report.rejections)
         results = [EventResult(i, event_id, REJECTED, tuple(reasons[i])) if i in reasons
                    else EventResult(i, event_id, ACCEPTED)

@@ -27,7 +27,12 @@ import pandas as pd
 from shopintent.privacy import EVENT_ID_LENGTH, Pseudonymizer, protect_events, scrub_text_columns
 from shopintent.privacy.event_ids import CLIENT_ID_NAMESPACE
 from shopintent.schema import Event
-from shopintent.schema.validation import Rejection, ValidationReport, validate_events
+from shopintent.schema.validation import (
+    DEFAULT_MAX_FUTURE_SKEW_S,
+    Rejection,
+    ValidationReport,
+    validate_events,
+)
 from shopintent.store.event_store import EventStore
 
 Batch = pd.DataFrame | Iterable[Mapping[str, Any] | Event]
@@ -104,15 +109,18 @@ def _kept_positions(report: ValidationReport) -> np.ndarray:
 
 
 def prepare_events(batch: Batch, pseudonymizer: Pseudonymizer,
-                   groups: Sequence[int] | np.ndarray | None = None) -> PreparedEvents:
+                   groups: Sequence[int] | np.ndarray | None = None, *,
+                   max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S) -> PreparedEvents:
     """Validate a raw batch and protect its valid rows: the steps before storing or publishing.
 
     ``groups`` labels the request each row came in (see
     :func:`shopintent.privacy.event_ids.keyed_event_ids`); without it the batch is one
-    request.
+    request. ``max_future_skew_s`` as in
+    :func:`~shopintent.schema.validation.validate_events` (callers pass
+    ``Settings.max_future_skew_s``).
     """
     rows = _materialise(batch)
-    report = validate_events(rows)
+    report = validate_events(rows, max_future_skew_s=max_future_skew_s)
     positions = _kept_positions(report)
     if groups is not None and len(groups) != report.n_input:
         raise ValueError(f"groups has {len(groups)} labels for {report.n_input} events")
@@ -134,15 +142,17 @@ def ingest_events(
     batch: Batch,
     pseudonymizer: Pseudonymizer,
     groups: Sequence[int] | np.ndarray | None = None,
+    *,
+    max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S,
 ) -> IngestReport:
     """Validate a raw batch, give it keyed ids, protect its ids and text, append the valid rows.
 
     ``store`` is bound to the pseudonymizer's key id first (recorded on first
     write, else checked: :class:`~shopintent.store.event_store.KeyMismatch`).
-    ``groups`` as in :func:`prepare_events`.
+    ``groups`` and ``max_future_skew_s`` as in :func:`prepare_events`.
     """
     store.bind_key(pseudonymizer.key_id)
-    prepared = prepare_events(batch, pseudonymizer, groups)
+    prepared = prepare_events(batch, pseudonymizer, groups, max_future_skew_s=max_future_skew_s)
     return _append_prepared(store, prepared)
 
 
@@ -179,15 +189,16 @@ def _not_pseudonyms(frame: pd.DataFrame, positions: np.ndarray) -> tuple[np.ndar
     return bad, rejections
 
 
-def prepare_protected(rows: Batch) -> PreparedEvents:
+def prepare_protected(rows: Batch, *,
+                      max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S) -> PreparedEvents:
     """Check rows protected before (stream messages, exports) and scrub their text again.
 
     They are validated again; a row whose ``event_id``, ``user_id`` or
     ``session_id`` is not a pseudonym is rejected (a raw id never gets in this
     way, and its value is not shown); free text is scrubbed again (idempotent);
-    ids are kept as they are.
+    ids are kept as they are. ``max_future_skew_s`` as in :func:`prepare_events`.
     """
-    report = validate_events(_materialise(rows))
+    report = validate_events(_materialise(rows), max_future_skew_s=max_future_skew_s)
     positions = _kept_positions(report)
     bad, shape_rejections = _not_pseudonyms(report.valid, positions)
     clean, _ = scrub_text_columns(report.valid[~bad])
@@ -201,7 +212,8 @@ def prepare_protected(rows: Batch) -> PreparedEvents:
     return PreparedEvents(checked, checked.valid, kept, ids)
 
 
-def ingest_protected(store: EventStore, rows: Batch, key_id: str) -> IngestReport:
+def ingest_protected(store: EventStore, rows: Batch, key_id: str, *,
+                     max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S) -> IngestReport:
     """Append rows protected earlier under the key named ``key_id`` (stream messages, imports).
 
     Only for rows that came out of :func:`prepare_events` / a store: the service's
@@ -211,7 +223,7 @@ def ingest_protected(store: EventStore, rows: Batch, key_id: str) -> IngestRepor
     (:class:`~shopintent.store.event_store.KeyMismatch` for a store of another key).
     """
     store.bind_key(key_id)
-    prepared = prepare_protected(rows)
+    prepared = prepare_protected(rows, max_future_skew_s=max_future_skew_s)
     return _append_prepared(store, prepared)
 
 
