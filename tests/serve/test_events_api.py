@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
+import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 
 from shopintent.settings import Settings
-from tests.serve.conftest import AUTH, make_client
+from tests.serve.conftest import AUTH, make_client, taobao_records
 
 VIEW = {"event_id": "e-1", "user_id": "1001", "session_id": "web-7",
         "timestamp": "2024-05-01T09:00:00Z", "event_type": "view", "item_id": "sku-1"}
@@ -186,3 +190,29 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
                  "/v1/decisions", "/v1/outcomes", "/healthz", "/readyz", "/metrics"):
         assert path in paths
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_one_far_future_event_cannot_move_the_live_clock(settings: Settings, backend: str,
+                                                         request: pytest.FixtureRequest) -> None:
+    real = taobao_records(settings, 300)
+    shopper = real[150]
+    future = {"user_id": shopper["user_id"], "timestamp": "2099-01-01T00:00:00Z",
+              "event_type": "view", "item_id": shopper["item_id"]}
+    options: dict[str, object] = {}
+    if backend == "redis":
+        options = {"state": "redis", "redis_url": request.getfixturevalue("redis_url"),
+                   "stream_name": f"clock{time.monotonic_ns()}"}
+    with make_client(settings) as reference, make_client(settings, **options) as c:
+        reference.post("/v1/events", json={"events": real}, headers=AUTH)
+        body = c.post("/v1/events", json={"events": [*real[:150], future, *real[150:]]},
+                      headers=AUTH).json()
+        assert (body["stored"], body["rejected"]) == (300, 1)
+        assert body["results"][150]["reasons"] == [
+            "`timestamp` '2099-01-01T00:00:00Z' is 72 years in the future; the limit is 300 s "
+            "(SHOPINTENT_MAX_FUTURE_SKEW_S)"]
+        expected, state = reference.app.state.service.state, c.app.state.service.state  # type: ignore[attr-defined]
+        newest = max(pd.Timestamp(r["timestamp"]) for r in real).timestamp()
+        assert state.clock() == expected.clock() == newest
+        assert state.count_live() == expected.count_live() > 0
+        assert c.get("/v1/dashboard", headers=AUTH).json()["live_sessions"] == expected.count_live()
