@@ -28,6 +28,8 @@ DATASET_NAMES: tuple[str, ...] = (
     "cdnow",
     "clinc150",
     "diginetica_sample",
+    "ecd_taobao_dialogue_sample",
+    "mg_shopdial",
     "obd_sample",
     "online_shopping_10_cats",
     "smp2019_zh_intent",
