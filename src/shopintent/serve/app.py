@@ -9,10 +9,18 @@ bug in the service, never a bad request.
 Access is declared where each router is included: every ``/v1`` route needs a
 key with the scope its router needs (:func:`~shopintent.serve.auth.require_scope`,
 which also applies the per-key rate limits), so a router file cannot forget it.
+
+The API docs (``/docs``, Swagger UI; ``/redoc``, ReDoc) are built from files
+vendored under ``static/vendor/`` (see its ``VENDORED.md``) rather than FastAPI's
+CDN defaults, so they work on a shop's machine without internet access. Like
+``/openapi.json`` they need no key: they describe the API and hold no data.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +28,8 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from shopintent import __version__
@@ -38,6 +47,8 @@ from shopintent.settings import Settings, get_settings
 
 log = get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: Where the vendored Swagger UI and ReDoc files are served (under the ``/static`` mount).
+VENDOR_URL = "/static/vendor"
 #: The scope each resource router needs. The dashboard data and /metrics declare theirs on
 #: the route (read, or open with ``public_dashboard``); /healthz, /readyz and the page are open.
 ROUTER_SCOPES = (
@@ -104,6 +115,57 @@ def _install_handlers(app: FastAPI) -> None:
                             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+def _same_origin_only(page: HTMLResponse) -> HTMLResponse:
+    """Add a Content-Security-Policy that lets the docs page load nothing from elsewhere.
+
+    ReDoc's sidebar links an image on cdn.redoc.ly; under this policy the browser never
+    requests it (the image hides itself), so opening the docs contacts no other host.
+    The page's one inline script is allowed by its hash, not by ``'unsafe-inline'``.
+    """
+    html = bytes(page.body).decode()
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+        for script in re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL))
+    page.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+    return page
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Serve ``/docs`` and ``/redoc`` from the vendored files: no CDN, no web fonts."""
+
+    def prefix(request: Request) -> str:
+        # Behind a proxy that mounts the service under a path, links must carry that path.
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = prefix(request)
+        return _same_origin_only(get_swagger_ui_html(
+            openapi_url=root + (app.openapi_url or "/openapi.json"),
+            title=f"{app.title} {app.version} API docs",
+            swagger_js_url=f"{root}{VENDOR_URL}/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{VENDOR_URL}/swagger-ui/swagger-ui.css",
+            swagger_favicon_url=f"{root}{VENDOR_URL}/swagger-ui/favicon-32x32.png",
+            oauth2_redirect_url=None,
+            # No schema check against the public validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        ))
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = prefix(request)
+        return _same_origin_only(get_redoc_html(
+            openapi_url=root + (app.openapi_url or "/openapi.json"),
+            title=f"{app.title} {app.version} API reference",
+            redoc_js_url=f"{root}{VENDOR_URL}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{VENDOR_URL}/swagger-ui/favicon-32x32.png",
+            with_google_fonts=False,
+        ))
+
+
 def create_app(settings: Settings | None = None, config: ServeConfig | None = None,
                load_models: bool = True) -> FastAPI:
     """Build the service app; the store opens and consumers start when the app starts."""
@@ -130,6 +192,9 @@ def create_app(settings: Settings | None = None, config: ServeConfig | None = No
         "X-API-Key header with the scope it names (read, write; admin includes both); "
         "over a key's rate limit the answer is 429 with Retry-After.",
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI / ReDoc from a CDN; ours use vendored files.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.access = Access(keys, limiter, public_dashboard=config.public_dashboard)
     app.state.api_key_generated = generated
@@ -139,6 +204,7 @@ def create_app(settings: Settings | None = None, config: ServeConfig | None = No
     app.include_router(health.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    _install_docs(app)
     _install_handlers(app)
     # Outermost first: the size limit refuses big bodies before anything reads them.
     app.add_middleware(_LatencyFromState)
