@@ -140,7 +140,8 @@ def test_health_and_readiness_stay_open_and_reveal_no_reasons(keyed: TestClient)
     assert keyed.get("/healthz").json() == {"status": "ok"}
     ready = keyed.get("/readyz").json()
     assert ready["status"] == "ready"
-    assert all(set(card) == {"ready", "version"} for card in ready["models"].values())
+    assert all(set(card) == {"needed", "ready", "state", "version"}
+               for card in ready["models"].values())
     assert keyed.get("/openapi.json").status_code == 200
 
 

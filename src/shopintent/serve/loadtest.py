@@ -65,7 +65,12 @@ class ServiceProcess:
 
     def start(self, ready: str = "/healthz", timeout_s: float = 120.0,
               wait_models: Sequence[str] = ()) -> float:
-        """Start and wait until ``ready`` answers 200 (and the named models load); returns seconds."""
+        """Start and wait until ``ready`` answers 200; returns seconds.
+
+        With ``wait_models`` (and ``ready="/readyz"``) it waits for those models and the
+        store and stream instead, read from the readiness body: a service may run without
+        some model (``--no-train-missing`` and none cached), which keeps ``/readyz`` at 503.
+        """
         command = [sys.executable, "-m", "shopintent.cli.main", "serve", "--host", "127.0.0.1",
                    "--port", str(self.port), "--store", str(self.store), *self.extra_args]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -78,11 +83,14 @@ class ServiceProcess:
                                    f"(log: {self.log_path})")
             try:
                 response = httpx.get(self.url + ready, timeout=1.0)
-                if response.status_code == 200:
-                    models = response.json().get("models", {}) if ready == "/readyz" else {}
-                    # Each entry is a card; a model still loading answers {"ready": false, ...}.
-                    if all((models.get(m) or {}).get("ready") for m in wait_models):
+                if ready == "/readyz" and wait_models and response.status_code in (200, 503):
+                    body = response.json()
+                    models = body.get("models", {})
+                    if body.get("store") and body.get("stream") and all(
+                            (models.get(m) or {}).get("ready") for m in wait_models):
                         break
+                elif response.status_code == 200:
+                    break
             except (httpx.TransportError, ValueError):
                 pass
             if time.monotonic() > deadline:

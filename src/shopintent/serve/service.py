@@ -221,13 +221,27 @@ class Service:
         return ready
 
     def ready(self) -> dict[str, Any]:
-        """What /readyz reports: writer and consumer alive, and each model's state."""
-        return {
-            "store": self.gateway.alive,
-            "stream": self.consumer.alive,
-            "history": self.history_restored.is_set(),
-            "models": {name: slot.ready for name, slot in self.models.items()},
-        }
+        """What /readyz reports: whether the service can do what it was started to do.
+
+        Ready means the writer, the stream consumer and the shopper-history restore
+        are up and every *needed* model is loaded. A service started with models
+        needs all of them (each endpoint depends on one, decisions on two); one
+        started without (``--no-models``) needs none. Per model: needed, ready,
+        state (``ready``, ``loading``, ``unavailable``, or ``off`` when not
+        loaded by choice) and the version once loaded; never a path or a failure
+        reason (those are in the log and behind a key on the endpoints).
+        """
+        loads_models = self._loader is not None
+        models = {
+            name: {"needed": loads_models, "ready": slot.ready,
+                   "state": slot.state if loads_models or slot.ready else "off",
+                   "version": str(slot.card.get("version", "")) if slot.ready else None}
+            for name, slot in self.models.items()}
+        parts = {"store": self.gateway.alive, "stream": self.consumer.alive,
+                 "history": self.history_restored.is_set()}
+        waiting = [name for name, m in models.items() if m["needed"] and not m["ready"]]
+        return {"ready": all(parts.values()) and not waiting, **parts, "models": models,
+                "waiting_for": waiting}
 
     # -- events ---------------------------------------------------------------------------
     async def ingest(self, records: Sequence[Mapping[str, Any]]) -> BatchOutcome:

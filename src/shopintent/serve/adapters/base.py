@@ -76,6 +76,16 @@ class ModelSlot(Generic[T]):
     def ready(self) -> bool:
         return self._model is not None
 
+    @property
+    def state(self) -> str:
+        """``ready``; ``loading`` (not tried yet, or a load running); ``unavailable`` (the last
+        load failed and waits for its retry)."""
+        if self._model is not None:
+            return "ready"
+        if self._failed_at is None or self._lock.locked():
+            return "loading"
+        return "unavailable"
+
     def status(self) -> dict[str, Any]:
         """Name, readiness, version and card (or the reason it is missing)."""
         if self._model is not None:

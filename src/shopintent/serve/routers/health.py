@@ -1,21 +1,22 @@
-"""``/healthz`` (process up), ``/readyz`` (store and stream working), ``/metrics`` (Prometheus).
+"""``/healthz`` (process up), ``/readyz`` (ready for traffic), ``/metrics`` (Prometheus).
 
 ``/healthz`` and ``/readyz`` stay open for load balancers and orchestrators and
-say nothing a caller could use: up or not, and which models are loaded with
-their version (no paths, no reasons). ``/metrics`` needs a key with the read
-scope, unless the service runs with ``public_dashboard``.
+say nothing a caller could use: up or not, and where each model's loading
+stands with its version (no paths, no reasons). ``/healthz`` is 200 whenever
+the process answers; ``/readyz`` is 503 until the store, the consumer and every
+model the service needs are up. ``/metrics`` needs a key with the read scope,
+unless the service runs with ``public_dashboard``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shopintent.serve.auth import require_scope
 from shopintent.serve.routers.deps import get_service
+from shopintent.serve.schemas.health import ModelReadiness, Readiness
 from shopintent.serve.service import Service
 
 router = APIRouter(tags=["operations"])
@@ -23,22 +24,26 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
-    """The process answers."""
+    """The process answers (200 while models are still loading, too)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {}})
-def readyz(service: Service = Depends(get_service)) -> Any:
-    """Ready when the store is open and the consumer runs; models are listed (not required)."""
-    ready = service.ready()
-    ok = bool(ready["store"] and ready["stream"])
-    models = {}
-    for name, slot in service.models.items():
-        card = slot.status()
-        models[name] = {"ready": bool(card.get("ready")), "version": card.get("version")}
-    body = {"status": "ready" if ok else "not ready", "store": bool(ready["store"]),
-            "stream": bool(ready["stream"]), "models": models}
-    return JSONResponse(body, status_code=200 if ok else 503)
+@router.get("/readyz", response_model=Readiness,
+            responses={503: {"model": Readiness,
+                             "description": "Not ready yet: see `waiting_for`."}})
+def readyz(service: Service = Depends(get_service)) -> JSONResponse:
+    """200 when the store, the stream consumer and every needed model are up; 503 until then.
+
+    Every model is needed unless the service was started with ``--no-models``.
+    """
+    report = service.ready()
+    body = Readiness(
+        status="ready" if report["ready"] else "not ready", store=report["store"],
+        stream=report["stream"], history=report["history"],
+        models={name: ModelReadiness(**card) for name, card in report["models"].items()},
+        waiting_for=report["waiting_for"])
+    return JSONResponse(body.model_dump(), status_code=status.HTTP_200_OK if report["ready"]
+                        else status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 @router.get("/metrics", dependencies=[Depends(require_scope("read", public_dashboard=True))],
