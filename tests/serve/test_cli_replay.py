@@ -55,7 +55,8 @@ def test_replay_streams_taobao_in_time_order_is_idempotent_and_loops_with_new_ev
         service.stop()
 
 
-def test_each_loop_pass_moves_the_log_by_its_span_plus_a_gap_with_fresh_ids(settings: Settings) -> None:
+def test_each_loop_pass_moves_the_log_by_its_span_plus_a_gap_with_fresh_ids(
+        settings: Settings) -> None:
     records = taobao_stream(settings, 50)
     seconds = event_seconds(records)
     period = float(seconds.max() - seconds.min()) + LOOP_GAP_S

@@ -70,11 +70,12 @@ def taobao_stream(settings: Settings, limit: int | None = None) -> list[dict[str
 
 
 def event_seconds(records: list[dict[str, Any]]) -> np.ndarray:
-    """Each record's timestamp as unix seconds (ISO-8601 text or numbers); raises naming the record."""
+    """Each record's timestamp as unix seconds (ISO-8601 text or numbers); raises naming it."""
     raw = pd.Series([r.get("timestamp") for r in records], dtype=object)
     numeric = pd.to_numeric(raw, errors="coerce")
     text = pd.to_datetime(raw.where(numeric.isna()), utc=True, errors="coerce", format="ISO8601")
-    seconds = numeric.astype("float64").fillna((text - pd.Timestamp(0, tz="UTC")).dt.total_seconds())
+    from_text = (text - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    seconds = numeric.astype("float64").fillna(from_text)
     bad = np.flatnonzero(seconds.isna().to_numpy())
     if len(bad):
         raise ValueError(f"record {bad[0] + 1}: timestamp {raw.iloc[bad[0]]!r} is not a date "

@@ -189,8 +189,9 @@ def _not_pseudonyms(frame: pd.DataFrame, positions: np.ndarray) -> tuple[np.ndar
     return bad, rejections
 
 
-def prepare_protected(rows: Batch, *,
-                      max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S) -> PreparedEvents:
+def prepare_protected(
+    rows: Batch, *, max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S
+) -> PreparedEvents:
     """Check rows protected before (stream messages, exports) and scrub their text again.
 
     They are validated again; a row whose ``event_id``, ``user_id`` or
