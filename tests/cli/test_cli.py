@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -128,3 +129,61 @@ def test_bench_of_an_unknown_area_exits_2_and_lists_the_areas(cli_env: Path, tmp
     assert result.exit_code == 2
     assert "unknown area 'nonsense'" in result.output
     assert "store" in result.output and not (tmp_path / "r").exists()
+
+
+# -- user text and errors are printed as plain text, never as rich markup ---------------------
+
+MARKUP = "x[/]"
+
+
+def test_datasets_verify_of_a_name_with_markup_exits_2_naming_it(cli_env: Path) -> None:
+    result = runner.invoke(app, ["datasets", "verify", MARKUP])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "unknown data set(s) 'x[/]'; known: amazon_alexa_reviews" in result.output
+
+
+def test_store_ingest_of_a_missing_file_with_markup_in_its_name_exits_2_naming_it(
+    cli_env: Path,
+) -> None:
+    result = runner.invoke(app, ["store", "ingest", "x[/]y.csv"])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert result.output.strip() == "event file x[/]y.csv does not exist"
+
+
+def test_store_ingest_prints_rejected_values_with_markup_as_typed(cli_env: Path) -> None:
+    events = cli_env / "events.csv"
+    events.write_text(
+        "user_id,item_id,event_type,timestamp\n"
+        "alice,sku1,view,2024-05-01T10:00:00Z\n"
+        "alice,sku1,[red]teleport[/red],2024-05-01T10:02:00Z\n"
+    )
+    result = runner.invoke(app, ["store", "ingest", str(events)])
+    assert result.exit_code == 0, result.output
+    assert "2 rows read: 1 accepted" in result.output
+    assert "row 2: `event_type` '[red]teleport[/red]' is not an event type" in result.output
+
+
+def test_intent_parse_prints_shopper_text_with_markup_as_typed(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shopintent.datasets import bitext_customer_service
+    from shopintent.text import IntentClassifier, Parser
+
+    # A real (TF-IDF only, so fast) intent model on Bitext rows instead of the default models,
+    # which take minutes to train on first use.
+    frame = bitext_customer_service.load(get_settings()).frame()
+    train = frame[frame["split"] == "train"].groupby("intent").head(20)
+    model = IntentClassifier(encoders=(), random_state=0).fit(train["text"].tolist(),
+                                                              train["intent"].tolist())
+    parser = Parser(intent_model=model)
+    parse_module = importlib.import_module("shopintent.text.parse")  # `text.parse` is also a function
+    monkeypatch.setattr(parse_module, "load_default_parser", lambda *_a, **_k: parser)
+
+    texts = [MARKUP, "[bold]cancel my order[/bold]", "refund [/] please"]
+    result = runner.invoke(app, ["intent", "parse", *texts])
+    assert result.exit_code == 0, result.output
+    starts = [line.split("  lang=")[0] for line in result.output.splitlines() if "  lang=" in line]
+    assert starts == texts
+    assert "[bold]cancel my order[/bold]  lang=en intent=cancel_order" in result.output

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-from shopintent.cli.output import console, errors, print_json, table
+from shopintent.cli.output import console, description_column, errors, print_json, table
 from shopintent.settings import get_settings
 
 app = typer.Typer(help="Purchase, cart-abandonment and next-action models from click streams.",
@@ -19,7 +19,7 @@ JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 
 
 def _spinner() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    return Progress(SpinnerColumn(), description_column(), TimeElapsedColumn(),
                     console=errors, transient=True)
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+from rich.text import Text
 
-from shopintent.cli.output import console, errors, print_json, table
+from shopintent.cli.output import console, description_column, errors, print_json, table
 from shopintent.settings import get_settings
 
 app = typer.Typer(
@@ -30,7 +31,7 @@ def _with_spinner(message: str, action: Callable[[], T], quiet: bool) -> T:
         return action()
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        description_column(),
         TimeElapsedColumn(),
         console=errors,
         transient=True,
@@ -260,10 +261,11 @@ def parse_text(
             ", ".join(f"{s['label']}={s['text']!r}[{s['start']}:{s['end']}]" for s in r["slots"])
             or "-"
         )
-        console.print(
-            f"[bold]{r['text']}[/bold]  lang={r['language']} intent={r['intent']} "
-            f"({r['confidence']}) sentiment={r['sentiment']} slots: {slots}"
-        )
+        console.print(Text.assemble(
+            (r["text"], "bold"),
+            f"  lang={r['language']} intent={r['intent']} "
+            f"({r['confidence']}) sentiment={r['sentiment']} slots: {slots}",
+        ))
 
 
 @app.command("train-defaults")

@@ -1,4 +1,12 @@
-"""Printing helpers shared by the CLI sub-apps: JSON for machines, rich tables for people."""
+"""Printing helpers shared by the CLI sub-apps: JSON for machines, rich tables for people.
+
+Both consoles print strings as they are, never as rich markup: what the CLI
+prints is full of user text (file names, queries, data-set names) and error
+messages that quote it, and ``x[/]`` in a file name must come back in an error
+message, not as a ``MarkupError`` traceback. Style, where wanted, is given as
+:class:`rich.text.Text` styles, never as ``[bold]…[/bold]`` inside a string;
+progress columns take :func:`description_column` for the same reason.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +15,16 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.progress import TextColumn
 from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(markup=False)
+errors = Console(stderr=True, markup=False)
+
+
+def description_column() -> TextColumn:
+    """A progress column showing the task's description as plain text (it may hold a file name)."""
+    return TextColumn("{task.description}", markup=False)
 
 
 def print_json(data: Any) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TimeElapsedColumn
 
-from shopintent.cli.output import console, errors, print_json, table
+from shopintent.cli.output import console, description_column, errors, print_json, table
 from shopintent.recommend.data import SEQUENCE_FORMATS
 from shopintent.recommend.registry import MODELS
 from shopintent.recommend.workflow import PROTOCOLS, evaluate_sequences, load_inputs, predict, train_sequences
@@ -63,7 +63,7 @@ class _EpochBar:
 
 
 def _progress(quiet: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+    return Progress(description_column(), BarColumn(), TimeElapsedColumn(),
                     console=errors, disable=quiet, transient=True)
 
 
