@@ -34,6 +34,7 @@ AREAS: dict[str, str] = {
     "intervene": "off-policy evaluation and the decision engine",
     "serve": "HTTP API and stream load",
     "privacy": "PII scrubber recall per kind, texts changed, throughput",
+    "realintent": "default shop intents on real shopper text never trained on (zh + en, hand-labelled)",
 }
 
 
