@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pandas as pd
@@ -123,22 +124,99 @@ def test_keys_come_from_settings_and_are_never_logged(settings: Settings, capfd)
     assert "k2" not in out + err and "k1" not in out + err
 
 
-def test_malformed_requests_get_4xx_with_a_reason(client: TestClient) -> None:
+def test_malformed_bodies_get_422_naming_the_problem(client: TestClient) -> None:
+    json_type = {"content-type": "application/json"}
     cases = {
-        "bad json": (b'{"events": [', {"content-type": "application/json"}),
-        "unknown field": (b'{"user_id": "1", "colour": "red"}', {"content-type": "application/json"}),
-        "wrong type": (b'{"events": [{"price": {"a": 1}}]}', {"content-type": "application/json"}),
-        "not an object": (b'"hello"', {"content-type": "application/json"}),
-        "lone surrogate": (b'{"user_id": "\\ud800"}', {"content-type": "application/json"}),
+        "bad json": b'{"events": [',
+        "not an object": b'"hello"',
+        "a bare list": b'[{"user_id": "1"}]',
+        "events not a list": b'{"events": "x"}',
+        "a field beside events": b'{"events": [], "colour": "red"}',
     }
-    for name, (body, headers) in cases.items():
-        response = client.post("/v1/events", content=body, headers={**AUTH, **headers})
+    for name, body in cases.items():
+        response = client.post("/v1/events", content=body, headers={**AUTH, **json_type})
         assert response.status_code == 422, (name, response.status_code, response.text)
         assert response.json()["detail"], name
-    unknown = client.post("/v1/events", json={"user_id": "1", "colour": "red"}, headers=AUTH).json()
-    assert unknown["errors"][0]["field"] == "colour"
-    typed = client.post("/v1/events", json={"events": [VIEW, {"price": {"a": 1}}]}, headers=AUTH).json()
-    assert typed["errors"][0]["field"] == "events.1.price"
+    shape = client.post("/v1/events", content=cases["not an object"], headers={**AUTH, **json_type})
+    assert 'one event (a JSON object) or {"events": [...]}' in shape.json()["detail"]
+    beside = client.post("/v1/events", json={"events": [], "colour": "red"}, headers=AUTH).json()
+    assert beside["errors"][0]["field"] == "colour"
+    assert client.post("/v1/events", json={"events": "x"}, headers=AUTH).json()[
+        "errors"][0]["field"] == "events"
+    assert len(_stored_events(client)) == 0
+
+
+@pytest.mark.parametrize("mode", ["sync", "stream"])
+def test_a_type_error_rejects_only_its_event(settings: Settings, mode: str) -> None:
+    real = taobao_records(settings, 6)
+    bad = [
+        {**real[1], "price": "abc"},
+        {**real[2], "quantity": [1]},
+        {**real[3], "user_id": {"id": 7}},
+        {**real[4], "colour": "red"},
+        {**real[5], "session_id": "web-\ud800"},
+        42,
+    ]
+    batch = [real[0], *bad]
+    with make_client(settings) as c:
+        # JSON's \u escape carries the lone surrogate (no UTF-8 encoder would).
+        response = c.post("/v1/events", params={"mode": mode},
+                          content=json.dumps({"events": batch}).encode("ascii"),
+                          headers={**AUTH, "content-type": "application/json"})
+        assert response.status_code == (200 if mode == "sync" else 202), response.text
+        body = response.json()
+        assert (body["received"], body["rejected"]) == (7, 6)
+        assert body["stored" if mode == "sync" else "accepted"] == 1
+        results = body["results"]
+        assert [r["index"] for r in results] == list(range(7))
+        assert [r["status"] for r in results][1:] == ["rejected"] * 6
+        assert [r["reasons"] for r in results][1:5] == [
+            ["`price` 'abc' is not a number"],
+            ["`quantity` [1] is not a whole number"],
+            ["`user_id` {'id': 7} is not an id (text or an integer)"],
+            ["`colour` is not an event field (event_id, user_id, session_id, timestamp, "
+             "event_type, item_id, category_id, query, price, quantity)"],
+        ]
+        assert results[5]["reasons"] == ["`session_id` 'web-\\ud800' contains invalid Unicode "
+                                         "(a lone surrogate); send UTF-8 text"]
+        assert results[6]["reasons"][0].startswith("`event` 42 is not a JSON object")
+        # A refused event with a usable client id is answered with that id's keyed form, as
+        # ingest answers an event the validator refuses; the raw id is never echoed.
+        semantic = c.post("/v1/events", json={**real[1], "event_type": "teleport"},
+                          headers=AUTH).json()["results"][0]
+        assert results[1]["event_id"] == semantic["event_id"]
+        assert results[1]["event_id"].startswith("e_") and results[6]["event_id"] is None
+        assert real[1]["event_id"] not in response.text
+        deadline = time.monotonic() + 10
+        while len(_stored_events(c)) < 1:
+            assert time.monotonic() < deadline, "the stream consumer did not store the event"
+            time.sleep(0.05)
+        assert len(_stored_events(c)) == 1
+        metrics = c.get("/metrics", headers=AUTH).text
+        source = "http" if mode == "sync" else "stream"
+        assert f'shopintent_events_total{{outcome="rejected",source="{source}"}} ' in metrics
+        rejected = c.get("/v1/dashboard", headers=AUTH).json()["events"]["rejected"]
+        assert rejected == 7  # six set aside at the edge, one refused by the validator
+
+
+def test_a_single_event_with_a_type_error_is_answered_like_one_in_a_batch(
+        client: TestClient) -> None:
+    response = client.post("/v1/events", json={**VIEW, "price": "abc"}, headers=AUTH)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["received"], body["stored"], body["rejected"]) == (1, 0, 1)
+    assert body["results"][0]["reasons"] == ["`price` 'abc' is not a number"]
+
+
+def test_openapi_documents_the_event_shape(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
+    refs = {branch["$ref"].rsplit("/", 1)[-1] for branch in body["schema"]["oneOf"]}
+    assert refs == {"EventBatch", "EventIn"}
+    schemas = spec["components"]["schemas"]
+    assert schemas["EventBatch"]["properties"]["events"]["items"]["$ref"].endswith("/EventIn")
+    assert {"user_id", "timestamp", "event_type", "price", "quantity"} <= set(
+        schemas["EventIn"]["properties"])
 
 
 def test_bodies_over_the_limit_get_413(settings: Settings) -> None:

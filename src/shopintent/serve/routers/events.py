@@ -1,25 +1,63 @@
-"""``POST /v1/events``: store events before answering, with a status per event."""
+"""``POST /v1/events``: store events before answering, with a status per event.
+
+Events whose JSON types are wrong were set aside at the edge
+(:class:`~shopintent.serve.schemas.events.InvalidEvent`); the others go through
+the one ingest path. The answer joins both back in request order, so every
+event gets one result with its ``index``, whichever check refused it.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from shopintent.privacy import EVENT_ID_LENGTH
+from shopintent.privacy.event_ids import CLIENT_ID_NAMESPACE
 from shopintent.serve.auth import require_api_key
+from shopintent.serve.gateway import DUPLICATE, REJECTED, STORED, EventResult
 from shopintent.serve.routers.deps import get_service
 from shopintent.serve.schemas.events import (
     DecisionOut,
     EventBatch,
     EventIn,
+    EventsBody,
     IngestResponse,
+    InvalidEvent,
     StreamAccepted,
 )
 from shopintent.serve.service import Service
 
 router = APIRouter(prefix="/v1", tags=["events"])
+
+
+def _join(service: Service, entries: list[EventIn | InvalidEvent], checked: list[EventResult],
+          source: str) -> list[EventResult]:
+    """Per-event results in request order: the ingest path's for the well-typed events
+    (re-indexed), a rejection for each event set aside at the edge.
+
+    A set-aside event that carried a usable ``event_id`` is answered with that id's keyed
+    form, as ingest answers a rejected event; it is counted like any rejected event.
+    """
+    if len(checked) == len(entries):
+        return checked  # nothing was set aside: the ingest path's indices are the request's
+    results, valid = [], iter(checked)
+    for index, entry in enumerate(entries):
+        if isinstance(entry, InvalidEvent):
+            given = entry.client_event_id
+            keyed = None if given is None else service.pseudonymizer.pseudonymize(
+                given, CLIENT_ID_NAMESPACE, length=EVENT_ID_LENGTH)
+            results.append(EventResult(index, keyed, REJECTED, entry.reasons))
+        else:
+            r = next(valid)
+            results.append(EventResult(index, r.event_id, r.status, r.reasons, r.session_id))
+    n_invalid = len(entries) - len(checked)
+    if n_invalid:
+        service.metrics.events.labels("rejected", source).inc(n_invalid)
+        service.stats.record_ingest(0, 0, n_invalid)
+    return results
 
 
 @router.post(
@@ -29,42 +67,49 @@ router = APIRouter(prefix="/v1", tags=["events"])
     responses={202: {"model": StreamAccepted}, 401: {}, 413: {}, 422: {}, 503: {}},
 )
 async def post_events(
-    payload: EventBatch | EventIn,
+    payload: EventsBody,
     mode: Literal["sync", "stream"] = Query(
         "sync", description="sync: stored before the response (default); stream: validated and "
         "protected, then put on the event stream and answered at once (202, a status per "
         "event), stored by the consumer."),
     service: Service = Depends(get_service),
 ) -> IngestResponse | StreamAccepted:
-    """Validate, pseudonymise and store one event or a batch; idempotent on ``event_id``."""
-    events = payload.events if isinstance(payload, EventBatch) else [payload]
+    """Validate, pseudonymise and store one event or a batch; idempotent on ``event_id``.
+
+    Each event is answered on its own: one with a wrong JSON type, an unknown field or
+    a value the validator refuses is ``rejected`` with its reasons, the others are kept.
+    """
+    entries = payload.events if isinstance(payload, EventBatch) else [payload]
     limit = service.config.max_batch_events
-    if len(events) > limit:
+    if len(entries) > limit:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                            f"{len(events):,} events in one request; the limit is {limit:,}")
-    records = [e.model_dump(exclude_none=True) for e in events]
+                            f"{len(entries):,} events in one request; the limit is {limit:,}")
+    records = [e.model_dump(exclude_none=True) for e in entries if isinstance(e, EventIn)]
     if mode == "stream":
         # Validation and protection run off the event loop, before anything is published.
-        published = await run_in_threadpool(service.publish, records)
-        body = {
-            "received": len(records),
-            "accepted": published.count("accepted"),
-            "rejected": published.count("rejected"),
-            "message_id": published.message_id,
+        published = await run_in_threadpool(service.publish, records) if records else None
+        results = _join(service, entries, published.results if published else [], "stream")
+        body: dict[str, Any] = {
+            "received": len(entries),
+            "accepted": sum(r.status != REJECTED for r in results),
+            "rejected": sum(r.status == REJECTED for r in results),
+            "message_id": published.message_id if published else None,
             "stream": service.source.backend,
             "results": [{"index": r.index, "event_id": r.event_id, "status": r.status,
-                         "reasons": list(r.reasons)} for r in published.results],
+                         "reasons": list(r.reasons)} for r in results],
         }
         return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)  # type: ignore[return-value]
-    outcome = await service.ingest(records)
+    outcome = await service.ingest(records) if records else None
+    results = _join(service, entries, outcome.results if outcome else [], "http")
     # Built as plain JSON: validating thousands of result objects twice costs more than storing them.
     body = {
-        "received": len(outcome.results),
-        "stored": outcome.count("stored"),
-        "duplicates": outcome.count("duplicate"),
-        "rejected": outcome.count("rejected"),
+        "received": len(results),
+        "stored": sum(r.status == STORED for r in results),
+        "duplicates": sum(r.status == DUPLICATE for r in results),
+        "rejected": sum(r.status == REJECTED for r in results),
         "results": [{"index": r.index, "event_id": r.event_id, "status": r.status,
-                     "reasons": list(r.reasons), "session_id": r.session_id} for r in outcome.results],
-        "decisions": [{k: d[k] for k in DecisionOut.model_fields} for d in outcome.decisions],
+                     "reasons": list(r.reasons), "session_id": r.session_id} for r in results],
+        "decisions": [{k: d[k] for k in DecisionOut.model_fields}
+                      for d in (outcome.decisions if outcome else [])],
     }
     return JSONResponse(body)  # type: ignore[return-value]

@@ -1,22 +1,39 @@
 """Bodies of ``POST /v1/events``.
 
-The edge checks *shape* (known fields, JSON types, sizes): a request that
-breaks it gets 422 naming the field. Whether an event makes *sense* (a known
-event type, a date in range, an item on a purchase) is the validator's job
-(:func:`shopintent.schema.validation.validate_events`): those events are
-rejected one by one with reasons while the rest of the batch is stored.
+The body is one event or ``{"events": [...]}``. The *envelope* is checked as a
+whole: a body that is not JSON, not an object, has fields beside ``events``, or
+is too big gets 4xx naming the problem. Each *event* is checked on its own: an
+event with a wrong JSON type (``"price": "abc"``, ``"quantity": [1]``), an
+unknown field or text that is not valid Unicode becomes an :class:`InvalidEvent`
+holding its reasons, and is answered ``rejected`` while the rest of the batch is
+stored. Whether a well-typed event makes *sense* (a known event type, a date in
+range, an item on a purchase) is the validator's job
+(:func:`shopintent.schema.validation.validate_events`), with the same per-event
+answer.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from shopintent.serve.schemas.common import Id, Text
 
 MAX_BATCH = 10_000
 _BIG = 2**53  # beyond this a JSON number is not an exact integer anywhere
+_SHOWN = 60  # characters of a wrong value echoed in its reason
 
 
 class EventIn(BaseModel):
@@ -30,7 +47,8 @@ class EventIn(BaseModel):
     user_id: Id | None = None
     session_id: Id | None = None
     timestamp: Annotated[str, Field(max_length=64)] | int | float | None = Field(
-        None, description="ISO-8601 or unix seconds.")
+        None, description="ISO-8601 or unix seconds; at most SHOPINTENT_MAX_FUTURE_SKEW_S "
+        "(default 300 s) after the service's clock.")
     event_type: Annotated[str, Field(max_length=64)] | None = Field(
         None, description="view, search, add_to_cart, remove_from_cart, favourite, purchase "
         "(or an alias: pv, cart, buy, fav…).")
@@ -41,12 +59,121 @@ class EventIn(BaseModel):
     quantity: Annotated[int, Field(ge=-_BIG, le=_BIG)] | None = None
 
 
+#: What each field must be, in the words a reason uses.
+_EXPECTED: dict[str, str] = {
+    **dict.fromkeys(("event_id", "user_id", "session_id", "item_id", "category_id"),
+                    "an id (text or an integer)"),
+    "timestamp": "a date (ISO-8601 text or unix seconds)",
+    "event_type": "text",
+    "query": "text",
+    "price": "a number",
+    "quantity": "a whole number",
+}
+_CLIENT_ID = TypeAdapter(Id)
+
+
+@dataclass(frozen=True)
+class InvalidEvent:
+    """An event whose JSON types are wrong: why, and the client's ``event_id`` if it is usable."""
+
+    reasons: tuple[str, ...]
+    client_event_id: str | None = None
+
+
+def _printable(text: str) -> str:
+    # A reason goes out as UTF-8 JSON: a lone surrogate in a field name must not break it.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)  # repr escapes surrogates and control characters
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def _limit_words(problem: Any) -> str:
+    """A length, range or Unicode limit in words (pydantic's message, else its context)."""
+    kind, ctx = str(problem["type"]), problem.get("ctx") or {}
+    if kind in ("string_too_long", "too_long") and "max_length" in ctx:
+        return f"is longer than {ctx['max_length']:,} characters"
+    if kind in ("string_too_short", "too_short"):
+        return "is empty"
+    if kind == "less_than_equal" and "le" in ctx:
+        return f"is above {ctx['le']:g}"
+    if kind == "greater_than_equal" and "ge" in ctx:
+        return f"is below {ctx['ge']:g}"
+    if kind == "string_unicode":
+        return "is not valid Unicode (a lone surrogate); send UTF-8 text"
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def _type_reasons(raw: Any, error: ValidationError) -> tuple[str, ...]:
+    """One reason per field, in the validator's shape: ``` `price` 'abc' is not a number ```."""
+    if not isinstance(raw, dict):
+        return (f"`event` {_shown(raw)} is not a JSON object "
+                '(an event is {"user_id": …, "timestamp": …, "event_type": …})',)
+    reasons: dict[str, str] = {}
+    for problem in error.errors(include_url=False):
+        if not problem["loc"]:  # the object itself: a field name that is not valid Unicode
+            reasons.setdefault("", f"`event` has a field name that {_limit_words(problem)}")
+            continue
+        field = str(problem["loc"][0])
+        if field in reasons:
+            continue  # a union field reports once per branch; one reason is enough
+        name = _printable(field)
+        kind = str(problem["type"])
+        if kind == "extra_forbidden":
+            reasons[field] = f"`{name}` is not an event field ({', '.join(EventIn.model_fields)})"
+        elif kind.endswith(("_type", "_parsing")) or kind == "int_from_float":
+            reasons[field] = f"`{name}` {_shown(raw.get(field))} is not {_EXPECTED[field]}"
+        else:
+            reasons[field] = f"`{name}` {_shown(raw.get(field))} {_limit_words(problem)}"
+    return tuple(reasons.values())
+
+
+def _client_event_id(raw: Any) -> str | None:
+    if not isinstance(raw, dict) or raw.get("event_id") is None:
+        return None
+    try:
+        return _CLIENT_ID.validate_python(raw["event_id"])
+    except ValidationError:
+        return None
+
+
+def _keep_type_errors(raw: Any, handler: ValidatorFunctionWrapHandler) -> EventIn | InvalidEvent:
+    try:
+        return handler(raw)  # type: ignore[no-any-return]
+    except ValidationError as error:
+        return InvalidEvent(_type_reasons(raw, error), _client_event_id(raw))
+
+
+#: One event of a body: an :class:`EventIn`, or an :class:`InvalidEvent` when its types are wrong.
+#: (Documented in the OpenAPI schema as :class:`EventIn`, the shape a client must send.)
+EventEntry = Annotated[EventIn, WrapValidator(_keep_type_errors)]
+
+
 class EventBatch(BaseModel):
     """Several events in one request (up to the service's batch limit)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    events: list[EventIn] = Field(..., max_length=MAX_BATCH)
+    events: list[EventEntry] = Field(..., max_length=MAX_BATCH)
+
+
+def _body_kind(body: Any) -> str | None:
+    if isinstance(body, dict):
+        return "EventBatch" if "events" in body else "EventIn"
+    return None
+
+
+#: The body of ``POST /v1/events``: a batch, or one event. The tags are the model names, so an
+#: envelope error names its field as before (``events``), not the branch.
+EventsBody = Annotated[
+    Annotated[EventBatch, Tag("EventBatch")] | Annotated[EventEntry, Tag("EventIn")],
+    Discriminator(_body_kind, custom_error_type="body_shape",
+                  custom_error_message='the body must be one event (a JSON object) or '
+                  '{"events": [...]}'),
+]
 
 
 class EventResultOut(BaseModel):
