@@ -286,9 +286,10 @@ def test_one_far_future_event_cannot_move_the_live_clock(settings: Settings, bac
         body = c.post("/v1/events", json={"events": [*real[:150], future, *real[150:]]},
                       headers=AUTH).json()
         assert (body["stored"], body["rejected"]) == (300, 1)
-        assert body["results"][150]["reasons"] == [
-            "`timestamp` '2099-01-01T00:00:00Z' is 72 years in the future; the limit is 300 s "
-            "(SHOPINTENT_MAX_FUTURE_SKEW_S)"]
+        (reason,) = body["results"][150]["reasons"]
+        assert reason.startswith("`timestamp` '2099-01-01T00:00:00Z' is ")
+        assert reason.endswith(" years in the future; the limit is 300 s "
+                               "(SHOPINTENT_MAX_FUTURE_SKEW_S)")
         expected = reference.app.state.service.state  # type: ignore[attr-defined]
         state = c.app.state.service.state  # type: ignore[attr-defined]
         newest = max(pd.Timestamp(r["timestamp"]) for r in real).timestamp()
