@@ -35,6 +35,7 @@ AREAS: dict[str, str] = {
     "serve": "HTTP API and stream load",
     "privacy": "PII scrubber recall per kind, texts changed, throughput",
     "realintent": "default shop intents on real shopper text never trained on (zh + en, hand-labelled)",
+    "sentiment": "positive / negative / neutral with unsure: reviews, neutral text, gibberish, calibration",
 }
 
 

@@ -37,6 +37,12 @@ log = get_logger(__name__)
 COMPONENTS = ("shop_intent", "sentiment", "ner_zh", "slots_en")
 #: zh reviews the default sentiment model trains on (bounded so first use stays a few minutes).
 SENTIMENT_TRAIN_ROWS = 20_000
+#: zh validation reviews the sentiment model calibrates on (beside all en and neutral validation rows).
+SENTIMENT_ZH_VALIDATION_ROWS = 2_000
+#: Validation precision the sentiment model's answers must reach; below the chosen confidence it says ``unsure``.
+SENTIMENT_PRECISION_TARGET = 0.95
+#: The sentiment model's abstention label.
+SENTIMENT_UNSURE = "unsure"
 #: Most fine-tuning epochs of the default shop-intent model (best on validation kept).
 SHOP_INTENT_EPOCHS = 6
 
@@ -80,23 +86,53 @@ def train_shop_intent(settings: Settings) -> FineTunedClassifier:
 
 
 def train_sentiment(
-    settings: Settings, zh_rows: int | None = SENTIMENT_TRAIN_ROWS
+    settings: Settings,
+    zh_rows: int | None = SENTIMENT_TRAIN_ROWS,
+    rows_per_part: int | None = None,
 ) -> IntentClassifier:
-    """Positive/negative for zh and en reviews in one model (multilingual encoder + char n-grams)."""
-    zh, en = recipes.zh_sentiment_splits(settings), recipes.en_sentiment_splits(settings)
-    zh_train = zh["train"]
-    if zh_rows is not None and len(zh_train) > zh_rows:
-        zh_train = recipes.TextSplit(zh_train.texts[:zh_rows], zh_train.labels[:zh_rows])
-    # no refit: 7k validation rows add little to 50k training rows and would double the fit time
+    """Positive / negative / neutral for zh and en text in one model, and ``unsure`` when it cannot tell.
+
+    Why three classes: a binary review model calls everything positive or
+    negative, so "where is my package" and "asdfgh" came out positive. Neutral
+    rows are real text with no opinion (``recipes.neutral_splits``: requests,
+    product questions, commands and product searches), so neutral means "not a
+    review", not "a lukewarm review". Reviews: online_shopping_10_cats (zh,
+    first ``zh_rows`` training rows) and amazon_alexa_reviews (en).
+
+    Calibration and ``unsure``: the temperature is fitted on validation rows
+    (``SENTIMENT_ZH_VALIDATION_ROWS`` zh reviews + all en and neutral
+    validation rows, ``recipes.three_way_sentiment_splits``); then
+    ``abstain.set_abstention`` picks the lowest calibrated confidence at
+    which the validation answers are right
+    ``SENTIMENT_PRECISION_TARGET`` of the time, and below it the model answers
+    ``unsure``. It does not reuse the out-of-scope rule (which needs
+    validation rows labelled out-of-scope): made-up gibberish rows there would
+    tune the threshold on the strings the benchmark tests. No refit: the
+    threshold holds for the model as saved.
+
+    ``rows_per_part`` keeps at most that many evenly spaced rows of every
+    train and validation part (each review set, each neutral source): the
+    same recipe on a small slice, for tests.
+    """
+    splits = recipes.three_way_sentiment_splits(
+        settings, zh_rows, SENTIMENT_ZH_VALIDATION_ROWS, rows_per_part
+    )
+    return fit_sentiment(splits, settings.state_dir)
+
+
+def fit_sentiment(splits: dict[str, recipes.TextSplit], cache_dir: Path) -> IntentClassifier:
+    """The sentiment model of :func:`train_sentiment` on given ``train`` / ``validation`` rows."""
+    from shopintent.text.abstain import set_abstention
+
+    train, valid = splits["train"], splits["validation"]
     model = IntentClassifier(
-        cache_dir=settings.state_dir, random_state=recipes.SEED, oos_label="__none__", refit=False
-    )
-    return model.fit(
-        zh_train.texts + en["train"].texts,
-        zh_train.labels + en["train"].labels,
-        zh["validation"].texts[:2000] + en["validation"].texts,
-        zh["validation"].labels[:2000] + en["validation"].labels,
-    )
+        cache_dir=cache_dir,
+        random_state=recipes.SEED,
+        oos_label=SENTIMENT_UNSURE,
+        refit=False,
+    ).fit(train.texts, train.labels, valid.texts, valid.labels)
+    set_abstention(model, valid.texts, valid.labels, SENTIMENT_PRECISION_TARGET)
+    return model
 
 
 def train_ner_zh(

@@ -16,6 +16,11 @@ Splits and seeds (all fixed):
 - zh sentiment: ``online_shopping_10_cats``, stratified by category × label,
   10 % test, seed ``SENTIMENT_SPLIT_SEED``; 10 % of the rest is validation.
 - en sentiment: ``amazon_alexa_reviews``, stratified by label, 20 % test, same seed.
+- neutral text (sentiment's third class, "not a review"): CLINC150 and Bitext
+  requests, amazon_qa shopper questions (en), SMP2019 voice-assistant queries
+  and Ding et al. product queries (zh); each source's own test split is kept
+  for evaluation only (SMP2019 has none: the same 300 seeded rows shop intents
+  test on; amazon_qa: 20 % of products, seed ``SEED``). See :func:`neutral_splits`.
 - zh NER: Ding et al. official train / dev / test.
 - en slots: Bitext entity spans, official splits.
 """
@@ -173,6 +178,177 @@ def en_sentiment_splits(settings: Settings) -> dict[str, TextSplit]:
         name: _take(part, label="sentiment")
         for name, part in (("train", train), ("validation", valid), ("test", test))
     }
+
+
+NEUTRAL = "neutral"
+#: CLINC150 rows per in-scope intent taken as neutral text, per split (its 100 ``oos`` train rows join too).
+NEUTRAL_CLINC_PER_INTENT = {"train": 12, "validation": 4, "test": 10}
+#: CLINC150 intents whose queries carry an opinion of their own (not neutral).
+NEUTRAL_CLINC_EXCLUDED = ("thank_you",)
+#: Bitext rows taken as neutral text, per split (``None``: all that qualify).
+NEUTRAL_BITEXT_ROWS: dict[str, int | None] = {"train": 1_200, "validation": 200, "test": None}
+#: Bitext intents that express an opinion (a complaint is a negative review in all but name).
+NEUTRAL_BITEXT_EXCLUDED = ("complaint",)
+#: SMP2019 rows (seeded permutation, seed ``SEED``) for test and validation; the rest train.
+NEUTRAL_SMP_TEST, NEUTRAL_SMP_VALIDATION = 300, 250
+#: Ding et al. product queries taken as neutral text, per split (``None``: all).
+NEUTRAL_DING_ROWS: dict[str, int | None] = {"train": 2_000, "validation": 250, "test": None}
+#: Share of amazon_qa products (seeded) whose questions are test / validation; the rest train.
+NEUTRAL_QA_TEST_PRODUCTS, NEUTRAL_QA_VALIDATION_PRODUCTS = 0.20, 0.10
+#: amazon_qa questions taken as neutral text, per split (seeded sample of distinct questions).
+NEUTRAL_QA_ROWS: dict[str, int | None] = {"train": 1_500, "validation": 250, "test": 500}
+NEUTRAL_SOURCES = (
+    "clinc150",
+    "bitext_customer_service",
+    "amazon_qa",
+    "smp2019_zh_intent",
+    "zh_ecommerce_ner_ding2019",
+)
+
+
+def _sample(texts: list[str], n: int | None) -> list[str]:
+    """``n`` texts drawn without replacement (seed ``SEED``), in their original order; all when ``n`` is None."""
+    if n is None or n >= len(texts):
+        return texts
+    keep = np.sort(np.random.default_rng(SEED).choice(len(texts), size=n, replace=False))
+    return [texts[i] for i in keep]
+
+
+def spaced_rows(split: TextSplit, n: int) -> TextSplit:
+    """At most ``n`` rows spread evenly over ``split`` (every k-th row), for small same-recipe fits."""
+    if n < 1:
+        raise ValueError(f"rows per part must be at least 1, got {n}")
+    step = max(1, -(-len(split) // n))
+    return TextSplit(split.texts[::step][:n], split.labels[::step][:n])
+
+
+def neutral_splits(settings: Settings) -> dict[str, dict[str, TextSplit]]:
+    """Real text with no opinion in it, per source and split, every row labelled ``neutral``.
+
+    Why these rows: the sentiment model needs a third outcome for text that is
+    not a review at all — a plain request ("where is my package"), a question,
+    a command, a product search — which otherwise comes out "positive". So
+    neutral here means *not a review*, not *a lukewarm review*: no public
+    set here has 3-star reviews (``amazon_alexa_reviews`` lost its rating
+    column and folds rating 3 into positive), so a mixed review still has to
+    be positive or negative (or ``unsure``).
+
+    - en: CLINC150 (crowd-written assistant queries; ``NEUTRAL_CLINC_PER_INTENT``
+      per intent, seeded, without ``NEUTRAL_CLINC_EXCLUDED``; train adds its
+      100 ``oos`` rows), Bitext (template-generated support requests,
+      ``NEUTRAL_BITEXT_ROWS``, without complaints and without rows tagged
+      ``W`` (offensive: "cancel this damn order" is angry, not neutral)) and
+      amazon_qa (real questions shoppers asked on product pages, split by
+      product so no test product is seen; ``NEUTRAL_QA_ROWS``). Without these
+      a product question ("does this work with the Echo Dot?") reads like a
+      device review and came out positive.
+    - zh: SMP2019 (voice-assistant commands and questions; no official split,
+      so a seeded permutation: the first ``NEUTRAL_SMP_TEST`` rows — the rows
+      :func:`shop_intent_splits` tests zh rejection on — are test, the next
+      ``NEUTRAL_SMP_VALIDATION`` validation) and Ding et al. e-commerce
+      product queries (titles and searches, ``NEUTRAL_DING_ROWS``).
+
+    Limits: no source has Chinese after-sales or product questions
+    ("我的快递到哪了"), so those rely on the multilingual encoder carrying the
+    English ones over; Bitext phrasing is synthetic; a few amazon_qa questions
+    carry an opinion of their own ("it broke after a week — is that normal?")
+    and are still labelled neutral. Official test splits are never sampled
+    into train or validation.
+    """
+    from shopintent.datasets import (
+        amazon_qa,
+        bitext_customer_service,
+        clinc150,
+        smp2019_zh_intent,
+        zh_ecommerce_ner_ding2019,
+    )
+
+    def labelled(texts: list[str]) -> TextSplit:
+        return TextSplit(texts, [NEUTRAL] * len(texts))
+
+    out: dict[str, dict[str, TextSplit]] = {name: {} for name in NEUTRAL_SOURCES}
+    clinc = clinc150.load(settings).frame()
+    clinc = clinc[~clinc["intent"].isin(NEUTRAL_CLINC_EXCLUDED)]
+    bitext = bitext_customer_service.load(settings).frame()
+    bitext = bitext[
+        ~bitext["intent"].isin(NEUTRAL_BITEXT_EXCLUDED)
+        & ~bitext["tags"].astype(str).str.contains("W")
+    ]
+    for split in ("train", "validation", "test"):
+        part = clinc[clinc["split"] == split]
+        in_scope = part[part["intent"] != OOS]
+        sampled = in_scope.groupby("intent", group_keys=False).apply(
+            lambda g, n=NEUTRAL_CLINC_PER_INTENT[split]: g.sample(min(len(g), n), random_state=SEED)
+        )
+        oos_rows = part.loc[part["intent"] == OOS, "text"].tolist() if split == "train" else []
+        out["clinc150"][split] = labelled(sampled["text"].tolist() + oos_rows)
+        own = bitext.loc[bitext["split"] == split, "text"].astype(str).tolist()
+        out["bitext_customer_service"][split] = labelled(_sample(own, NEUTRAL_BITEXT_ROWS[split]))
+    smp = smp2019_zh_intent.load(settings).frame()["text"].astype(str).tolist()
+    order = np.random.default_rng(SEED).permutation(len(smp))
+    cut = NEUTRAL_SMP_TEST + NEUTRAL_SMP_VALIDATION
+    for split, rows in (
+        ("test", order[:NEUTRAL_SMP_TEST]),
+        ("validation", order[NEUTRAL_SMP_TEST:cut]),
+        ("train", np.sort(order[cut:])),
+    ):
+        out["smp2019_zh_intent"][split] = labelled([smp[i] for i in rows])
+    ding = zh_ecommerce_ner_ding2019.load(settings)
+    for split in ("train", "validation", "test"):
+        own = [q.text for q in ding.queries if q.split == split]
+        out["zh_ecommerce_ner_ding2019"][split] = labelled(_sample(own, NEUTRAL_DING_ROWS[split]))
+    qa = amazon_qa.load(settings).frame()
+    products = np.random.default_rng(SEED).permutation(sorted(qa["item_id"].unique()))
+    n_test = int(len(products) * NEUTRAL_QA_TEST_PRODUCTS)
+    n_valid = int(len(products) * NEUTRAL_QA_VALIDATION_PRODUCTS)
+    for split, chosen in (
+        ("test", products[:n_test]),
+        ("validation", products[n_test : n_test + n_valid]),
+        ("train", products[n_test + n_valid :]),
+    ):
+        own = qa.loc[qa["item_id"].isin(set(chosen)), "question"].astype(str).drop_duplicates()
+        out["amazon_qa"][split] = labelled(_sample(own.tolist(), NEUTRAL_QA_ROWS[split]))
+    return out
+
+
+def three_way_sentiment_splits(
+    settings: Settings,
+    zh_train_rows: int | None,
+    zh_validation_rows: int | None,
+    rows_per_part: int | None = None,
+) -> dict[str, TextSplit]:
+    """Train and validation rows of the positive / negative / neutral model, every source concatenated.
+
+    Reviews: the first ``zh_train_rows`` / ``zh_validation_rows`` rows of
+    :func:`zh_sentiment_splits` (already shuffled), all of
+    :func:`en_sentiment_splits`; neutral: every source of
+    :func:`neutral_splits`. ``rows_per_part`` keeps at most that many evenly
+    spaced rows of each part (the same recipe on a small slice, for tests).
+    No test rows: each source's test split is scored on its own.
+    """
+    zh, en = zh_sentiment_splits(settings), en_sentiment_splits(settings)
+    neutral = list(neutral_splits(settings).values())
+    parts = {
+        "train": [_head(zh["train"], zh_train_rows), en["train"], *(n["train"] for n in neutral)],
+        "validation": [
+            _head(zh["validation"], zh_validation_rows),
+            en["validation"],
+            *(n["validation"] for n in neutral),
+        ],
+    }
+    out = {}
+    for split, pieces in parts.items():
+        if rows_per_part is not None:
+            pieces = [spaced_rows(piece, rows_per_part) for piece in pieces]
+        out[split] = TextSplit(
+            [t for piece in pieces for t in piece.texts],
+            [label for piece in pieces for label in piece.labels],
+        )
+    return out
+
+
+def _head(split: TextSplit, n: int | None) -> TextSplit:
+    return split if n is None else TextSplit(split.texts[:n], split.labels[:n])
 
 
 def zh_ner_splits(settings: Settings) -> tuple[dict[str, SpanSplit], dict[str, list[str]]]:
