@@ -42,7 +42,9 @@ def test_the_module_examples_run() -> None:
     ("last_item_carted", 0.0, -0.9, "this item not in the cart ↓"),
     ("last_item_views", 2.0, 0.1, "this item viewed twice ↑"),
     ("share_view", 0.75, -0.2, "75% of events are views ↓"),
-    ("items_per_event", 0.6, 0.05, "0.6 different items per event ↑"),
+    ("items_per_event", 0.6, 0.05, "60% of events on a new item ↑"),
+    ("items_per_event", 1.0, -0.05, "every event on a new item ↓"),
+    ("prior_purchases", 0.0, -0.2, "no purchases on earlier visits ↓"),
     ("hour", 21.5, 0.1, "at 21:30 shop time ↑"),
     ("weekday", 0.0, 0.1, "on a Monday ↑"),
     ("prior_buy_sessions", 0.0, -0.1, "never bought on an earlier visit ↓"),
@@ -101,6 +103,6 @@ def test_every_feature_of_real_taobao_sessions_has_words_carrying_its_value(
             assert words.endswith(" ↑") and "nan" not in words, (feature, words)
             assert feature not in words, (feature, words)  # words, not the column name
             if feature in counts:  # a count is said as the number itself
-                assert re.match(rf"{int(value):,} ", words), (feature, value, words)
+                assert re.match(rf"{int(value):,} " if value else "no ", words), (feature, words)
     # Real sessions exercise every undefined-until-seen feature, and only those are ever undefined.
     assert seen_undefined == UNDEFINED_UNTIL_SEEN

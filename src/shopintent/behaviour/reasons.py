@@ -38,9 +38,11 @@ _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 
 
 def _count(n: float, singular: str, plural: str | None = None) -> str:
-    """``3 items`` / ``1 item`` (counts are whole numbers even when stored as floats)."""
+    """``3 items`` / ``1 item`` / ``no items`` (counts are whole numbers stored as floats)."""
     whole = int(round(n))
-    return f"{whole:,} {singular if whole == 1 else (plural or singular + 's')}"
+    if whole == 1:
+        return f"1 {singular}"
+    return f"{f'{whole:,}' if whole else 'no'} {plural or singular + 's'}"
 
 
 def _times(n: float) -> str:
@@ -108,7 +110,9 @@ PHRASES: dict[str, Phrase] = {
     "share_favourite": lambda v: f"{_share(v)} of events are favourites",
     "n_items": lambda v: _count(v, "different item") + " looked at",
     "n_categories": lambda v: _count(v, "category", "categories") + " looked at",
-    "items_per_event": lambda v: f"{v:.2g} different items per event",
+    # Distinct items / events is the share of events that were the first on their item.
+    "items_per_event": lambda v: ("every event on a new item" if v >= 0.995
+                                  else f"{_share(v)} of events on a new item"),
     "duration_s": lambda v: "session just started" if v < 1 else f"session {_duration(v)} long",
     "mean_gap_s": _or_none("only one event so far",
                            lambda v: f"{_duration(v)} between events on average"),
