@@ -64,7 +64,6 @@ class ServeConfig:
     consumer_group: str = "shopintent-ingest"
     consumer_name: str | None = None
     auto_decide: str = "cart"
-    decision_budget: float = 1_000.0
     live_window_s: int = 60
     max_sessions: int = 100_000
     results_dir: Path = Path("benchmarks/results")

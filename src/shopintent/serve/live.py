@@ -1,8 +1,10 @@
-"""What the dashboard shows: rolling event rates, the funnel, intent mix, decisions and spend.
+"""What the dashboard shows: rolling event rates, sessions by event type, intent mix, decisions.
 
 Counts here are since the service started (a live view, not a report); the
 event store holds the durable record. Rates use one-second buckets over a
-fixed window, so the cost of an update is O(1) whatever the traffic.
+fixed window, so the cost of an update is O(1) whatever the traffic. The
+budget is not here: the decision engine owns its daily cap and its ledger,
+and the dashboard reads both from it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Funnel stages in order; a session counts at a stage once, when it first reaches it.
+#: Event types counted per session (the JSON's ``funnel``): a session counts once at each type
+#: it has at least one event of, whatever else it did. Not a strict funnel: a Taobao session
+#: may buy without a cart event, so it counts at ``purchase`` and not at ``add_to_cart``.
 FUNNEL_STAGES = ("view", "add_to_cart", "purchase")
 
 
@@ -58,7 +62,6 @@ class LiveStats:
     """Running totals since start; thread-safe (the writer thread and handlers both update)."""
 
     window_s: int = 60
-    budget: float = 1_000.0
     events: RateWindow = field(init=False)
     stored: int = 0
     duplicates: int = 0
@@ -100,7 +103,7 @@ class LiveStats:
             self.outcomes[kind] += 1
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything the dashboard draws except sessions and models, as plain JSON."""
+        """Everything the dashboard draws except sessions, models and budget, as plain JSON."""
         with self._lock:
             intents: dict[str, dict[str, int]] = {}
             for (language, intent), n in self.intents.items():
@@ -119,5 +122,4 @@ class LiveStats:
                 "decisions": dict(self.decisions),
                 "outcomes": dict(self.outcomes),
                 "spend": round(self.spend, 2),
-                "budget": self.budget,
             }

@@ -135,7 +135,7 @@ class Service:
         self.settings = settings
         self.config = config
         self.metrics = ServiceMetrics()
-        self.stats = LiveStats(window_s=config.live_window_s, budget=config.decision_budget)
+        self.stats = LiveStats(window_s=config.live_window_s)
         self.pseudonymizer = Pseudonymizer.from_settings(settings)
         self.state = _make_state(settings, config)
         self.histories = _make_history(config)

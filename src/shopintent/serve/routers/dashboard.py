@@ -7,16 +7,23 @@ the page shows comes from ``/v1/dashboard``, which needs a read key — the page
 sends the one it was given in its URL fragment (``/#key=…``, never sent to the
 server) or typed into its key box, kept in the tab's ``sessionStorage`` — unless
 the service runs with ``public_dashboard``.
+
+What the page shows must be true to what is counted: score reasons come in
+words with their value and direction (:mod:`shopintent.behaviour.reasons`),
+the budget tile is the loaded decision engine's own daily cap beside what it
+has reserved on the stream's current day (the day its cap is checked against),
+and the event-type chart counts sessions with at least one event of each type.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from shopintent import __version__
@@ -25,6 +32,7 @@ from shopintent.serve.routers.deps import get_service
 from shopintent.serve.service import Service
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+FAVICON = Path(__file__).resolve().parents[1] / "static" / "favicon.svg"
 #: Benchmark areas whose numbers a model card shows.
 CARD_AREAS = {"text": "text", "behaviour": "behaviour", "recommend": "recommend",
               "intervene": "intervene"}
@@ -50,6 +58,38 @@ def _benchmark(results_dir: Path, area: str, top: int = 4) -> dict[str, Any] | N
     }
 
 
+def _reasons_in_words(sessions: list[dict[str, Any]]) -> None:
+    """Add ``text`` ("3 items in the cart ↑") to every score reason, in place."""
+    from shopintent.behaviour.reasons import describe
+
+    for session in sessions:
+        for reason in (session.get("scores") or {}).get("reasons") or []:
+            reason["text"] = describe(reason)
+
+
+def _budget(service: Service) -> dict[str, Any]:
+    """The engine's daily budget and what it has reserved on the stream's current (UTC) day.
+
+    ``None`` values while the engine is not loaded: there is no budget to show then.
+    """
+    slot = service.models["intervene"]
+    if not slot.ready:
+        return {"daily": None, "day": None, "spent": None}
+    engine = slot.get()
+    spent: dict[date, float] = dict(engine.ledger.spent)  # one copy: decisions keep adding days
+    clock = service.state.clock()
+    day = (datetime.fromtimestamp(clock, UTC).date() if clock
+           else max(spent) if spent else None)
+    return {"daily": float(slot.card["daily_budget"]), "day": day.isoformat() if day else None,
+            "spent": round(spent.get(day, 0.0), 2) if day else 0.0}
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """The dashboard's icon, for clients that ask for it at the conventional path."""
+    return FileResponse(FAVICON, media_type="image/svg+xml")
+
+
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(request: Request) -> HTMLResponse:
     """The live dashboard (data comes from ``/v1/dashboard`` every second)."""
@@ -63,6 +103,7 @@ def dashboard(request: Request) -> HTMLResponse:
 def dashboard_data(service: Service = Depends(get_service)) -> dict[str, Any]:
     """Everything the dashboard draws, in one snapshot."""
     sessions, missing = service.live_sessions(15)
+    _reasons_in_words(sessions)
     models = []
     for name, slot in service.models.items():
         card = slot.status()
@@ -75,5 +116,6 @@ def dashboard_data(service: Service = Depends(get_service)) -> dict[str, Any]:
         "sessions": sessions,
         "scores_unavailable": missing,
         "models": models,
+        "budget": _budget(service),
         "stream": {"backend": service.source.backend, "pending": service.source.pending()},
     }

@@ -42,7 +42,8 @@ const rateChart = new Chart($("chart-rate"), {
 });
 const funnelChart = new Chart($("chart-funnel"), {
   type: "bar",
-  data: {labels: ["view", "add to cart", "purchase"], datasets: [{label: "sessions", data: [0, 0, 0], backgroundColor: [palette[0], palette[1], palette[2]]}]},
+  // Sessions with at least one event of each type (not a strict funnel: a session may buy without a cart event).
+  data: {labels: ["with a view", "with an add to cart", "with a purchase"], datasets: [{label: "sessions", data: [0, 0, 0], backgroundColor: [palette[0], palette[1], palette[2]]}]},
   options: {indexAxis: "y", plugins: {legend: {display: false}}, scales: {x: {beginAtZero: true}}},
 });
 const intentChart = new Chart($("chart-intents"), {
@@ -80,15 +81,29 @@ function drawSessions(data) {
   for (const s of data.sessions) {
     const tr = document.createElement("tr");
     const sc = s.scores || {};
-    const reasons = Array.isArray(sc.reasons) ? sc.reasons.map((r) => typeof r === "string" ? r : (r.feature || r.name || JSON.stringify(r))).join(", ") : (sc.reasons || "");
+    // The service says each reason in words ("3 items in the cart ↑"); the feature name is the tooltip.
+    const reasons = Array.isArray(sc.reasons) ? sc.reasons.map((r) => typeof r === "string" ? r : (r.text || r.feature)) : [];
+    const features = Array.isArray(sc.reasons) ? sc.reasons.map((r) => r.feature || "").join(", ") : "";
     tr.append(cell(s.session_id.slice(0, 26)), cell(fmt(Object.values(s.counts).reduce((a, b) => a + b, 0))),
       cell(fmt(s.counts.view)), cell(fmt(s.counts.add_to_cart)), cell(fmt(s.counts.purchase)),
       cell(sc.purchase_probability === undefined ? "–" : fmt(sc.purchase_probability, 3)),
       cell(sc.abandonment_risk === undefined ? "–" : fmt(sc.abandonment_risk, 3)),
-      cell(nextAction(sc.next_action)), cell(reasons, "reasons"));
+      cell(nextAction(sc.next_action)), cell(reasons.join(" · "), "reasons"));
+    tr.lastChild.title = features;
     body.append(tr);
   }
   $("sessions-note").textContent = data.scores_unavailable ? "scores unavailable: " + data.scores_unavailable : "";
+}
+
+function drawBudget(budget) {
+  // The decision engine's own daily cap, and what it reserved on the stream's current day.
+  if (!budget || budget.daily === null || budget.daily === undefined) {
+    $("kpi-spend").textContent = "–";
+    $("kpi-spend-day").textContent = "decision engine not loaded";
+    return;
+  }
+  $("kpi-spend").textContent = fmt(budget.spent, 2) + " / " + fmt(budget.daily, 0);
+  $("kpi-spend-day").textContent = budget.day ? "day " + budget.day + " (UTC)" : "";
 }
 
 function drawModels(models) {
@@ -141,7 +156,7 @@ async function refresh() {
     $("kpi-live").textContent = fmt(d.live_sessions);
     const nDecisions = Object.values(d.decisions).reduce((a, b) => a + b, 0);
     $("kpi-decisions").textContent = fmt(nDecisions);
-    $("kpi-spend").textContent = fmt(d.spend, 2) + " / " + fmt(d.budget, 0);
+    drawBudget(d.budget);
     rateChart.data.labels = d.events.series.map(([t]) => new Date(t * 1000).toLocaleTimeString());
     rateChart.data.datasets[0].data = d.events.series.map(([, c]) => c);
     rateChart.update();
@@ -151,7 +166,7 @@ async function refresh() {
     decisionChart.data.labels = Object.keys(d.decisions);
     decisionChart.data.datasets[0].data = Object.values(d.decisions);
     decisionChart.update();
-    $("decisions-note").textContent = nDecisions ? "" : "no decisions yet";
+    $("decisions-note").textContent = nDecisions ? "reserved since start: " + fmt(d.spend, 2) : "no decisions yet";
     drawSessions(d);
     drawModels(d.models);
     const clock = d.clock ? new Date(d.clock * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "–";
