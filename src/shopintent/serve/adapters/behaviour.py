@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from shopintent.behaviour.reasons import describe
 from shopintent.behaviour.shopper import ShopperRecord
 from shopintent.serve.adapters.base import ModelSlot, import_or_unavailable
 from shopintent.serve.adapters.convert import plain
@@ -57,6 +58,8 @@ class ReplayScorer:
             self._scorer.state = behaviour_state
             result = self._scorer.score()
         out = plain(result.as_dict() if hasattr(result, "as_dict") else result)
+        for reason in out.get("reasons") or []:
+            reason["text"] = describe(reason)  # "3 items in the cart ↑", beside the feature name
         out["events_scored"] = behaviour_state.k
         out["history"] = history
         return out

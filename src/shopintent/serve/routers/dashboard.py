@@ -58,15 +58,6 @@ def _benchmark(results_dir: Path, area: str, top: int = 4) -> dict[str, Any] | N
     }
 
 
-def _reasons_in_words(sessions: list[dict[str, Any]]) -> None:
-    """Add ``text`` ("3 items in the cart ↑") to every score reason, in place."""
-    from shopintent.behaviour.reasons import describe
-
-    for session in sessions:
-        for reason in (session.get("scores") or {}).get("reasons") or []:
-            reason["text"] = describe(reason)
-
-
 def _budget(service: Service) -> dict[str, Any]:
     """The engine's daily budget and what it has reserved on the stream's current (UTC) day.
 
@@ -103,7 +94,6 @@ def dashboard(request: Request) -> HTMLResponse:
 def dashboard_data(service: Service = Depends(get_service)) -> dict[str, Any]:
     """Everything the dashboard draws, in one snapshot."""
     sessions, missing = service.live_sessions(15)
-    _reasons_in_words(sessions)
     models = []
     for name, slot in service.models.items():
         card = slot.status()
