@@ -23,7 +23,7 @@ from shopintent.text.ensemble import load_text_classifier
 from shopintent.text.intent import IntentClassifier
 from shopintent.text.parse import Parser
 
-ROWS_PER_PART = 250
+ROWS_PER_PART = 400
 NOT_REVIEWS = ["asdfgh", "where is my package", "我的快递到哪了"]
 CLEAR_REVIEWS = {
     "质量太差了，用了两天就坏了，非常失望": "negative",

@@ -55,7 +55,7 @@ log = get_logger(__name__)
 GIBBERISH_SEED = 1_212
 GIBBERISH_PER_KIND = 100
 #: Validation precision targets whose test precision / coverage are reported beside the default's.
-OTHER_TARGETS = (0.97, 0.99)
+OTHER_TARGETS = (0.95, 0.99)
 KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 POLAR = ["positive", "negative"]
 
