@@ -1,5 +1,5 @@
 # shopintent: every target does its own set-up on a fresh machine.
-#   make demo   install into .venv, verify the data, run the main job on the embedded default
+#   make demo   install into .venv, verify the data, prepare the default models, serve the live demo
 #   make test   install with test extras, run the whole test suite
 #   make bench  run the benchmarks, write benchmarks/results/*.json and BENCHMARKS.md
 
@@ -53,14 +53,32 @@ system-deps:
 	  fi; \
 	fi
 
-# The store report first, then the live service with the real Taobao log replayed
-# into it (dashboard at http://127.0.0.1:8000/; Ctrl-C stops both). Default models
-# are trained on first use and cached in SHOPINTENT_STATE_DIR.
+# The live demo in four steps (README.md, Quick start, has the time each takes here):
+#   1. install into .venv;  2. verify the data and print the store report (shopintent demo);
+#   3. prepare the default models in their own process, with a progress bar (shopintent models
+#      prepare): the fast ones the service needs now, the slower ones (sentiment, zh tags, the
+#      fine-tuned intent model, which replaces the linear one only if better on validation)
+#      in a detached low-priority process logging to $(SHOPINTENT_STATE_DIR)/logs/
+#      (DEMO_FINETUNE=0 skips the fine-tune; DEMO_BACKGROUND=0 skips all of them);
+#   4. the service with the real Taobao log replayed into it (dashboard at
+#      http://127.0.0.1:$(DEMO_PORT)/; Ctrl-C stops it). The service only loads models.
+# It also writes .env (once) so `shopintent ...` run from the repo finds the demo's data and models.
 DEMO_PORT ?= 8000
 DEMO_RATE ?= 500
-demo: $(VENV)/.installed-all
+DEMO_FINETUNE ?= 1
+DEMO_BACKGROUND ?= 1
+DEMO_PREPARE := $(if $(filter 0,$(DEMO_BACKGROUND)),--fast-only,--background) \
+                $(if $(filter 0,$(DEMO_FINETUNE)),--skip shop_intent_finetuned)
+demo: $(VENV)/.installed-all .env
 	$(BIN)/shopintent demo
+	$(BIN)/shopintent models prepare $(DEMO_PREPARE)
 	$(BIN)/shopintent serve --host 127.0.0.1 --port $(DEMO_PORT) --replay-rate $(DEMO_RATE)
+
+# Only when missing: a .env of your own is never overwritten.
+.env:
+	@{ $(if $(SHOPINTENT_DATA_DIR),echo "SHOPINTENT_DATA_DIR=$(SHOPINTENT_DATA_DIR)";) \
+	   echo "SHOPINTENT_STATE_DIR=$(SHOPINTENT_STATE_DIR)"; } > $@
+	@echo "wrote .env (SHOPINTENT_DATA_DIR, SHOPINTENT_STATE_DIR): shopintent run from here uses the demo's data and models"
 
 test: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m pytest -q
@@ -70,3 +88,4 @@ bench: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) .shopintent .pytest_cache build dist src/*.egg-info
+	@echo "(.env is kept: remove it yourself if you no longer want it)"

@@ -2,7 +2,8 @@
 
 Verifies every data set, streams the real Taobao UserBehavior log through the
 ingest path (validation → pseudonymisation → DuckDB store), sessionises it and
-prints a short report. Later areas add model training and the live service.
+prints a short report. ``make demo`` runs it first, then ``shopintent models
+prepare`` and ``shopintent serve`` (README.md, Quick start).
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ def run(
     top: int = typer.Option(10, "--top", help="How many categories to list."),
 ) -> None:
     """Verify the data, load Taobao events through privacy → store → sessions, print a report."""
+    try:
+        _run(batch_size, gap_minutes, top)
+    except KeyboardInterrupt:
+        errors.print("interrupted: the demo store was not finished; run `shopintent demo` again")
+        raise typer.Exit(code=130) from None
+
+
+def _run(batch_size: int, gap_minutes: float | None, top: int) -> None:
     settings = get_settings()
     gap = gap_minutes or settings.session_gap_minutes
     console.rule("shopintent demo")

@@ -11,6 +11,7 @@ from shopintent.cli import serve
 from shopintent.cli import intent
 from shopintent.cli import behaviour, report
 from shopintent.cli import recommend
+from shopintent.cli import models
 from shopintent.log import configure_logging
 from shopintent.settings import get_settings
 
@@ -28,6 +29,7 @@ app.add_typer(intent.app, name="intent")
 app.add_typer(behaviour.app, name="behaviour")
 app.add_typer(report.app, name="report")
 app.add_typer(recommend.app, name="recommend")
+app.add_typer(models.app, name="models")
 app.command("bench")(bench.run)
 app.command("demo")(demo.run)
 

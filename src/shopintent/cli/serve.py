@@ -60,10 +60,12 @@ def run(
     auto_decide: str = typer.Option("cart", "--auto-decide",
                                     help="Decide on events: off, cart (cart/favourite events), every."),
     max_body_bytes: int = typer.Option(4 * 1024 * 1024, "--max-body-bytes", min=1024),
-    load_models: bool = typer.Option(True, "--models/--no-models",
-                                     help="Load (or train and cache) the default models."),
-    train_missing: bool = typer.Option(True, "--train-missing/--no-train-missing",
-                                       help="Train missing default text models on first use (minutes)."),
+    load_models: bool = typer.Option(
+        True, "--models/--no-models",
+        help="Load the default models `shopintent models prepare` wrote (the service never trains)."),
+    train_missing: bool = typer.Option(
+        False, "--train-missing/--no-train-missing", hidden=True,
+        help="Refused: the service never trains; run `shopintent models prepare` first."),
     replay_rate: float | None = typer.Option(
         None, "--replay-rate", help="Also replay the Taobao log into the service at this many events/s."),
     public_dashboard: bool = typer.Option(
@@ -88,11 +90,16 @@ def run(
     from shopintent.serve import ServeConfig, create_app
 
     settings = get_settings()
+    if train_missing:
+        from shopintent.serve.config import NO_TRAINING
+
+        errors.print(f"--train-missing: {NO_TRAINING}")
+        raise typer.Exit(code=2)
     try:
         config = ServeConfig(store_path=store_path, stream=stream, state=state,
                              redis_url=redis_url or settings.redis_url,
                              auto_decide=auto_decide, max_body_bytes=max_body_bytes,
-                             train_missing=train_missing, public_dashboard=public_dashboard,
+                             public_dashboard=public_dashboard,
                              read_rate_limit=read_limit, write_rate_limit=write_limit,
                              anonymous_rate_limit=anonymous_limit, shopper_history=shopper_history)
         app_ = create_app(settings, config, load_models=load_models)
@@ -100,6 +107,12 @@ def run(
         errors.print(str(exc))
         raise typer.Exit(code=2) from exc
     url = f"http://{host}:{port}"
+    if load_models:
+        from shopintent.prepare import SERVICE_NEEDS, not_prepared
+
+        missing = [reason for slot in SERVICE_NEEDS if (reason := not_prepared(settings, slot))]
+        for reason in missing:
+            errors.print(reason)
     generated = app_.state.api_key_generated
     console.print(f"shopintent service on {url} · API docs {url}/docs", markup=False)
     if generated:

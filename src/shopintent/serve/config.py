@@ -26,6 +26,9 @@ STREAM_BACKENDS = ("memory", "redis")
 AUTO_DECIDE = ("off", "cart", "every")
 #: Session-state backends.
 STATE_BACKENDS = ("memory", "redis")
+#: Why ``train_missing=True`` is refused.
+NO_TRAINING = ("the service no longer trains missing models (training in the serving process "
+               "starved it for minutes): run `shopintent models prepare` before `shopintent serve`")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,10 @@ class ServeConfig:
     ones, so scores use the features the models were trained on; turning it
     off scores every session as a first visit (what the service did before
     issue 11) and exists to measure what the history costs.
+
+    ``train_missing`` stays only so that old callers passing ``False`` keep
+    working: the service loads the models ``shopintent models prepare`` wrote
+    and never trains, so ``True`` is refused.
     """
 
     store_path: Path | str | None = None
@@ -67,7 +74,7 @@ class ServeConfig:
     live_window_s: int = 60
     max_sessions: int = 100_000
     results_dir: Path = Path("benchmarks/results")
-    train_missing: bool = True
+    train_missing: bool = False
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     public_dashboard: bool = False
     read_rate_limit: str = "20000/minute"
@@ -76,6 +83,8 @@ class ServeConfig:
     shopper_history: bool = True
 
     def __post_init__(self) -> None:
+        if self.train_missing:
+            raise ValueError(NO_TRAINING)
         if self.stream not in STREAM_BACKENDS:
             raise ValueError(f"stream {self.stream!r} is not one of {', '.join(STREAM_BACKENDS)}")
         if self.state not in STATE_BACKENDS:

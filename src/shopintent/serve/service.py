@@ -9,6 +9,7 @@ own: ingest is :mod:`shopintent.store.ingest`, scores come from
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from shopintent.log import get_logger
+from shopintent.prepare.catalogue import not_prepared
 from shopintent.privacy import Pseudonymizer
 from shopintent.serve.adapters import intervene as intervene_adapter
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable
@@ -62,6 +64,8 @@ log = get_logger(__name__)
 
 #: The order models are loaded in (cheapest first).
 LOAD_ORDER = ("intervene", "behaviour", "recommend", "text")
+#: How often loaded models' files are checked for a newer, better version (a promoted fine-tune).
+MODEL_WATCH_S = 10.0
 #: Event types after which a session is re-decided when ``auto_decide == "cart"``.
 CART_EVENTS = frozenset({"add_to_cart", "remove_from_cart", "favourite"})
 
@@ -142,11 +146,13 @@ class Service:
         self.signals = _make_signals(config)
         self.history_restored = threading.Event()
         self.models: dict[str, ModelSlot[Any]] = {
-            "text": text_slot(settings, train_missing=config.train_missing),
+            "text": text_slot(settings),
             "behaviour": behaviour_slot(settings),
             "recommend": recommend_slot(settings),
             "intervene": intervene_adapter.intervene_slot(settings),
         }
+        for name, slot in self.models.items():  # loads what `shopintent models prepare` wrote; never trains
+            slot.requires = functools.partial(not_prepared, settings, name)
         self.gateway = IngestGateway(
             config.resolved_store_path(settings), self.pseudonymizer,
             on_stored=self._on_stored, on_counts=self._on_counts,
@@ -198,18 +204,33 @@ class Service:
             engine.get().close()
 
     def _load_loop(self) -> None:
+        """Load models as their files appear, then keep watching them for a better version.
+
+        Runs until :meth:`stop`; each wait returns at once when the service stops,
+        so a shutdown never waits for more than the load in progress (a load, never
+        a training: nothing here trains).
+        """
         while not self._stop.is_set():
             self.refresh_models()
-            if all(slot.ready for slot in self.models.values()):
-                return
-            self._stop.wait(5.0)
+            everything = all(slot.ready for slot in self.models.values())
+            self._stop.wait(MODEL_WATCH_S if everything else 1.0)
 
     def refresh_models(self, only_due: bool = True) -> dict[str, bool]:
-        """Load models that are not ready (those due for a retry); record readiness for /metrics."""
-        # Quick loads first: a text model trained on first use must not delay the others.
+        """Load the models that are not ready (those due for a retry), swap in changed files of those
+        that are, and record readiness for /metrics.
+
+        A model whose files ``shopintent models prepare`` has not written is
+        not loaded; its slot says so (the 503 reason) and looks again every
+        few seconds, so preparing in another terminal is picked up without a
+        restart.
+        """
         for name in LOAD_ORDER:
+            if self._stop.is_set():
+                break
             slot = self.models[name]
-            if not slot.ready and (slot.due() or not only_due):
+            if slot.ready:
+                slot.reload_if_changed()
+            elif slot.due() or not only_due:
                 slot.load()
             self.metrics.model_ready.labels(name).set(1 if slot.ready else 0)
         ready = {name: slot.ready for name, slot in self.models.items()}

@@ -1,40 +1,91 @@
-"""Text understanding for ``POST /v1/intent`` through :mod:`shopintent.text`'s default parser.
+"""Text understanding for ``POST /v1/intent`` over the default text models in the state folder.
 
-The parser's default models live in the state folder; missing ones are trained
-on first use (minutes: see ``docs/text.md``) on the service's loader thread, or
-— with ``train_missing=False`` — the endpoint answers 503 until they exist.
+The service only loads: the models are written by ``shopintent models
+prepare`` (in its own process), and while the shop-intent model is missing the
+endpoint answers 503 saying so. The other components (sentiment, zh product
+tags, en entities) join the parser when their files appear, and a better
+shop-intent model promoted by the background fine-tune replaces the live one:
+the slot watches the models' manifests and reloads when they change, while
+the loaded parser keeps answering.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from shopintent.persist import MANIFEST_FILE
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable, import_or_unavailable
 from shopintent.serve.adapters.convert import plain
 from shopintent.settings import Settings
 
+#: The parser's components, as ``text.defaults`` names them.
+TEXT_COMPONENTS = ("shop_intent", "sentiment", "ner_zh", "slots_en")
+NOT_PREPARED = ("the default shop-intent model is not prepared: run `shopintent models prepare` "
+                "(the service loads models, it never trains them)")
 
-def text_slot(settings: Settings, train_missing: bool = True) -> ModelSlot[Any]:
-    """The default parser (language, intent + out-of-scope, slots, sentiment)."""
+
+def text_fingerprint(settings: Settings) -> tuple[float, ...]:
+    """Modification times of the text components' manifests (−1 where absent): changes on every save."""
+    root = Path(settings.state_dir) / "text" / "models"
+    out = []
+    for component in TEXT_COMPONENTS:
+        manifest = root / component / MANIFEST_FILE
+        try:
+            out.append(manifest.stat().st_mtime)
+        except OSError:
+            out.append(-1.0)
+    return tuple(out)
+
+
+def text_slot(settings: Settings) -> ModelSlot[Any]:
+    """The default parser (language, intent + out-of-scope, slots, sentiment), loaded, never trained."""
 
     def load() -> tuple[Any, dict[str, Any]]:
-        (load_parser,) = import_or_unavailable("text", "shopintent.text", ("load_default_parser",),
-                                               "issue: text")
-        parser = load_parser(settings, train_missing=train_missing)
+        (parser_cls,) = import_or_unavailable("text", "shopintent.text", ("Parser",), "issue: text")
+        (ensure_model,) = import_or_unavailable("text", "shopintent.text.defaults", ("ensure_model",),
+                                                "issue: text")
+        intent = ensure_model(settings, "shop_intent", train_missing=False)
+        if intent is None:
+            raise ModelUnavailable("text", NOT_PREPARED)
+        parser = parser_cls(
+            intent_model=intent,
+            sentiment_model=ensure_model(settings, "sentiment", train_missing=False),
+            zh_tagger=ensure_model(settings, "ner_zh", train_missing=False),
+            en_tagger=ensure_model(settings, "slots_en", train_missing=False),
+        )
         return parser_model(parser)
 
-    return ModelSlot("text", load)
+    return ModelSlot("text", load, watch=lambda: text_fingerprint(settings))
+
+
+#: The shop-intent model kinds as the dashboard names them.
+INTENT_KINDS = {"IntentClassifier": "linear (USE + TF-IDF)",
+                "FineTunedClassifier": "fine-tuned USE",
+                "EnsembleClassifier": "ensemble"}
+
+
+def intent_model_card(model: Any) -> dict[str, Any]:
+    """Which shop-intent model is live: its kind (readable) and validation accuracy."""
+    metrics = getattr(model, "metrics_", None) or {}
+    accuracy = metrics.get("validation_accuracy") if isinstance(metrics, dict) else None
+    kind = type(model).__name__
+    return {"kind": INTENT_KINDS.get(kind, kind),
+            "validation_accuracy": None if accuracy is None else round(float(accuracy), 4)}
 
 
 def parser_model(parser: Any) -> tuple[Any, dict[str, Any]]:
-    """A loaded :class:`shopintent.text.Parser` and its card (which components it runs)."""
+    """A loaded :class:`shopintent.text.Parser` and its card (the live intent model, its components)."""
     if parser.intent_model is None:
-        raise ModelUnavailable("text", "no intent model in state_dir/text/models yet; start the "
-                               "service with training allowed or run `shopintent bench text`")
+        raise ModelUnavailable("text", NOT_PREPARED)
     parser.parse("where is my order")  # first call warms the encoder
     components = {name: getattr(parser, name) is not None
                   for name in ("intent_model", "sentiment_model", "zh_tagger", "en_tagger")}
-    card = {"version": "default", "components": components}
+    live = intent_model_card(parser.intent_model)
+    score = live["validation_accuracy"]
+    # The version is what /readyz and the dashboard show: say which intent model answers.
+    version = live["kind"] + ("" if score is None else f", validation accuracy {score:.4f}")
+    card: dict[str, Any] = {"version": version, "intent_model": live, "components": components}
     metrics = getattr(parser.intent_model, "metrics_", None)
     if isinstance(metrics, dict):
         card["metrics"] = plain(metrics)

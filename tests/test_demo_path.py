@@ -1,0 +1,188 @@
+"""The demo path on an empty state folder: `models prepare` trains, the service only loads.
+
+The long test runs what ``make demo`` runs after the data check: ``shopintent
+models prepare --fast-only`` as its own process on real data into an empty
+state folder, then ``shopintent serve`` as a real process, and asserts every
+model loads (``/readyz``) and ``POST /v1/intent`` understands "where is my
+order". The others pin the rule behind it: the service never trains (a missing
+model is a 503 saying what to run), and a changed model folder is swapped in
+while the old model keeps answering.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shopintent.serve import ServeConfig
+from shopintent.serve.adapters.base import ModelSlot
+from shopintent.serve.loadtest import ServiceProcess
+from shopintent.settings import Settings
+from tests.conftest import REAL_DATA_DIR
+from tests.serve.conftest import API_KEY, AUTH, make_client
+
+SERVICE_MODELS = ("intervene", "behaviour", "recommend", "text")
+
+
+def _cli_env(state_dir: Path) -> dict[str, str]:
+    assert REAL_DATA_DIR is not None
+    return {**os.environ, "SHOPINTENT_DATA_DIR": str(REAL_DATA_DIR),
+            "SHOPINTENT_STATE_DIR": str(state_dir), "SHOPINTENT_ALLOW_DOWNLOAD": "false",
+            "SHOPINTENT_LOG_LEVEL": "WARNING"}
+
+
+def _cli(state_dir: Path, *args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "shopintent.cli.main", *args], capture_output=True,
+                          text=True, env=_cli_env(state_dir), timeout=timeout_s, check=False)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, dict]]:  # type: ignore[type-arg]
+    """An empty state folder after `shopintent models prepare --fast-only` (a real process)."""
+    if REAL_DATA_DIR is None:
+        pytest.skip("real data not found: set SHOPINTENT_DATA_DIR to the shared data folder")
+    state = tmp_path_factory.mktemp("demo") / "state"
+    started = time.perf_counter()
+    done = _cli(state, "models", "prepare", "--fast-only", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    report["wall_s"] = time.perf_counter() - started
+    settings = Settings(data_dir=REAL_DATA_DIR, state_dir=state, allow_download=False,
+                        pseudonym_key="test-key-not-secret-32-bytes-long!!")
+    yield settings, report
+
+
+def test_prepare_fast_only_trains_what_the_service_needs_on_an_empty_folder(prepared) -> None:  # type: ignore[no-untyped-def]
+    settings, report = prepared
+    outcomes = {r["name"]: r["outcome"] for r in report["prepared"]}
+    assert outcomes == {"behaviour": "trained", "recommend": "trained",
+                        "intervene": "nothing to train", "shop_intent": "trained"}
+    assert report["background"] is None
+    # each training's duration is kept for the next run's estimate
+    times = json.loads((settings.state_dir / "models-prepare.json").read_text())
+    assert set(times) == {"behaviour", "recommend", "shop_intent"}
+    assert all(0 < t["seconds"] <= report["wall_s"] for t in times.values())
+
+    status = json.loads(_cli(settings.state_dir, "models", "status", "--json").stdout)
+    states = {m["name"]: (m["state"], m["kind"]) for m in status["models"]}
+    assert states["shop_intent"] == ("present", "linear")
+    assert states["behaviour"] == ("present", "LightGBM")
+    assert states["recommend"] == ("present", "hybrid")
+    assert states["intervene"] == ("built in", "prior")
+    assert states["sentiment"][0] == states["shop_intent_finetuned"][0] == "missing"
+    shop = next(m for m in status["models"] if m["name"] == "shop_intent")
+    assert shop["score"].startswith("acc. 0.99")  # validation accuracy of the linear default
+
+    again = _cli(settings.state_dir, "models", "prepare", "--fast-only", "--json")
+    assert {r["outcome"] for r in json.loads(again.stdout)["prepared"]} == {"cached", "nothing to train"}
+
+
+def test_service_after_prepare_loads_every_model_and_answers_an_intent(prepared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings, _ = prepared
+    service = ServiceProcess(settings, tmp_path / "events.duckdb", API_KEY,
+                             log_path=tmp_path / "serve.log")
+    service.start(ready="/readyz", timeout_s=180, wait_models=SERVICE_MODELS)
+    try:
+        ready = httpx.get(service.url + "/readyz", timeout=5).json()
+        assert ready["status"] == "ready" and ready["waiting_for"] == []
+        assert ready["models"]["text"]["version"].startswith("linear (USE + TF-IDF), validation")
+        answer = httpx.post(service.url + "/v1/intent", json={"text": "where is my order"},
+                            headers=AUTH, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["intent"] == "track_order"
+        assert answer.json()["language"] == "en"
+    finally:
+        service.stop()
+    assert service.process is not None and service.process.returncode == 0
+    log = (tmp_path / "serve.log").read_text()
+    assert "training" not in log.lower()
+
+
+def test_service_on_an_empty_folder_trains_nothing_and_says_what_to_run(settings: Settings) -> None:
+    with make_client(settings, load_models=True) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 60
+        while not all(service.models[m].state == "unavailable"
+                      for m in ("behaviour", "recommend", "text")):
+            assert time.monotonic() < deadline, {m: s.status() for m, s in service.models.items()}
+            time.sleep(0.05)
+        response = client.post("/v1/intent", json={"text": "where is my order"}, headers=AUTH)
+        assert response.status_code == 503
+        assert "run `shopintent models prepare`" in response.json()["detail"]
+        assert str(settings.state_dir) not in response.text
+        assert client.get("/readyz").status_code == 503
+        assert service.models["intervene"].ready  # the prior policy needs no files
+    # nothing was trained or saved: no model folder exists
+    assert not (settings.state_dir / "behaviour").exists()
+    assert not (settings.state_dir / "recommend").exists()
+    assert not (settings.state_dir / "text" / "models").exists()
+
+
+def test_training_in_the_service_is_refused_with_the_command_to_run(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="shopintent models prepare"):
+        ServeConfig(train_missing=True)
+    refused = _cli(tmp_path / "state", "serve", "--train-missing", "--port", "1")
+    assert refused.returncode == 2 and "shopintent models prepare" in refused.stderr
+
+
+def test_a_changed_model_folder_is_swapped_in_and_a_broken_one_keeps_the_old_model() -> None:
+    files = {"version": 1}
+    loads: list[int] = []
+
+    def load() -> tuple[str, dict[str, object]]:
+        if files["version"] == 3:
+            raise ValueError("manifest.json: listed but missing")  # caught mid-copy
+        loads.append(files["version"])
+        return f"model v{files['version']}", {"version": str(files["version"])}
+
+    slot = ModelSlot("text", load, watch=lambda: files["version"])
+    assert slot.load() and slot.get() == "model v1"
+    assert not slot.reload_if_changed()  # nothing changed: no reload
+    files["version"] = 2
+    assert slot.changed() and slot.reload_if_changed()
+    assert slot.get() == "model v2" and slot.card["version"] == "2"
+    files["version"] = 3
+    assert not slot.reload_if_changed()
+    assert slot.get() == "model v2"  # the broken files did not replace the working model
+    assert not slot.changed()  # and are not retried until they change again
+    assert loads == [1, 2]
+
+
+def test_a_slot_whose_files_are_not_prepared_never_calls_its_loader() -> None:
+    prepared_files: list[str] = []
+    calls: list[int] = []
+    slot = ModelSlot("behaviour", lambda: (calls.append(1), ("model", {"version": "1"}))[1],
+                     requires=lambda: None if prepared_files else "not prepared: run it")
+    assert not slot.load()
+    assert slot.status() == {"name": "behaviour", "ready": False, "reason": "not prepared: run it"}
+    assert calls == [] and slot.state == "unavailable"
+    prepared_files.append("manifest.json")
+    assert slot.load() and calls == [1] and slot.get() == "model"
+
+
+def test_ctrl_c_while_preparing_exits_130_with_a_message(tmp_path: Path) -> None:
+    """SIGINT (what Ctrl-C sends) mid-preparation: a clean exit, no C++ abort, nothing half-saved."""
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shopintent.cli.main", "models", "prepare", "--only", "behaviour"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env(state))
+    assert process.stdout is not None
+    for line in process.stdout:  # without a terminal, each model's start is a plain line
+        if line.startswith("behaviour: preparing"):
+            break
+    time.sleep(3.0)  # inside the training run (loading the events, sessions, LightGBM)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err[-2000:]
+    assert "interrupted while preparing behaviour" in err
+    assert "terminate called" not in err and "Traceback" not in err
+    assert not any((state / "behaviour" / "default").glob("*/manifest.json"))
