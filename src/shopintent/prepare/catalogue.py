@@ -155,8 +155,7 @@ def _prepare_policy(settings: Settings) -> PrepareOutcome:
     folder = _policy_folder(settings)
     if (folder / MODEL_FILE).is_file():
         return PrepareOutcome(NOTHING, f"saved policy in {folder}")
-    return PrepareOutcome(NOTHING, "prior policy (save a learnt one with "
-                                   "`shopintent intervene learn --save`)")
+    return PrepareOutcome(NOTHING, "prior policy (none saved)")
 
 
 def _prepare_finetuned(settings: Settings) -> PrepareOutcome:
