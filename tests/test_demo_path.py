@@ -113,6 +113,24 @@ def test_service_after_prepare_loads_every_model_and_answers_an_intent(prepared,
         tracked = httpx.post(service.url + "/v1/intent", json={"text": "I want to track my order"},
                              headers=AUTH, timeout=30).json()
         assert tracked["intent"] == "track_order" and tracked["confidence"] > 0.9
+        # A better-scoring candidate is promoted while the service runs: the service swaps it in.
+        # (The real candidate is the fine-tuned model, minutes to train; this one is the linear
+        # model saved again with a higher recorded validation accuracy, to exercise the path.)
+        from shopintent.text import defaults
+        from shopintent.text.intent import IntentClassifier
+
+        candidate = IntentClassifier.load(defaults.model_path(settings, "shop_intent"))
+        candidate.metrics_ = {**candidate.metrics_, "validation_accuracy": 0.99991}
+        candidate.save(defaults.candidate_path(settings))
+        assert defaults.promote_if_better(settings)
+        deadline = time.monotonic() + 60
+        while "0.9999" not in httpx.get(service.url + "/readyz", timeout=5).json()["models"]["text"][
+                "version"]:
+            assert time.monotonic() < deadline, "the promoted model was not swapped in"
+            time.sleep(0.5)
+        assert httpx.post(service.url + "/v1/intent", json={"text": "I want to track my order"},
+                          headers=AUTH, timeout=30).json()["intent"] == "track_order"
+
         # Ctrl-C: uvicorn shuts down without waiting on the model loader thread
         assert service.process is not None
         stopping = time.perf_counter()
