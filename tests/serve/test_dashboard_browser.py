@@ -4,7 +4,6 @@ reasons read as words, the budget tile is the engine's, the icon is served."""
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +12,6 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
-import uvicorn
 
 from shopintent.behaviour.features import FEATURE_NAMES
 from shopintent.behaviour.reasons import describe
@@ -22,7 +20,7 @@ from shopintent.serve.adapters.base import ModelSlot
 from shopintent.serve.adapters.text import parser_model
 from shopintent.serve.service import Service
 from shopintent.settings import Settings
-from tests.serve.conftest import API_KEY, AUTH, REPO_ROOT, free_port, small_parser, taobao_records
+from tests.serve.conftest import API_KEY, AUTH, REPO_ROOT, serving, small_parser, taobao_records
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -40,31 +38,16 @@ def server(model_settings: Settings) -> Iterator[Running]:
     app = create_app(model_settings, ServeConfig(store_path=":memory:", api_keys=(API_KEY,),
                                                  train_missing=False),
                      load_models=True)
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                       access_log=False))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "service did not start"
-        time.sleep(0.1)
-    service = app.state.service
-    parser = small_parser(model_settings)
-    service.models["text"] = ModelSlot("text", lambda: parser_model(parser))
-    assert service.models["text"].load()
-    while not (service.models["behaviour"].ready and service.models["intervene"].ready):
-        assert time.monotonic() < deadline + 60, "models did not load"
-        time.sleep(0.1)
-    yield Running(url, service)
-    uv.should_exit = True
-    thread.join(timeout=15)
+    with serving(app) as url:
+        service = app.state.service
+        parser = small_parser(model_settings)
+        service.models["text"] = ModelSlot("text", lambda: parser_model(parser))
+        assert service.models["text"].load()
+        deadline = time.monotonic() + 120
+        while not (service.models["behaviour"].ready and service.models["intervene"].ready):
+            assert time.monotonic() < deadline, "models did not load"
+            time.sleep(0.1)
+        yield Running(url, service)
 
 
 def test_dashboard_shows_live_data_and_parses_a_query(server: Running, model_settings: Settings) -> None:

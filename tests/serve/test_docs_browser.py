@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import httpx
 import pytest
-import uvicorn
 
 from shopintent.serve import ServeConfig, create_app
 from shopintent.settings import Settings
-from tests.serve.conftest import API_KEY, free_port, make_client
+from tests.serve.conftest import API_KEY, make_client, serving
 from tests.serve.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
@@ -52,24 +48,8 @@ def server(session_settings: Settings) -> Iterator[str]:
     # No models: the docs describe the API and need none, so the page tests stay fast.
     app = create_app(session_settings, ServeConfig(store_path=":memory:", api_keys=(API_KEY,),
                                                    train_missing=False), load_models=False)
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                       access_log=False))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "service did not start"
-        time.sleep(0.1)
-    yield url
-    uv.should_exit = True
-    thread.join(timeout=15)
+    with serving(app, timeout_s=30) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
