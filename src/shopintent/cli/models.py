@@ -79,6 +79,7 @@ def prepare(
                                         help="Set by --background for the detached process."),
 ) -> None:
     """Train and cache every default model the service loads, skipping those already prepared."""
+    from shopintent.datasets.base import ChecksumMismatch, DataFileMissing, RowCountMismatch
     from shopintent.prepare import catalogue, runner
 
     settings = get_settings()
@@ -116,6 +117,10 @@ def prepare(
                 if quiet and not as_json:
                     console.print(f"{name}: {result.outcome} in {result.seconds:.1f} s{note}")
             current = None
+    except (DataFileMissing, ChecksumMismatch, RowCountMismatch) as exc:
+        errors.print(f"cannot prepare {current}: its training data is not usable: {exc} "
+                     "(`shopintent datasets verify` checks every data set)")
+        raise typer.Exit(code=1) from None
     except KeyboardInterrupt:
         errors.print(f"interrupted while preparing {current or 'the default models'}: its training "
                      "stopped and nothing unfinished was saved as a model; the models finished "
