@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import socket
@@ -73,6 +74,9 @@ def run(cap_s: float, workdir: Path) -> dict[str, Any]:
     """Clone, run ``make demo``, observe it until every model is present (or ``cap_s``), stop it."""
     clone = workdir / "shopintent"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    load_average = os.getloadavg()
     if (REPO.parent / "shared").exists():
         (workdir / "shared").symlink_to(REPO.parent / "shared")
     port = _free_port()
@@ -145,10 +149,9 @@ def run(cap_s: float, workdir: Path) -> dict[str, Any]:
     return {
         "command": "python benchmarks/demo_path.py",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                                 text=True, check=True).stdout.strip(),
+        "commit": commit,
         "cpus": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
+        "load_average_at_start": [round(x, 2) for x in load_average],
         "not_measured": "the .venv install (the clone runs this checkout's virtual environment)",
         "every_model_loaded_s": None if all_ready_s is None else round(all_ready_s, 1),
         "prepare_seconds": {name: d["seconds"] for name, d in durations.items()},
@@ -165,6 +168,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "demo_path.json")
     args = parser.parse_args()
     configure_logging("INFO")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per /readyz poll otherwise
     with tempfile.TemporaryDirectory(prefix="demo-path-") as workdir:
         result = run(args.cap_s, Path(workdir))
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
