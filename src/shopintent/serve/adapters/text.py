@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shopintent.persist import MANIFEST_FILE
+from shopintent.prepare.timings import read_durations
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable, import_or_unavailable
 from shopintent.serve.adapters.convert import plain
 from shopintent.settings import Settings
@@ -54,7 +55,12 @@ def text_slot(settings: Settings) -> ModelSlot[Any]:
             zh_tagger=ensure_model(settings, "ner_zh", train_missing=False),
             en_tagger=ensure_model(settings, "slots_en", train_missing=False),
         )
-        return parser_model(parser)
+        model, card = parser_model(parser)
+        # how long `models prepare` took to train it here (None: trained elsewhere, e.g. bench text)
+        name = "shop_intent_finetuned" if type(intent).__name__ == "FineTunedClassifier" else "shop_intent"
+        trained = read_durations(Path(settings.state_dir)).get(name) or {}
+        card["intent_model"]["prepare_seconds"] = trained.get("seconds")
+        return model, card
 
     return ModelSlot("text", load, watch=lambda: text_fingerprint(settings))
 
