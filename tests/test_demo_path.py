@@ -226,6 +226,31 @@ def test_ctrl_c_while_preparing_exits_130_with_a_message(tmp_path: Path) -> None
     assert not any((state / "behaviour" / "default").glob("*/manifest.json"))
 
 
+def test_ctrl_c_inside_a_duckdb_query_is_still_an_interrupt(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB turns SIGINT into ``RuntimeError: Query interrupted``: still exit 130 and the message
+    (the first CI run of the test above met this when the signal landed in the store's insert)."""
+    import threading
+
+    import duckdb
+    from typer.testing import CliRunner
+
+    from shopintent.cli.main import app
+    from shopintent.prepare import runner
+
+    def a_long_query(settings: Settings, name: str) -> None:
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        duckdb.connect().execute("SELECT count(*) FROM range(10000000000) a").fetchall()
+
+    monkeypatch.setattr(runner, "prepare_one", a_long_query)
+    monkeypatch.setenv("SHOPINTENT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(REAL_DATA_DIR))
+    result = CliRunner().invoke(app, ["models", "prepare", "--only", "behaviour"])
+    assert result.exit_code == 130, result.output
+    assert "interrupted while preparing behaviour" in result.output
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler given back
+
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

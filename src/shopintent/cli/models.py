@@ -12,6 +12,9 @@ The service never trains: it loads what this command prepared and answers 503
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 from rich import box
@@ -48,6 +51,34 @@ class _EstimateText(ProgressColumn):
             return Text(f"≈ {task.fields.get('estimate', 0):.0f} s ({task.fields.get('source', '')})")
         return Text(f"{task.elapsed or 0:.0f} s / ≈ {task.fields.get('estimate', 0):.0f} s "
                     f"({task.fields.get('source', '')})")
+
+
+@contextmanager
+def _watching_sigint() -> Iterator[list[bool]]:
+    """Remember that Ctrl-C arrived while preparing.
+
+    Python turns SIGINT into ``KeyboardInterrupt``, but a library running native code at that
+    moment may turn it into its own error instead (DuckDB raises ``RuntimeError: Query
+    interrupted``). The flag lets the caller treat such an error as the interrupt it was.
+    """
+    fired = [False]
+    previous = signal.getsignal(signal.SIGINT)
+
+    def remember(signum: int, frame: object) -> None:
+        fired[0] = True
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, remember)
+    try:
+        yield fired
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _report_interrupt(current: str | None) -> None:
+    errors.print(f"interrupted while preparing {current or 'the default models'}: its training "
+                 "stopped and nothing unfinished was saved as a model; the models finished "
+                 "before are kept. Run `shopintent models prepare` again to continue.")
 
 
 def _selected(only: list[str] | None, skip: list[str] | None, fast_only: bool) -> list[str]:
@@ -99,8 +130,9 @@ def prepare(
     current = None
     progress = Progress(description_column(), _EstimateBar(), _EstimateText(), console=console,
                         disable=quiet)
+    interrupted = [False]
     try:
-        with progress:
+        with _watching_sigint() as interrupted, progress:
             tasks = {name: progress.add_task(name, total=1, start=False, estimate=expected[name][0],
                                              source=expected[name][1]) for name in here}
             for name in here:
@@ -121,10 +153,13 @@ def prepare(
         errors.print(f"cannot prepare {current}: its training data is not usable: {exc} "
                      "(`shopintent datasets verify` checks every data set)")
         raise typer.Exit(code=1) from None
+    except Exception:
+        if not interrupted[0]:
+            raise
+        _report_interrupt(current)
+        raise typer.Exit(code=130) from None
     except KeyboardInterrupt:
-        errors.print(f"interrupted while preparing {current or 'the default models'}: its training "
-                     "stopped and nothing unfinished was saved as a model; the models finished "
-                     "before are kept. Run `shopintent models prepare` again to continue.")
+        _report_interrupt(current)
         raise typer.Exit(code=130) from None
     finally:
         if background_job:
