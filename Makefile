@@ -81,7 +81,7 @@ demo: $(VENV)/.installed-all .env
 	@echo "wrote .env (SHOPINTENT_DATA_DIR, SHOPINTENT_STATE_DIR): shopintent run from here uses the demo's data and models"
 
 test: $(VENV)/.installed-test system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 bench: $(VENV)/.installed-test
 	$(BIN)/shopintent bench all
