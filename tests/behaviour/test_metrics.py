@@ -1,25 +1,21 @@
 import numpy as np
 import pytest
 
-from shopintent.behaviour.metrics import (
-    best_f1_threshold,
-    binary_scores,
-    expected_calibration_error,
-    reliability_bins,
-)
+from shopintent.behaviour.metrics import ECE_BINS, best_f1_threshold, binary_scores
+from shopintent.metrics import expected_calibration_error, reliability_bins
 
 
 def test_ece_is_zero_when_each_bin_rate_matches_its_prediction():
     p = np.array([0.25] * 4 + [0.75] * 4)
     y = np.array([1, 0, 0, 0, 1, 1, 1, 0])
-    assert expected_calibration_error(y, p) == pytest.approx(0.0)
+    assert expected_calibration_error(y, p, n_bins=ECE_BINS) == pytest.approx(0.0)
 
 
 def test_ece_weights_bin_gaps_by_bin_size():
     # bin [0.0, 0.1]: predicted 0.05, observed 0.5 (2 rows); bin (0.9, 1.0]: 0.95 vs 1.0 (2 rows)
     p = np.array([0.05, 0.05, 0.95, 0.95])
     y = np.array([1, 0, 1, 1])
-    assert expected_calibration_error(y, p) == pytest.approx((2 * 0.45 + 2 * 0.05) / 4)
+    assert expected_calibration_error(y, p, n_bins=ECE_BINS) == pytest.approx((2 * 0.45 + 2 * 0.05) / 4)
     bins = reliability_bins(y, p)
     assert [b["count"] for b in bins] == [2, 2]
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from shopintent.metrics import expected_calibration_error
 from shopintent.text.calibration import (
+    ECE_BINS,
     calibrated_proba,
     choose_rejection_threshold,
-    expected_calibration_error,
     fit_temperature,
 )
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy_and_grows_with_overconfidence() -> None:
     confidence = np.array([0.75] * 4)
-    assert expected_calibration_error(confidence, np.array([1, 1, 1, 0])) == 0.0
+    assert expected_calibration_error(np.array([1, 1, 1, 0]), confidence, n_bins=ECE_BINS) == 0.0
     assert (
-        round(expected_calibration_error(np.array([0.99] * 4), np.array([1, 0, 1, 0])), 2) == 0.49
+        round(expected_calibration_error(np.array([1, 0, 1, 0]), np.array([0.99] * 4), n_bins=ECE_BINS), 2)
+        == 0.49
     )
 
 
@@ -30,10 +32,10 @@ def test_temperature_softens_overconfident_logits() -> None:
     temperature = fit_temperature(logits, targets)
     assert 5 < temperature < 20
     before = expected_calibration_error(
-        calibrated_proba(logits, 1.0).max(1), logits.argmax(1) == targets
+        logits.argmax(1) == targets, calibrated_proba(logits, 1.0).max(1), n_bins=ECE_BINS
     )
     after = expected_calibration_error(
-        calibrated_proba(logits, temperature).max(1), logits.argmax(1) == targets
+        logits.argmax(1) == targets, calibrated_proba(logits, temperature).max(1), n_bins=ECE_BINS
     )
     assert after < before / 3
 

@@ -4,8 +4,8 @@ ROC-AUC alone flatters rare-positive problems (purchases are 10-15 % of
 sessions), so every model here also reports PR-AUC (average precision), F1 at
 a threshold chosen on *validation* data (never on the data it is scored on),
 and calibration: the expected calibration error (ECE) and the reliability
-bins behind it, because a probability that drives a coupon must mean what it
-says.
+bins behind it (both in :mod:`shopintent.metrics`), because a probability
+that drives a coupon must mean what it says.
 """
 
 from __future__ import annotations
@@ -14,6 +14,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve, roc_auc_score
+
+# ECE lives in the shared metrics module: text reports it too, with its own bin count.
+from shopintent.metrics import expected_calibration_error
+
+#: Equal-width bins of every behaviour ECE (text uses 15).
+ECE_BINS = 10
 
 
 def _check(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,28 +43,6 @@ def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
     # The last precision/recall pair has no threshold.
     best = int(np.argmax(f1[:-1]))
     return float(thresholds[best])
-
-
-def expected_calibration_error(y_true: np.ndarray, probabilities: np.ndarray, n_bins: int = 10) -> float:
-    """ECE: the bin-size-weighted mean |observed rate − mean predicted| over equal-width bins."""
-    bins = reliability_bins(y_true, probabilities, n_bins)
-    total = sum(b["count"] for b in bins)
-    return float(sum(b["count"] * abs(b["observed"] - b["predicted"]) for b in bins) / total)
-
-
-def reliability_bins(y_true: np.ndarray, probabilities: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
-    """Non-empty equal-width probability bins with their mean prediction and observed rate."""
-    y = np.asarray(y_true).astype(float).ravel()
-    p = np.clip(np.asarray(probabilities, dtype=float).ravel(), 0.0, 1.0)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    index = np.clip(np.digitize(p, edges[1:-1], right=True), 0, n_bins - 1)
-    out = []
-    for b in range(n_bins):
-        mask = index == b
-        if mask.any():
-            out.append({"lower": float(edges[b]), "upper": float(edges[b + 1]), "count": int(mask.sum()),
-                        "predicted": float(p[mask].mean()), "observed": float(y[mask].mean())})
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,5 +71,5 @@ def binary_scores(y_true: np.ndarray, probabilities: np.ndarray, threshold: floa
         pr_auc=float(average_precision_score(y, p)),
         f1=float(f1_score(y, p >= threshold, zero_division=0.0)),
         threshold=float(threshold),
-        ece=expected_calibration_error(y, p),
+        ece=expected_calibration_error(y, p, n_bins=ECE_BINS),
     )

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from shopintent.behaviour.metrics import BinaryScores, binary_scores, reliability_bins
+from shopintent.behaviour.metrics import BinaryScores, binary_scores
 from shopintent.behaviour.session_purchase import SessionPurchaseModel
 from shopintent.datasets import uci_online_shoppers as uci
+from shopintent.metrics import reliability_bins
 
 METRICS: tuple[str, ...] = ("roc_auc", "pr_auc", "f1", "ece")
 

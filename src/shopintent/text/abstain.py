@@ -25,7 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from shopintent.log import get_logger
-from shopintent.text.calibration import expected_calibration_error
+from shopintent.metrics import expected_calibration_error
+from shopintent.text.calibration import ECE_BINS
 from shopintent.text.rejection import RejectingClassifier
 
 log = get_logger(__name__)
@@ -83,7 +84,7 @@ def set_abstention(
         "validation_coverage": float(kept.mean()),
         "validation_precision_answered": float(correct[kept].mean()) if kept.any() else 0.0,
         "validation_accuracy_no_abstention": float(correct.mean()),
-        "validation_ece": expected_calibration_error(confidence, correct),
+        "validation_ece": expected_calibration_error(correct, confidence, n_bins=ECE_BINS),
     }
     log.info(
         "abstention threshold chosen on validation",

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import f1_score
 
-from shopintent.text.calibration import expected_calibration_error
+from shopintent.metrics import expected_calibration_error
+from shopintent.text.calibration import ECE_BINS
 
 
 def intent_scores(
@@ -48,6 +49,6 @@ def intent_scores(
             scores["in_scope_accuracy"] = float(correct[~is_oos].mean())
     if confidence is not None:
         scores["ece"] = expected_calibration_error(
-            np.asarray(list(confidence), dtype=float), correct
+            correct, np.asarray(list(confidence), dtype=float), n_bins=ECE_BINS
         )
     return scores

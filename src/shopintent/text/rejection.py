@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from shopintent.metrics import expected_calibration_error
 from shopintent.persist import read_model_json, write_manifest, write_model_json
 from shopintent.text.calibration import (
+    ECE_BINS,
     calibrated_proba,
     choose_rejection_threshold,
-    expected_calibration_error,
     fit_temperature,
 )
 
@@ -75,7 +76,7 @@ class RejectingClassifier:
         return {
             "validation_rows": len(valid_arr),
             "validation_accuracy": float((predicted == valid_arr).mean()),
-            "validation_ece": expected_calibration_error(proba.max(axis=1), top == targets),
+            "validation_ece": expected_calibration_error(top == targets, proba.max(axis=1), n_bins=ECE_BINS),
             "temperature": self.temperature_,
             "threshold": self.threshold_,
             **threshold_scores,

@@ -44,10 +44,11 @@ from shopintent.datasets import (
 )
 from shopintent.evaluation.bench import BenchResult, Measurement
 from shopintent.log import get_logger
+from shopintent.metrics import expected_calibration_error
 from shopintent.settings import Settings
 from shopintent.text import defaults, recipes
 from shopintent.text.abstain import choose_precision_threshold
-from shopintent.text.calibration import expected_calibration_error
+from shopintent.text.calibration import ECE_BINS
 from shopintent.text.intent import IntentClassifier
 
 log = get_logger(__name__)
@@ -297,7 +298,7 @@ def run(settings: Settings) -> BenchResult:
     out += [
         Measurement(
             "ECE, calibrated top probability",
-            expected_calibration_error(confidence, correct),
+            expected_calibration_error(correct, confidence, n_bins=ECE_BINS),
             "ECE (15 bins)",
             f"{all_detail}; temperature {model.temperature_:.3f} fitted on "
             f"{metrics['validation_rows']:,} validation rows (validation ECE "
