@@ -65,6 +65,13 @@ class ReplayScorer:
         return out
 
 
+def behaviour_model_id(models: dict[str, Any]) -> str:
+    """The served behaviour models' id: their class(es), LightGBM, trained on Taobao
+    (``behaviour.default`` trains one LightGBM model per task on the Taobao log only)."""
+    kinds = "+".join(sorted({type(m).__name__ for m in models.values()}))
+    return f"behaviour:{kinds}(lightgbm)@taobao"
+
+
 def behaviour_slot(settings: Settings) -> ModelSlot[ReplayScorer]:
     """The default event models of :mod:`shopintent.behaviour` (trained on Taobao, cached)."""
 
@@ -74,7 +81,8 @@ def behaviour_slot(settings: Settings) -> ModelSlot[ReplayScorer]:
             "issue: behaviour")
         models = load_models(settings)
         scorer = scorer_cls(models, n_reasons=3)
-        card: dict[str, Any] = {"version": "default", "tasks": sorted(models)}
+        card: dict[str, Any] = {"version": "default", "tasks": sorted(models),
+                                "model_id": behaviour_model_id(models)}
         for task, model in models.items():
             card[task] = {k: getattr(model, k) for k in ("n_train_",) if hasattr(model, k)}
         return ReplayScorer(scorer), plain(card)

@@ -24,7 +24,8 @@ def intervene_slot(settings: Settings) -> ModelSlot[Any]:
                                           ("load_default_engine",), "issue: intervene")
         engine = loader(settings)
         caps = engine.ledger.config
-        card = {"version": str(engine.policy.version), "daily_budget": caps.daily_budget,
+        card = {"version": str(engine.policy.version), "model_id": f"intervene:{engine.policy.version}",
+                "daily_budget": caps.daily_budget,
                 "actions": [a.name for a in engine.actions],
                 "log": str(engine.log.path) if engine.log is not None else None}
         return engine, card

@@ -16,7 +16,7 @@ def recommend_slot(settings: Settings) -> ModelSlot[Any]:
         (loader,) = import_or_unavailable("recommend", "shopintent.recommend",
                                           ("load_default_recommender",), "issue: recommend")
         model = loader(settings)
-        card: dict[str, Any] = {"version": type(model).__name__,
+        card: dict[str, Any] = {"version": type(model).__name__, "model_id": recommender_id(model),
                                 "items": len(getattr(model, "index_", ()) or ())}
         metrics = getattr(model, "metrics_", None)
         if metrics:
@@ -24,6 +24,13 @@ def recommend_slot(settings: Settings) -> ModelSlot[Any]:
         return model, card
 
     return ModelSlot("recommend", load)
+
+
+def recommender_id(model: Any) -> str:
+    """The served recommender's id: its class, a hybrid's component kinds, and its training data
+    (``load_default_recommender`` trains on Taobao sessions only)."""
+    parts = "+".join(str(kind) for kind, _ in getattr(model, "components", ()))
+    return f"recommend:{type(model).__name__}{f'({parts})' if parts else ''}@taobao-sessions"
 
 
 def recommend_items(slot: ModelSlot[Any], history: list[str], k: int) -> list[dict[str, Any]]:

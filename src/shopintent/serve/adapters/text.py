@@ -71,12 +71,23 @@ INTENT_KINDS = {"IntentClassifier": "linear (USE + TF-IDF)",
                 "EnsembleClassifier": "ensemble"}
 
 
+def intent_model_id(model: Any) -> str:
+    """The live shop-intent model's id (its class and features), as
+    :data:`shopintent.evaluation.results.BENCHMARKED` names benchmarked configurations."""
+    kind = type(model).__name__
+    if kind == "IntentClassifier":
+        return f"shop-intent:{kind}({'+'.join([*model.encoders, 'tfidf'])})"
+    if kind == "FineTunedClassifier":
+        return f"shop-intent:{kind}({model.backbone})"
+    return f"shop-intent:{kind}"
+
+
 def intent_model_card(model: Any) -> dict[str, Any]:
-    """Which shop-intent model is live: its kind (readable) and validation accuracy."""
+    """Which shop-intent model is live: its kind (readable), id and validation accuracy."""
     metrics = getattr(model, "metrics_", None) or {}
     accuracy = metrics.get("validation_accuracy") if isinstance(metrics, dict) else None
     kind = type(model).__name__
-    return {"kind": INTENT_KINDS.get(kind, kind),
+    return {"kind": INTENT_KINDS.get(kind, kind), "model_id": intent_model_id(model),
             "validation_accuracy": None if accuracy is None else round(float(accuracy), 4)}
 
 
@@ -91,7 +102,8 @@ def parser_model(parser: Any) -> tuple[Any, dict[str, Any]]:
     score = live["validation_accuracy"]
     # The version is what /readyz and the dashboard show: say which intent model answers.
     version = live["kind"] + ("" if score is None else f", validation accuracy {score:.4f}")
-    card: dict[str, Any] = {"version": version, "intent_model": live, "components": components}
+    card: dict[str, Any] = {"version": version, "model_id": live["model_id"], "intent_model": live,
+                            "components": components}
     metrics = getattr(parser.intent_model, "metrics_", None)
     if isinstance(metrics, dict):
         card["metrics"] = plain(metrics)

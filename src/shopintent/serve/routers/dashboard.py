@@ -13,11 +13,13 @@ words with their value and direction (:mod:`shopintent.behaviour.reasons`),
 the budget tile is the loaded decision engine's own daily cap beside what it
 has reserved on the stream's current day (the day its cap is checked against),
 and the event-type chart counts sessions with at least one event of each type.
+Each model card shows the benchmark rows of the model the service has loaded,
+picked by its model id (:mod:`shopintent.evaluation.results`), or says there
+is no benchmark row for it — never the first (baseline) rows of a results file.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,35 +29,14 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from shopintent import __version__
+from shopintent.evaluation.results import benchmark_card
 from shopintent.serve.auth import require_scope
 from shopintent.serve.routers.deps import get_service
 from shopintent.serve.service import Service
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 FAVICON = Path(__file__).resolve().parents[1] / "static" / "favicon.svg"
-#: Benchmark areas whose numbers a model card shows.
-CARD_AREAS = {"text": "text", "behaviour": "behaviour", "recommend": "recommend",
-              "intervene": "intervene"}
-
 router = APIRouter(tags=["dashboard"])
-
-
-def _benchmark(results_dir: Path, area: str, top: int = 4) -> dict[str, Any] | None:
-    path = results_dir / f"{area}.json"
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return {
-        "command": record.get("command"),
-        "created_at": record.get("created_at"),
-        "measurements": [
-            {k: m.get(k) for k in ("name", "value", "unit", "detail")}
-            for m in record.get("measurements", [])[:top]
-        ],
-    }
 
 
 def _budget(service: Service) -> dict[str, Any]:
@@ -97,7 +78,9 @@ def dashboard_data(service: Service = Depends(get_service)) -> dict[str, Any]:
     models = []
     for name, slot in service.models.items():
         card = slot.status()
-        card["benchmark"] = _benchmark(service.config.results_dir, CARD_AREAS[name])
+        # the served model's own rows, picked by its id; none while it is not loaded
+        card["benchmark"] = (benchmark_card(service.config.results_dir, card.get("model_id"))
+                             if slot.ready else None)
         models.append(card)
     return {
         **service.stats.snapshot(),

@@ -106,6 +106,38 @@ function drawBudget(budget) {
   $("kpi-spend-day").textContent = budget.day ? "day " + budget.day + " (UTC)" : "";
 }
 
+function drawBenchmark(div, bench) {
+  // The served model's own benchmark rows (picked by its model id on the server), each with the
+  // split it was measured on, and the command that measured them; or why there are none.
+  if (!bench) return;
+  if (bench.missing) {
+    const none = document.createElement("div");
+    none.className = "muted bench-missing";
+    none.textContent = bench.missing;
+    div.append(none);
+    return;
+  }
+  const what = document.createElement("div");
+  what.className = "muted";
+  what.textContent = "held-out: " + (bench.model || bench.model_id);
+  div.append(what);
+  const ul = document.createElement("ul");
+  for (const x of bench.measurements) {
+    const li = document.createElement("li");
+    li.textContent = x.name + ": " + fmt(x.value, Math.abs(x.value) < 10 ? 3 : 0) + " " + (x.unit || "");
+    const split = document.createElement("div");
+    split.className = "muted split";
+    split.textContent = x.detail || "";
+    li.append(split);
+    ul.append(li);
+  }
+  div.append(ul);
+  const cmd = document.createElement("div");
+  cmd.className = "muted";
+  cmd.textContent = "`" + bench.command + "` · " + (bench.created_at || "");
+  div.append(cmd);
+}
+
 function drawModels(models) {
   const box = $("models");
   box.replaceChildren();
@@ -123,20 +155,7 @@ function drawModels(models) {
     p.className = "muted";
     p.textContent = m.ready ? ("version " + (m.version || "?")) : (m.reason || "");
     div.append(p);
-    if (m.benchmark && m.benchmark.measurements) {
-      const ul = document.createElement("ul");
-      for (const x of m.benchmark.measurements) {
-        const li = document.createElement("li");
-        li.textContent = x.name + ": " + fmt(x.value, Math.abs(x.value) < 10 ? 3 : 0) + " " + (x.unit || "");
-        li.title = x.detail || "";
-        ul.append(li);
-      }
-      div.append(ul);
-      const cmd = document.createElement("div");
-      cmd.className = "muted";
-      cmd.textContent = "`" + m.benchmark.command + "`";
-      div.append(cmd);
-    }
+    drawBenchmark(div, m.benchmark);
     box.append(div);
   }
 }
