@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,22 @@ def _default_data_dir() -> Path:
 
 def _default_state_dir() -> Path:
     return Path.home() / ".local" / "share" / "shopintent"
+
+
+#: The repository this package runs from, when it runs from a checkout (editable install).
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def _default_results_dir(data: dict[str, Any]) -> Path:
+    """The checkout's ``benchmarks/results`` when run from one, else ``state_dir/benchmarks``.
+
+    Benchmark results are committed beside the code, so from a checkout they belong in
+    its ``benchmarks/results`` wherever the command is started; an installed package has
+    no such folder and keeps its own runs in the state folder.
+    """
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "benchmarks").is_dir():
+        return _CHECKOUT / "benchmarks" / "results"
+    return Path(data["state_dir"]) / "benchmarks"
 
 
 class Settings(BaseSettings):
@@ -37,6 +54,12 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         default_factory=_default_state_dir,
         description="Where shopintent keeps its own state: event store, keys, models.",
+    )
+    results_dir: Path = Field(
+        default_factory=_default_results_dir,
+        description="Where benchmark results (AREA.json) are written by `shopintent bench` and "
+        "read by the dashboard's model cards. Default: benchmarks/results of the checkout "
+        "shopintent runs from, else state_dir/benchmarks; never the working folder.",
     )
     pseudonym_key: SecretStr | None = Field(
         default=None,

@@ -146,9 +146,9 @@ def replay(
     scorer = None
     if scorer_name == "behaviour":
         from shopintent.behaviour import load_default_models
-        from shopintent.intervene.behaviour_scoring import BehaviourSessionScorer
+        from shopintent.intervene.behaviour_scoring import BehaviourDecisionScorer
 
-        scorer = BehaviourSessionScorer(load_default_models(settings))
+        scorer = BehaviourDecisionScorer(load_default_models(settings))
     engine = DecisionEngine(caps=CapConfig(daily_budget=daily_budget), log_path=target, random_state=seed)
     with Progress(transient=True, console=errors) as progress:
         task = progress.add_task("replaying events", total=len(frame))

@@ -56,6 +56,9 @@ class ServeConfig:
     off scores every session as a first visit (what the service did before
     issue 11) and exists to measure what the history costs.
 
+    ``results_dir`` is where the dashboard's model cards read benchmark results;
+    ``None`` means ``Settings.results_dir`` (never the working folder).
+
     ``train_missing`` stays only so that old callers passing ``False`` keep
     working: the service loads the models ``shopintent models prepare`` wrote
     and never trains, so ``True`` is refused.
@@ -73,7 +76,7 @@ class ServeConfig:
     auto_decide: str = "cart"
     live_window_s: int = 60
     max_sessions: int = 100_000
-    results_dir: Path = Path("benchmarks/results")
+    results_dir: Path | None = None
     train_missing: bool = False
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     public_dashboard: bool = False
@@ -114,6 +117,10 @@ class ServeConfig:
         if "redis" in (self.stream, self.state) and self.redis_url:
             return self.redis_url
         return "memory://"
+
+    def resolved_results_dir(self, settings: Settings) -> Path:
+        """Where the model cards read benchmark results: this config's, else ``settings.results_dir``."""
+        return Path(self.results_dir) if self.results_dir is not None else settings.results_dir
 
     def resolved_store_path(self, settings: Settings) -> str:
         """The DuckDB file (parent folder created) or ``":memory:"``."""

@@ -258,7 +258,7 @@ def _replay_scorers(settings: Settings, out: list[Measurement]) -> None:
     """Heuristic vs trained behaviour scorer on the held-out last day, same engine and seed."""
     from shopintent.behaviour import EventIntentModel
     from shopintent.behaviour.default import TAOBAO_UTC_OFFSET_HOURS
-    from shopintent.intervene.behaviour_scoring import BehaviourSessionScorer
+    from shopintent.intervene.behaviour_scoring import BehaviourDecisionScorer
     from shopintent.store import sessionise_frame
 
     events = taobao_userbehavior_head.load(settings).events
@@ -273,7 +273,7 @@ def _replay_scorers(settings: Settings, out: list[Measurement]) -> None:
     detail = (f"trained on {len(train):,} Taobao events before {REPLAY_TEST_DAY.date()} (China time), "
               f"replayed {len(test):,} events of that day (held out; shopper history before the day "
               f"not replayed), seed {SEED}; label: a purchase later in the session")
-    for name, scorer in (("heuristic", None), ("behaviour LightGBM", BehaviourSessionScorer(models))):
+    for name, scorer in (("heuristic", None), ("behaviour LightGBM", BehaviourDecisionScorer(models))):
         with tempfile.TemporaryDirectory() as tmp:
             engine = DecisionEngine(log_path=Path(tmp) / "replay.jsonl", random_state=SEED)
             report = replay_events(test, engine, scorer=scorer, gap_minutes=settings.session_gap_minutes)

@@ -79,8 +79,8 @@ def dashboard_data(service: Service = Depends(get_service)) -> dict[str, Any]:
     for name, slot in service.models.items():
         card = slot.status()
         # the served model's own rows, picked by its id; none while it is not loaded
-        card["benchmark"] = (benchmark_card(service.config.results_dir, card.get("model_id"))
-                             if slot.ready else None)
+        results = service.config.resolved_results_dir(service.settings)
+        card["benchmark"] = benchmark_card(results, card.get("model_id")) if slot.ready else None
         models.append(card)
     return {
         **service.stats.snapshot(),
