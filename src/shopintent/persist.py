@@ -272,6 +272,29 @@ def read_model_json(
     return meta
 
 
+def peek_kind(directory: Path | str, retrain: str) -> str:
+    """The ``kind`` a model directory's ``model.json`` names, to pick the class that loads it.
+
+    Why unverified: the kind only chooses a loader, and every loader calls
+    :func:`read_model_json`, which verifies the manifest before reading
+    anything else. A missing or unreadable ``model.json`` is refused here with
+    the same errors as a full read.
+    """
+    directory = Path(directory)
+    meta_file = directory / MODEL_FILE
+    if not meta_file.is_file():
+        raise ModelNotFoundError(directory, MODEL_FILE, "does not exist (not a saved model)",
+                                 f"save one with `{retrain}`")
+    try:
+        meta = read_json(meta_file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(directory, MODEL_FILE, f"is not readable JSON ({exc})", _fix(retrain)) from exc
+    kind = meta.get("kind", meta.get("model")) if isinstance(meta, dict) else None
+    if not isinstance(kind, str):
+        raise ModelFileError(directory, MODEL_FILE, "names no model kind", _fix(retrain))
+    return kind
+
+
 def verify_manifest(directory: Path | str, retrain: str) -> None:
     """Check every file of ``directory`` against ``manifest.json``; raise :class:`ModelFileError` if any differs."""
     directory = Path(directory)

@@ -20,6 +20,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from shopintent.behaviour.early import early_curve
 from shopintent.behaviour.examples import NEXT_LABELS, PrefixTable, build_prefix_table
@@ -38,8 +39,11 @@ TASKS: dict[str, tuple[str, ...]] = {
 _KIND = "event_intent"
 
 
-class EventIntentModel:
+class EventIntentModel(BaseEstimator):
     """LightGBM prefix model for one task: ``purchase``, ``abandon`` or ``next-action``.
+
+    A scikit-learn estimator without a classifier mixin: ``fit`` takes
+    sessionised events (the examples are built inside), not ``X, y``.
 
     Hyper-parameters: booster settings, and the example definition
     (``max_k`` prefixes per session, abandonment ``horizon_hours``,
@@ -72,11 +76,6 @@ class EventIntentModel:
         self.validation_fraction = validation_fraction
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "task", "n_estimators", "learning_rate", "num_leaves", "min_data_in_leaf", "max_k",
-            "horizon_hours", "next_window", "utc_offset_hours", "gap_minutes",
-            "validation_fraction", "random_state")}
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -183,7 +182,7 @@ class EventIntentModel:
         path = begin_save(path)
         for label, booster in self.boosters_.items():
             booster.save_model(str(path / f"{label}.txt"))
-        return finish_save(path, _KIND, self.get_params(), self.data_checksum_,
+        return finish_save(path, _KIND, self.get_params(deep=False), self.data_checksum_,
                            metrics or {"validation": self.validation_},
                            extra={"features": list(FEATURE_NAMES), "thresholds": self.thresholds_,
                                   "best_iterations": self.best_iterations_, "n_train": self.n_train_})

@@ -22,6 +22,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import KFold
 
 from shopintent.behaviour.persist import begin_save, finish_save, frame_checksum, read_model_json
@@ -84,8 +85,11 @@ def holdout_counts(days: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp
     return hold.groupby("user_id").size().reindex(customers).fillna(0.0).rename("holdout_purchases")
 
 
-class BGNBD:
-    """The BG/NBD model (lifetimes' ``BetaGeoFitter``) in this package's estimator shape."""
+class BGNBD(BaseEstimator):
+    """The BG/NBD model (lifetimes' ``BetaGeoFitter``) as a scikit-learn estimator.
+
+    No regressor mixin: ``predict`` needs the horizon and ``fit`` takes no target.
+    """
 
     def __init__(self, penalizer_coef: float = 0.0) -> None:
         self.penalizer_coef = penalizer_coef
@@ -109,7 +113,7 @@ class BGNBD:
             features["frequency"], features["recency"], features["T"]), dtype=float)
 
 
-class RepeatPurchaseModel:
+class RepeatPurchaseModel(RegressorMixin, BaseEstimator):
     """LightGBM count model of holdout purchase days, with BG/NBD outputs as features.
 
     ``objective``: ``poisson`` (predicts the expected count, like BG/NBD) or
@@ -127,9 +131,6 @@ class RepeatPurchaseModel:
         self.num_leaves = num_leaves
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("objective", "horizon_days", "n_estimators",
-                                               "learning_rate", "num_leaves", "random_state")}
 
     def _with_bgnbd(self, features: pd.DataFrame) -> pd.DataFrame:
         out = features.copy()
@@ -162,7 +163,7 @@ class RepeatPurchaseModel:
         """Write ``booster.txt``, ``model.json`` (with the BG/NBD parameters) and the manifest."""
         path = begin_save(path)
         self.booster_.save_model(str(path / "booster.txt"))
-        return finish_save(path, _KIND, self.get_params(), self.data_checksum_, metrics or {},
+        return finish_save(path, _KIND, self.get_params(deep=False), self.data_checksum_, metrics or {},
                            extra={"feature_names": self.feature_names_, "bgnbd": self.bgnbd_.params_})
 
     @classmethod

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 import torch
 from torch import nn
 
@@ -64,8 +65,11 @@ class _Network(nn.Module):
         return self.head(torch.cat([out, static], dim=-1))
 
 
-class SequenceIntentModel:
+class SequenceIntentModel(BaseEstimator):
     """Multi-task GRU over session prefixes (predicts ``labels`` after every event).
+
+    A scikit-learn estimator without a classifier mixin: it learns from a
+    :class:`~shopintent.behaviour.examples.PrefixTable`, several labels at once.
 
     Hyper-parameters: ``labels`` (columns of :data:`LABELS`), ``hidden``,
     ``embedding_dim``, ``epochs``, ``batch_size``, ``learning_rate``,
@@ -79,7 +83,7 @@ class SequenceIntentModel:
                  learning_rate: float = 3e-3, validation_fraction: float = 0.15,
                  item_min_count: int = 2, category_min_count: int = 2, embed_ids: bool = False,
                  dropout: float = 0.0, random_state: int = 0) -> None:
-        self.labels = tuple(labels)
+        self.labels = labels
         self.hidden = hidden
         self.embedding_dim = embedding_dim
         self.epochs = epochs
@@ -92,11 +96,6 @@ class SequenceIntentModel:
         self.dropout = dropout
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("labels", "hidden", "embedding_dim", "epochs",
-                                               "batch_size", "learning_rate", "validation_fraction",
-                                               "item_min_count", "category_min_count", "embed_ids", "dropout",
-                                               "random_state")}
 
     # -- tensors --------------------------------------------------------------------------
     def _tensors(self, frame: pd.DataFrame) -> dict[str, Any]:
@@ -237,7 +236,7 @@ class SequenceIntentModel:
         """Write ``network.safetensors``, ``model.json`` (with vocabularies) and the manifest."""
         path = begin_save(path)
         save_tensors(path / "network.safetensors", self.network_.state_dict())
-        return finish_save(path, _KIND, self.get_params(), self.data_checksum_, metrics or {},
+        return finish_save(path, _KIND, self.get_params(deep=False), self.data_checksum_, metrics or {},
                            extra={"thresholds": self.thresholds_, "best_epoch": self.best_epoch_,
                                   "item_vocab": self.item_vocab_, "category_vocab": self.category_vocab_})
 

@@ -14,13 +14,13 @@ Nothing the model is later scored on is touched while fitting.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -42,7 +42,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-class SessionPurchaseModel:
+class SessionPurchaseModel(ClassifierMixin, BaseEstimator):
     """Probability that an aggregated session ends in a purchase.
 
     Parameters: ``kind`` (``lightgbm``, ``logistic`` or ``mlp``);
@@ -70,10 +70,6 @@ class SessionPurchaseModel:
         self.num_leaves = num_leaves
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("kind", "imbalance", "calibrate", "validation_fraction",
-                                               "n_estimators", "learning_rate", "num_leaves",
-                                               "random_state")}
 
     # -- fitting --------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> SessionPurchaseModel:
@@ -185,7 +181,7 @@ class SessionPurchaseModel:
             self.model_.save_model(str(path / "booster.txt"))
         else:
             self.model_.save(path)
-        return finish_save(path, _KIND, self.get_params(), self.data_checksum_, metrics or {}, extra={
+        return finish_save(path, _KIND, self.get_params(deep=False), self.data_checksum_, metrics or {}, extra={
             "feature_names": self.feature_names_, "categories": self.categories_,
             "calibrator": list(self.calibrator_), "threshold": self.threshold_})
 
@@ -206,7 +202,4 @@ class SessionPurchaseModel:
         else:
             model.model_ = TabularNetwork.load(path)
         return model
-
-    def __repr__(self) -> str:
-        return f"SessionPurchaseModel({json.dumps(self.get_params())[1:-1]})"
 

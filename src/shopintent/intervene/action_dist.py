@@ -18,13 +18,14 @@ the bias in reports.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from shopintent.intervene.feedback import FeedbackError, LoggedFeedback
 
 METHODS: tuple[str, ...] = ("empirical", "time_local", "mean_propensity")
 
 
-class LoggedPolicyDistribution:
+class LoggedPolicyDistribution(BaseEstimator):
     """A logged policy's action distribution per position (and time window).
 
     Parameters
@@ -41,15 +42,16 @@ class LoggedPolicyDistribution:
     """
 
     def __init__(self, method: str = "empirical", n_windows: int = 7) -> None:
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-        if n_windows < 1:
-            raise ValueError(f"n_windows must be >= 1, got {n_windows}")
         self.method = method
         self.n_windows = n_windows
 
     def fit(self, target: LoggedFeedback, weights: np.ndarray | None = None) -> LoggedPolicyDistribution:
         """Estimate the table from the target policy's logs (``weights``: bootstrap counts)."""
+        # checked here, not in __init__ (which only stores parameters, as scikit-learn asks)
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; use one of {', '.join(METHODS)}")
+        if self.n_windows < 1:
+            raise ValueError(f"n_windows must be >= 1, got {self.n_windows}")
         w = np.ones(target.n_rounds) if weights is None else np.asarray(weights, dtype=float)
         windows = 1 if self.method != "time_local" else self.n_windows
         if windows > 1:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
 from shopintent.intervene.estimators import IPS, SNIPS, DoublyRobust, OPEEstimator
@@ -41,7 +42,7 @@ def _explore(best: np.ndarray, n_actions: int, epsilon: float) -> np.ndarray:
     return dist
 
 
-class RewardGreedyPolicy:
+class RewardGreedyPolicy(BaseEstimator):
     """Show items by predicted click rate: greedy (``temperature=0``) or softmax on the logit.
 
     With a few dozen clicks the click model is mostly noise, and a greedy
@@ -97,7 +98,7 @@ class RewardGreedyPolicy:
                 "selection": self.selection_, "reward_model": self.reward_model_.to_dict()}
 
 
-class IPWPolicyLearner:
+class IPWPolicyLearner(BaseEstimator):
     """Weighted classification: predict the clicked item, weighting clicks by 1/propensity.
 
     Features are the round's context, the position one-hot and the user's

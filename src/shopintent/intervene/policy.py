@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from shopintent.intervene.actions import Action
 from shopintent.intervene.context import FEATURE_NAMES, DecisionContext
@@ -36,8 +37,12 @@ FORMAT_VERSION = 1
 RETRAIN = "UpliftPolicy().fit(read_decisions(<decision log>)).save(<folder>)"
 
 
-class UpliftPolicy:
+class UpliftPolicy(BaseEstimator):
     """Scores actions by expected incremental value and explores with known propensities.
+
+    A scikit-learn estimator with no predictor mixin: it acts before it is
+    fitted (the prior), and its output is a distribution over the eligible
+    actions of one decision, not a label per row.
 
     Parameters
     ----------
@@ -71,10 +76,6 @@ class UpliftPolicy:
         min_rows: int = 50,
         version: str = "uplift-prior-1",
     ) -> None:
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        if not 0.0 < epsilon <= 1.0:
-            raise ValueError(f"epsilon must be in (0, 1] so every eligible action keeps a propensity; got {epsilon}")
         self.temperature = temperature
         self.epsilon = epsilon
         self.margin = margin
@@ -82,7 +83,19 @@ class UpliftPolicy:
         self.ridge = ridge
         self.min_rows = min_rows
         self.version = version
-        self.coef_: dict[str, list[float]] = {}
+
+    #: Per-action outcome coefficients once fitted; empty: the prior rules. A class default (never
+    #: mutated: ``fit`` and ``load`` assign a new dict) so ``__init__`` only stores parameters.
+    coef_: dict[str, list[float]] = {}  # noqa: RUF012
+
+    def _check_params(self) -> None:
+        """Checked where the parameters are used (``__init__`` only stores them, as scikit-learn asks)."""
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not 0.0 < self.epsilon <= 1.0:
+            raise ValueError(
+                f"epsilon must be in (0, 1] so every eligible action keeps a propensity; got {self.epsilon}"
+            )
 
     # -- scores ---------------------------------------------------------------------------
     def order_value(self, context: DecisionContext) -> float:
@@ -116,6 +129,7 @@ class UpliftPolicy:
 
     def probabilities(self, context: DecisionContext, actions: Sequence[Action]) -> np.ndarray:
         """``π(a | context)`` over ``actions`` (the eligible ones); sums to 1."""
+        self._check_params()
         if not actions:
             raise ValueError("no eligible action: the catalogue must keep `nothing` eligible")
         scores = np.array([self.score(context, a) for a in actions]) / self.temperature
@@ -133,6 +147,7 @@ class UpliftPolicy:
         earned minus any discount redeemed), as outcomes should be recorded. Rows are weighted by 1/propensity so the
         models describe every context, not only those the logging policy favoured.
         """
+        self._check_params()
         missing = [c for c in ("action", "propensity", "reward", "context") if c not in decisions.columns]
         if missing:
             raise ValueError(f"decision log lacks column(s) {', '.join(missing)}")
@@ -158,8 +173,7 @@ class UpliftPolicy:
         path = begin_save(path)
         write_model_json(
             path, KIND, FORMAT_VERSION,
-            {k: getattr(self, k) for k in ("temperature", "epsilon", "margin",
-                                           "reference_order_value", "ridge", "min_rows")},
+            {k: v for k, v in self.get_params(deep=False).items() if k != "version"},
             version=self.version,
             feature_names=list(FEATURE_NAMES),
             coef=self.coef_,

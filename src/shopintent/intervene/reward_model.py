@@ -26,6 +26,8 @@ from typing import Protocol
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.special import expit
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
 from shopintent.intervene.feedback import LoggedFeedback
@@ -45,8 +47,12 @@ def _one_class_intercept(click_share: float) -> float:
     return float(np.log((click_share + 1e-6) / (1 - click_share + 1e-6)))
 
 
-class RewardModel:
+class RewardModel(BaseEstimator):
     """Additive logistic click model over (action, position, context, action context).
+
+    A scikit-learn estimator with no classifier mixin: it fits and predicts
+    on :class:`~shopintent.intervene.feedback.LoggedFeedback`, every
+    ``rounds × actions`` cell at once, not on an ``X`` of rows.
 
     Parameters
     ----------
@@ -124,7 +130,7 @@ class RewardModel:
         agree). A replicate that does not converge is refitted by scikit-learn.
         """
         if not hasattr(self, "action_coef_"):
-            raise RuntimeError("RewardModel is not fitted; call fit(feedback) first")
+            raise NotFittedError("RewardModel is not fitted; call fit(feedback) first")
         weights = np.atleast_2d(np.asarray(weights, dtype=float))
         if weights.shape[1] != feedback.n_rounds:
             raise ValueError(f"`weights` has {weights.shape[1]} columns; "
@@ -156,7 +162,7 @@ class RewardModel:
     def predict(self, feedback: LoggedFeedback) -> np.ndarray:
         """Click probability of every action at every round's position: ``(rounds, actions)``."""
         if not hasattr(self, "action_coef_"):
-            raise RuntimeError("RewardModel is not fitted; call fit(feedback) first")
+            raise NotFittedError("RewardModel is not fitted; call fit(feedback) first")
         # In place: bootstrap intervals call this thousands of times on (rounds × actions) arrays.
         per_round = self.intercept_ + self.position_coef_[feedback.position]
         if feedback.context is not None and self.context_coef_.size:
@@ -253,7 +259,7 @@ class RewardReplicates(Protocol):
         ...
 
 
-class CrossFitRewards:
+class CrossFitRewards(BaseEstimator):
     """Out-of-fold ``q̂`` for DM/DR on the logs themselves, refittable per bootstrap replicate.
 
     Every round is scored by a model fitted on the other ``n_folds - 1``
@@ -266,14 +272,14 @@ class CrossFitRewards:
     """
 
     def __init__(self, n_folds: int = 5, C: float = 0.1, random_state: int = 0) -> None:
-        if n_folds < 2:
-            raise ValueError(f"n_folds must be >= 2, got {n_folds}")
         self.n_folds = n_folds
         self.C = C
         self.random_state = random_state
 
     def fit(self, feedback: LoggedFeedback) -> CrossFitRewards:
         """Fit one model per fold and predict every round out of fold."""
+        if self.n_folds < 2:
+            raise ValueError(f"n_folds must be >= 2, got {self.n_folds}")
         rng = np.random.default_rng(self.random_state)
         self.folds_ = rng.permutation(feedback.n_rounds) % self.n_folds
         self._rows = [np.flatnonzero(self.folds_ == k) for k in range(self.n_folds)]
@@ -288,7 +294,7 @@ class CrossFitRewards:
     def replicates(self, counts: np.ndarray, rng: np.random.Generator) -> Iterator[np.ndarray]:
         """Out-of-fold ``q̂`` of each replicate: each fold's model refitted on the counts outside it."""
         if not hasattr(self, "models_"):
-            raise RuntimeError("CrossFitRewards is not fitted; call fit(feedback) first")
+            raise NotFittedError("CrossFitRewards is not fitted; call fit(feedback) first")
         counts = np.atleast_2d(counts)
         refitted = [model.refit(self._train[k], counts[:, self.folds_ != k])
                     for k, model in enumerate(self.models_)]
@@ -299,7 +305,7 @@ class CrossFitRewards:
             yield q
 
 
-class HoldoutRewards:
+class HoldoutRewards(BaseEstimator):
     """``q̂`` fitted on one split and scoring another (policy learning's later split).
 
     A bootstrap replicate of the scored split gets a model refitted on an
@@ -320,7 +326,7 @@ class HoldoutRewards:
     def replicates(self, counts: np.ndarray, rng: np.random.Generator) -> Iterator[np.ndarray]:
         """Per replicate, ``q̂`` of the scored split from a model refitted on a resample of ``train``."""
         if not hasattr(self, "model_"):
-            raise RuntimeError("HoldoutRewards is not fitted; call fit(train, scored) first")
+            raise NotFittedError("HoldoutRewards is not fitted; call fit(train, scored) first")
         n = self._train.n_rounds
         size = len(np.atleast_2d(counts))
         train_counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)

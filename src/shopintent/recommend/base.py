@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
 from shopintent.log import get_logger
 from shopintent.persist import (
@@ -29,6 +31,8 @@ from shopintent.schema.records import InteractionSequence, Item
 
 log = get_logger(__name__)
 
+__all__ = ["FORMAT_VERSION", "RETRAIN", "NotFittedError", "Recommender", "histories_matrix"]
+
 #: Written into every model.json; bumped when the on-disk layout changes
 #: (2: safetensors weights and a manifest; 1 wrote NumPy and torch files).
 FORMAT_VERSION = 2
@@ -36,12 +40,13 @@ FORMAT_VERSION = 2
 RETRAIN = "shopintent recommend train"
 
 
-class NotFittedError(RuntimeError):
-    """A model was asked to score before ``fit`` (or ``load``)."""
-
-
-class Recommender:
+class Recommender(BaseEstimator):
     """Base class: subclasses implement ``_fit``, ``_score`` and their state (de)serialisation.
+
+    A scikit-learn estimator (``get_params``/``set_params``/``clone``) with no
+    predictor mixin: it ranks a catalogue for histories, which is neither
+    ``predict`` of one label per row nor a regression, and its :meth:`score`
+    returns item scores (not a fit quality as scikit-learn's ``score`` does).
 
     ``fit(sequences, items=None, catalogue=None)`` indexes the catalogue (every
     item of ``catalogue`` or else of the sequences and ``items``) and learns;
@@ -58,14 +63,6 @@ class Recommender:
     fit_seconds_: float
     #: Extra ``model.json`` fields a loaded model was saved with (``save(path, record=...)``).
     record_: dict[str, Any]
-
-    # -- parameters --------------------------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        """Hyper-parameters as given to ``__init__`` (JSON-serialisable)."""
-        import inspect
-
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
 
     # -- learning ----------------------------------------------------------------------------
     def fit(
@@ -172,7 +169,7 @@ class Recommender:
         write_json(path / "attributes.json", attributes, indent=None)
         self._save_state(path)
         write_model_json(
-            path, self.kind, FORMAT_VERSION, self.get_params(),
+            path, self.kind, FORMAT_VERSION, self.get_params(deep=False),
             data_checksum=self.data_checksum_,
             metrics=self.metrics_,
             fit_seconds=round(getattr(self, "fit_seconds_", 0.0), 3),

@@ -9,11 +9,11 @@ message rather than given a made-up embedding.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from shopintent.persist import write_json
 from shopintent.recommend.base import Recommender
 
 
@@ -46,8 +46,8 @@ def export_embeddings(model: Recommender, path: Path) -> Path:
     vectors = item_vectors(model)
     path.mkdir(parents=True, exist_ok=True)
     np.save(path / "item_embeddings.npy", vectors)
-    (path / "item_ids.json").write_text(json.dumps(model.index_.ids) + "\n")
-    (path / "embeddings.json").write_text(json.dumps(
-        {"model": model.kind, "dim": int(vectors.shape[1]), "items": int(vectors.shape[0]),
-         "data_checksum": model.data_checksum_}, indent=2) + "\n")
+    write_json(path / "item_ids.json", model.index_.ids, indent=None)
+    write_json(path / "embeddings.json",
+               {"model": model.kind, "dim": int(vectors.shape[1]), "items": int(vectors.shape[0]),
+                "data_checksum": model.data_checksum_})
     return path

@@ -69,7 +69,7 @@ class Hybrid(Recommender):
 
     def __init__(self, components: Sequence[Sequence[Any]] = DEFAULT_COMPONENTS,
                  blend_examples: int = 2000, exclude_seen: bool = True, seed: int = 0) -> None:
-        self.components = [[str(kind), dict(params)] for kind, params in components]
+        self.components = components
         self.blend_examples = blend_examples
         self.exclude_seen = exclude_seen
         self.seed = seed
@@ -78,11 +78,15 @@ class Hybrid(Recommender):
              valid: Sequence[Example] | None) -> None:
         catalogue = list(self.index_.ids)
         models = []
-        for kind, params in self.components:
+        for kind, params in self._components():
             model = make_model(kind, **params)
             models.append(model.fit(sequences, items=self.items_, catalogue=catalogue, valid=valid))
         self.models_ = models
         self.weights_ = self._learn_weights(valid)
+
+    def _components(self) -> list[tuple[str, dict[str, Any]]]:
+        """``components`` as ``(kind, parameters)`` pairs (given as tuples, or lists from ``model.json``)."""
+        return [(str(kind), dict(params)) for kind, params in self.components]
 
     @classmethod
     def from_fitted(cls, models: Sequence[Recommender], valid: Sequence[Example],
@@ -94,7 +98,7 @@ class Hybrid(Recommender):
         for model in models[1:]:
             if model.index_.ids != first.index_.ids:
                 raise ValueError(f"{model.kind} was fitted on another catalogue than {first.kind}")
-        hybrid = cls(components=[(m.kind, m.get_params()) for m in models],
+        hybrid = cls(components=[(m.kind, m.get_params(deep=False)) for m in models],
                      blend_examples=blend_examples, exclude_seen=exclude_seen, seed=seed)
         hybrid.index_ = first.index_
         hybrid.items_ = getattr(first, "items_", {})
@@ -192,4 +196,4 @@ class Hybrid(Recommender):
     def _load_state(self, path: Path) -> None:
         self.weights_ = read_json(path / "weights.json")
         self.models_ = [Recommender.load(path / f"component_{i}_{kind}")
-                        for i, (kind, _) in enumerate(self.components)]
+                        for i, (kind, _) in enumerate(self._components())]

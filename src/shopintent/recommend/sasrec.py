@@ -112,6 +112,9 @@ class SASRec(Recommender):
     """
 
     kind = "sasrec"
+    #: Called after every epoch (``epoch, epochs, record``), e.g. a progress bar; set on the
+    #: instance. Not a hyper-parameter, so a class default rather than an ``__init__`` argument.
+    on_epoch: EpochCallback | None = None
 
     def __init__(self, hidden: int = 64, blocks: int = 2, heads: int = 1, max_len: int = 50,
                  dropout: float = 0.5, lr: float = 1e-3, weight_decay: float = 0.0,
@@ -138,7 +141,6 @@ class SASRec(Recommender):
         self.checkpoint_dir = checkpoint_dir
         self.bf16_logits = bf16_logits
         self.exclude_seen = exclude_seen
-        self.on_epoch: EpochCallback | None = None
 
     # -- attributes ----------------------------------------------------------------------------
     def _attribute_codes(self) -> tuple[torch.Tensor, list[str]]:
@@ -178,6 +180,19 @@ class SASRec(Recommender):
 
     def _fit(self, encoded: list[np.ndarray], sequences: Sequence[InteractionSequence],
              valid: Sequence[Example] | None) -> None:
+        rng = self._start_training()
+        train = self._training_sequences(encoded)
+        valid = self._validation_sample(valid)
+        optimiser = torch.optim.Adam(self.network_.parameters(), lr=self.lr,
+                                     weight_decay=self.weight_decay)
+        checkpoint = Path(self.checkpoint_dir) if self.checkpoint_dir else None
+        resume_key = {"data_checksum": self.data_checksum_, "params": self._train_params()}
+        state, rng = self._resume(checkpoint, optimiser, resume_key, rng)
+        self._run_epochs(train, valid, optimiser, state, rng, checkpoint, resume_key)
+        self._keep_best(state)
+
+    def _start_training(self) -> np.random.Generator:
+        """Seed torch and NumPy, build a fresh network over the catalogue; return the batch generator."""
         if self.threads:
             torch.set_num_threads(self.threads)
         torch.manual_seed(self.seed)
@@ -185,55 +200,47 @@ class SASRec(Recommender):
         codes, vocab = self._attribute_codes()
         self.attribute_vocab_ = vocab
         self.network_ = self._build(len(vocab), codes)
+        return rng
+
+    def _training_sequences(self, encoded: list[np.ndarray]) -> list[np.ndarray]:
+        """The last ``max_len + 1`` items of every sequence with at least two known items."""
         train = [seq[-(self.max_len + 1):] for seq in encoded if len(seq) >= 2]
         if not train:
             raise ValueError("SASRec needs training sequences with at least 2 known items")
+        return train
+
+    def _validation_sample(self, valid: Sequence[Example] | None) -> list[Example]:
+        """At most ``valid_users`` validation examples (a seeded sample, kept in order)."""
         valid = list(valid or [])
         if self.valid_users and len(valid) > self.valid_users:
             pick = np.random.default_rng(self.seed + 1).choice(len(valid), self.valid_users, replace=False)
             valid = [valid[i] for i in sorted(pick)]
-        optimiser = torch.optim.Adam(self.network_.parameters(), lr=self.lr,
-                                     weight_decay=self.weight_decay)
-        state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "best_state": None, "history": []}
-        checkpoint = Path(self.checkpoint_dir) if self.checkpoint_dir else None
-        resume_key = {"data_checksum": self.data_checksum_, "params": self._train_params()}
+        return valid
+
+    def _resume(self, checkpoint: Path | None, optimiser: torch.optim.Optimizer,
+                resume_key: dict[str, Any], rng: np.random.Generator
+                ) -> tuple[dict[str, Any], np.random.Generator]:
+        """The training state to start from: a matching checkpoint's, or a fresh one."""
+        state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "best_state": None, "history": []}
         if checkpoint is not None:
             resumed = load_checkpoint(checkpoint, self.network_, optimiser, resume_key)
             if resumed is not None:
                 state, rng = resumed
                 log.info("sasrec resumed", epoch=state["epoch"], checkpoint=str(checkpoint))
+        return state, rng
+
+    def _run_epochs(self, train: list[np.ndarray], valid: list[Example], optimiser: torch.optim.Optimizer,
+                    state: dict[str, Any], rng: np.random.Generator, checkpoint: Path | None,
+                    resume_key: dict[str, Any]) -> None:
+        """Epochs until ``epochs``, ``patience`` (with validation) or ``time_budget_s``; ``state`` updated in place."""
         start = time.perf_counter() - state.get("seconds", 0.0)
         stale = state["epoch"] - state["best_epoch"]
         while state["epoch"] < self.epochs and (not valid or stale < self.patience):
-            self.network_.train()
-            losses = []
-            for batch in self._batches(train, rng):
-                seqs = [train[i] for i in batch]
-                width = max(len(s) for s in seqs)
-                padded = torch.from_numpy(_left_pad(seqs, width))
-                inputs, targets = padded[:, :-1], padded[:, 1:]
-                table = self.network_.item_table()
-                hidden = self.network_(inputs, table)
-                mask = targets > 0
-                if self.bf16_logits:
-                    # The (positions x catalogue) product dominates CPU time; bf16 halves it.
-                    logits = nn.functional.linear(hidden[mask].bfloat16(), table[1:].bfloat16()).float()
-                else:
-                    logits = nn.functional.linear(hidden[mask], table[1:])
-                loss = nn.functional.cross_entropy(logits, targets[mask] - 1)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                losses.append(float(loss.detach()))
+            losses = self._train_one_epoch(train, optimiser, rng)
             state["epoch"] += 1
             record: dict[str, float] = {"epoch": state["epoch"], "loss": float(np.mean(losses))}
             if valid:
-                metrics = evaluate_scores(self._score_eval, valid, self.index_,
-                                          exclude_seen=self.exclude_seen).metrics
-                record.update({"valid_NDCG@10": metrics["NDCG@10"], "valid_HR@10": metrics["HR@10"]})
-                if metrics["NDCG@10"] > state["best"]:
-                    state["best"], state["best_epoch"] = metrics["NDCG@10"], state["epoch"]
-                    state["best_state"] = {k: v.clone() for k, v in self.network_.state_dict().items()}
+                self._validate(valid, record, state)
             state["seconds"] = time.perf_counter() - start
             record["seconds"] = round(state["seconds"], 1)
             state["history"].append(record)
@@ -248,6 +255,43 @@ class SASRec(Recommender):
                 # Stop before an epoch that would overrun the budget, not after it.
                 log.info("sasrec time budget reached", seconds=round(state["seconds"], 1))
                 break
+
+    def _train_one_epoch(self, train: list[np.ndarray], optimiser: torch.optim.Optimizer,
+                         rng: np.random.Generator) -> list[float]:
+        """One pass of next-item full-softmax training over shuffled batches; the loss of each step."""
+        self.network_.train()
+        losses = []
+        for batch in self._batches(train, rng):
+            seqs = [train[i] for i in batch]
+            width = max(len(s) for s in seqs)
+            padded = torch.from_numpy(_left_pad(seqs, width))
+            inputs, targets = padded[:, :-1], padded[:, 1:]
+            table = self.network_.item_table()
+            hidden = self.network_(inputs, table)
+            mask = targets > 0
+            if self.bf16_logits:
+                # The (positions x catalogue) product dominates CPU time; bf16 halves it.
+                logits = nn.functional.linear(hidden[mask].bfloat16(), table[1:].bfloat16()).float()
+            else:
+                logits = nn.functional.linear(hidden[mask], table[1:])
+            loss = nn.functional.cross_entropy(logits, targets[mask] - 1)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            losses.append(float(loss.detach()))
+        return losses
+
+    def _validate(self, valid: list[Example], record: dict[str, float], state: dict[str, Any]) -> None:
+        """Add validation NDCG@10 / HR@10 to ``record``; remember the network when NDCG@10 is the best yet."""
+        metrics = evaluate_scores(self._score_eval, valid, self.index_,
+                                  exclude_seen=self.exclude_seen).metrics
+        record.update({"valid_NDCG@10": metrics["NDCG@10"], "valid_HR@10": metrics["HR@10"]})
+        if metrics["NDCG@10"] > state["best"]:
+            state["best"], state["best_epoch"] = metrics["NDCG@10"], state["epoch"]
+            state["best_state"] = {k: v.clone() for k, v in self.network_.state_dict().items()}
+
+    def _keep_best(self, state: dict[str, Any]) -> None:
+        """Restore the best epoch's network and record the training history and metrics."""
         if state["best_state"] is not None:
             self.network_.load_state_dict(state["best_state"])
         self.network_.eval()
@@ -258,7 +302,7 @@ class SASRec(Recommender):
                          "epochs_run": state["epoch"], "train_seconds": round(self.train_seconds_, 1)}
 
     def _train_params(self) -> dict[str, Any]:
-        return {k: v for k, v in self.get_params().items() if k not in ("threads", "checkpoint_dir", "epochs", "patience", "time_budget_s")}
+        return {k: v for k, v in self.get_params(deep=False).items() if k not in ("threads", "checkpoint_dir", "epochs", "patience", "time_budget_s")}
 
     # -- scoring -------------------------------------------------------------------------------
     def _score_eval(self, histories: Sequence[np.ndarray]) -> np.ndarray:

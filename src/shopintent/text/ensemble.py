@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from shopintent.log import get_logger
-from shopintent.persist import MODEL_FILE, ModelFileError, ModelNotFoundError, begin_save, read_json
+from shopintent.persist import MODEL_FILE, ModelFileError, begin_save, peek_kind
 from shopintent.text.intent import OOS, IntentClassifier, NotFittedError, prepare_fit_data
 from shopintent.text.rejection import RETRAIN, RejectingClassifier
 
@@ -36,16 +36,8 @@ def load_text_classifier(path: Path | str, cache_dir: Path | None = None) -> Rej
     from shopintent.text.finetune import FineTunedClassifier
 
     directory = Path(path)
-    meta_file = directory / MODEL_FILE
-    if not meta_file.is_file():
-        raise ModelNotFoundError(directory, MODEL_FILE, "does not exist (not a saved text model)",
-                                 f"save one with `{RETRAIN}`")
     # the kind only picks the class; that class's load verifies the manifest before reading anything
-    try:
-        kind = read_json(meta_file).get("kind")
-    except (ValueError, AttributeError) as exc:
-        raise ModelFileError(directory, MODEL_FILE, "is not a JSON object",
-                             f"re-train with `{RETRAIN}`, or restore the directory") from exc
+    kind = peek_kind(directory, RETRAIN)
     if kind == "IntentClassifier":
         return IntentClassifier.load(directory, cache_dir=cache_dir)
     if kind == "FineTunedClassifier":
@@ -86,12 +78,8 @@ class EnsembleClassifier(RejectingClassifier):
         validation_fraction: float = 0.1,
         random_state: int = 0,
     ) -> None:
-        if not members:
-            raise ValueError("an ensemble needs at least one member")
-        if weights is not None and len(weights) != len(members):
-            raise ValueError(f"{len(weights)} weights for {len(members)} members; give one each")
-        self.members = list(members)
-        self.weights = list(weights) if weights is not None else None
+        self.members = members
+        self.weights = weights
         self.prefit = prefit
         self.oos_label = oos_label
         self.oos_weight = oos_weight
@@ -107,6 +95,7 @@ class EnsembleClassifier(RejectingClassifier):
         valid_labels: Sequence[str] | None = None,
     ) -> EnsembleClassifier:
         """Fit every member on train (calibrated on validation), then the ensemble's calibration."""
+        self._check_members()
         texts, labels, valid_texts, valid_labels, self.validation_source_ = prepare_fit_data(
             texts, labels, valid_texts, valid_labels, self.validation_fraction, self.random_state
         )
@@ -115,7 +104,7 @@ class EnsembleClassifier(RejectingClassifier):
         for member in self.members:
             if not self.prefit:
                 if isinstance(member, IntentClassifier):
-                    member.refit = False
+                    member.set_params(refit=False)
                 member.fit(texts, labels, valid_texts, valid_labels)
             elif getattr(member, "refit", False):
                 raise ValueError(
@@ -134,12 +123,21 @@ class EnsembleClassifier(RejectingClassifier):
         )
         return self
 
+    def _check_members(self) -> None:
+        """Checked at ``fit`` (not ``__init__``, which only stores parameters, as scikit-learn asks)."""
+        if not self.members:
+            raise ValueError("an ensemble needs at least one member")
+        if self.weights is not None and len(self.weights) != len(self.members):
+            raise ValueError(
+                f"{len(self.weights)} weights for {len(self.members)} members; give one each"
+            )
+
     def decision_function(self, texts: Sequence[str], persist: bool = True) -> np.ndarray:
         """Weighted mean of the members' calibrated log-probabilities (the ensemble's logits)."""
         if not hasattr(self, "classes_"):
             raise NotFittedError("EnsembleClassifier is not fitted: call fit(...) or load(path)")
         texts = list(texts)
-        weights = self.weights or [1.0] * len(self.members)
+        weights = list(self.weights) if self.weights is not None else [1.0] * len(self.members)
         total = np.zeros((len(texts), len(self.classes_)), dtype=np.float64)
         for weight, member in zip(weights, self.members, strict=True):
             proba = member.predict_proba(texts, persist=persist)

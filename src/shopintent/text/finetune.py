@@ -20,6 +20,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,18 @@ def _length_batches(
     return batches
 
 
+@dataclass(frozen=True)
+class _TrainingRows:
+    """Tokenised training and validation rows, as one fit's epochs read them."""
+
+    train_ids: list[list[int]]
+    valid_ids: list[list[int]]
+    targets: torch.Tensor
+    valid_known: np.ndarray
+    valid_targets: np.ndarray
+    lengths: np.ndarray
+
+
 class FineTunedClassifier(RejectingClassifier):
     """Text classifier whose encoder is trained with its head; calibrated, with OOS rejection.
 
@@ -100,6 +113,10 @@ class FineTunedClassifier(RejectingClassifier):
     oos_label, oos_weight, oos_recall_target, validation_fraction, random_state:
         As in :class:`~shopintent.text.intent.IntentClassifier`.
     """
+
+    #: The ONNX Runtime session inference runs on after :meth:`export_onnx` or :meth:`load`
+    #: (``None``: torch). A class default, so ``__init__`` only stores hyper-parameters.
+    runtime_: OnnxNetwork | None = None
 
     def __init__(
         self,
@@ -140,7 +157,6 @@ class FineTunedClassifier(RejectingClassifier):
         self.oos_recall_target = oos_recall_target
         self.validation_fraction = validation_fraction
         self.random_state = random_state
-        self.runtime_: OnnxNetwork | None = None
 
     # -- training ---------------------------------------------------------------------------
     def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
@@ -159,56 +175,78 @@ class FineTunedClassifier(RejectingClassifier):
         texts, labels, valid_texts, valid_labels, self.validation_source_ = prepare_fit_data(
             texts, labels, valid_texts, valid_labels, self.validation_fraction, self.random_state
         )
+        rng = self._start_training(labels)
+        rows = self._training_rows(texts, labels, valid_texts, valid_labels)
+        started = time.perf_counter()
+        best_state = self._train_epochs(rows, rng, started)
+        self._keep_best(best_state, rows, valid_labels, started)
+        self.n_train_ = len(texts)
+        self.data_checksum_ = data_checksum(texts, labels)
+        log.info(
+            "fine-tuned classifier fitted",
+            backbone=self.backbone,
+            best_epoch=self.best_epoch_,
+            **{k: round(v, 4) for k, v in self.metrics_.items() if isinstance(v, float)},
+        )
+        return self
+
+    def _start_training(self, labels: list[str]) -> np.random.Generator:
+        """Seed torch and NumPy, fix the classes and build a fresh network; return the shuffling generator."""
         if self.threads:
             torch.set_num_threads(self.threads)
         self.runtime_ = None
         torch.manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
         self.classes_ = np.array(sorted(set(labels)))
-        index = {c: i for i, c in enumerate(self.classes_)}
-        self.network_ = _Network(make_backbone(self.backbone, self.max_length), len(index), self.dropout)
+        self.network_ = _Network(make_backbone(self.backbone, self.max_length), len(self.classes_), self.dropout)
         self.tokenizer_ = self.network_.backbone.tokenizer
-        train_ids = self._tokenize(texts)
-        valid_ids = self._tokenize(valid_texts)
-        targets = torch.tensor([index[label] for label in labels], dtype=torch.long)
-        valid_known = np.array([label in index for label in valid_labels])
-        valid_targets = np.array([index.get(label, -1) for label in valid_labels])
-        lengths = np.array([len(r) for r in train_ids])
+        return rng
 
-        optimiser = self._optimiser()
-        steps_per_epoch = math.ceil(len(train_ids) / self.batch_size)
+    def _training_rows(
+        self, texts: list[str], labels: list[str], valid_texts: list[str], valid_labels: list[str]
+    ) -> _TrainingRows:
+        """Tokenised train and validation rows with their class indices (unknown validation labels: -1)."""
+        index = {c: i for i, c in enumerate(self.classes_)}
+        train_ids = self._tokenize(texts)
+        return _TrainingRows(
+            train_ids=train_ids,
+            valid_ids=self._tokenize(valid_texts),
+            targets=torch.tensor([index[label] for label in labels], dtype=torch.long),
+            valid_known=np.array([label in index for label in valid_labels]),
+            valid_targets=np.array([index.get(label, -1) for label in valid_labels]),
+            lengths=np.array([len(r) for r in train_ids]),
+        )
+
+    def _scheduler(self, optimiser: torch.optim.Optimizer, n_rows: int) -> torch.optim.lr_scheduler.LambdaLR:
+        """Linear warm-up over ``warmup_fraction`` of all steps, then linear decay to zero."""
+        steps_per_epoch = math.ceil(n_rows / self.batch_size)
         total = steps_per_epoch * self.epochs
         warmup = max(1, int(total * self.warmup_fraction))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
+        return torch.optim.lr_scheduler.LambdaLR(
             optimiser,
             lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup))),
         )
-        best_accuracy, best_state, best_epoch, stale = -1.0, None, 0, 0
-        started = time.perf_counter()
+
+    def _train_epochs(
+        self, rows: _TrainingRows, rng: np.random.Generator, started: float
+    ) -> dict[str, torch.Tensor]:
+        """Run epochs until ``epochs``, ``patience`` or ``max_train_seconds``; return the best epoch's weights."""
+        optimiser = self._optimiser()
+        scheduler = self._scheduler(optimiser, len(rows.train_ids))
+        best_accuracy, best_state, stale = -1.0, None, 0
+        self.best_epoch_ = 0
         self.history_: list[dict[str, float]] = []
         for epoch in range(1, self.epochs + 1):
-            self.network_.train()
-            losses = []
-            for batch in _length_batches(lengths, self.batch_size, rng):
-                ids, mask = self.tokenizer_.pad([train_ids[i] for i in batch])
-                loss = F.cross_entropy(
-                    self.network_(ids, mask), targets[batch], label_smoothing=self.label_smoothing
-                )
-                optimiser.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
-                optimiser.step()
-                scheduler.step()
-                losses.append(loss.item())
-            logits = self._logits(valid_ids)
-            accuracy = float((logits.argmax(1) == valid_targets)[valid_known].mean())
+            losses = self._train_one_epoch(rows, optimiser, scheduler, rng)
+            logits = self._logits(rows.valid_ids)
+            accuracy = float((logits.argmax(1) == rows.valid_targets)[rows.valid_known].mean())
             elapsed = time.perf_counter() - started
             self.history_.append(
                 {"epoch": epoch, "train_loss": float(np.mean(losses)), "valid_accuracy": accuracy, "seconds": elapsed}
             )
             log.info("fine-tune epoch", backbone=self.backbone, **self.history_[-1])
             if accuracy > best_accuracy:
-                best_accuracy, best_epoch, stale = accuracy, epoch, 0
+                best_accuracy, self.best_epoch_, stale = accuracy, epoch, 0
                 best_state = {k: v.detach().clone() for k, v in self.network_.state_dict().items()}
             else:
                 stale += 1
@@ -217,20 +255,39 @@ class FineTunedClassifier(RejectingClassifier):
             ):
                 break
         assert best_state is not None
+        return best_state
+
+    def _train_one_epoch(
+        self,
+        rows: _TrainingRows,
+        optimiser: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LambdaLR,
+        rng: np.random.Generator,
+    ) -> list[float]:
+        """One pass over shuffled length-bucketed batches; the loss of each step."""
+        self.network_.train()
+        losses = []
+        for batch in _length_batches(rows.lengths, self.batch_size, rng):
+            ids, mask = self.tokenizer_.pad([rows.train_ids[i] for i in batch])
+            loss = F.cross_entropy(
+                self.network_(ids, mask), rows.targets[batch], label_smoothing=self.label_smoothing
+            )
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
+            optimiser.step()
+            scheduler.step()
+            losses.append(loss.item())
+        return losses
+
+    def _keep_best(
+        self, best_state: dict[str, torch.Tensor], rows: _TrainingRows, valid_labels: list[str], started: float
+    ) -> None:
+        """Restore the best epoch's weights, then fit temperature and threshold on validation."""
         self.network_.load_state_dict(best_state)
         self.network_.eval()
-        self.best_epoch_ = best_epoch
-        self.metrics_ = self._calibrate(self._logits(valid_ids), valid_labels)
+        self.metrics_ = self._calibrate(self._logits(rows.valid_ids), valid_labels)
         self.metrics_["train_seconds"] = time.perf_counter() - started
-        self.n_train_ = len(texts)
-        self.data_checksum_ = data_checksum(texts, labels)
-        log.info(
-            "fine-tuned classifier fitted",
-            backbone=self.backbone,
-            best_epoch=best_epoch,
-            **{k: round(v, 4) for k, v in self.metrics_.items() if isinstance(v, float)},
-        )
-        return self
 
     def _optimiser(self) -> torch.optim.Optimizer:
         lr = self.learning_rate or self.network_.backbone.default_learning_rate

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
@@ -39,8 +40,7 @@ FORMAT_VERSION = 2
 OOS = "oos"
 
 
-class NotFittedError(RuntimeError):
-    """A model was used before ``fit`` or ``load``."""
+__all__ = ["OOS", "IntentClassifier", "NotFittedError", "data_checksum", "prepare_fit_data"]
 
 
 def data_checksum(texts: Sequence[str], labels: Sequence[str]) -> str:
@@ -157,7 +157,7 @@ class IntentClassifier(RejectingClassifier):
         random_state: int = 0,
         cache_dir: Path | None = None,
     ) -> None:
-        self.encoders = tuple(encoders)
+        self.encoders = encoders
         self.encoder_weight = encoder_weight
         self.tfidf_max_features = tfidf_max_features
         self.head = head
@@ -173,7 +173,7 @@ class IntentClassifier(RejectingClassifier):
     # -- parameters -------------------------------------------------------------------------
     def _new_featurizer(self) -> TextFeaturizer:
         return TextFeaturizer(
-            self.encoders, self.encoder_weight, self.tfidf_max_features, self.cache_dir
+            tuple(self.encoders), self.encoder_weight, self.tfidf_max_features, self.cache_dir
         )
 
     def _new_head(self):  # type: ignore[no-untyped-def]

@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 
 from shopintent.log import get_logger
 from shopintent.text.calibration import (
@@ -42,8 +44,12 @@ def word_tokens(text: str) -> list[str]:
     return _WORD.findall(text)[:_MAX_TOKENS]
 
 
-class LSTMClassifier:
-    """Embedding → BiLSTM → max-pool → linear, with temperature scaling and an OOS threshold."""
+class LSTMClassifier(ClassifierMixin, BaseEstimator):
+    """Embedding → BiLSTM → max-pool → linear, with temperature scaling and an OOS threshold.
+
+    A scikit-learn classifier (``score`` is the accuracy of :meth:`predict`,
+    ``oos_label`` counting as a label). Not saved: it is a benchmark baseline.
+    """
 
     def __init__(
         self,
@@ -168,8 +174,14 @@ class LSTMClassifier:
                 out.append(self.net_(self._tensor(ids[start : start + 512])).numpy())
         return np.vstack(out) if out else np.zeros((0, len(self.classes_)))
 
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The label of each text, ``oos_label`` when rejected."""
+        return [label for label, _ in self.predict_with_confidence(texts)]
+
     def predict_with_confidence(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """``(label, confidence)``; ``oos_label`` when the calibrated confidence is under the threshold."""
+        if not hasattr(self, "net_"):
+            raise NotFittedError("LSTMClassifier is not fitted: call fit(...) first")
         proba = calibrated_proba(self._logits(self._ids(texts)), self.temperature_)
         out = []
         for row in proba:

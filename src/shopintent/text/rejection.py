@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from sklearn.base import BaseEstimator, ClassifierMixin
+
 from shopintent.metrics import expected_calibration_error
 from shopintent.persist import read_model_json, write_manifest, write_model_json
 from shopintent.text.calibration import (
@@ -29,8 +31,12 @@ from shopintent.text.calibration import (
 RETRAIN = "shopintent intent train"
 
 
-class RejectingClassifier:
-    """Mixin: temperature-calibrated probabilities, threshold rejection, ``(label, confidence)``."""
+class RejectingClassifier(ClassifierMixin, BaseEstimator):
+    """Base: temperature-calibrated probabilities, threshold rejection, ``(label, confidence)``.
+
+    A scikit-learn classifier (``get_params``/``set_params``/``clone``,
+    ``score`` = accuracy of :meth:`predict`, ``oos`` counting as a label).
+    """
 
     classes_: np.ndarray
     oos_label: str
@@ -43,12 +49,9 @@ class RejectingClassifier:
     #: ``__init__`` arguments that are not hyper-parameters (not recorded in ``model.json``).
     _not_params: tuple[str, ...] = ()
 
-    def get_params(self) -> dict[str, Any]:
-        """The hyper-parameters: every ``__init__`` argument, as scikit-learn (and ``recommend``) read them."""
-        import inspect
-
-        names = inspect.signature(type(self).__init__).parameters
-        return {n: getattr(self, n) for n in names if n != "self" and n not in self._not_params}
+    def _saved_params(self) -> dict[str, Any]:
+        """The hyper-parameters ``model.json`` records: ``get_params`` less ``_not_params``."""
+        return {k: v for k, v in self.get_params(deep=False).items() if k not in self._not_params}
 
     def decision_function(self, texts: Sequence[str], persist: bool = True) -> np.ndarray:
         """Raw class scores, one column per class in ``classes_`` (subclasses implement)."""
@@ -92,7 +95,7 @@ class RejectingClassifier:
             directory,
             kind,
             format_version,
-            self.get_params(),
+            self._saved_params(),
             classes=[str(c) for c in self.classes_],
             temperature=self.temperature_,
             threshold=self.threshold_,

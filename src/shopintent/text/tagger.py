@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
 from shopintent.log import get_logger
 from shopintent.persist import (
@@ -232,8 +234,11 @@ def _build_network(
     return Net()
 
 
-class SlotTagger:
-    """BiLSTM-CRF span tagger (estimator shape): ``fit``, ``predict_spans``, ``save``, ``load``.
+class SlotTagger(BaseEstimator):
+    """BiLSTM-CRF span tagger (a scikit-learn estimator): ``fit``, ``predict_spans``, ``save``, ``load``.
+
+    No classifier mixin: it predicts spans per text, not one label per row,
+    and :meth:`score` returns entity precision, recall and F1.
 
     Parameters
     ----------
@@ -267,24 +272,6 @@ class SlotTagger:
         self.min_count = min_count
         self.random_state = random_state
         self.max_train_seconds = max_train_seconds
-
-    def get_params(self) -> dict[str, Any]:
-        """The hyper-parameters (saved in ``model.json``)."""
-        return {
-            k: getattr(self, k)
-            for k in (
-                "mode",
-                "embedding_dim",
-                "hidden_dim",
-                "dropout",
-                "epochs",
-                "batch_size",
-                "learning_rate",
-                "min_count",
-                "random_state",
-                "max_train_seconds",
-            )
-        }
 
     # -- encoding ---------------------------------------------------------------------------
     def _token_strings(self, text: str, tokens: Sequence[tuple[int, int]]) -> list[str]:
@@ -363,6 +350,23 @@ class SlotTagger:
         rng = np.random.default_rng(self.random_state)
         self.gazetteer_ = Gazetteer(gazetteers) if gazetteers else None
         self.gazetteer_entries_ = {k: list(v) for k, v in (gazetteers or {}).items()}
+        self._learn_vocabularies(texts, spans)
+        encoded = [self._encode(t) for t in texts]
+        tag_index = {t: i for i, t in enumerate(self.tags_)}
+        tag_ids = [
+            [tag_index[g] for g in spans_to_bio(e[0], s)]
+            for e, s in zip(encoded, spans, strict=True)
+        ]
+        self.net_ = self._new_network(encoded[0][4].shape[1])
+        best_state = self._train_epochs(encoded, tag_ids, rng, dev_texts, dev_spans, progress)
+        if best_state is not None:
+            self.net_.load_state_dict(best_state)
+        self.n_train_ = len(texts)
+        self.net_.eval()
+        return self
+
+    def _learn_vocabularies(self, texts: Sequence[str], spans: Sequence[Sequence[Span]]) -> None:
+        """Token and bigram ids (rare ones map to ``<unk>``) and the BIO tag set of the span labels."""
         counts: Counter[str] = Counter()
         bigram_counts: Counter[str] = Counter()
         for text in texts:
@@ -380,14 +384,10 @@ class SlotTagger:
         }
         labels = sorted({s.label for spans_ in spans for s in spans_})
         self.tags_ = ["O"] + [f"{p}-{label}" for label in labels for p in ("B", "I")]
-        tag_index = {t: i for i, t in enumerate(self.tags_)}
-        encoded = [self._encode(t) for t in texts]
-        tag_ids = [
-            [tag_index[g] for g in spans_to_bio(e[0], s)]
-            for e, s in zip(encoded, spans, strict=True)
-        ]
-        extra_dim = encoded[0][4].shape[1]
-        self.net_ = _build_network(
+
+    def _new_network(self, extra_dim: int):  # type: ignore[no-untyped-def]
+        """The BiLSTM-CRF sized for the learnt vocabularies and ``extra_dim`` gazetteer features."""
+        return _build_network(
             len(self.vocab_) + 2,
             len(self.bigrams_) + 2,
             extra_dim,
@@ -396,25 +396,24 @@ class SlotTagger:
             self.hidden_dim,
             self.dropout,
         )
+
+    def _train_epochs(
+        self,
+        encoded: list[tuple],
+        tag_ids: list[list[int]],
+        rng: np.random.Generator,
+        dev_texts: Sequence[str] | None,
+        dev_spans: Sequence[Sequence[Span]] | None,
+        progress: Callable[[int, float], None] | None,
+    ) -> dict[str, Any] | None:
+        """Epochs until ``epochs`` or ``max_train_seconds``; the best dev-F1 epoch's weights (``None``: no dev set)."""
+        import torch
+
         optimiser = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
         best_f1, best_state, self.history_ = -1.0, None, []
         started = time.perf_counter()
         for epoch in range(self.epochs):
-            self.net_.train()
-            total = 0.0
-            for idx in self._batches(encoded, rng):
-                tok, big, shape, extra, mask, tags = self._batch(
-                    [encoded[i] for i in idx], [tag_ids[i] for i in idx]
-                )
-                # token dropout teaches the <unk> embeddings what unseen characters look like
-                tok = tok.masked_fill((torch.rand(tok.shape) < 0.05) & mask, _UNK)
-                big = big.masked_fill((torch.rand(big.shape) < 0.05) & mask, _UNK)
-                loss = self.net_.crf.nll(self.net_.emissions(tok, big, shape, extra), tags, mask)
-                optimiser.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.net_.parameters(), 5.0)
-                optimiser.step()
-                total += float(loss.detach()) * len(idx)
+            total = self._train_one_epoch(encoded, tag_ids, optimiser, rng)
             record: dict[str, float] = {"epoch": epoch + 1, "train_loss": total / len(encoded)}
             if dev_texts is not None and dev_spans is not None:
                 record.update({f"dev_{k}": v for k, v in self.score(dev_texts, dev_spans).items()})
@@ -430,12 +429,35 @@ class SlotTagger:
                     "tagger stopped at time budget", epoch=epoch + 1, seconds=self.max_train_seconds
                 )
                 break
-        if best_state is not None:
-            self.net_.load_state_dict(best_state)
         self.best_dev_f1_ = best_f1
-        self.n_train_ = len(texts)
-        self.net_.eval()
-        return self
+        return best_state
+
+    def _train_one_epoch(
+        self,
+        encoded: list[tuple],
+        tag_ids: list[list[int]],
+        optimiser: Any,
+        rng: np.random.Generator,
+    ) -> float:
+        """One pass over shuffled length-bucketed batches; the summed (row-weighted) CRF loss."""
+        import torch
+
+        self.net_.train()
+        total = 0.0
+        for idx in self._batches(encoded, rng):
+            tok, big, shape, extra, mask, tags = self._batch(
+                [encoded[i] for i in idx], [tag_ids[i] for i in idx]
+            )
+            # token dropout teaches the <unk> embeddings what unseen characters look like
+            tok = tok.masked_fill((torch.rand(tok.shape) < 0.05) & mask, _UNK)
+            big = big.masked_fill((torch.rand(big.shape) < 0.05) & mask, _UNK)
+            loss = self.net_.crf.nll(self.net_.emissions(tok, big, shape, extra), tags, mask)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.net_.parameters(), 5.0)
+            optimiser.step()
+            total += float(loss.detach()) * len(idx)
+        return total
 
     # -- inference --------------------------------------------------------------------------
     def predict_spans(self, texts: Sequence[str], batch_size: int = 64) -> list[list[Span]]:
@@ -443,7 +465,7 @@ class SlotTagger:
         import torch
 
         if not hasattr(self, "net_"):
-            raise RuntimeError("SlotTagger is not fitted: call fit(...) or SlotTagger.load(path)")
+            raise NotFittedError("SlotTagger is not fitted: call fit(...) or SlotTagger.load(path)")
         self.net_.eval()
         out: list[list[Span]] = []
         with torch.inference_mode():
@@ -496,7 +518,7 @@ class SlotTagger:
             directory,
             "SlotTagger",
             FORMAT_VERSION,
-            self.get_params(),
+            self.get_params(deep=False),
             data_checksum=data_checksum,
             n_train=self.n_train_,
             best_dev_f1=self.best_dev_f1_,
@@ -520,16 +542,7 @@ class SlotTagger:
         )
         tagger.gazetteer_entries_ = vocab["gazetteers"]
         tagger.gazetteer_ = Gazetteer(vocab["gazetteers"]) if vocab["gazetteers"] else None
-        extra = tagger.gazetteer_.n_features if tagger.gazetteer_ else 0
-        tagger.net_ = _build_network(
-            len(tagger.vocab_) + 2,
-            len(tagger.bigrams_) + 2,
-            extra,
-            len(tagger.tags_),
-            tagger.embedding_dim,
-            tagger.hidden_dim,
-            tagger.dropout,
-        )
+        tagger.net_ = tagger._new_network(tagger.gazetteer_.n_features if tagger.gazetteer_ else 0)
         tagger.net_.load_state_dict(load_tensors(directory / "weights.safetensors"))
         tagger.net_.eval()
         tagger.history_ = meta["history"]
