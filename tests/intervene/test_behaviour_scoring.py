@@ -8,9 +8,9 @@ import pytest
 from shopintent.behaviour import EventIntentModel
 from shopintent.datasets import taobao_userbehavior_head
 from shopintent.intervene import DecisionEngine, read_decisions
-from shopintent.intervene.behaviour_scoring import BehaviourSessionScorer
+from shopintent.intervene.behaviour_scoring import BehaviourDecisionScorer
 from shopintent.intervene.replay import replay_events
-from shopintent.intervene.scoring import SessionState
+from shopintent.intervene.scoring import SessionCounts
 from shopintent.store import sessionise_frame
 
 TEST_DAY = pd.Timestamp("2017-12-03", tz="Asia/Shanghai")
@@ -32,7 +32,7 @@ def split(session_settings):  # type: ignore[no-untyped-def]
 def test_behaviour_scorer_beats_the_heuristic_on_the_held_out_day(split, tmp_path) -> None:  # type: ignore[no-untyped-def]
     models, test = split
     aucs = {}
-    for name, scorer in (("heuristic", None), ("behaviour", BehaviourSessionScorer(models))):
+    for name, scorer in (("heuristic", None), ("behaviour", BehaviourDecisionScorer(models))):
         engine = DecisionEngine(log_path=tmp_path / f"{name}.jsonl", random_state=0)
         report = replay_events(test, engine, scorer=scorer)
         engine.close()
@@ -47,8 +47,8 @@ def test_behaviour_scorer_beats_the_heuristic_on_the_held_out_day(split, tmp_pat
 
 def test_scores_follow_the_session_and_need_observed_events(split) -> None:  # type: ignore[no-untyped-def]
     models, _ = split
-    scorer = BehaviourSessionScorer(models)
-    state = SessionState(user_id="u1", session_id="u1:1")
+    scorer = BehaviourDecisionScorer(models)
+    state = SessionCounts(user_id="u1", session_id="u1:1")
     with pytest.raises(KeyError, match="no observed events"):
         scorer.score(state)
     t0 = TEST_DAY.timestamp()

@@ -28,7 +28,7 @@ from shopintent.intervene.estimators import (
 from shopintent.intervene.feedback import FeedbackError, LoggedFeedback
 from shopintent.intervene.ope import OPEReport, evaluate_logged_policy
 from shopintent.intervene.policy import UpliftPolicy
-from shopintent.intervene.scoring import HeuristicSessionScorer, SessionScorer, SessionScores, SessionState
+from shopintent.intervene.scoring import DecisionScorer, HeuristicDecisionScorer, SessionCounts, SessionScores
 
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -41,15 +41,15 @@ __all__ = [
     "DecisionDetail",
     "DecisionEngine",
     "DecisionLog",
+    "DecisionScorer",
     "DirectMethod",
     "DoublyRobust",
     "FeedbackError",
-    "HeuristicSessionScorer",
+    "HeuristicDecisionScorer",
     "LoggedFeedback",
     "OPEReport",
-    "SessionScorer",
+    "SessionCounts",
     "SessionScores",
-    "SessionState",
     "SwitchDR",
     "UnknownDecision",
     "UpliftPolicy",

@@ -1,7 +1,7 @@
 """The behaviour package's trained event models as the engine's session scorer.
 
-:class:`~shopintent.intervene.scoring.HeuristicSessionScorer` needs no training
-but carries little signal. :class:`BehaviourSessionScorer` feeds every event
+:class:`~shopintent.intervene.scoring.HeuristicDecisionScorer` needs no training
+but carries little signal. :class:`BehaviourDecisionScorer` feeds every event
 of a replay into :class:`shopintent.behaviour.SessionScorer` (LightGBM models
 of purchase and cart abandonment from a session's first events), keeping one
 behaviour state per live session and each shopper's history across sessions,
@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shopintent.intervene.scoring import HeuristicSessionScorer, SessionScores, SessionState
+from shopintent.intervene.scoring import HeuristicDecisionScorer, SessionCounts, SessionScores
 
 
-class BehaviourSessionScorer:
+class BehaviourDecisionScorer:
     """Score sessions with fitted behaviour models, fed event by event through :meth:`observe`.
 
     ``models`` maps task (``purchase``, ``abandon``) to a fitted
@@ -30,12 +30,12 @@ class BehaviourSessionScorer:
         from shopintent.behaviour import SessionScorer
 
         self._scorer = SessionScorer(models, n_reasons=0)
-        self._risk = HeuristicSessionScorer()
+        self._risk = HeuristicDecisionScorer()
         self._states: dict[str, Any] = {}
         self._open_session_of_user: dict[str, str] = {}
         self._last: dict[str, Any] = {}
 
-    def observe(self, state: SessionState, event_type: str, item_id: str | None,
+    def observe(self, state: SessionCounts, event_type: str, item_id: str | None,
                 category_id: str | None, t_s: float) -> None:
         """Fold one event of ``state``'s session into its behaviour state and score it."""
         session = state.session_id
@@ -56,7 +56,7 @@ class BehaviourSessionScorer:
             {"event_type": event_type, "timestamp": t_s, "item_id": item_id, "category_id": category_id})
         self._states[session] = self._scorer.state
 
-    def score(self, state: SessionState) -> SessionScores:
+    def score(self, state: SessionCounts) -> SessionScores:
         """The latest behaviour scores of the session (after :meth:`observe` saw its events)."""
         latest = self._last.get(state.session_id)
         if latest is None:

@@ -1,11 +1,18 @@
 """Purchase probability and abandonment risk of a live session, behind a small protocol.
 
 The engine needs, for the session it decides on, how likely the shopper is to
-buy and how likely to leave a filled cart. The behaviour package will provide a
-trained model; until then :class:`HeuristicSessionScorer` is a transparent
-logistic score of the session's counts (carts and favourites raise intent, a
-long unconverted browse lowers it). Anything with a ``score(state)`` method
-returning :class:`SessionScores` plugs in.
+buy and how likely to leave a filled cart. :class:`HeuristicDecisionScorer` is a
+transparent logistic score of the session's counts (carts and favourites raise
+intent, a long unconverted browse lowers it);
+:class:`~shopintent.intervene.behaviour_scoring.BehaviourDecisionScorer` puts the
+behaviour package's trained models behind the same protocol. Anything with a
+``score(counts)`` method returning :class:`SessionScores` plugs in
+(:class:`DecisionScorer`).
+
+:class:`SessionCounts` is only what these scorers read: running counts of one
+session. The service's view of a session is
+:class:`~shopintent.serve.state.base.LiveSessionState`, and the behaviour
+models' feature state :class:`~shopintent.behaviour.features.SessionFeatureState`.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from typing import Protocol
 
 
 @dataclass
-class SessionState:
+class SessionCounts:
     """Running counts of one session, updated event by event."""
 
     user_id: str
@@ -74,10 +81,10 @@ class SessionScores:
     risk_score: float = 0.0
 
 
-class SessionScorer(Protocol):
-    """Anything that scores a live session (the behaviour package's model plugs in here)."""
+class DecisionScorer(Protocol):
+    """What the decision engine's replay asks to score a session (heuristic or behaviour models)."""
 
-    def score(self, state: SessionState) -> SessionScores:
+    def score(self, state: SessionCounts) -> SessionScores:
         """Purchase probability, abandonment risk and risk score of the session."""
         ...
 
@@ -101,7 +108,7 @@ def bot_risk_score(n_events: int, duration_s: float, bot_rate: float = BOT_RATE)
     return min(per_minute / bot_rate, 1.0)
 
 
-class HeuristicSessionScorer:
+class HeuristicDecisionScorer:
     """A transparent logistic score of session counts; no training, every weight visible.
 
     ``purchase_probability = σ(b + w_cart·log1p(carts) + w_fav·log1p(favs)
@@ -127,7 +134,7 @@ class HeuristicSessionScorer:
         self.w_items = w_items
         self.bot_rate = bot_rate
 
-    def score(self, state: SessionState) -> SessionScores:
+    def score(self, state: SessionCounts) -> SessionScores:
         """Score one session from its counts."""
         logit = (
             self.bias
