@@ -16,8 +16,8 @@ rendering (a stale block) and when a number in any other docs table is
 held by no results file. Regenerate with
 ``python -m shopintent.evaluation.docs_render`` (after ``shopintent bench AREA``).
 
->>> from pathlib import Path
->>> print(render_table("behaviour.uci", Path("benchmarks/results")).splitlines()[2])
+>>> from shopintent.settings import Settings
+>>> print(render_table("behaviour.uci", Settings().results_dir).splitlines()[2])
 | LightGBM | yes | 0.9356 ± 0.0055 | 0.7536 ± 0.0194 | 0.6805 ± 0.0140 | 0.0150 ± 0.0047 |
 """
 
@@ -246,9 +246,20 @@ def write_pages(pages: Sequence[Path], results_dir: Path) -> list[Path]:
     return changed
 
 
-if __name__ == "__main__":  # python -m shopintent.evaluation.docs_render [DOCS_DIR] [RESULTS_DIR]
+def main(argv: Sequence[str]) -> list[Path]:
+    """``python -m shopintent.evaluation.docs_render [DOCS_DIR]``: re-render the docs' blocks from
+    ``Settings().results_dir``; ``DOCS_DIR`` defaults to the ``docs`` folder beside that checkout's
+    ``benchmarks`` (never the working folder)."""
+    from shopintent.settings import Settings
+
+    results = Settings().results_dir
+    docs = Path(argv[0]) if argv else results.parent.parent / "docs"
+    if not docs.is_dir():
+        raise SystemExit(f"no docs folder at {docs}: pass the checkout's docs folder")
+    return write_pages(sorted(docs.glob("*.md")), results)
+
+
+if __name__ == "__main__":
     import sys
 
-    docs = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
-    results = Path(sys.argv[2] if len(sys.argv) > 2 else "benchmarks/results")
-    write_pages(sorted(docs.glob("*.md")), results)
+    main(sys.argv[1:])

@@ -13,11 +13,12 @@ which label its rows appear in that area's measurement names. A served model
 whose id has no entry has no benchmark row — the card says so instead of
 showing another model's numbers.
 
->>> from pathlib import Path
->>> card = benchmark_card(Path("benchmarks/results"), "intervene:uplift-prior-1")
+>>> from shopintent.settings import Settings
+>>> results = Settings().results_dir  # the checkout's benchmarks/results
+>>> card = benchmark_card(results, "intervene:uplift-prior-1")
 >>> card["command"], [m["name"] for m in card["measurements"]][:1]
 ('shopintent bench intervene', ['latency p50 (wall)'])
->>> benchmark_card(Path("benchmarks/results"), "recommend:no-such-model")["missing"]
+>>> benchmark_card(results, "recommend:no-such-model")["missing"]
 'no benchmark row for this model'
 """
 
