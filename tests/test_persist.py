@@ -170,6 +170,28 @@ def test_save_then_load_gives_identical_predictions(saved: Saved) -> None:
     np.testing.assert_array_equal(saved.predict(loaded), saved.predictions)
 
 
+def test_the_one_loader_reads_every_area_by_the_kind_in_model_json(saved: Saved) -> None:
+    from shopintent.estimators import load_model
+
+    loaded = load_model(saved.directory)
+    np.testing.assert_array_equal(saved.predict(loaded), saved.predictions)
+
+
+def test_the_one_loader_refuses_a_kind_no_estimator_loads_and_still_verifies_the_manifest(
+    saved: Saved,
+) -> None:
+    from shopintent.estimators import load_model
+
+    meta_file = saved.directory / "model.json"
+    original = meta_file.read_text(encoding="utf-8")
+    meta_file.write_text(re.sub(r'"kind": "[^"]+"', '"kind": "toaster"', original, count=1), encoding="utf-8")
+    with pytest.raises(ModelFileError, match="holds a 'toaster' model, which no estimator loads"):
+        load_model(saved.directory)
+    meta_file.write_text(original.replace('"format_version"', '"format_version" ', 1), encoding="utf-8")
+    with pytest.raises(ModelFileError, match="model.json: changed since it was saved"):
+        load_model(saved.directory)
+
+
 def test_the_manifest_lists_every_file_with_its_sha256_and_only_safe_formats(saved: Saved) -> None:
     import hashlib
 
