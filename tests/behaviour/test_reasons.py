@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from shopintent.behaviour import reasons as reasons_module
-from shopintent.behaviour.features import FEATURE_NAMES, SessionState, UserHistory
+from shopintent.behaviour.features import FEATURE_NAMES, SessionFeatureState, UserHistory
 from shopintent.behaviour.reasons import PHRASES, UNDEFINED_UNTIL_SEEN, describe, in_words, phrase
 from shopintent.behaviour.scorer import Reason
 
@@ -79,7 +79,7 @@ def _real_vectors(sessions: pd.DataFrame, users: int) -> list[list[float]]:
     for _, shopper in frame.groupby("user_id", sort=False):
         history = UserHistory()
         for _, session in shopper.groupby("session_number", sort=True):
-            state = SessionState(history, utc_offset_hours=8.0)
+            state = SessionFeatureState(history, utc_offset_hours=8.0)
             for event in session.itertuples():
                 state.update(str(event.event_type), event.timestamp.timestamp(), str(event.item_id),
                              str(event.category_id))

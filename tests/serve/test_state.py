@@ -8,8 +8,8 @@ import pandas as pd
 
 from shopintent.datasets import taobao_userbehavior_head as taobao
 from shopintent.serve.state.base import live_events
-from shopintent.serve.state.memory import MemorySessionState
-from shopintent.serve.state.redis_state import RedisSessionState
+from shopintent.serve.state.memory import MemorySessionStore
+from shopintent.serve.state.redis_state import RedisSessionStore
 from shopintent.settings import Settings
 from shopintent.store import EventStore
 
@@ -26,8 +26,8 @@ def _taobao_live(settings: Settings, n: int) -> list:  # type: ignore[type-arg]
 def test_redis_and_memory_state_agree_on_real_taobao_events(settings: Settings, redis_url: str) -> None:
     events = _taobao_live(settings, 3000)
     gap = settings.session_gap_minutes * 60
-    memory = MemorySessionState(gap)
-    shared = RedisSessionState(redis_url, gap, prefix=f"state{time.monotonic_ns()}:")
+    memory = MemorySessionStore(gap)
+    shared = RedisSessionStore(redis_url, gap, prefix=f"state{time.monotonic_ns()}:")
     # Two "workers" write to Redis in turn; state must not depend on who wrote what.
     for start in range(0, len(events), 250):
         chunk = events[start : start + 250]
@@ -49,7 +49,7 @@ def test_memory_sessions_match_the_store_sessionisation(settings: Settings) -> N
         store.append(events)
         aggregates = store.session_aggregates(settings.session_gap_minutes)
         live = live_events(store.events())
-    memory = MemorySessionState(settings.session_gap_minutes * 60)
+    memory = MemorySessionStore(settings.session_gap_minutes * 60)
     transitions = memory.apply(live)
     sizes = sorted(t.state.n_events for t in transitions)
     # The live rule is the store's rule: the same number of sessions with the same sizes.
@@ -58,7 +58,7 @@ def test_memory_sessions_match_the_store_sessionisation(settings: Settings) -> N
 
 
 def test_memory_state_is_bounded() -> None:
-    memory = MemorySessionState(1800, max_sessions=100)
+    memory = MemorySessionStore(1800, max_sessions=100)
     base = pd.Timestamp("2024-01-01", tz="UTC").timestamp()
     from shopintent.serve.state.base import LiveEvent
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shopintent.behaviour.default import load_default_models, load_default_scorer
     from shopintent.behaviour.event_models import EventIntentModel
-    from shopintent.behaviour.features import SessionState, UserHistory
+    from shopintent.behaviour.features import SessionFeatureState, UserHistory
     from shopintent.behaviour.repeat import RepeatPurchaseModel
     from shopintent.behaviour.scorer import Reason, Score, SessionScorer
     from shopintent.behaviour.sequence import SequenceIntentModel
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # Imported lazily: LightGBM and torch are heavy, and most callers need one of these only.
 _EXPORTS = {
     "load_default_models": "default", "load_default_scorer": "default",
-    "EventIntentModel": "event_models", "SessionState": "features", "UserHistory": "features",
+    "EventIntentModel": "event_models", "SessionFeatureState": "features", "UserHistory": "features",
     "RepeatPurchaseModel": "repeat", "Reason": "scorer", "Score": "scorer",
     "SessionScorer": "scorer", "SequenceIntentModel": "sequence",
     "SessionPurchaseModel": "session_purchase",

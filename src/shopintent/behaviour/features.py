@@ -1,8 +1,8 @@
 """Session features updated in O(1) per event, the same code for training and live scoring.
 
 Why one incremental class: a feature computed one way offline and another way
-online is the classic silent bug of behavioural models. :class:`SessionState`
-takes events one at a time and can be read (:meth:`SessionState.vector`) after
+online is the classic silent bug of behavioural models. :class:`SessionFeatureState`
+takes events one at a time and can be read (:meth:`SessionFeatureState.vector`) after
 any of them; the training table is built by replaying the log through it, and
 the live :class:`~shopintent.behaviour.scorer.SessionScorer` calls the very
 same ``update``. A state only ever sees events that already happened, so the
@@ -55,7 +55,7 @@ class UserHistory:
     open_cart: set[str] = field(default_factory=set)
     bought: set[str] = field(default_factory=set)
 
-    def absorb(self, state: SessionState) -> None:
+    def absorb(self, state: SessionFeatureState) -> None:
         """Fold a finished session into the history."""
         if state.k == 0:
             return
@@ -84,9 +84,12 @@ class UserHistory:
                    open_cart=set(data["open_cart"]), bought=set(data["bought"]))  # type: ignore[arg-type]
 
 
-class SessionState:
-    """Running aggregates of one session; :meth:`update` is O(1) per event.
+class SessionFeatureState:
+    """Running feature aggregates of one session; :meth:`update` is O(1) per event.
 
+    The one source of the behaviour models' features, for training rows and live
+    scores alike (not the service's ``LiveSessionState``, which holds what the API
+    shows, nor the decision replay's ``SessionCounts``).
     ``utc_offset_hours`` shifts timestamps to the shop's local time for the
     hour-of-day and weekday features (Taobao: +8).
     """

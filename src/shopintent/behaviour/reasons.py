@@ -93,7 +93,7 @@ def _visit(prior: float) -> str:
 
 Phrase = Callable[[Any], str]
 
-#: Features that are undefined (NaN) until something happens (see ``SessionState.vector``).
+#: Features that are undefined (NaN) until something happens (see ``SessionFeatureState.vector``).
 UNDEFINED_UNTIL_SEEN = frozenset({"mean_gap_s", "last_gap_s", "max_gap_s", "since_prior_h"})
 
 #: One phrase per feature, from its current value (``None`` where the feature is undefined).

@@ -1,7 +1,7 @@
 """Score a live, partial session one event at a time, with the reasons behind the score.
 
 Why a separate class: serving needs O(1) work per event. :class:`SessionScorer`
-keeps one :class:`~shopintent.behaviour.features.SessionState` per session,
+keeps one :class:`~shopintent.behaviour.features.SessionFeatureState` per session,
 updates it with each event (the same code that built the training rows) and
 runs each LightGBM booster on that single row.
 
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from shopintent.behaviour.event_models import EventIntentModel
-from shopintent.behaviour.features import ACTIONS, FEATURE_NAMES, N_FEATURES, SessionState, UserHistory
+from shopintent.behaviour.features import ACTIONS, FEATURE_NAMES, N_FEATURES, SessionFeatureState, UserHistory
 from shopintent.schema.records import Event
 
 
@@ -105,7 +105,7 @@ class SessionScorer:
                              "train them with one setting")
         self.utc_offset_hours = offsets.pop() if offsets else 0.0
         self.n_reasons = n_reasons
-        self.state = SessionState(history, self.utc_offset_hours)
+        self.state = SessionFeatureState(history, self.utc_offset_hours)
         self._row = np.zeros((1, N_FEATURES))
         purchase = self.models.get("purchase")
         self._explainer = purchase.explainer() if purchase is not None and n_reasons > 0 else None
@@ -154,11 +154,11 @@ class SessionScorer:
         Lets one scorer object re-play stored sessions one after another (the
         models and their explainers are loaded once).
         """
-        self.state = SessionState(history, self.utc_offset_hours)
+        self.state = SessionFeatureState(history, self.utc_offset_hours)
 
     def close(self) -> UserHistory:
         """End the session: fold it into the shopper's history and return that history."""
         history = self.state.history
         history.absorb(self.state)
-        self.state = SessionState(history, self.utc_offset_hours)
+        self.state = SessionFeatureState(history, self.utc_offset_hours)
         return history

@@ -8,7 +8,7 @@ scorer that starts every session from an empty history scores features the
 models never saw. :class:`ShopperRecord` holds what a live service needs to
 rebuild the very same row: the history of closed sessions and the events of the
 session still open. When an event arrives for another session, the open one is
-replayed through :class:`~shopintent.behaviour.features.SessionState` and
+replayed through :class:`~shopintent.behaviour.features.SessionFeatureState` and
 absorbed, which is what the training replay does at a session boundary.
 
 :func:`shopper_records` builds the records from a sessionised event table (the
@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from shopintent.behaviour.examples import ordered_events
-from shopintent.behaviour.features import SessionState, UserHistory
+from shopintent.behaviour.features import SessionFeatureState, UserHistory
 
 #: One event of an open session: (event type, unix seconds, item id, category id).
 OpenEvent = tuple[str, float, str | None, str | None]
@@ -63,9 +63,9 @@ class ShopperRecord:
         self.open_session = None
         self.open_events = []
 
-    def session_state(self, utc_offset_hours: float = 0.0) -> SessionState:
-        """The open session replayed into a fresh :class:`SessionState` over the history."""
-        state = SessionState(self.history, utc_offset_hours)
+    def session_state(self, utc_offset_hours: float = 0.0) -> SessionFeatureState:
+        """The open session replayed into a fresh :class:`SessionFeatureState` over the history."""
+        state = SessionFeatureState(self.history, utc_offset_hours)
         for event_type, ts, item, category in self.open_events:
             state.update(event_type, ts, item, category)
         return state

@@ -40,8 +40,8 @@ from shopintent.serve.gateway import (
 from shopintent.serve.live import FUNNEL_STAGES, LiveStats
 from shopintent.serve.metrics import ServiceMetrics
 from shopintent.serve.state.base import (
-    SessionState,
-    SessionStateStore,
+    LiveSessionState,
+    LiveSessionStore,
     Transition,
     derived_session_id,
     live_events,
@@ -52,7 +52,7 @@ from shopintent.serve.state.history import (
     Observation,
     ShopperHistoryStore,
 )
-from shopintent.serve.state.memory import MemorySessionState
+from shopintent.serve.state.memory import MemorySessionStore
 from shopintent.serve.state.signals import MemorySessionSignals, SessionSignals
 from shopintent.serve.streams.base import EventSource
 from shopintent.serve.streams.consumer import StreamConsumer
@@ -78,14 +78,14 @@ class DecisionNotFound(LookupError):
     """An outcome names a decision that this engine never issued."""
 
 
-def _make_state(settings: Settings, config: ServeConfig) -> SessionStateStore:
+def _make_state(settings: Settings, config: ServeConfig) -> LiveSessionStore:
     gap_s = settings.session_gap_minutes * 60
     if config.state == "redis":
-        from shopintent.serve.state.redis_state import RedisSessionState
+        from shopintent.serve.state.redis_state import RedisSessionStore
 
         assert config.redis_url is not None
-        return RedisSessionState(config.redis_url, gap_s, prefix=config.stream_name + ":state:")
-    return MemorySessionState(gap_s, max_sessions=config.max_sessions)
+        return RedisSessionStore(config.redis_url, gap_s, prefix=config.stream_name + ":state:")
+    return MemorySessionStore(gap_s, max_sessions=config.max_sessions)
 
 
 def _make_history(config: ServeConfig) -> ShopperHistoryStore:
@@ -324,7 +324,7 @@ class Service:
                 decisions.setdefault(d["session_id"], []).append(d)
         return StoredEffects(session_of=session_of, decisions_by_session=decisions)
 
-    def _due_for_decision(self, transitions: list[Transition], rows: pd.DataFrame) -> list[SessionState]:
+    def _due_for_decision(self, transitions: list[Transition], rows: pd.DataFrame) -> list[LiveSessionState]:
         mode = self.config.auto_decide
         if mode == "off" or not transitions or not (self.models["intervene"].ready
                                                     and self.models["behaviour"].ready):
@@ -381,7 +381,7 @@ class Service:
             self.signals.set_intent(session_id, str(intent), float(parsed.get("confidence") or 0.0))
 
     # -- sessions -------------------------------------------------------------------------
-    def resolve_session(self, session_id: str) -> SessionState:
+    def resolve_session(self, session_id: str) -> LiveSessionState:
         """A live session by the id the service issued for it, and by nothing else.
 
         A client's own session id is not looked up (pseudonymised on the fly it
@@ -396,7 +396,7 @@ class Service:
                 "accepted); a session also closes after the inactivity gap")
         return state
 
-    def score(self, states: list[SessionState]) -> list[dict[str, Any]]:
+    def score(self, states: list[LiveSessionState]) -> list[dict[str, Any]]:
         """Behaviour scores for sessions (raises ModelUnavailable), each over its shopper's history."""
         slot = self.models["behaviour"]
         slot.get()
@@ -419,7 +419,7 @@ class Service:
         return rows[:limit], None
 
     # -- decisions ------------------------------------------------------------------------
-    def _decide_many(self, states: list[SessionState], trigger: str) -> list[dict[str, Any]]:
+    def _decide_many(self, states: list[LiveSessionState], trigger: str) -> list[dict[str, Any]]:
         slot = self.models["intervene"]
         made = []
         for state, score in zip(states, self.score(states), strict=True):
@@ -431,7 +431,7 @@ class Service:
             self.stats.record_decision(choice["action"], choice["cost"])
         return made
 
-    def _context(self, state: SessionState, score: dict[str, Any]) -> dict[str, Any]:
+    def _context(self, state: LiveSessionState, score: dict[str, Any]) -> dict[str, Any]:
         """The engine's context: scores, the session's latest text intent and its risk score."""
         signal = self.signals.get(state.session_id)
         return intervene_adapter.context_for(state, score, intent=signal.get("intent") if signal else None,
@@ -479,7 +479,7 @@ class Service:
         self.metrics.intents.labels(language).inc()
         return result
 
-    def recommend(self, session_id: str, k: int) -> tuple[SessionState, list[dict[str, Any]]]:
+    def recommend(self, session_id: str, k: int) -> tuple[LiveSessionState, list[dict[str, Any]]]:
         state = self.resolve_session(session_id)
         return state, recommend_items(self.models["recommend"], list(state.items), k)
 

@@ -23,12 +23,12 @@ from shopintent.behaviour.reasons import describe
 from shopintent.behaviour.shopper import ShopperRecord
 from shopintent.serve.adapters.base import ModelSlot, import_or_unavailable
 from shopintent.serve.adapters.convert import plain
-from shopintent.serve.state.base import SessionState
+from shopintent.serve.state.base import LiveSessionState
 from shopintent.settings import Settings
 
 
 class ReplayScorer:
-    """Scores a :class:`SessionState` by replaying its events into one reused scorer."""
+    """Scores a :class:`LiveSessionState` by replaying its events into one reused scorer."""
 
     def __init__(self, scorer: Any) -> None:
         self._scorer = scorer
@@ -38,7 +38,7 @@ class ReplayScorer:
     def utc_offset_hours(self) -> float:
         return float(self._scorer.utc_offset_hours)
 
-    def score(self, state: SessionState, shopper: ShopperRecord | None = None) -> dict[str, Any]:
+    def score(self, state: LiveSessionState, shopper: ShopperRecord | None = None) -> dict[str, Any]:
         """Score ``state``; ``shopper`` (its user's record) supplies the history and the full
         open session. A session that is no longer its shopper's open one (it has been closed
         by a later session) is replayed from its own kept events without history, and says so
@@ -90,7 +90,7 @@ def behaviour_slot(settings: Settings) -> ModelSlot[ReplayScorer]:
     return ModelSlot("behaviour", load)
 
 
-def score_sessions(slot: ModelSlot[ReplayScorer], states: list[SessionState],
+def score_sessions(slot: ModelSlot[ReplayScorer], states: list[LiveSessionState],
                    shoppers: list[ShopperRecord | None]) -> list[dict[str, Any]]:
     """One score record per session, in order (``shoppers``: each session's shopper record)."""
     scorer = slot.get()

@@ -12,7 +12,7 @@ from typing import Any
 
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable, import_or_unavailable
 from shopintent.serve.adapters.convert import plain
-from shopintent.serve.state.base import SessionState
+from shopintent.serve.state.base import LiveSessionState
 from shopintent.settings import Settings
 
 
@@ -33,14 +33,14 @@ def intervene_slot(settings: Settings) -> ModelSlot[Any]:
     return ModelSlot("intervene", load)
 
 
-def risk_score(state: SessionState) -> float:
+def risk_score(state: LiveSessionState) -> float:
     """The session's risk score for the engine's guardrail (today the bot-rate heuristic)."""
     from shopintent.intervene.scoring import bot_risk_score
 
     return bot_risk_score(state.n_events, state.duration_s)
 
 
-def context_for(state: SessionState, score: dict[str, Any] | None,
+def context_for(state: LiveSessionState, score: dict[str, Any] | None,
                 intent: str | None = None, risk_score: float = 0.0) -> dict[str, Any]:
     """The engine's context for a session: scores (a shopper who bought has p = 1, an empty cart
     has no abandonment risk), cart value, the latest text intent, the risk score and the

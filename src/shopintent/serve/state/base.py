@@ -28,8 +28,14 @@ COUNTED_TYPES = ("view", "search", "add_to_cart", "remove_from_cart", "favourite
 
 
 @dataclass
-class SessionState:
-    """One session as the service sees it right now."""
+class LiveSessionState:
+    """One session as the service sees it right now: counts, recent items, its last events.
+
+    What the HTTP API shows and the adapters score from; the store of many is a
+    :class:`LiveSessionStore`. (The decision replay's running counts are
+    :class:`~shopintent.intervene.scoring.SessionCounts`, the behaviour models'
+    features :class:`~shopintent.behaviour.features.SessionFeatureState`.)
+    """
 
     session_id: str
     user_id: str
@@ -65,7 +71,7 @@ class SessionState:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SessionState:
+    def from_dict(cls, data: dict[str, Any]) -> LiveSessionState:
         counts = data.get("counts") or {}
         items = data.get("items") or []
         categories = data.get("categories") or []
@@ -89,7 +95,7 @@ class SessionState:
 class Transition:
     """A session after one write group, and the event types it saw for the first time."""
 
-    state: SessionState
+    state: LiveSessionState
     new_types: frozenset[str]
     event_ids: tuple[str, ...] = ()
 
@@ -135,7 +141,7 @@ def live_events(frame: pd.DataFrame) -> list[LiveEvent]:
     ]
 
 
-class SessionStateStore(ABC):
+class LiveSessionStore(ABC):
     """Where live sessions are kept. Implementations must be safe to call from several threads."""
 
     def __init__(self, gap_s: float) -> None:
@@ -148,11 +154,11 @@ class SessionStateStore(ABC):
         """Fold events (time-ordered) into their sessions; one transition per touched session."""
 
     @abstractmethod
-    def get(self, session_id: str) -> SessionState | None:
+    def get(self, session_id: str) -> LiveSessionState | None:
         """The session's state, or None if unknown (or expired)."""
 
     @abstractmethod
-    def recent(self, limit: int) -> list[SessionState]:
+    def recent(self, limit: int) -> list[LiveSessionState]:
         """The sessions active within the gap of the stream clock, most recent first."""
 
     @abstractmethod
@@ -167,10 +173,10 @@ class SessionStateStore(ABC):
         """Release connections (nothing to do for in-process state)."""
 
 
-def fold(state: SessionState | None, event: LiveEvent, session_id: str) -> SessionState:
+def fold(state: LiveSessionState | None, event: LiveEvent, session_id: str) -> LiveSessionState:
     """One event folded into its session's state (the rule both backends implement)."""
     if state is None:
-        state = SessionState(session_id=session_id, user_id=event.user_id, start=event.ts, last=event.ts)
+        state = LiveSessionState(session_id=session_id, user_id=event.user_id, start=event.ts, last=event.ts)
     state.start = min(state.start, event.ts)
     state.last = max(state.last, event.ts)
     state.counts[event.event_type] = state.counts.get(event.event_type, 0) + 1

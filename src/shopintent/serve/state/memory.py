@@ -7,21 +7,21 @@ import threading
 
 from shopintent.serve.state.base import (
     LiveEvent,
-    SessionState,
-    SessionStateStore,
+    LiveSessionState,
+    LiveSessionStore,
     Transition,
     derived_session_id,
     fold,
 )
 
 
-class MemorySessionState(SessionStateStore):
+class MemorySessionStore(LiveSessionStore):
     """Sessions of one process; ``max_sessions`` bounds memory (oldest activity dropped first)."""
 
     def __init__(self, gap_s: float, max_sessions: int = 100_000) -> None:
         super().__init__(gap_s)
         self.max_sessions = max_sessions
-        self._sessions: dict[str, SessionState] = {}
+        self._sessions: dict[str, LiveSessionState] = {}
         self._users: dict[str, tuple[str, float]] = {}  # user -> (derived session id, last ts)
         self._clock = 0.0
         self._lock = threading.Lock()
@@ -58,8 +58,8 @@ class MemorySessionState(SessionStateStore):
                     for s, t in touched.items() if s in self._sessions]
 
     @staticmethod
-    def _copy(state: SessionState) -> SessionState:
-        return SessionState.from_dict(state.to_dict())
+    def _copy(state: LiveSessionState) -> LiveSessionState:
+        return LiveSessionState.from_dict(state.to_dict())
 
     def _prune(self) -> None:
         keep = int(self.max_sessions * 0.9)
@@ -67,12 +67,12 @@ class MemorySessionState(SessionStateStore):
         self._sessions = {s.session_id: s for s in newest}
         self._users = {u: v for u, v in self._users.items() if v[0] in self._sessions}
 
-    def get(self, session_id: str) -> SessionState | None:
+    def get(self, session_id: str) -> LiveSessionState | None:
         with self._lock:
             state = self._sessions.get(session_id)
             return self._copy(state) if state else None
 
-    def recent(self, limit: int) -> list[SessionState]:
+    def recent(self, limit: int) -> list[LiveSessionState]:
         with self._lock:
             live = [s for s in self._sessions.values() if s.last >= self._clock - self.gap_s]
             top = heapq.nlargest(limit, live, key=lambda s: (s.last, s.session_id))

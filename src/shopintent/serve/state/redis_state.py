@@ -4,7 +4,7 @@ Each event is folded by one Lua script run inside Redis, so two workers
 updating the same session (or the same user's live session) cannot interleave
 half-updates; a write group is sent as one pipeline (one round trip). The
 script implements exactly :func:`shopintent.serve.state.base.fold` and the
-gap rule of :class:`~shopintent.serve.state.memory.MemorySessionState`; a
+gap rule of :class:`~shopintent.serve.state.memory.MemorySessionStore`; a
 test feeds both the same real events and compares them.
 
 Keys (under ``prefix``): ``session:<id>`` (JSON), ``user:<id>`` (current
@@ -18,7 +18,7 @@ import json
 
 import redis
 
-from shopintent.serve.state.base import MAX_EVENTS, MAX_RECENT, LiveEvent, SessionState, SessionStateStore, Transition
+from shopintent.serve.state.base import MAX_EVENTS, MAX_RECENT, LiveEvent, LiveSessionState, LiveSessionStore, Transition
 
 _FOLD = """
 local prefix, user, given = ARGV[1], ARGV[2], ARGV[3]
@@ -86,7 +86,7 @@ return {sid, seen, encoded}
 """
 
 
-def _decode(raw: str | bytes) -> SessionState:
+def _decode(raw: str | bytes) -> LiveSessionState:
     data = json.loads(raw)
     # cjson prints 14 significant digits; the exact values travel as strings.
     for key in ("start", "last", "revenue", "cart_value"):
@@ -94,10 +94,10 @@ def _decode(raw: str | bytes) -> SessionState:
             data[key] = float(data[f"{key}_s"])
     for event in data.get("events") or []:
         event[1] = float(event[1])
-    return SessionState.from_dict(data)
+    return LiveSessionState.from_dict(data)
 
 
-class RedisSessionState(SessionStateStore):
+class RedisSessionStore(LiveSessionStore):
     """Sessions in Redis at ``url`` under ``prefix`` (several services may share one server)."""
 
     def __init__(self, url: str, gap_s: float, prefix: str = "shopintent:", ttl_s: int = 86_400 * 14,
@@ -121,7 +121,7 @@ class RedisSessionState(SessionStateStore):
                 client=pipe,
             )
         results = pipe.execute()
-        latest: dict[str, SessionState] = {}
+        latest: dict[str, LiveSessionState] = {}
         new: dict[str, set[str]] = {}
         members: dict[str, list[str]] = {}
         for event, (sid, seen, encoded) in zip(events, results, strict=True):
@@ -134,7 +134,7 @@ class RedisSessionState(SessionStateStore):
                 new.setdefault(key, set())
         return [Transition(latest[k], frozenset(new[k]), tuple(members[k])) for k in latest]
 
-    def get(self, session_id: str) -> SessionState | None:
+    def get(self, session_id: str) -> LiveSessionState | None:
         raw = self.client.get(self.prefix + "session:" + session_id)
         return _decode(raw) if raw else None
 
@@ -142,7 +142,7 @@ class RedisSessionState(SessionStateStore):
         raw = self.client.get(self.prefix + "clock")
         return float(raw) if raw else 0.0
 
-    def recent(self, limit: int) -> list[SessionState]:
+    def recent(self, limit: int) -> list[LiveSessionState]:
         since = self.clock() - self.gap_s
         ids = self.client.zrevrangebyscore(self.prefix + "active", "+inf", since, start=0, num=limit)
         if not ids:
