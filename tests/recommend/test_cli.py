@@ -75,4 +75,4 @@ def test_bad_input_is_reported_with_exit_code_2(tmp_path) -> None:  # type: igno
     result = runner.invoke(app, ["recommend", "evaluate", "--sequences", str(short)])
     assert result.exit_code == 2 and "at least 3 items" in _flat(result.output)
     unknown = runner.invoke(app, ["recommend", "evaluate", "--sequences", str(short), "--model", "magic"])
-    assert unknown.exit_code == 2 and "unknown model 'magic'" in _flat(unknown.output)
+    assert unknown.exit_code == 2 and "'magic' is not one of 'pop', 'sknn'" in _flat(unknown.output)

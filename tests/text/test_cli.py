@@ -164,4 +164,4 @@ def test_fine_tuned_kind_trains_exports_onnx_and_evaluates(
         app,
         ["intent", "train", "--train", str(shop_files["train"]), "--kind", "magic", "--out", str(out)],
     )
-    assert bad.exit_code == 2 and "--kind 'magic'" in bad.output
+    assert bad.exit_code == 2 and "'--kind': Value error, 'magic' is not one of 'linear'" in bad.output

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
+from shopintent.cli.choices import BehaviourTask
 from shopintent.cli.output import console, description_column, errors, print_json, table
 from shopintent.settings import get_settings
 
@@ -30,26 +31,23 @@ def _fmt(value: Any) -> str:
 @app.command()
 def train(
     events: Path = typer.Option(..., "--events", help="Event file: CSV, Parquet or JSON lines."),
-    task: str = typer.Option("purchase", "--task", help="purchase | abandon | next-action"),
+    task: BehaviourTask = typer.Option(BehaviourTask.PURCHASE, "--task", help="Which label to learn."),
     out: Path = typer.Option(..., "--out", help="Model directory to write (model.json + boosters)."),
     gap_minutes: float = typer.Option(None, "--gap-minutes", help="Session inactivity gap."),
     horizon_hours: float = typer.Option(24.0, "--horizon-hours", help="Cart-abandonment horizon."),
     next_window: int = typer.Option(3, "--next-window", help="Events ahead for next-action labels."),
     utc_offset_hours: float = typer.Option(0.0, "--utc-offset-hours", help="Shop's local time offset."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the model (its random_state)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train a model for TASK on an event file and save it to OUT."""
-    from shopintent.behaviour.generic import TASK_NAMES, train_file
+    from shopintent.behaviour.generic import train_file
 
-    if task not in TASK_NAMES:
-        errors.print(f"unknown task {task!r}; use one of {', '.join(TASK_NAMES)}")
-        raise typer.Exit(code=2)
     gap = gap_minutes or get_settings().session_gap_minutes
     try:
         with _spinner() as progress:
             progress.add_task(f"training {task} on {events}", total=None)
-            _, summary = train_file(events, task, out, gap, horizon_hours, next_window,
+            _, summary = train_file(events, task.value, out, gap, horizon_hours, next_window,
                                     utc_offset_hours, seed)
     except (FileNotFoundError, ValueError) as exc:
         errors.print(str(exc))

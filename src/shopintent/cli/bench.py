@@ -1,48 +1,71 @@
-"""``shopintent bench …``: run benchmarks and write their results and BENCHMARKS.md."""
+"""``shopintent bench …``: run benchmarks and write their results and BENCHMARKS.md.
+
+Both outputs are anchored to settings, never to the folder the command starts in:
+results go to ``Settings.results_dir`` (``SHOPINTENT_RESULTS_DIR``; by default the
+checkout's ``benchmarks/results``, where the dashboard's model cards read them) and
+the page to ``BENCHMARKS.md`` beside the ``benchmarks`` folder that holds them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from shopintent.cli.output import console, errors, print_json, table
+from shopintent.cli.choices import BenchArea
+from shopintent.cli.output import console, description_column, errors, print_json, table
 from shopintent.evaluation.bench import AREAS, AreaNotBuilt, available_areas, render_markdown, run_area
 from shopintent.settings import get_settings
 
-app = typer.Typer(help="Run benchmarks: `all` or one area (" + ", ".join(AREAS) + ").")
+RESULTS_OPTION = typer.Option(
+    None, "--results-dir",
+    help="Where AREA.json goes (default: SHOPINTENT_RESULTS_DIR, i.e. the checkout's benchmarks/results).")
+MARKDOWN_OPTION = typer.Option(
+    None, "--markdown",
+    help="The page regenerated from the results (default: BENCHMARKS.md beside the results' "
+    "benchmarks folder, else inside the results folder).")
 
-RESULTS_OPTION = typer.Option(Path("benchmarks/results"), "--results-dir", help="Where AREA.json goes.")
-MARKDOWN_OPTION = typer.Option(Path("BENCHMARKS.md"), "--markdown", help="The page regenerated from results.")
+
+def default_markdown(results_dir: Path) -> Path:
+    """Where BENCHMARKS.md goes for ``results_dir``: the checkout root for ``…/benchmarks/results``."""
+    if results_dir.name == "results" and results_dir.parent.name == "benchmarks":
+        return results_dir.parent.parent / "BENCHMARKS.md"
+    return results_dir / "BENCHMARKS.md"
 
 
-@app.command()
 def run(
-    area: str = typer.Argument(..., help="all, or one of: " + ", ".join(AREAS)),
+    area: BenchArea = typer.Argument(..., help="all (every built area) or one benchmark area."),
     as_json: bool = typer.Option(False, "--json", help="Print the result records as JSON."),
-    results_dir: Path = RESULTS_OPTION,
-    markdown: Path = MARKDOWN_OPTION,
+    results_dir: Path | None = RESULTS_OPTION,
+    markdown: Path | None = MARKDOWN_OPTION,
 ) -> None:
     """Run the benchmark of AREA (or every built area) and write its JSON and BENCHMARKS.md."""
     settings = get_settings()
-    if area == "all":
+    results = results_dir or settings.results_dir
+    page = markdown or default_markdown(results)
+    if area is BenchArea.ALL:
         areas = available_areas()
         missing = [a for a in AREAS if a not in areas]
         if missing:
             errors.print(f"not built yet, skipped: {', '.join(missing)}")
-    elif area in AREAS:
-        areas = [area]
     else:
-        errors.print(f"unknown area {area!r}; use all or one of {', '.join(AREAS)}")
-        raise typer.Exit(code=2)
+        areas = [area.value]
     records = []
-    for name in areas:
-        try:
-            records.append(run_area(name, settings, results_dir))
-        except AreaNotBuilt as exc:
-            errors.print(str(exc))
-            raise typer.Exit(code=2) from exc
-    markdown.write_text(render_markdown(results_dir) + "\n")
+    # A bar over areas: `bench all` runs for many minutes; one area shows its name and time.
+    with Progress(description_column(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=errors, transient=True, disable=as_json) as progress:
+        task = progress.add_task("benchmarks", total=len(areas))
+        for name in areas:
+            progress.update(task, description=f"bench {name}")
+            try:
+                records.append(run_area(name, settings, results))
+            except AreaNotBuilt as exc:
+                errors.print(str(exc))
+                raise typer.Exit(code=2) from exc
+            progress.advance(task)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(render_markdown(results) + "\n")
     if as_json:
         print_json(records)
         return
@@ -54,4 +77,4 @@ def run(
                 [[m["name"], f"{m['value']:,.4g}", m["unit"], m["detail"]] for m in record["measurements"]],
             )
         )
-    console.print(f"wrote {results_dir}/ and {markdown}")
+    console.print(f"wrote {results}/ and {page}")

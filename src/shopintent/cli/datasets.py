@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
-from shopintent.cli.output import console, description_column, errors, print_json, table
+from shopintent.cli.choices import DatasetName
+from shopintent.cli.output import console, description_column, print_json, table
 from shopintent.datasets import registry
 from shopintent.settings import get_settings
 
@@ -43,7 +44,7 @@ def list_datasets(as_json: bool = typer.Option(False, "--json", help="Machine-re
 
 @app.command("verify")
 def verify_datasets(
-    names: list[str] = typer.Argument(None, help="Data sets to verify (default: all)."),
+    names: list[DatasetName] = typer.Argument(None, help="Data sets to verify (default: all)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Check every file's SHA-256 and the row counts PROVENANCE states; exit 1 on any mismatch.
@@ -51,12 +52,7 @@ def verify_datasets(
     An unknown name exits 2 with the list of known ones before anything is read.
     """
     settings = get_settings()
-    chosen = names or list(registry.DATASET_NAMES)
-    unknown = [name for name in chosen if name not in registry.DATASET_NAMES]
-    if unknown:
-        errors.print(f"unknown data set(s) {', '.join(repr(n) for n in unknown)}; "
-                     f"known: {', '.join(registry.DATASET_NAMES)}")
-        raise typer.Exit(code=2)
+    chosen = [name.value for name in names] if names else list(registry.DATASET_NAMES)
     checks = []
     with Progress(description_column(), BarColumn(), MofNCompleteColumn(), console=console,
                   transient=True, disable=as_json) as progress:

@@ -11,6 +11,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 from rich.text import Text
 
+from shopintent.cli.choices import Backbone, Encoder, IntentHead, IntentKind, TextComponent
 from shopintent.cli.output import console, description_column, errors, print_json, table
 from shopintent.settings import get_settings
 
@@ -65,19 +66,19 @@ def train(
     text_col: str = TEXT_COL,
     label_col: str = LABEL_COL,
     oos_label: str = typer.Option("oos", "--oos-label", help="Label that marks out-of-scope rows."),
-    encoder: list[str] = typer.Option(
-        ["use"], "--encoder", help="Frozen encoder(s): use, e5, minilm; 'none' for TF-IDF only."
+    encoder: list[Encoder] = typer.Option(
+        [Encoder.USE], "--encoder", help="Frozen encoder(s), repeatable; 'none' for TF-IDF only."
     ),
-    head: str = typer.Option("svm", "--head", help="svm or logreg."),
+    head: IntentHead = typer.Option(IntentHead.SVM, "--head", help="Linear head over the features."),
     c: float = typer.Option(1.0, "--C", help="Inverse regularisation of the head."),
-    kind: str = typer.Option(
-        "linear",
+    kind: IntentKind = typer.Option(
+        IntentKind.LINEAR,
         "--kind",
         help="linear (frozen encoders + TF-IDF, seconds), finetune (encoder trained with its head, "
         "minutes) or ensemble (linear + one fine-tuned model per --backbone).",
     ),
-    backbone: list[str] = typer.Option(
-        ["use"], "--backbone", help="Fine-tuned encoder(s): use (zh+en) or minilm (en)."
+    backbone: list[Backbone] = typer.Option(
+        [Backbone.USE], "--backbone", help="Fine-tuned encoder(s): use (zh+en) or minilm (en)."
     ),
     epochs: int = typer.Option(8, "--epochs", help="Most fine-tuning epochs (best on validation kept)."),
     onnx: bool = typer.Option(
@@ -87,59 +88,13 @@ def train(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train an intent classifier with calibrated confidence and out-of-scope rejection."""
-    from shopintent.text.intent import IntentClassifier
-
-    if kind not in ("linear", "finetune", "ensemble"):
-        errors.print(f"--kind {kind!r} is not one of linear, finetune, ensemble")
-        raise typer.Exit(code=2)
-    settings = get_settings()
     rows = _read(train_file, text_col, label_col, as_json)
     valid = _read(valid_file, text_col, label_col, as_json) if valid_file else None
-    encoders = () if encoder == ["none"] else tuple(encoder)
-    linear = IntentClassifier(
-        encoders=encoders,
-        head=head,
-        C=c,
-        oos_label=oos_label,
-        random_state=seed,
-        cache_dir=settings.state_dir,
-    )
-    tuned: list[Any] = []
-    model: Any = linear
-    if kind != "linear":  # torch loads only for the kinds that fine-tune
-        from shopintent.text.ensemble import EnsembleClassifier
-        from shopintent.text.finetune import FineTunedClassifier
-
-        names = backbone if kind == "ensemble" else backbone[:1]
-        tuned = [
-            FineTunedClassifier(backbone=name, epochs=epochs, oos_label=oos_label, random_state=seed)
-            for name in names
-        ]
-        model = tuned[0] if kind == "finetune" else EnsembleClassifier(
-            [linear, *tuned], oos_label=oos_label, random_state=seed
-        )
-    try:
-        _with_spinner(
-            f"training on {len(rows.texts):,} rows",
-            lambda: model.fit(
-                rows.texts,
-                rows.labels,
-                valid.texts if valid else None,
-                valid.labels if valid else None,
-            ),
-            as_json,
-        )
-    except ValueError as exc:
-        errors.print(f"cannot train: {exc}")
-        raise typer.Exit(code=2) from exc
-    with tempfile.TemporaryDirectory() as scratch:
-        if onnx and tuned:
-            # checked on validation rows (or, without them, training rows), never on test
-            check_texts = valid.texts if valid else rows.texts[:2000]
-            check_labels = valid.labels if valid else rows.labels[:2000]
-            for member in tuned:
-                member.export_onnx(Path(scratch) / member.backbone, check_texts, check_labels)
-        model.save(out)  # copies the ONNX graphs next to the weights
+    encoders = () if encoder == [Encoder.NONE] else tuple(e.value for e in encoder)
+    model, tuned = _build_classifier(kind, encoders, head.value, c, oos_label,
+                                     [b.value for b in backbone], epochs, seed)
+    _fit_classifier(model, rows, valid, as_json)
+    _save_classifier(model, tuned, out, rows, valid, onnx)
     summary: dict[str, Any] = {
         "model": str(out),
         "classes": len(model.classes_),
@@ -157,6 +112,55 @@ def train(
             [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in summary.items()],
         )
     )
+
+
+def _build_classifier(kind: IntentKind, encoders: tuple[str, ...], head: str, c: float,
+                      oos_label: str, backbones: list[str], epochs: int,
+                      seed: int) -> tuple[Any, list[Any]]:
+    """The unfitted model of ``kind``, and its fine-tuned members (empty for ``linear``)."""
+    from shopintent.text.intent import IntentClassifier
+
+    linear = IntentClassifier(encoders=encoders, head=head, C=c, oos_label=oos_label,
+                              random_state=seed, cache_dir=get_settings().state_dir)
+    if kind is IntentKind.LINEAR:
+        return linear, []
+    # torch loads only for the kinds that fine-tune
+    from shopintent.text.ensemble import EnsembleClassifier
+    from shopintent.text.finetune import FineTunedClassifier
+
+    names = backbones if kind is IntentKind.ENSEMBLE else backbones[:1]
+    tuned = [FineTunedClassifier(backbone=name, epochs=epochs, oos_label=oos_label, random_state=seed)
+             for name in names]
+    if kind is IntentKind.FINETUNE:
+        return tuned[0], tuned
+    return EnsembleClassifier([linear, *tuned], oos_label=oos_label, random_state=seed), tuned
+
+
+def _fit_classifier(model: Any, rows: Any, valid: Any | None, quiet: bool) -> None:
+    """Fit ``model`` on the training rows (and validation rows when given); exit 2 when it cannot."""
+    try:
+        _with_spinner(
+            f"training on {len(rows.texts):,} rows",
+            lambda: model.fit(rows.texts, rows.labels, valid.texts if valid else None,
+                              valid.labels if valid else None),
+            quiet,
+        )
+    except ValueError as exc:
+        errors.print(f"cannot train: {exc}")
+        raise typer.Exit(code=2) from exc
+
+
+def _save_classifier(model: Any, tuned: list[Any], out: Path, rows: Any, valid: Any | None,
+                     onnx: bool) -> None:
+    """Save ``model`` to ``out``, with ONNX graphs of its fine-tuned members when asked."""
+    with tempfile.TemporaryDirectory() as scratch:
+        if onnx and tuned:
+            # checked on validation rows (or, without them, training rows), never on test
+            check_texts = valid.texts if valid else rows.texts[:2000]
+            check_labels = valid.labels if valid else rows.labels[:2000]
+            for member in tuned:
+                member.export_onnx(Path(scratch) / member.backbone, check_texts, check_labels)
+        model.save(out)  # copies the ONNX graphs next to the weights
 
 
 @app.command("eval")
@@ -270,10 +274,10 @@ def parse_text(
 
 @app.command("train-defaults")
 def train_defaults(
-    component: list[str] = typer.Option(
+    component: list[TextComponent] = typer.Option(
         None,
         "--component",
-        help="Only these: shop_intent, sentiment, ner_zh, slots_en (default: all missing).",
+        help="Only this default model (repeatable; default: every missing one).",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -282,7 +286,7 @@ def train_defaults(
 
     settings = get_settings()
     done = {}
-    for name in component or list(COMPONENTS):
+    for name in [c.value for c in component] if component else list(COMPONENTS):
         _with_spinner(f"{name}", lambda name=name: ensure_model(settings, name, True), as_json)
         done[name] = str(model_path(settings, name))
     if as_json:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import Progress
 
+from shopintent.cli.choices import Learner, ReplayScorer, TargetDistribution
 from shopintent.cli.output import console, errors, print_json, table
 from shopintent.settings import get_settings
 
@@ -30,9 +33,11 @@ def _load_obd(logs: Path, target_logs: Path | None, policy_names: tuple[str, str
 def ope(
     logs: Path = typer.Option(..., "--logs", help="Behaviour-policy log, OBD format (e.g. random/men/men.csv)."),
     target_logs: Path = typer.Option(..., "--target-logs", help="Target policy's own log, OBD format."),
-    dist_method: str = typer.Option("empirical", "--dist", help="empirical | time_local | mean_propensity."),
+    dist_method: TargetDistribution = typer.Option(
+        TargetDistribution.EMPIRICAL, "--dist",
+        help="How the target policy's action distribution is estimated from its log."),
     n_bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Estimate the target policy's value from LOGS with every estimator; compare with its own logs."""
@@ -43,7 +48,7 @@ def ope(
         behaviour, target = _load_obd(logs, target_logs)
         with Progress(transient=True, console=errors) as progress:
             progress.add_task("bootstrapping both logs", total=None)
-            report = evaluate_logged_policy(behaviour, target, dist_method=dist_method,
+            report = evaluate_logged_policy(behaviour, target, dist_method=dist_method.value,
                                             n_bootstrap=n_bootstrap, random_state=seed)
     except (FileNotFoundError, ValueError) as exc:
         errors.print(str(exc))
@@ -67,11 +72,12 @@ def ope(
 def learn(
     logs: Path = typer.Option(..., "--logs", help="Uniform-random log, OBD format (training + evaluation)."),
     target_logs: Path | None = typer.Option(None, "--target-logs", help="Another logging policy to compare with."),
-    learner: str = typer.Option("reward_greedy", "--learner", help="reward_greedy | ipw."),
+    learner: Learner = typer.Option(Learner.REWARD_GREEDY, "--learner",
+                                    help="Policy learner: reward model argmax or inverse-propensity weighting."),
     train_share: float = typer.Option(0.5, "--train-share", help="Earlier share of rounds used for training."),
     epsilon: float = typer.Option(0.1, "--epsilon", help="Uniform exploration kept by the learned policy."),
-    n_bootstrap: int = typer.Option(1000, "--bootstrap"),
-    seed: int = typer.Option(0, "--seed"),
+    n_bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the learner and the bootstrap intervals."),
     save: Path | None = typer.Option(None, "--save", help="Directory to write model.json into."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -81,7 +87,7 @@ def learn(
 
     try:
         behaviour, target = _load_obd(logs, target_logs)
-        policy, report = learn_and_evaluate(behaviour, target, learner=learner, train_share=train_share,
+        policy, report = learn_and_evaluate(behaviour, target, learner=learner.value, train_share=train_share,
                                             epsilon=epsilon, n_bootstrap=n_bootstrap, random_state=seed)
     except (FileNotFoundError, ValueError) as exc:
         errors.print(str(exc))
@@ -109,20 +115,18 @@ def replay(
                                        "columns); default: the Taobao UserBehavior head."),
     log_path: Path | None = typer.Option(None, "--log", help="Decision log to append to "
                                          "(default: a fresh file under SHOPINTENT_STATE_DIR/intervene/)."),
-    daily_budget: float = typer.Option(500.0, "--daily-budget"),
+    daily_budget: float = typer.Option(500.0, "--daily-budget",
+                                       help="Incentive budget per day (the engine's cap ledger)."),
     item_price: float = typer.Option(50.0, "--item-price", help="Assumed price per cart item (Taobao has none)."),
-    seed: int = typer.Option(0, "--seed"),
-    scorer_name: str = typer.Option(
-        "heuristic", "--scorer",
+    seed: int = typer.Option(0, "--seed", help="Random seed of the decision engine's sampling."),
+    scorer_name: ReplayScorer = typer.Option(
+        ReplayScorer.HEURISTIC, "--scorer",
         help="Session scorer: heuristic (untrained, transparent) or behaviour (the default behaviour "
              "models, trained on the whole Taobao log and cached: replaying Taobao with them is "
              "in-sample; `shopintent bench intervene` compares both on a held-out day)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run the decision engine over a real event log in time order; report decisions, spend, caps."""
-    if scorer_name not in ("heuristic", "behaviour"):
-        errors.print(f"--scorer {scorer_name!r}: use heuristic or behaviour")
-        raise typer.Exit(code=2)
     from shopintent.intervene import CapConfig, DecisionEngine
     from shopintent.intervene.replay import replay_events
 
@@ -144,7 +148,7 @@ def replay(
     if log_path is None and target.exists():
         target.unlink()
     scorer = None
-    if scorer_name == "behaviour":
+    if scorer_name is ReplayScorer.BEHAVIOUR:
         from shopintent.behaviour import load_default_models
         from shopintent.intervene.behaviour_scoring import BehaviourDecisionScorer
 
@@ -161,11 +165,26 @@ def replay(
     if as_json:
         print_json(out)
         return
-    console.print(f"{report.n_events:,} events, {report.n_sessions:,} sessions, {report.n_decisions:,} "
-                  f"decisions in {report.elapsed_s:.1f} s; log: {target}")
+    _print_replay(report, target)
+
+
+def _print_replay(report: Any, log_path: Path) -> None:
+    """The replay report as tables: what ran, what the engine chose, what the caps blocked, spend."""
+    auc = "–" if math.isnan(report.scorer_auc) else f"{report.scorer_auc:.3f}"
+    console.print(table("Decision-engine replay", ["measure", "value"], [
+        ["events", f"{report.n_events:,}"],
+        ["sessions", f"{report.n_sessions:,}"],
+        ["decisions", f"{report.n_decisions:,}"],
+        ["decisions followed by a purchase", f"{report.decisions_followed_by_purchase:,}"],
+        ["scorer ROC-AUC (decision score vs purchase after)", auc],
+        *[[f"decision latency {name}", f"{value:.3f} ms"] for name, value in report.latency_ms.items()],
+        ["elapsed", f"{report.elapsed_s:.1f} s"],
+        ["decision log", str(log_path)],
+    ]))
     console.print(table("Actions", ["action", "decisions", "purchase after"],
-                        [[a, n, f"{report.purchase_rate_by_action.get(a, 0):.3f}"]
+                        [[a, f"{n:,}", f"{report.purchase_rate_by_action.get(a, 0):.3f}"]
                          for a, n in sorted(report.actions.items())]))
     console.print(table("Caps and eligibility (blocked action offers)", ["reason", "count"],
-                        [[r, n] for r, n in sorted(report.caps_hit.items())]))
-    console.print(f"spent per day: {report.spent}")
+                        [[r, f"{n:,}"] for r, n in sorted(report.caps_hit.items())]))
+    console.print(table("Spent per day", ["day", "spent"],
+                        [[day, f"{amount:,.2f}"] for day, amount in sorted(report.spent.items())]))

@@ -20,6 +20,9 @@ app = typer.Typer(
     help="Understand, predict and act on what e-commerce shoppers want.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # Help and usage errors as plain text: help strings hold user-facing examples such as
+    # `{item_id: [attribute, …]}` that rich markup would swallow, and plain errors never wrap.
+    rich_markup_mode=None,
 )
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(store.app, name="store")

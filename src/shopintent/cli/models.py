@@ -22,6 +22,7 @@ from rich.progress import Progress, ProgressBar, ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
+from shopintent.cli.choices import DefaultModelName
 from shopintent.cli.output import console, description_column, errors, print_json
 from shopintent.settings import get_settings
 
@@ -81,18 +82,15 @@ def _report_interrupt(current: str | None) -> None:
                  "before are kept. Run `shopintent models prepare` again to continue.")
 
 
-def _selected(only: list[str] | None, skip: list[str] | None, fast_only: bool) -> list[str]:
-    """The models to prepare, in catalogue order; an unknown name exits 2 naming the known ones."""
+def _selected(only: list[DefaultModelName] | None, skip: list[DefaultModelName] | None,
+              fast_only: bool) -> list[str]:
+    """The models to prepare, in catalogue order (the fast ones first)."""
     from shopintent.prepare import catalogue
 
-    try:
-        for name in [*(only or []), *(skip or [])]:
-            catalogue.get(name)
-    except ValueError as exc:
-        errors.print(str(exc))
-        raise typer.Exit(code=2) from exc
-    chosen = [n for n in catalogue.names() if n in only] if only else catalogue.names(fast_only)
-    return [n for n in chosen if n not in (skip or [])]
+    wanted = {m.value for m in only or []}
+    unwanted = {m.value for m in skip or []}
+    chosen = [n for n in catalogue.names() if n in wanted] if wanted else catalogue.names(fast_only)
+    return [n for n in chosen if n not in unwanted]
 
 
 @app.command("prepare")
@@ -103,8 +101,9 @@ def prepare(
         False, "--background",
         help="Prepare the fast models here, then the others in a detached process (log in the "
         "state folder); the service picks each up when it is ready."),
-    only: list[str] = typer.Option(None, "--only", help="Only this model (repeatable); see `models status`."),
-    skip: list[str] = typer.Option(None, "--skip", help="Not this model (repeatable)."),
+    only: list[DefaultModelName] = typer.Option(
+        None, "--only", help="Only this model (repeatable); see `models status`."),
+    skip: list[DefaultModelName] = typer.Option(None, "--skip", help="Not this model (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
     background_job: bool = typer.Option(False, "--background-job", hidden=True,
                                         help="Set by --background for the detached process."),

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
-from rich.progress import TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 console = Console(markup=False)
@@ -25,6 +25,17 @@ errors = Console(stderr=True, markup=False)
 def description_column() -> TextColumn:
     """A progress column showing the task's description as plain text (it may hold a file name)."""
     return TextColumn("{task.description}", markup=False)
+
+
+def step_progress(quiet: bool = False) -> Progress:
+    """A bar over the named steps of a long command (read, store, …), on stderr, with elapsed time.
+
+    For work done in one library call per step, where rows cannot be counted without changing
+    what the call does (``store ingest`` validates and keys a file as one request); stdout
+    stays clean for ``--json``.
+    """
+    return Progress(description_column(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=errors, transient=True, disable=quiet)
 
 
 def print_json(data: Any) -> None:

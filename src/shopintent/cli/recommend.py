@@ -9,20 +9,22 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, Progress, TimeElapsedColumn
 
+from shopintent.cli.choices import Protocol, RecommenderName, SequenceBy, SequenceFormat
 from shopintent.cli.output import console, description_column, errors, print_json, table
-from shopintent.recommend.data import SEQUENCE_FORMATS
-from shopintent.recommend.registry import MODELS
-from shopintent.recommend.workflow import PROTOCOLS, evaluate_sequences, load_inputs, predict, train_sequences
+from shopintent.recommend.workflow import evaluate_sequences, load_inputs, predict, train_sequences
 
 app = typer.Typer(help="Recommenders: evaluate on full ranking, train, predict top-k.", no_args_is_help=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 SEQUENCES_OPTION = typer.Option(..., "--sequences", help="Sequence file: seqtxt ('user item item …') or an event log.")
-FORMAT_OPTION = typer.Option("seqtxt", "--format", help="seqtxt | events (CSV/Parquet/JSONL with canonical columns).")
-MODEL_OPTION = typer.Option("sknn", "--model", help="One of: " + ", ".join(MODELS))
+FORMAT_OPTION = typer.Option(SequenceFormat.SEQTXT, "--format",
+                             help="seqtxt ('user item item …' lines) or events (CSV/Parquet/JSONL with "
+                             "canonical columns).")
+MODEL_OPTION = typer.Option(RecommenderName.SKNN, "--model", help="The recommender to train.")
 ATTRIBUTES_OPTION = typer.Option(None, "--attributes", help="JSON {item_id: [attribute, …]} for content/cold start.")
 PARAMS_OPTION = typer.Option(None, "--params", help="Model hyper-parameters as JSON, e.g. '{\"epochs\": 20}'.")
-BY_OPTION = typer.Option("user", "--by", help="For --format events: one sequence per user or per session.")
+BY_OPTION = typer.Option(SequenceBy.USER, "--by",
+                         help="For --format events: one sequence per user or per session.")
 
 
 def _params(raw: str | None) -> dict[str, Any]:
@@ -37,12 +39,10 @@ def _params(raw: str | None) -> dict[str, Any]:
     return parsed
 
 
-def _inputs(sequences: Path, fmt: str, attributes: Path | None, by: str):  # type: ignore[no-untyped-def]
-    if fmt not in SEQUENCE_FORMATS:
-        errors.print(f"unknown --format {fmt!r}; use one of {', '.join(SEQUENCE_FORMATS)}")
-        raise typer.Exit(code=2)
+def _inputs(sequences: Path, fmt: SequenceFormat, attributes: Path | None,  # type: ignore[no-untyped-def]
+            by: SequenceBy):
     try:
-        return load_inputs(sequences, fmt, attributes, by)
+        return load_inputs(sequences, fmt.value, attributes, by.value)
     except (FileNotFoundError, ValueError) as exc:
         errors.print(str(exc))
         raise typer.Exit(code=2) from exc
@@ -70,12 +70,15 @@ def _progress(quiet: bool) -> Progress:
 @app.command()
 def evaluate(
     sequences: Path = SEQUENCES_OPTION,
-    fmt: str = FORMAT_OPTION,
-    model: str = MODEL_OPTION,
+    fmt: SequenceFormat = FORMAT_OPTION,
+    model: RecommenderName = MODEL_OPTION,
     attributes: Path | None = ATTRIBUTES_OPTION,
-    protocol: str = typer.Option("leave-one-out", "--protocol", help=" | ".join(PROTOCOLS)),
+    protocol: Protocol = typer.Option(
+        Protocol.LEAVE_ONE_OUT, "--protocol",
+        help="Split: leave-one-out holds out each sequence's last item for test, the one before for "
+        "validation."),
     params: str | None = PARAMS_OPTION,
-    by: str = BY_OPTION,
+    by: SequenceBy = BY_OPTION,
     include_seen: bool = typer.Option(False, "--include-seen", help="Rank history items too (re-consumption data)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -85,7 +88,7 @@ def evaluate(
         with _progress(as_json) as progress:
             task = progress.add_task(f"fitting {model} on {len(seqs):,} sequences", total=None)
             bar = _EpochBar(progress)
-            report = evaluate_sequences(seqs, model, items, _params(params), protocol,
+            report = evaluate_sequences(seqs, model.value, items, _params(params), protocol.value,
                                         exclude_seen=not include_seen, on_epoch=bar)
             progress.remove_task(task)
     except (ValueError, KeyError, TypeError) as exc:
@@ -104,11 +107,11 @@ def evaluate(
 @app.command()
 def train(
     sequences: Path = SEQUENCES_OPTION,
-    fmt: str = FORMAT_OPTION,
-    model: str = MODEL_OPTION,
+    fmt: SequenceFormat = FORMAT_OPTION,
+    model: RecommenderName = MODEL_OPTION,
     attributes: Path | None = ATTRIBUTES_OPTION,
     params: str | None = PARAMS_OPTION,
-    by: str = BY_OPTION,
+    by: SequenceBy = BY_OPTION,
     out: Path = typer.Option(..., "--out", help="Directory to write the model to (model.json + weights)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -117,12 +120,12 @@ def train(
     try:
         with _progress(as_json) as progress:
             task = progress.add_task(f"fitting {model} on {len(seqs):,} sequences", total=None)
-            fitted = train_sequences(seqs, model, out, items, _params(params), on_epoch=_EpochBar(progress))
+            fitted = train_sequences(seqs, model.value, out, items, _params(params), on_epoch=_EpochBar(progress))
             progress.remove_task(task)
     except (ValueError, KeyError, TypeError) as exc:
         errors.print(str(exc))
         raise typer.Exit(code=2) from exc
-    summary = {"model": model, "out": str(out), "items": len(fitted.index_),
+    summary = {"model": model.value, "out": str(out), "items": len(fitted.index_),
                "data_checksum": fitted.data_checksum_, "fit_seconds": round(fitted.fit_seconds_, 2),
                "metrics": fitted.metrics_}
     if as_json:

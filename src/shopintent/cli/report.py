@@ -16,7 +16,8 @@ app = typer.Typer(help="HTML reports with plots, from the last evaluation of eac
 
 @app.command()
 def behaviour(
-    out: Path = typer.Option(Path("behaviour_report.html"), "--out", help="HTML file to write."),
+    out: Path | None = typer.Option(
+        None, "--out", help="HTML file to write (default: SHOPINTENT_STATE_DIR/reports/behaviour.html)."),
     evaluation: Path = typer.Option(None, "--evaluation",
                                     help="Evaluation JSON (default: the last `bench behaviour` run)."),
     rerun: bool = typer.Option(False, "--rerun", help="Run the full evaluation first (several minutes)."),
@@ -35,5 +36,7 @@ def behaviour(
     else:
         errors.print(f"no evaluation at {source}: run `shopintent bench behaviour` (or pass --rerun)")
         raise typer.Exit(code=2)
-    out.write_text(render_report(record), encoding="utf-8")
-    console.print(f"wrote {out}")
+    target = out or settings.state_dir / "reports" / "behaviour.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_report(record), encoding="utf-8")
+    console.print(f"wrote {target}")

@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from shopintent.cli.choices import AutoDecide, StateBackend, StreamBackend
 from shopintent.cli.output import console, errors, print_json
 from shopintent.settings import get_settings
 
@@ -52,14 +53,18 @@ def _wait_until_up(url: str, timeout_s: float = 60.0) -> bool:
 def run(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port to listen on."),
     store_path: Path | None = typer.Option(None, "--store", help="DuckDB file (default: state dir)."),
-    stream: str = typer.Option("memory", "--stream", help="Event stream: memory or redis."),
-    state: str = typer.Option("memory", "--state", help="Session state: memory or redis."),
+    stream: StreamBackend = typer.Option(StreamBackend.MEMORY, "--stream",
+                                         help="Where events arrive from besides HTTP (redis: a Redis stream)."),
+    state: StateBackend = typer.Option(StateBackend.MEMORY, "--state",
+                                       help="Where live session state lives (redis: shared by workers)."),
     redis_url: str | None = typer.Option(None, "--redis-url", help="redis://host:port/db for redis (default: SHOPINTENT_REDIS_URL)."),
-    auto_decide: str = typer.Option("cart", "--auto-decide",
-                                    help="Decide on events: off, cart (cart/favourite events), every."),
-    max_body_bytes: int = typer.Option(4 * 1024 * 1024, "--max-body-bytes", min=1024),
+    auto_decide: AutoDecide = typer.Option(
+        AutoDecide.CART, "--auto-decide",
+        help="When the service decides on its own: off, cart (after cart/favourite events), every event."),
+    max_body_bytes: int = typer.Option(4 * 1024 * 1024, "--max-body-bytes", min=1024,
+                                       help="Largest request body accepted (413 above it)."),
     load_models: bool = typer.Option(
         True, "--models/--no-models",
         help="Load the default models `shopintent models prepare` wrote (the service never trains)."),
@@ -96,9 +101,9 @@ def run(
         errors.print(f"--train-missing: {NO_TRAINING}")
         raise typer.Exit(code=2)
     try:
-        config = ServeConfig(store_path=store_path, stream=stream, state=state,
+        config = ServeConfig(store_path=store_path, stream=stream.value, state=state.value,
                              redis_url=redis_url or settings.redis_url,
-                             auto_decide=auto_decide, max_body_bytes=max_body_bytes,
+                             auto_decide=auto_decide.value, max_body_bytes=max_body_bytes,
                              public_dashboard=public_dashboard,
                              read_rate_limit=read_limit, write_rate_limit=write_limit,
                              anonymous_rate_limit=anonymous_limit, shopper_history=shopper_history)
@@ -161,7 +166,7 @@ def replay_command(
     api_key: str | None = typer.Option(None, "--api-key",
                                        help="Default: the first write key of SHOPINTENT_API_KEYS."),
     rate: float = typer.Option(500.0, "--rate", min=0.001, help="Events per second."),
-    batch_size: int = typer.Option(100, "--batch-size", min=1, max=10_000),
+    batch_size: int = typer.Option(100, "--batch-size", min=1, max=10_000, help="Events per request."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Send only the first N events."),
     loop: bool = typer.Option(False, "--loop", help="Start over at the end (until Ctrl-C)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),

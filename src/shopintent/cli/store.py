@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from shopintent.cli.output import console, errors, print_json, table
+from shopintent.cli.output import console, errors, print_json, step_progress, table
 from shopintent.privacy import Pseudonymizer
 from shopintent.settings import get_settings
 from shopintent.store import EventStore
@@ -39,19 +39,23 @@ def ingest(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Validate, pseudonymise and append an event file; bad rows are reported with row and field."""
-    try:
-        frame = read_event_file(events)
-    except (FileNotFoundError, ValueError) as exc:
-        errors.print(str(exc))
-        raise typer.Exit(code=2) from exc
     settings = get_settings()
-    try:
-        pseudonymizer = Pseudonymizer.from_settings(settings)
-        with EventStore(_store_path(store_path), key_id=pseudonymizer.key_id) as store:
-            report = ingest_events(store, frame, pseudonymizer,
-                                   max_future_skew_s=settings.max_future_skew_s)
-    except ValueError as exc:  # PseudonymKeyError, KeyMismatch
-        raise _fail(exc) from exc
+    with step_progress(as_json) as progress:
+        task = progress.add_task(f"reading {events}", total=2)
+        try:
+            frame = read_event_file(events)
+        except (FileNotFoundError, ValueError) as exc:
+            raise _fail(exc) from exc
+        progress.update(task, advance=1,
+                        description=f"validating, pseudonymising and storing {len(frame):,} rows")
+        try:
+            pseudonymizer = Pseudonymizer.from_settings(settings)
+            with EventStore(_store_path(store_path), key_id=pseudonymizer.key_id) as store:
+                report = ingest_events(store, frame, pseudonymizer,
+                                       max_future_skew_s=settings.max_future_skew_s)
+        except ValueError as exc:  # PseudonymKeyError, KeyMismatch
+            raise _fail(exc) from exc
+        progress.advance(task)
     if as_json:
         print_json(report.as_dict())
         return
@@ -107,9 +111,12 @@ def export_parquet(
     store_path: Path | None = STORE_OPTION,
 ) -> None:
     """Write every stored event to a Parquet file."""
-    with EventStore(_store_path(store_path)) as store:
+    with EventStore(_store_path(store_path)) as store, step_progress() as progress:
+        task = progress.add_task(f"exporting to {path}", total=1)
         store.export_parquet(path)
-        console.print(f"exported {store.count():,} events to {path}")
+        progress.advance(task)
+        count = store.count()
+    console.print(f"exported {count:,} events to {path}")
 
 
 @app.command("import")
@@ -124,9 +131,12 @@ def import_parquet(
     """
     try:
         key_id = Pseudonymizer.from_settings(get_settings()).key_id
-        with EventStore(_store_path(store_path), key_id=key_id) as store:
+        with EventStore(_store_path(store_path), key_id=key_id) as store, \
+                step_progress(as_json) as progress:
+            task = progress.add_task(f"checking and importing {path}", total=1)
             result = store.import_parquet(path)
-    except ValueError as exc:  # not an export, another key, invalid rows
+            progress.advance(task)
+    except (FileNotFoundError, ValueError) as exc:  # missing, not an export, another key, invalid rows
         raise _fail(exc) from exc
     if as_json:
         print_json({"appended": result.appended, "duplicates": result.duplicates})
