@@ -5,13 +5,19 @@ from __future__ import annotations
 import typer
 
 from shopintent import __version__
-from shopintent.cli import bench, datasets, demo, store
-from shopintent.cli import intervene
-from shopintent.cli import serve
-from shopintent.cli import intent
-from shopintent.cli import behaviour, report
-from shopintent.cli import recommend
-from shopintent.cli import models
+from shopintent.cli import (
+    behaviour,
+    bench,
+    datasets,
+    demo,
+    intent,
+    intervene,
+    models,
+    recommend,
+    report,
+    serve,
+    store,
+)
 from shopintent.log import configure_logging
 from shopintent.settings import get_settings
 
@@ -24,17 +30,18 @@ app = typer.Typer(
     # `{item_id: [attribute, …]}` that rich markup would swallow, and plain errors never wrap.
     rich_markup_mode=None,
 )
+# In the order a newcomer meets them; `shopintent --help` and the README list them so.
+app.command("demo")(demo.run)
+app.command("bench")(bench.run)
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(store.app, name="store")
-app.add_typer(intervene.app, name="intervene")
+app.add_typer(models.app, name="models")
 app.add_typer(serve.app, name="serve")
 app.add_typer(intent.app, name="intent")
 app.add_typer(behaviour.app, name="behaviour")
-app.add_typer(report.app, name="report")
 app.add_typer(recommend.app, name="recommend")
-app.add_typer(models.app, name="models")
-app.command("bench")(bench.run)
-app.command("demo")(demo.run)
+app.add_typer(intervene.app, name="intervene")
+app.add_typer(report.app, name="report")
 
 
 @app.callback()
