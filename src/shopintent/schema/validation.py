@@ -166,70 +166,20 @@ def validate_events(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event], *
     ``None`` turns the check off.
     """
     frame = _as_frame(batch)
-    n = len(frame)
-    rejections: list[Rejection] = []
-    missing = pd.Series(np.ones(n, dtype=bool))
     for column in EVENT_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.NA
-
+    rejections: list[Rejection] = []
     user_id = _text_column(frame["user_id"])
     _reject(rejections, user_id.isna(), frame["user_id"], "user_id", "is missing")
+    timestamp = _check_timestamps(frame["timestamp"], rejections, max_future_skew_s, now)
+    event_type = _check_event_types(frame["event_type"], rejections)
+    item_id, query = _check_item_and_query(frame, event_type, rejections)
+    price = _check_price(frame["price"], rejections)
+    quantity = _check_quantity(frame["quantity"], rejections)
 
-    timestamp = _parse_timestamps(frame["timestamp"])
-    absent_ts = frame["timestamp"].isna() | (frame["timestamp"].astype("string").str.strip() == "")
-    _reject(rejections, absent_ts, frame["timestamp"], "timestamp", "is missing")
-    bad_ts = timestamp.isna() & ~absent_ts
-    _reject(rejections, bad_ts, frame["timestamp"], "timestamp",
-            "is not a date (ISO-8601 or unix seconds)")
-    out_of_range = timestamp.notna() & ((timestamp < _EARLIEST) | (timestamp >= _LATEST))
-    _reject(rejections, out_of_range, frame["timestamp"], "timestamp",
-            "is outside 1990-2100 (milliseconds given as seconds?)")
-    if max_future_skew_s is not None:
-        ahead_mask, ahead_s = _too_far_ahead(timestamp, now, max_future_skew_s)
-        ahead_mask &= ~out_of_range
-        for row in np.flatnonzero(ahead_mask.to_numpy()):
-            rejections.append(Rejection(
-                int(row) + 1, "timestamp", str(frame["timestamp"].iloc[row]),
-                f"is {how_far(float(ahead_s.iloc[row]))} in the future; the limit is "
-                f"{max_future_skew_s:g} s (SHOPINTENT_MAX_FUTURE_SKEW_S)"))
-
-    type_text = _text_column(frame["event_type"]).str.lower()
-    event_type = type_text.replace(EVENT_TYPE_ALIASES)
-    known = event_type.isin([t.value for t in EventType])
-    _reject(rejections, type_text.isna(), frame["event_type"], "event_type", "is missing")
-    allowed = ", ".join(t.value for t in EventType)
-    _reject(rejections, type_text.notna() & ~known, frame["event_type"], "event_type",
-            f"is not an event type ({allowed})")
-
-    item_id = _text_column(frame["item_id"])
-    needs_item = event_type.isin([t.value for t in ITEM_EVENT_TYPES])
-    _reject(rejections, needs_item & item_id.isna(), frame["item_id"], "item_id",
-            "is missing (required for view, cart, favourite and purchase events)")
-    query = _text_column(frame["query"])
-    _reject(rejections, (event_type == EventType.SEARCH.value) & query.isna(), frame["query"],
-            "query", "is missing (required for search events)")
-
-    price = pd.to_numeric(frame["price"], errors="coerce")
-    given_price = frame["price"].notna() & (frame["price"].astype("string").str.strip() != "")
-    _reject(rejections, given_price & price.isna(), frame["price"], "price", "is not a number")
-    _reject(rejections, price.notna() & ~np.isfinite(price.fillna(0)), frame["price"], "price",
-            "is not finite")
-    _reject(rejections, price < 0, frame["price"], "price", "is negative")
-
-    quantity = pd.to_numeric(frame["quantity"], errors="coerce")
-    given_qty = frame["quantity"].notna() & (frame["quantity"].astype("string").str.strip() != "")
-    _reject(rejections, given_qty & quantity.isna(), frame["quantity"], "quantity",
-            "is not a number")
-    whole = quantity.isna() | (quantity == quantity.round())
-    _reject(rejections, ~whole, frame["quantity"], "quantity", "is not a whole number")
-    _reject(rejections, quantity.notna() & whole & (quantity < 1), frame["quantity"], "quantity",
-            "is less than 1")
-
-    bad_rows = sorted({r.row for r in rejections})
-    missing[:] = True
-    missing.iloc[[row - 1 for row in bad_rows]] = False
-    keep = missing.to_numpy()
+    keep = np.ones(len(frame), dtype=bool)
+    keep[[r.row - 1 for r in rejections]] = False
     canonical = pd.DataFrame(
         {
             "event_id": _text_column(frame["event_id"]),
@@ -245,7 +195,77 @@ def validate_events(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event], *
         }
     )[keep].reset_index(drop=True)
     rejections.sort(key=lambda r: (r.row, r.field))
-    return ValidationReport(valid=canonical.astype(EVENT_COLUMNS), rejections=rejections, n_input=n)
+    return ValidationReport(valid=canonical.astype(EVENT_COLUMNS), rejections=rejections,
+                            n_input=len(frame))
+
+
+def _check_timestamps(raw: pd.Series, rejections: list[Rejection], max_future_skew_s: float | None,
+                      now: datetime | pd.Timestamp | None) -> pd.Series:
+    """Parse ``timestamp``; reject missing, unparseable, out-of-range and too-far-ahead dates."""
+    timestamp = _parse_timestamps(raw)
+    absent = raw.isna() | (raw.astype("string").str.strip() == "")
+    _reject(rejections, absent, raw, "timestamp", "is missing")
+    _reject(rejections, timestamp.isna() & ~absent, raw, "timestamp",
+            "is not a date (ISO-8601 or unix seconds)")
+    out_of_range = timestamp.notna() & ((timestamp < _EARLIEST) | (timestamp >= _LATEST))
+    _reject(rejections, out_of_range, raw, "timestamp",
+            "is outside 1990-2100 (milliseconds given as seconds?)")
+    if max_future_skew_s is not None:
+        ahead_mask, ahead_s = _too_far_ahead(timestamp, now, max_future_skew_s)
+        ahead_mask &= ~out_of_range
+        for row in np.flatnonzero(ahead_mask.to_numpy()):
+            rejections.append(Rejection(
+                int(row) + 1, "timestamp", str(raw.iloc[row]),
+                f"is {how_far(float(ahead_s.iloc[row]))} in the future; the limit is "
+                f"{max_future_skew_s:g} s (SHOPINTENT_MAX_FUTURE_SKEW_S)"))
+    return timestamp
+
+
+def _check_event_types(raw: pd.Series, rejections: list[Rejection]) -> pd.Series:
+    """Canonical ``event_type`` (aliases mapped); reject missing and unknown types."""
+    type_text = _text_column(raw).str.lower()
+    event_type = type_text.replace(EVENT_TYPE_ALIASES)
+    known = event_type.isin([t.value for t in EventType])
+    _reject(rejections, type_text.isna(), raw, "event_type", "is missing")
+    allowed = ", ".join(t.value for t in EventType)
+    _reject(rejections, type_text.notna() & ~known, raw, "event_type",
+            f"is not an event type ({allowed})")
+    return event_type
+
+
+def _check_item_and_query(frame: pd.DataFrame, event_type: pd.Series,
+                          rejections: list[Rejection]) -> tuple[pd.Series, pd.Series]:
+    """``item_id`` and ``query``; reject item events without an item and searches without a query."""
+    item_id = _text_column(frame["item_id"])
+    needs_item = event_type.isin([t.value for t in ITEM_EVENT_TYPES])
+    _reject(rejections, needs_item & item_id.isna(), frame["item_id"], "item_id",
+            "is missing (required for view, cart, favourite and purchase events)")
+    query = _text_column(frame["query"])
+    _reject(rejections, (event_type == EventType.SEARCH.value) & query.isna(), frame["query"],
+            "query", "is missing (required for search events)")
+    return item_id, query
+
+
+def _check_price(raw: pd.Series, rejections: list[Rejection]) -> pd.Series:
+    """Numeric ``price`` (missing allowed); reject text, infinities and negative prices."""
+    price = pd.to_numeric(raw, errors="coerce")
+    given = raw.notna() & (raw.astype("string").str.strip() != "")
+    _reject(rejections, given & price.isna(), raw, "price", "is not a number")
+    _reject(rejections, price.notna() & ~np.isfinite(price.fillna(0)), raw, "price", "is not finite")
+    _reject(rejections, price < 0, raw, "price", "is negative")
+    return price
+
+
+def _check_quantity(raw: pd.Series, rejections: list[Rejection]) -> pd.Series:
+    """Numeric ``quantity`` (missing allowed); reject text, fractions and counts below 1."""
+    quantity = pd.to_numeric(raw, errors="coerce")
+    given = raw.notna() & (raw.astype("string").str.strip() != "")
+    _reject(rejections, given & quantity.isna(), raw, "quantity", "is not a number")
+    whole = quantity.isna() | (quantity == quantity.round())
+    _reject(rejections, ~whole, raw, "quantity", "is not a whole number")
+    _reject(rejections, quantity.notna() & whole & (quantity < 1), raw, "quantity",
+            "is less than 1")
+    return quantity
 
 
 def validate_event(record: Mapping[str, Any] | Event, *,
