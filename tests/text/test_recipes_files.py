@@ -26,16 +26,6 @@ def test_online_shopping_test_split_is_a_fixed_stratified_tenth(session_settings
     assert leaked / len(first["test"]) < 0.05  # only the corpus's own duplicate reviews
 
 
-def test_shop_intent_splits_keep_chinese_oos_out_of_training(session_settings: Settings) -> None:
-    splits = recipes.shop_intent_splits(session_settings)
-    has_han = lambda t: any("\u4e00" <= c <= "\u9fff" for c in t)
-    assert not any(has_han(t) for t in splits["train"].texts)
-    assert sum(has_han(t) for t in splits["test"].texts) == 300
-    assert set(splits["train"].labels) - {"oos"} == set(
-        recipes.bitext_splits(session_settings)["train"].labels
-    )
-
-
 def test_reader_accepts_tsv_and_jsonl_and_reports_empty_rows(tmp_path: Path) -> None:
     tsv = tmp_path / "a.tsv"
     tsv.write_text(

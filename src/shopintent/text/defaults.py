@@ -76,6 +76,10 @@ def candidate_path(settings: Settings) -> Path:
 def train_shop_intent_linear(settings: Settings) -> IntentClassifier:
     """The fast shop-intent default: frozen USE + TF-IDF features and a linear SVM head, with OOS rejection.
 
+    Its rows (``recipes.shop_intent_splits``) come from several phrasing
+    sources, zh and en, with a ``product_question`` intent
+    (``text/shop_intent_data.py``; docs/text.md has the table).
+
     Why the default on a fresh machine: it trains in under a minute on 2
     cores (the fine-tuned model takes minutes) and is at least as accurate on
     the shop-intent test rows (docs/text.md), so the service has its text
@@ -87,8 +91,13 @@ def train_shop_intent_linear(settings: Settings) -> IntentClassifier:
     return model.fit(train.texts, train.labels, valid.texts, valid.labels)
 
 
-def train_shop_intent(settings: Settings, path: Path | None = None) -> FineTunedClassifier:
-    """Bitext's 27 support intents + out-of-scope rejection (zh and en): fine-tuned USE on ONNX Runtime.
+def train_shop_intent(
+    settings: Settings,
+    path: Path | None = None,
+    epochs: int | None = None,
+    max_rows: int | None = None,
+) -> FineTunedClassifier:
+    """The shop intents (27 support intents + ``product_question``) with out-of-scope rejection: fine-tuned USE on ONNX Runtime.
 
     Why this model: exported to int8 ONNX it answers a query in well under a
     millisecond (see BENCHMARKS.md), which is what the service's
@@ -96,13 +105,19 @@ def train_shop_intent(settings: Settings, path: Path | None = None) -> FineTuned
     Saved to ``path`` (default: the default model's folder, which is what
     ``shopintent bench text`` measures); ``shopintent models prepare`` saves
     it to :func:`candidate_path` and lets :func:`promote_if_better` decide.
+    ``epochs`` (default :data:`SHOP_INTENT_EPOCHS`) and ``max_rows`` (at most
+    that many evenly spaced training rows, a quarter as many validation rows)
+    run the same recipe small, for tests.
     """
     from shopintent.text.finetune import FineTunedClassifier
 
     splits = recipes.shop_intent_splits(settings)
     train, valid = splits["train"], splits["validation"]
+    if max_rows is not None:
+        train = recipes.spaced_rows(train, max_rows)
+        valid = recipes.spaced_rows(valid, max(1, max_rows // 4))
     model = FineTunedClassifier(
-        backbone="use", epochs=SHOP_INTENT_EPOCHS, threads=2, random_state=recipes.SEED
+        backbone="use", epochs=epochs or SHOP_INTENT_EPOCHS, threads=2, random_state=recipes.SEED
     )
     model.fit(train.texts, train.labels, valid.texts, valid.labels)
     with tempfile.TemporaryDirectory() as scratch:

@@ -7,12 +7,12 @@ label or spans) and never touches a test split while training.
 
 Splits and seeds (all fixed):
 
-- shop intents: Bitext official train/validation/test (27 intents). Out-of-scope
-  examples: CLINC150's ``oos`` rows plus its in-scope queries from domains that
-  are not shopping or payments (``NON_SHOP_DOMAINS``), 20 per intent from
-  train / 5 from validation / 10 from test. 300 Chinese SMP2019 voice-assistant
-  queries (seed ``SEED``) join the test split only, to measure zh rejection
-  (training on them taught the head that Chinese itself is out-of-scope).
+- shop intents: train / validation from several phrasing sources, each with its
+  own seeded split (``text/shop_intent_data.py``: Bitext, CLINC150 mapped and
+  out-of-scope, MG-ShopDial, amazon_qa, weak-labelled ECD turns, hand-written
+  zh, SMP2019 zh out-of-scope). Test: Bitext official test, CLINC150 ``oos`` +
+  10 per non-shop intent + mapped intents, and 300 seeded SMP2019 rows (zh
+  rejection; never trained on). Real shopper text: ``text/evalsets``.
 - zh sentiment: ``online_shopping_10_cats``, stratified by category × label,
   10 % test, seed ``SENTIMENT_SPLIT_SEED``; 10 % of the rest is validation.
 - en sentiment: ``amazon_alexa_reviews``, stratified by label, 20 % test, same seed.
@@ -81,36 +81,57 @@ def _take(frame: pd.DataFrame, text: str = "text", label: str = "intent") -> Tex
 
 
 def shop_intent_splits(settings: Settings) -> dict[str, TextSplit]:
-    """Bitext 27 intents + out-of-scope rows (CLINC non-shop/oos, SMP2019 zh), per split."""
-    from shopintent.datasets import bitext_customer_service, clinc150, smp2019_zh_intent
+    """The default shop-intent model's rows: every source of ``shop_intent_data`` (train, validation) and the test rows.
 
+    Train and validation concatenate every source of
+    :func:`shopintent.text.shop_intent_data.shop_intent_sources` (Bitext,
+    CLINC150 mapped and out-of-scope, MG-ShopDial, amazon_qa, weak-labelled
+    ECD turns, hand-written zh phrasings, SMP2019 zh out-of-scope). Test is
+    what it always was, so the row stays comparable: Bitext test + CLINC150
+    ``oos`` and non-shop test rows (10 per intent) + the 300 seeded SMP2019
+    rows (zh rejection), plus CLINC's test rows of the mapped intents. Real
+    shopper text is scored apart (``text.evalsets``).
+    """
+    from shopintent.datasets import bitext_customer_service, clinc150, smp2019_zh_intent
+    from shopintent.text.shop_intent_data import (
+        CLINC_TO_SHOP,
+        SMP_TEST_ROWS,
+        ZH_REAL_SOURCES,
+        ZH_TRAIN_REPEAT,
+        shop_intent_sources,
+    )
+
+    out: dict[str, TextSplit] = {}
+    sources = shop_intent_sources(settings)
+    for split in ("train", "validation"):
+        texts: list[str] = []
+        labels: list[str] = []
+        for name, source in sources.items():
+            # the few real zh rows are repeated in training only, so 12k en/template rows do not drown them
+            times = ZH_TRAIN_REPEAT if split == "train" and name in ZH_REAL_SOURCES else 1
+            texts += source[split].texts * times
+            labels += source[split].labels * times
+        out[split] = TextSplit(texts, labels)
     bitext = bitext_customer_service.load(settings).frame()
     clinc = clinc150.load(settings).frame()
     smp = smp2019_zh_intent.load(settings).frame()
-    rng = np.random.default_rng(SEED)
-    smp_order = rng.permutation(len(smp))
-    # Chinese OOS rows go to test only: with no Chinese in-scope rows to balance them, training on
-    # them teaches "Chinese means out-of-scope" (measured: every zh refund request rejected).
-    smp_parts = {
-        "train": smp.iloc[:0],
-        "validation": smp.iloc[:0],
-        "test": smp.iloc[smp_order[:300]],
-    }
-    per_intent = {"train": 20, "validation": 5, "test": 10}
-    out: dict[str, TextSplit] = {}
-    for split in ("train", "validation", "test"):
-        own = _take(bitext[bitext["split"] == split])
-        part = clinc[clinc["split"] == split]
-        non_shop = part[part["domain"].isin(NON_SHOP_DOMAINS)]
-        sampled = non_shop.groupby("intent", group_keys=False).apply(
-            lambda g, n=per_intent[split]: g.sample(min(len(g), n), random_state=SEED)
-        )
-        oos_texts = (
-            part.loc[part["intent"] == OOS, "text"].tolist()
-            + sampled["text"].tolist()
-            + smp_parts[split]["text"].tolist()
-        )
-        out[split] = TextSplit(own.texts + oos_texts, own.labels + [OOS] * len(oos_texts))
+    own = _take(bitext[bitext["split"] == "test"])
+    part = clinc[clinc["split"] == "test"]
+    mapped = part[part["intent"].isin(CLINC_TO_SHOP)]
+    non_shop = part[part["domain"].isin(NON_SHOP_DOMAINS)]
+    sampled = non_shop.groupby("intent", group_keys=False).apply(
+        lambda g: g.sample(min(len(g), 10), random_state=SEED)
+    )
+    smp_rows = smp.iloc[np.random.default_rng(SEED).permutation(len(smp))[:SMP_TEST_ROWS]]
+    oos_texts = (
+        part.loc[part["intent"] == OOS, "text"].tolist()
+        + sampled["text"].tolist()
+        + smp_rows["text"].tolist()
+    )
+    out["test"] = TextSplit(
+        own.texts + mapped["text"].tolist() + oos_texts,
+        own.labels + [CLINC_TO_SHOP[i] for i in mapped["intent"]] + [OOS] * len(oos_texts),
+    )
     return out
 
 
