@@ -9,9 +9,9 @@ prepare`` and ``shopintent serve`` (README.md, Quick start).
 from __future__ import annotations
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from shopintent.cli.output import console, errors, table
+from shopintent.cli.output import console, description_column, errors, table
 from shopintent.datasets import registry, taobao_userbehavior_head
 from shopintent.privacy import Pseudonymizer
 from shopintent.settings import get_settings
@@ -22,7 +22,7 @@ from shopintent.store.report import summarise
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        description_column(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console,
     )
 

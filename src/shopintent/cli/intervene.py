@@ -7,16 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
 
 from shopintent.cli.choices import Learner, ReplayScorer, TargetDistribution
-from shopintent.cli.output import console, errors, print_json, table
+from shopintent.cli.output import console, description_column, errors, print_json, table
 from shopintent.settings import get_settings
 
 app = typer.Typer(help="Interventions: off-policy evaluation, policy learning, engine replay.",
                   no_args_is_help=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _spinner(quiet: bool) -> Progress:
+    """A spinner with elapsed time on stderr for one long library call (stdout stays JSON-clean)."""
+    return Progress(SpinnerColumn(), description_column(), TimeElapsedColumn(), console=errors,
+                    transient=True, disable=quiet)
 
 
 def _load_obd(logs: Path, target_logs: Path | None, policy_names: tuple[str, str] = ("logs", "target")):  # type: ignore[no-untyped-def]
@@ -46,7 +52,7 @@ def ope(
 
     try:
         behaviour, target = _load_obd(logs, target_logs)
-        with Progress(transient=True, console=errors) as progress:
+        with _spinner(as_json) as progress:
             progress.add_task("bootstrapping both logs", total=None)
             report = evaluate_logged_policy(behaviour, target, dist_method=dist_method.value,
                                             n_bootstrap=n_bootstrap, random_state=seed)
@@ -87,8 +93,11 @@ def learn(
 
     try:
         behaviour, target = _load_obd(logs, target_logs)
-        policy, report = learn_and_evaluate(behaviour, target, learner=learner.value, train_share=train_share,
-                                            epsilon=epsilon, n_bootstrap=n_bootstrap, random_state=seed)
+        with _spinner(as_json) as progress:
+            progress.add_task(f"learning {learner} and bootstrapping its value", total=None)
+            policy, report = learn_and_evaluate(behaviour, target, learner=learner.value,
+                                                train_share=train_share, epsilon=epsilon,
+                                                n_bootstrap=n_bootstrap, random_state=seed)
     except (FileNotFoundError, ValueError) as exc:
         errors.print(str(exc))
         raise typer.Exit(code=2) from exc
@@ -154,7 +163,8 @@ def replay(
 
         scorer = BehaviourDecisionScorer(load_default_models(settings))
     engine = DecisionEngine(caps=CapConfig(daily_budget=daily_budget), log_path=target, random_state=seed)
-    with Progress(transient=True, console=errors) as progress:
+    with Progress(description_column(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True, console=errors, disable=as_json) as progress:
         task = progress.add_task("replaying events", total=len(frame))
         report = replay_events(frame, engine, scorer=scorer, gap_minutes=settings.session_gap_minutes,
                                item_price=item_price,

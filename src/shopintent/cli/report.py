@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from shopintent.cli.output import console, errors
 from shopintent.settings import get_settings
@@ -29,8 +30,9 @@ def behaviour(
     settings = get_settings()
     source = evaluation or evaluation_path(settings)
     if rerun:
-        with console.status("running the behaviour evaluation") as status:
-            record = evaluate_all(settings, progress=lambda message: status.update(message))
+        # Text, not str: a status message would be read as rich markup
+        with console.status(Text("running the behaviour evaluation")) as status:
+            record = evaluate_all(settings, progress=lambda message: status.update(Text(message)))
     elif source.is_file():
         record = json.loads(source.read_text())
     else:

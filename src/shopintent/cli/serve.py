@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from shopintent.cli.choices import AutoDecide, StateBackend, StreamBackend
-from shopintent.cli.output import console, errors, print_json
+from shopintent.cli.output import console, description_column, errors, print_json
 from shopintent.settings import get_settings
 
 app = typer.Typer(help="The real-time HTTP service, its dashboard, and the Taobao replay.",
@@ -184,7 +184,7 @@ def replay_command(
         errors.print("no API key with the write scope: pass --api-key or set SHOPINTENT_API_KEYS")
         raise typer.Exit(code=2)
     records = taobao_stream(settings, limit)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    progress = Progress(description_column(), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, disable=as_json)
     with progress:
         task = progress.add_task(f"replaying at {rate:,.0f} events/s", total=None if loop else len(records))
