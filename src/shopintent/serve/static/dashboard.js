@@ -122,13 +122,18 @@ function drawBenchmark(div, bench) {
   what.textContent = "held-out: " + (bench.model || bench.model_id);
   div.append(what);
   const ul = document.createElement("ul");
+  let previous = null;
   for (const x of bench.measurements) {
     const li = document.createElement("li");
     li.textContent = x.name + ": " + fmt(x.value, Math.abs(x.value) < 10 ? 3 : 0) + " " + (x.unit || "");
-    const split = document.createElement("div");
-    split.className = "muted split";
-    split.textContent = x.detail || "";
-    li.append(split);
+    li.title = x.detail || "";
+    if (x.detail && x.detail !== previous) {  // the split once, where it changes
+      const split = document.createElement("div");
+      split.className = "muted split";
+      split.textContent = x.detail;
+      li.append(split);
+    }
+    previous = x.detail;
     ul.append(li);
   }
   div.append(ul);
