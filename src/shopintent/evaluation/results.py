@@ -53,46 +53,57 @@ def read_results(results_dir: Path, area: str) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class BenchmarkRows:
-    """Where one model configuration's rows are: its area, and the label its row names start with.
+    """Where one model configuration's rows are: its area, and the labels its row names start with.
 
-    ``only``: keep just the rows whose name holds one of these strings (the pooled
-    numbers rather than every slice, e.g. ROC-AUC over k ≤ 20, not per prefix length).
+    ``prefixes``: the model's label in row names (more than one while a benchmark's
+    wording changes between committed runs). ``only``: keep just the rows whose name
+    holds one of these strings (the pooled numbers rather than every slice, e.g.
+    ROC-AUC over k ≤ 20, not per prefix length); ``never``: drop rows holding one
+    of these (numbers that are not held-out, such as validation accuracy).
     """
 
     area: str
-    prefix: str
+    prefixes: tuple[str, ...]
     only: tuple[str, ...] = ()
+    never: tuple[str, ...] = ()
     what: str = ""
 
-    def matches(self, name: str) -> bool:
-        """Whether a measurement name is one of this model's rows."""
-        return name.startswith(self.prefix) and (not self.only or any(s in name for s in self.only))
+    def row_name(self, name: str) -> str | None:
+        """The row's name without the model's label when it is one of this model's rows, else None."""
+        prefix = next((p for p in self.prefixes if name.startswith(p)), None)
+        if prefix is None or (self.only and not any(s in name for s in self.only)):
+            return None
+        if any(s in name for s in self.never):
+            return None
+        return name[len(prefix):]
 
 
-#: The text rows that are held-out quality (not training time).
-HELD_OUT_TEXT = ("accuracy", "recall", "ECE")
+#: The text rows that are held-out quality (not training time, not validation).
+HELD_OUT_TEXT = {"only": ("accuracy", "recall", "ECE"), "never": ("validation",)}
 #: Model id → the rows that measured that configuration. Each entry is checked against the
 #: committed results by ``tests/serve/test_dashboard_cards.py`` (a renamed row fails there).
 BENCHMARKED: dict[str, BenchmarkRows] = {
     # text.defaults.train_shop_intent_linear: Bitext intents + zh/en out-of-scope, recipes' splits
     "shop-intent:IntentClassifier(use+tfidf)": BenchmarkRows(
-        "text", "shop-intent model, linear USE + TF-IDF: ", only=HELD_OUT_TEXT,
+        "text", ("shop-intent model, linear USE + TF-IDF: ",), **HELD_OUT_TEXT,
         what="the linear default shop-intent model"),
     # text.defaults.train_shop_intent: the fine-tuned USE model, same splits
     "shop-intent:FineTunedClassifier(use)": BenchmarkRows(
-        "text", "default shop-intent model (fine-tuned USE, ", only=HELD_OUT_TEXT,
+        "text", ("shop-intent model, fine-tuned USE (ONNX fp32): ", "shop-intent model, fine-tuned USE (ONNX int8): ",
+                 "default shop-intent model (fine-tuned USE, ONNX fp32): ",
+                 "default shop-intent model (fine-tuned USE, ONNX int8): "), **HELD_OUT_TEXT,
         what="the fine-tuned USE shop-intent model"),
     # behaviour.default: one LightGBM EventIntentModel per task on Taobao; the benchmark trains
     # the same configuration on a time split and scores the later sessions
     "behaviour:EventIntentModel(lightgbm)@taobao": BenchmarkRows(
-        "behaviour", "Taobao LightGBM ", only=("ROC-AUC (k ≤ 20)",),
+        "behaviour", ("Taobao LightGBM ",), only=("ROC-AUC (k ≤ 20)",),
         what="LightGBM event models, Taobao time split"),
     # intervene.engine: DecisionEngine() with the prior UpliftPolicy() is what the latency rows run
     "intervene:uplift-prior-1": BenchmarkRows(
-        "intervene", "decision ", only=("latency",), what="the decision engine with the prior uplift policy"),
+        "intervene", ("decision ",), only=("latency",), what="the decision engine with the prior uplift policy"),
     # the benchmark's Taobao hybrid blends all five models (not the default's three)
     "recommend:Hybrid(pop+sknn+als+content+sasrec)@taobao-sessions": BenchmarkRows(
-        "recommend", "Taobao sessions · hybrid (blend learned on valid) · ",
+        "recommend", ("Taobao sessions · hybrid (blend learned on valid) · ",),
         what="hybrid of all five recommenders on Taobao sessions"),
 }
 
@@ -115,9 +126,9 @@ def benchmark_card(results_dir: Path, model_id: str | None) -> dict[str, Any]:
         return {"model_id": model_id,
                 "missing": f"no results file for {where.area} (run `shopintent bench {where.area}`)"}
     rows = [
-        {"name": str(m["name"])[len(where.prefix):], "value": m.get("value"), "unit": m.get("unit", ""),
-         "detail": m.get("detail", "")}
-        for m in record["measurements"] if where.matches(str(m.get("name", "")))
+        {"name": short, "value": m.get("value"), "unit": m.get("unit", ""), "detail": m.get("detail", "")}
+        for m in record["measurements"]
+        if (short := where.row_name(str(m.get("name", "")))) is not None
     ]
     if not rows:
         return {"model_id": model_id, "missing": NO_ROW}
