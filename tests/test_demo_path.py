@@ -24,9 +24,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.support import ServiceProcess
 from shopintent.serve import ServeConfig
 from shopintent.serve.adapters.base import ModelSlot
-from shopintent.serve.loadtest import ServiceProcess
 from shopintent.settings import Settings
 from tests.conftest import REAL_DATA_DIR
 from tests.serve.conftest import API_KEY, AUTH, make_client

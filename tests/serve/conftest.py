@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,17 +12,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from benchmarks.support import free_port
 from shopintent.serve import ServeConfig, create_app
 from shopintent.settings import Settings
 
 API_KEY = "test-api-key-not-secret"
 AUTH = {"X-API-Key": API_KEY}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_client(settings: Settings, **config: object) -> TestClient:

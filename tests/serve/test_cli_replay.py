@@ -9,8 +9,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.support import ServiceProcess
 from shopintent.cli.main import app
-from shopintent.serve.loadtest import ServiceProcess
 from shopintent.serve.replay import LOOP_GAP_S, event_seconds, replay, shifted_pass, taobao_stream
 from shopintent.settings import Settings
 from tests.serve.conftest import API_KEY, AUTH

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shopintent.serve.loadtest import kill9_run, numbered_events
+from benchmarks.support import kill9_run, numbered_events
 from shopintent.settings import Settings
 from tests.serve.conftest import API_KEY, taobao_records
 

@@ -39,8 +39,8 @@ import httpx
 import pandas as pd
 import pytest
 
+from benchmarks.support import ServiceProcess
 from shopintent.privacy.plant import PlantedValue, insert_pii, plant_pii
-from shopintent.serve.loadtest import ServiceProcess
 from shopintent.settings import Settings
 from tests.serve.conftest import API_KEY, taobao_records
 

@@ -38,8 +38,12 @@ LOOP_GAP_S = 3600.0
 
 
 @dataclass
-class ReplayReport:
-    """What a replay sent and what the service answered."""
+class HttpReplayReport:
+    """What a replay sent over HTTP and what the service answered.
+
+    (The decision engine's offline replay reports in
+    :class:`~shopintent.intervene.replay.DecisionReplayReport`.)
+    """
 
     sent: int = 0
     stored: int = 0
@@ -102,9 +106,9 @@ def shifted_pass(batch: list[dict[str, Any]], seconds: np.ndarray, pass_no: int,
 
 def replay(url: str, api_key: str, records: list[dict[str, Any]], rate: float = 500.0,
            batch_size: int = 100, loop: bool = False,
-           on_batch: Callable[[ReplayReport], None] | None = None,
+           on_batch: Callable[[HttpReplayReport], None] | None = None,
            should_stop: Callable[[], bool] = lambda: False, timeout_s: float = 30.0,
-           max_passes: int | None = None) -> ReplayReport:
+           max_passes: int | None = None) -> HttpReplayReport:
     """POST ``records`` to ``url``/v1/events at ``rate`` events/s; returns the counts.
 
     ``loop`` starts over when the log ends, each pass shifted in time with fresh
@@ -120,7 +124,7 @@ def replay(url: str, api_key: str, records: list[dict[str, Any]], rate: float = 
     period = float(seconds.max() - seconds.min()) + LOOP_GAP_S if loop and records else 0.0
     # httpx logs every request at INFO; a replay sends thousands.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    report = ReplayReport()
+    report = HttpReplayReport()
     started = time.perf_counter()
     endpoint = url.rstrip("/") + "/v1/events"
     with httpx.Client(timeout=timeout_s, headers={"X-API-Key": api_key}) as client:
