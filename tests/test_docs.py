@@ -214,3 +214,14 @@ def test_the_checker_catches_the_drift_issue_13_names() -> None:
     assert is_held("358") and is_held("0.9356") and is_held(".0941") and is_held("−0.00429")
     assert not is_measured("567", "req/s") and not is_measured("17", "ms")
     assert is_measured("358", "req/s") and is_measured("11.2", "s") and is_measured("0.22", "ms")
+
+
+def test_write_pages_refills_only_the_blocks_and_leaves_the_prose(tmp_path: Path) -> None:
+    from shopintent.evaluation.docs_render import write_pages
+
+    page = tmp_path / "serve.md"
+    original = (DOCS / "serve.md").read_text(encoding="utf-8")
+    page.write_text(original.replace("| 358 req/s, p50", "| 928 req/s, p50"), encoding="utf-8")
+    assert write_pages([page], RESULTS) == [page]
+    assert page.read_text(encoding="utf-8") == original
+    assert write_pages([page], RESULTS) == []

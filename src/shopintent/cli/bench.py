@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from shopintent.cli.choices import BenchArea
 from shopintent.cli.output import console, description_column, errors, print_json, table
 from shopintent.evaluation.bench import AREAS, AreaNotBuilt, available_areas, render_markdown, run_area
+from shopintent.evaluation.docs_render import RenderError, write_pages
 from shopintent.settings import get_settings
 
 RESULTS_OPTION = typer.Option(
@@ -66,6 +67,10 @@ def run(
             progress.advance(task)
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(render_markdown(results) + "\n")
+    try:  # the docs' result tables too, beside the page (tests/test_docs.py fails while stale)
+        write_pages(sorted((page.parent / "docs").glob("*.md")), results)
+    except RenderError as exc:
+        errors.print(f"docs not re-rendered: {exc}")
     if as_json:
         print_json(records)
         return
