@@ -56,7 +56,28 @@ def test_run_scores_the_model_the_service_loads_from_the_state_folder(settings: 
         assert 0.0 <= values[f"{language}: accuracy, all rows"] <= 1.0
         assert f"{language}: OOS recall" in values
         assert result.parameters[f"{language}_rows"] == 330
-    assert values["en: recall product_question"] == 0.0  # not a class of this model
+    assert result.parameters["model_found_saved"] is True  # loaded, not trained
     assert result.parameters["model_is_current_recipe"] is False
-    assert result.parameters["model_classes"] == 28
+    assert result.parameters["model_classes"] == 29  # 27 shop intents, product_question, oos
     assert "ecd_taobao_dialogue_sample/test" in result.data
+
+
+def test_run_without_a_default_trains_into_its_own_folder_not_the_services(
+    settings: Settings, monkeypatch
+) -> None:
+    # a tiny real model stands in for the recipe's: what matters is where it is saved
+    splits = recipes.shop_intent_splits(settings)
+    small = recipes.spaced_rows(splits["train"], 400)
+    monkeypatch.setattr(
+        defaults, "train_shop_intent_linear",
+        lambda s: IntentClassifier(encoders=(), random_state=0).fit(small.texts, small.labels),
+    )
+    live = defaults.model_path(settings, "shop_intent")
+    if live.exists():
+        import shutil
+
+        shutil.rmtree(live)
+    model, found = realintent.load_or_train(settings)
+    assert found is False and not live.exists()
+    assert (realintent.bench_model_path(settings) / "model.json").is_file()
+    assert set(model.classes_) == set(small.labels)

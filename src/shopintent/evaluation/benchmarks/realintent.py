@@ -2,9 +2,10 @@
 
 Why separate from ``bench text``: Bitext's test split shares its template
 phrasing with training, so its 0.99 says little about what shoppers type. This
-benchmark scores the default model — trained or loaded by
-:func:`shopintent.text.defaults.ensure_model`, exactly as the service gets it,
-and run through :class:`shopintent.text.parse.Parser` (the service's cleaning
+benchmark scores the default model — loaded by
+:func:`shopintent.text.defaults.ensure_model` exactly as the service gets it,
+or, with none in the state folder, the current recipe trained into the
+benchmark's own folder (:func:`bench_model_path`, never the service's) — run through :class:`shopintent.text.parse.Parser` (the service's cleaning
 and batching) — on the real-text test set (:mod:`shopintent.text.evalsets`):
 330 real Taobao customer turns (zh) and 330 real Amazon shopper questions (en),
 hand-labelled with the shop intents, ``oos`` and ``product_question``.
@@ -12,7 +13,7 @@ hand-labelled with the shop intents, ``oos`` and ``product_question``.
 Protocol, per language:
 
 - accuracy over every row. A label the model does not have (``product_question``
-  for the model as of issue 12) is always an error;
+  for models trained before issue 12) is always an error;
 - accuracy without the ``product_question`` rows, labelled as such;
 - OOS recall (rows labelled ``oos`` answered ``oos``) and OOS precision;
 - accuracy on the rows labelled with one of the 27 shop intents;
@@ -30,6 +31,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from shopintent.datasets import amazon_qa, ecd_taobao_dialogue_sample
@@ -47,6 +49,8 @@ log = get_logger(__name__)
 MIN_ROWS_PER_LABEL = 10
 #: Confusions listed in the notes, per language.
 TOP_CONFUSIONS = 8
+#: The issue's goal for accuracy over every row, per language.
+GOAL_ACCURACY = 0.90
 
 
 @dataclass(frozen=True)
@@ -155,11 +159,31 @@ def _model_record(model: Any, settings: Settings) -> dict[str, Any]:
     }
 
 
+def bench_model_path(settings: Settings) -> Path:
+    """Where this benchmark saves a shop-intent model it trains (never the service's default folder)."""
+    return Path(settings.state_dir) / "bench" / "realintent" / "shop_intent"
+
+
+def load_or_train(settings: Settings) -> tuple[Any, bool]:
+    """The default shop-intent model as the service loads it, else the current recipe trained here.
+
+    A default in the state folder is only loaded. When there is none, the
+    current recipe's default (:func:`defaults.train_shop_intent_linear`) is
+    trained and saved to :func:`bench_model_path`, so a benchmark run never
+    writes the production default. Returns the model and whether it was found saved.
+    """
+    model = defaults.ensure_model(settings, "shop_intent", train_missing=False)
+    if model is not None:
+        return model, True
+    model = defaults.train_shop_intent_linear(settings)
+    model.save(bench_model_path(settings))
+    return model, False
+
+
 def run(settings: Settings) -> BenchResult:
-    """Load (or train) the default shop-intent model and score it on both languages of the set."""
-    was_saved = (defaults.model_path(settings, "shop_intent") / "model.json").is_file()
+    """Load (or train into its own folder) the default shop-intent model and score it on both languages."""
     started = time.perf_counter()
-    model = defaults.ensure_model(settings, "shop_intent", train_missing=True)
+    model, was_saved = load_or_train(settings)
     load_seconds = time.perf_counter() - started
     parser = Parser(intent_model=model)
     model_labels = {str(c) for c in model.classes_}
@@ -194,8 +218,9 @@ def run(settings: Settings) -> BenchResult:
         parameters=parameters,
         notes=(
             "The default shop-intent model as the service loads it, on real shopper text it never "
-            "saw (labelling: src/shopintent/text/evalsets/LABELLING.md). This is the baseline the "
-            "retrained default is judged against. " + " ".join(notes)
+            "saw (labelling: src/shopintent/text/evalsets/LABELLING.md); with no default in the "
+            "state folder, the current recipe trained into the benchmark's own folder. Goal: "
+            f"accuracy ≥ {GOAL_ACCURACY} in each language. " + " ".join(notes)
         ),
     )
 
