@@ -126,3 +126,12 @@ def test_help_lists_the_choices(args: list[str]) -> None:
               "recommend": "<pop|sknn|sasrec|als|content|hybrid>",
               "intervene": "<empirical|time_local|mean_propensity>"}[args[0]]
     assert listed in result.output
+
+
+def test_shell_completion_offers_the_choices() -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [], prog_name="shopintent", env={
+        "_SHOPINTENT_COMPLETE": "complete_bash", "COMP_WORDS": "shopintent behaviour train --task ",
+        "COMP_CWORD": "4"})
+    assert result.output.split() == ["purchase", "abandon", "next-action"]

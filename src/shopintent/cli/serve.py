@@ -119,15 +119,7 @@ def run(
         for reason in missing:
             errors.print(reason)
     generated = app_.state.api_key_generated
-    console.print(f"shopintent service on {url} · API docs {url}/docs", markup=False)
-    if generated:
-        console.print(f"API key for this run (SHOPINTENT_API_KEYS not set): {generated}", markup=False)
-        console.print(f"dashboard: {url}/#key={generated}", markup=False)
-    else:
-        console.print("API keys: from SHOPINTENT_API_KEYS", markup=False)
-        console.print(f"dashboard: {url}/ " + ("(public: no key needed for it and /metrics)"
-                                               if public_dashboard else
-                                               f"(open {url}/#key=KEY with a read key)"), markup=False)
+    _announce(url, generated, public_dashboard)
     stop = threading.Event()
     if replay_rate is not None:
         key = generated or _first_key("write")
@@ -143,6 +135,20 @@ def run(
         uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
     finally:
         stop.set()
+
+
+def _announce(url: str, generated_key: str | None, public_dashboard: bool) -> None:
+    """Where the service, its API docs and its dashboard are, and which key opens them."""
+    console.print(f"shopintent service on {url} · API docs {url}/docs", markup=False)
+    if generated_key:
+        console.print(f"API key for this run (SHOPINTENT_API_KEYS not set): {generated_key}",
+                      markup=False)
+        console.print(f"dashboard: {url}/#key={generated_key}", markup=False)
+        return
+    console.print("API keys: from SHOPINTENT_API_KEYS", markup=False)
+    console.print(f"dashboard: {url}/ " + ("(public: no key needed for it and /metrics)"
+                                           if public_dashboard else
+                                           f"(open {url}/#key=KEY with a read key)"), markup=False)
 
 
 def _replay_in_background(url: str, key: str, rate: float, stop: threading.Event) -> None:
