@@ -8,6 +8,21 @@ Public API (the HTTP service and the CLI use these):
 - :class:`SessionPurchaseModel` — session-level purchase model on aggregated sessions (UCI);
 - :class:`SequenceIntentModel` — the GRU over event sequences;
 - :class:`RepeatPurchaseModel` — per-customer future purchases (CDNOW), beside BG/NBD.
+
+A live session scored event by event with models fitted on real Taobao sessions
+(``load_default_scorer(settings)`` gives the same over the prepared default models):
+
+>>> from shopintent.behaviour import EventIntentModel, SessionScorer
+>>> from shopintent.samples import taobao_sessions
+>>> events = taobao_sessions(5000)
+>>> models = {task: EventIntentModel(task=task, n_estimators=30, max_k=5).fit(events)
+...           for task in ("purchase", "abandon")}
+>>> scorer = SessionScorer(models)
+>>> first = events.iloc[0]
+>>> score = scorer.update({"event_type": "view", "timestamp": first["timestamp"],
+...                        "item_id": first["item_id"], "category_id": first["category_id"]})
+>>> score.k, 0.0 <= score.purchase_probability <= 1.0, score.abandonment_risk
+(1, True, None)
 """
 
 from __future__ import annotations

@@ -89,6 +89,12 @@ class BGNBD(BaseEstimator):
     """The BG/NBD model (lifetimes' ``BetaGeoFitter``) as a scikit-learn estimator.
 
     No regressor mixin: ``predict`` needs the horizon and ``fit`` takes no target.
+
+    >>> from shopintent.samples import cdnow_customers
+    >>> features, _ = cdnow_customers()
+    >>> bgnbd = BGNBD().fit(features)
+    >>> sorted(bgnbd.params_), bgnbd.predict(features.head(2), horizon_days=273.0).shape
+    (['a', 'alpha', 'b', 'r'], (2,))
     """
 
     def __init__(self, penalizer_coef: float = 0.0) -> None:
@@ -119,6 +125,14 @@ class RepeatPurchaseModel(RegressorMixin, BaseEstimator):
     ``objective``: ``poisson`` (predicts the expected count, like BG/NBD) or
     ``l1`` (predicts the median, which is what minimises MAE). Learned:
     ``booster_``, ``bgnbd_`` (fitted on the training customers), ``feature_names_``.
+
+    Examples
+    --------
+    >>> from shopintent.samples import cdnow_customers
+    >>> features, purchase_days = cdnow_customers()
+    >>> model = RepeatPurchaseModel(n_estimators=50).fit(features, purchase_days)
+    >>> model.predict(features.head(3)).shape
+    (3,)
     """
 
     def __init__(self, objective: str = "poisson", horizon_days: float = 273.0,

@@ -76,6 +76,15 @@ class SequenceIntentModel(BaseEstimator):
     ``validation_fraction`` (latest sessions, for choosing the epoch and the
     thresholds), ``random_state``. Learned: ``network_``, ``item_vocab_``,
     ``category_vocab_``, ``thresholds_``, ``best_epoch_``.
+
+    Examples
+    --------
+    >>> from shopintent.behaviour.examples import build_prefix_table
+    >>> from shopintent.samples import taobao_sessions
+    >>> table = build_prefix_table(taobao_sessions(5000), max_k=5)
+    >>> model = SequenceIntentModel(epochs=1, hidden=8, embedding_dim=4).fit_table(table)
+    >>> model.predict_frame(table.frame.head(3)).shape, model.best_epoch_
+    ((3, 1), 1)
     """
 
     def __init__(self, labels: tuple[str, ...] = ("y_purchase",), hidden: int = 64,

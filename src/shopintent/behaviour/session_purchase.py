@@ -56,6 +56,16 @@ class SessionPurchaseModel(ClassifierMixin, BaseEstimator):
     exported to a :class:`~shopintent.behaviour.tabular_network.TabularNetwork`), ``calibrator_`` (a, b of
     ``sigmoid(a·logit(p) + b)``), ``threshold_`` (F1-optimal on
     inner-validation), ``feature_names_``, ``categorical_``.
+
+    Examples
+    --------
+    >>> from shopintent.samples import uci_sessions
+    >>> X, y = uci_sessions()
+    >>> model = SessionPurchaseModel(kind="logistic").fit(X.iloc[:1500], y[:1500])
+    >>> model.predict_proba(X.iloc[1500:1503]).shape
+    (3, 2)
+    >>> model.score(X.iloc[1500:], y[1500:]) > 0.7
+    True
     """
 
     def __init__(self, kind: str = "lightgbm", imbalance: str = "weight", calibrate: bool = True,

@@ -39,6 +39,10 @@ class LoggedPolicyDistribution(BaseEstimator):
 
     Learned: ``table_`` with shape ``(windows, positions, actions)`` and
     ``edges_`` (window boundaries, ``datetime64``).
+
+    >>> from shopintent.samples import obd_feedback
+    >>> LoggedPolicyDistribution().fit(obd_feedback()).table_.shape
+    (1, 3, 34)
     """
 
     def __init__(self, method: str = "empirical", n_windows: int = 7) -> None:

@@ -52,6 +52,12 @@ class RewardGreedyPolicy(BaseEstimator):
     training rounds, refitting on the first 70% — never on the evaluation split.
 
     Learned: ``reward_model_``, ``temperature_``, ``selection_`` (validation value per temperature).
+
+    >>> from shopintent.samples import obd_feedback
+    >>> feedback = obd_feedback()
+    >>> policy = RewardGreedyPolicy(temperature=0.5).fit(feedback)
+    >>> policy.temperature_, policy.reward_model_.action_coef_.shape
+    (0.5, (34,))
     """
 
     name = "reward_greedy"
@@ -103,6 +109,11 @@ class IPWPolicyLearner(BaseEstimator):
 
     Features are the round's context, the position one-hot and the user's
     affinity to every item. Learned: ``classifier_``, ``classes_``.
+
+    >>> from shopintent.samples import obd_feedback
+    >>> learner = IPWPolicyLearner().fit(obd_feedback())
+    >>> len(learner.classes_) > 1
+    True
     """
 
     name = "ipw"

@@ -63,6 +63,14 @@ class RewardModel(BaseEstimator):
 
     Learned: ``intercept_``, ``action_coef_`` (actions,), ``position_coef_``
     (positions,), ``context_coef_`` (d,), ``action_context_coef_`` (k,).
+
+    Examples
+    --------
+    >>> from shopintent.samples import obd_feedback
+    >>> feedback = obd_feedback()
+    >>> q = RewardModel().fit(feedback).predict(feedback)
+    >>> q.shape == (feedback.n_rounds, feedback.n_actions), bool(((q > 0) & (q < 1)).all())
+    (True, True)
     """
 
     def __init__(self, C: float = 0.1, max_iter: int = 500) -> None:
@@ -269,6 +277,11 @@ class CrossFitRewards(BaseEstimator):
 
     Learned: ``folds_`` (fold of each round), ``models_`` (one per fold),
     ``estimated_rewards_`` (``(rounds, actions)``).
+
+    >>> from shopintent.samples import obd_feedback
+    >>> rewards = CrossFitRewards(n_folds=3).fit(obd_feedback())
+    >>> rewards.estimated_rewards_.shape, len(rewards.models_)
+    ((4000, 34), 3)
     """
 
     def __init__(self, n_folds: int = 5, C: float = 0.1, random_state: int = 0) -> None:
@@ -311,6 +324,13 @@ class HoldoutRewards(BaseEstimator):
     A bootstrap replicate of the scored split gets a model refitted on an
     independent resample of the fitting split, so the interval carries the
     model's noise too. Learned: ``model_``, ``estimated_rewards_``.
+
+    >>> import numpy as np
+    >>> from shopintent.samples import obd_feedback
+    >>> feedback = obd_feedback()
+    >>> rewards = HoldoutRewards().fit(feedback.subset(np.arange(3000)), feedback.subset(np.arange(3000, 4000)))
+    >>> rewards.estimated_rewards_.shape
+    (1000, 34)
     """
 
     def __init__(self, C: float = 0.1) -> None:

@@ -25,7 +25,14 @@ from shopintent.schema.records import InteractionSequence
 
 
 class ImplicitALS(Recommender):
-    """ALS collaborative filtering with fold-in scoring of any history."""
+    """ALS collaborative filtering with fold-in scoring of any history.
+
+    >>> from shopintent.samples import taobao_sequences
+    >>> sequences, items = taobao_sequences()
+    >>> model = ImplicitALS(factors=16, iterations=5, threads=1).fit(sequences, items)
+    >>> model.item_factors_.shape[1], len(model.recommend(list(sequences[0].items[:2]), k=3))
+    (16, 3)
+    """
 
     kind = "als"
 

@@ -57,6 +57,13 @@ class ContentBased(Recommender):
     ...          "new": Item("new", attributes=("red",))}
     >>> ContentBased().fit([S("u", ("a", "b"))], items=items).recommend(["a"], k=1)[0][0]
     'new'
+
+    On real Taobao sessions (items described by their category):
+
+    >>> from shopintent.samples import taobao_sequences
+    >>> sequences, items = taobao_sequences()
+    >>> len(ContentBased().fit(sequences, items).recommend(list(sequences[0].items[:2]), k=3))
+    3
     """
 
     kind = "content"

@@ -63,7 +63,17 @@ def standardise(scores: np.ndarray) -> np.ndarray:
 
 
 class Hybrid(Recommender):
-    """Blend of component recommenders with weights learned on validation NDCG@10."""
+    """Blend of component recommenders with weights learned on validation NDCG@10.
+
+    >>> from shopintent.recommend.data import leave_one_out
+    >>> from shopintent.samples import taobao_sequences
+    >>> sequences, items = taobao_sequences()
+    >>> split = leave_one_out(sequences)
+    >>> hybrid = Hybrid(components=(("sknn", {}), ("pop", {})), blend_examples=300)
+    >>> hybrid = hybrid.fit(split.train, items, valid=split.valid)
+    >>> len(hybrid.weights_), len(hybrid.recommend(list(sequences[0].items[:2]), k=3))
+    (2, 3)
+    """
 
     kind = "hybrid"
 

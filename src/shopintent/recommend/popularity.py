@@ -28,6 +28,13 @@ class Popularity(Recommender):
     >>> m = Popularity().fit([S("u1", ("a", "b")), S("u2", ("b", "c"))])
     >>> m.recommend([], k=1)
     [('b', 2.0)]
+
+    On real Taobao sessions:
+
+    >>> from shopintent.samples import taobao_sequences
+    >>> sequences, items = taobao_sequences()
+    >>> [item for item, _ in Popularity().fit(sequences, items).recommend([], k=3)]
+    ['4350284', '1545024', '3454985']
     """
 
     kind = "pop"

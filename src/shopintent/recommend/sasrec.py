@@ -109,6 +109,14 @@ class SASRec(Recommender):
     validation NDCG@10 with ``patience`` epochs (``exclude_seen`` says whether
     validation ranks history items, as it should match the evaluation);
     ``time_budget_s`` stops before an epoch that would overrun it.
+
+    One small epoch on a few hundred real Taobao sessions:
+
+    >>> from shopintent.samples import taobao_sequences
+    >>> sequences, items = taobao_sequences(3000)
+    >>> model = SASRec(hidden=16, max_len=20, epochs=1, threads=1).fit(sequences, items)
+    >>> model.item_embeddings().shape[1], len(model.recommend(list(sequences[0].items[:2]), k=3))
+    (16, 3)
     """
 
     kind = "sasrec"

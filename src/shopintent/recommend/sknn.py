@@ -34,6 +34,14 @@ class SessionKNN(Recommender):
     >>> train = [S("u1", ("a", "b", "c")), S("u2", ("a", "b", "d")), S("u3", ("x", "y"))]
     >>> SessionKNN(k=2).fit(train).recommend(["a", "b"], k=2)[0][0] in {"c", "d"}
     True
+
+    On real Taobao sessions:
+
+    >>> from shopintent.samples import taobao_sequences
+    >>> sequences, items = taobao_sequences()
+    >>> model = SessionKNN().fit(sequences, items)
+    >>> len(model.recommend(list(sequences[0].items[:2]), k=3))
+    3
     """
 
     kind = "sknn"

@@ -63,6 +63,15 @@ class EnsembleClassifier(RejectingClassifier):
         ``fit`` only calibrates the ensemble, like scikit-learn's ``cv="prefit"``.
     oos_label, oos_weight, oos_recall_target, validation_fraction, random_state:
         As in :class:`~shopintent.text.intent.IntentClassifier`.
+
+    Examples
+    --------
+    >>> from shopintent.samples import clinc_slice
+    >>> data = clinc_slice()
+    >>> members = [IntentClassifier(encoders=(), tfidf_max_features=5000, head=head) for head in ("svm", "logreg")]
+    >>> ensemble = EnsembleClassifier(members).fit(*data.train, *data.validation)
+    >>> ensemble.predict(["is my bank account frozen", "what is the meaning of life"])
+    ['account_blocked', 'oos']
     """
 
     _not_params = ("members",)  # members record their own parameters in their folders

@@ -49,6 +49,15 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
 
     A scikit-learn classifier (``score`` is the accuracy of :meth:`predict`,
     ``oos_label`` counting as a label). Not saved: it is a benchmark baseline.
+
+    Examples
+    --------
+    >>> from shopintent.samples import clinc_slice
+    >>> data = clinc_slice(n_intents=4, per_intent=20)
+    >>> lstm = LSTMClassifier(epochs=2, embedding_dim=16, hidden_dim=16).fit(*data.train, *data.validation)
+    >>> label, confidence = lstm.predict_with_confidence(["set an alarm for 7 am"])[0]
+    >>> label in set(data.train[1]), 0.0 <= confidence <= 1.0
+    (True, True)
     """
 
     def __init__(
