@@ -34,3 +34,12 @@ def test_ece_of_no_rows_is_zero_and_mismatched_lengths_are_refused() -> None:
         expected_calibration_error(np.array([1, 0, 1]), np.array([0.2, 0.9]))
     with pytest.raises(ValueError, match="n_bins 0"):
         reliability_bins(np.array([1]), np.array([0.5]), n_bins=0)
+
+
+def test_the_modules_docstring_example_runs() -> None:
+    import doctest
+
+    import shopintent.metrics
+
+    result = doctest.testmod(shopintent.metrics)
+    assert (result.attempted, result.failed) == (2, 0)
