@@ -133,7 +133,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         EstimatorSpec("shopintent.intervene.reward_model:HoldoutRewards", "intervene", {"C": 1.0}),
         EstimatorSpec("shopintent.intervene.learn:RewardGreedyPolicy", "intervene", {"temperature": 0.5},
                       saved_form="model.json (parameters, held-out report, coefficients) + manifest.json; "
-                      "written by save_learned_policy, not loaded back"),
+                      "written by intervene.learn.save_policy, not loaded back"),
         EstimatorSpec("shopintent.intervene.learn:IPWPolicyLearner", "intervene", {"C": 1.0},
                       saved_form="as RewardGreedyPolicy"),
         EstimatorSpec("shopintent.intervene.action_dist:LoggedPolicyDistribution", "intervene",
