@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
 from rich.text import Text
 
 from shopintent.cli.choices import Backbone, Encoder, IntentHead, IntentKind, TextComponent
@@ -93,7 +93,7 @@ def train(
     encoders = () if encoder == [Encoder.NONE] else tuple(e.value for e in encoder)
     model, tuned = _build_classifier(kind, encoders, head.value, c, oos_label,
                                      [b.value for b in backbone], epochs, seed)
-    _fit_classifier(model, rows, valid, as_json)
+    _fit_classifier(model, kind, rows, valid, as_json)
     _save_classifier(model, tuned, out, rows, valid, onnx)
     summary: dict[str, Any] = {
         "model": str(out),
@@ -136,15 +136,26 @@ def _build_classifier(kind: IntentKind, encoders: tuple[str, ...], head: str, c:
     return EnsembleClassifier([linear, *tuned], oos_label=oos_label, random_state=seed), tuned
 
 
-def _fit_classifier(model: Any, rows: Any, valid: Any | None, quiet: bool) -> None:
-    """Fit ``model`` on the training rows (and validation rows when given); exit 2 when it cannot."""
+def _fit_classifier(model: Any, kind: IntentKind, rows: Any, valid: Any | None, quiet: bool) -> None:
+    """Fit ``model`` on the training rows (and validation rows when given); exit 2 when it cannot.
+
+    Fine-tuning runs for minutes, so it gets a bar over its epochs; the others a spinner.
+    """
+    data = (rows.texts, rows.labels, valid.texts if valid else None, valid.labels if valid else None)
     try:
-        _with_spinner(
-            f"training on {len(rows.texts):,} rows",
-            lambda: model.fit(rows.texts, rows.labels, valid.texts if valid else None,
-                              valid.labels if valid else None),
-            quiet,
-        )
+        if kind is IntentKind.FINETUNE:
+            with Progress(description_column(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=errors, transient=True, disable=quiet) as progress:
+                task = progress.add_task(f"fine-tuning {model.backbone} on {len(rows.texts):,} rows",
+                                         total=model.epochs)
+
+                def on_epoch(epoch: int, epochs: int, record: dict[str, float]) -> None:
+                    progress.update(task, completed=epoch, description=(
+                        f"epoch {epoch}/{epochs}: validation accuracy {record['valid_accuracy']:.4f}"))
+
+                model.fit(*data, on_epoch=on_epoch)
+        else:
+            _with_spinner(f"training on {len(rows.texts):,} rows", lambda: model.fit(*data), quiet)
     except ValueError as exc:
         errors.print(f"cannot train: {exc}")
         raise typer.Exit(code=2) from exc
