@@ -101,3 +101,26 @@ def test_every_estimator_class_in_the_packages_is_registered() -> None:
     assert found_estimators - BASES - registered == set(), "register these in shopintent.estimators"
     assert found_fitters - set(NOT_ESTIMATORS) == set(), "make these BaseEstimators (or say why not)"
     assert registered <= found_estimators, "registered targets that are not BaseEstimators"
+
+
+def test_bad_parameters_are_stored_by_init_and_refused_where_used_naming_the_parameter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shopintent.intervene.actions import DEFAULT_ACTIONS
+    from shopintent.intervene.context import DecisionContext
+    from shopintent.samples import obd_feedback
+    from tests.conftest import REAL_DATA_DIR
+
+    policy = make_estimator("UpliftPolicy", epsilon=0.0)  # scikit-learn: __init__ never validates
+    assert policy.epsilon == 0.0
+    with pytest.raises(ValueError, match="epsilon must be in"):
+        policy.probabilities(DecisionContext("u", "s", 0.5, 0.5), DEFAULT_ACTIONS)
+    with pytest.raises(ValueError, match="an ensemble needs at least one member"):
+        make_estimator("EnsembleClassifier", members=[]).fit(["a", "b"], ["x", "y"])
+    if REAL_DATA_DIR is None:
+        pytest.skip("real data not found: set SHOPINTENT_DATA_DIR to the shared data folder")
+    monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(REAL_DATA_DIR))
+    with pytest.raises(ValueError, match="n_folds must be >= 2, got 1"):
+        make_estimator("CrossFitRewards", n_folds=1).fit(obd_feedback(200))
+    with pytest.raises(ValueError, match="unknown method 'bogus'"):
+        make_estimator("LoggedPolicyDistribution", method="bogus").fit(obd_feedback(200))
