@@ -159,6 +159,14 @@ def _model_record(model: Any, settings: Settings) -> dict[str, Any]:
     }
 
 
+def _rows_by_source(settings: Settings) -> dict[str, dict[str, int]]:
+    """Train / validation rows each source gives the current recipe (before zh repeats)."""
+    from shopintent.text.shop_intent_data import shop_intent_sources
+
+    return {name: {split: len(part) for split, part in splits.items()}
+            for name, splits in shop_intent_sources(settings).items()}
+
+
 def bench_model_path(settings: Settings) -> Path:
     """Where this benchmark saves a shop-intent model it trains (never the service's default folder)."""
     return Path(settings.state_dir) / "bench" / "realintent" / "shop_intent"
@@ -190,7 +198,8 @@ def run(settings: Settings) -> BenchResult:
     measurements: list[Measurement] = []
     parameters: dict[str, Any] = {**_model_record(model, settings),
                                   "model_found_saved": was_saved,
-                                  "model_load_or_train_seconds": round(load_seconds, 1)}
+                                  "model_load_or_train_seconds": round(load_seconds, 1),
+                                  "recipe_rows_by_source": _rows_by_source(settings)}
     notes = []
     for language in evalsets.LANGUAGES:
         test = evalsets.real_shop_intent_test(settings, language)
