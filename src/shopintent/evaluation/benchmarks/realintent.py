@@ -5,8 +5,9 @@ phrasing with training, so its 0.99 says little about what shoppers type. This
 benchmark scores the default model — loaded by
 :func:`shopintent.text.defaults.ensure_model` exactly as the service gets it,
 or, with none in the state folder, the current recipe trained into the
-benchmark's own folder (:func:`bench_model_path`, never the service's) — run through :class:`shopintent.text.parse.Parser` (the service's cleaning
-and batching) — on the real-text test set (:mod:`shopintent.text.evalsets`):
+benchmark's own folder (:func:`bench_model_path`, never the service's) — run
+through :class:`shopintent.text.parse.Parser` (the service's cleaning and
+batching) — on the real-text test set (:mod:`shopintent.text.evalsets`):
 330 real Taobao customer turns (zh) and 330 real Amazon shopper questions (en),
 hand-labelled with the shop intents, ``oos`` and ``product_question``.
 
