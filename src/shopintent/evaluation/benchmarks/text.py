@@ -808,9 +808,9 @@ def refresh(settings: Settings, results_file: Path, sections: list[str]) -> dict
             "runtime_s": round(time.perf_counter() - started, 1),
             "command": f"python -m shopintent.evaluation.benchmarks.text {section}",
         })
-    by_name = [Measurement(**m) for m in record["measurements"]]
-    record["notes"] = _notes(by_name)
-    results_file.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        record["notes"] = _notes([Measurement(**m) for m in record["measurements"]])
+        # written after every section, so a long later section cannot lose an earlier one's rows
+        results_file.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return record
 
 
