@@ -16,6 +16,11 @@ def sources(session_settings: Settings) -> dict[str, dict[str, data.SourceSplit]
     return data.shop_intent_sources(session_settings)
 
 
+@pytest.fixture(scope="module")
+def splits(session_settings: Settings) -> dict[str, recipes.TextSplit]:
+    return recipes.shop_intent_splits(session_settings)
+
+
 def test_every_source_contributes_train_and_validation_rows(
     sources: dict[str, dict[str, data.SourceSplit]],
 ) -> None:
@@ -32,10 +37,10 @@ def test_every_source_contributes_train_and_validation_rows(
 
 def test_no_test_set_text_is_a_training_or_validation_row(
     session_settings: Settings, sources: dict[str, dict[str, data.SourceSplit]],
+    splits: dict[str, recipes.TextSplit],
 ) -> None:
     banned = data.real_test_texts(session_settings)
     assert len(banned) > 500
-    splits = recipes.shop_intent_splits(session_settings)
     for split in ("train", "validation"):
         rows = {"".join(t.split()).lower() for t in splits[split].texts}
         assert not rows & banned, split
@@ -80,9 +85,8 @@ def test_ecd_rows_come_from_train_lines_no_test_row_touches(
 
 
 def test_shop_intent_splits_have_product_question_and_keep_their_test_rows(
-    session_settings: Settings,
+    splits: dict[str, recipes.TextSplit],
 ) -> None:
-    splits = recipes.shop_intent_splits(session_settings)
     labels = set(splits["train"].labels)
     assert labels == set(evalsets.SHOP_INTENTS) | {"oos", "product_question"}
     assert set(splits["validation"].labels) == labels
