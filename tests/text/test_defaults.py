@@ -66,10 +66,36 @@ def test_finetuned_candidate_replaces_the_default_only_when_better_on_validation
         valid = recipes.spaced_rows(splits["validation"], 150)
         IntentClassifier(cache_dir=session_settings.state_dir, random_state=recipes.SEED).fit(
             train.texts, train.labels, valid.texts, valid.labels).save(live)
-    linear_score = defaults.validation_accuracy(live)
-    tuned_score = defaults.validation_accuracy(candidate)
+    # compared by zh and en validation accuracy weighed equally, recorded at fit time
+    by_language = json.loads((candidate / "model.json").read_text())["metrics"][
+        "validation_accuracy_by_language"]
+    assert set(by_language) == {"zh", "en"}
+    linear_score = defaults.selection_score(live)
+    tuned_score = defaults.selection_score(candidate)
     assert linear_score is not None and tuned_score is not None
     promoted = defaults.promote_if_better(session_settings)
     assert promoted == (tuned_score > linear_score)
     kind = json.loads((live / "model.json").read_text())["kind"]
     assert kind == ("FineTunedClassifier" if promoted else "IntentClassifier")
+
+
+def test_selection_score_weighs_each_language_equally_whatever_its_row_count() -> None:
+    """A candidate that gains on the many en rows and loses on the few zh rows is not 'better'."""
+    import numpy as np
+
+    from shopintent.text.rejection import accuracy_by_language, selection_score
+
+    texts = ["where is my order"] * 9 + ["我要退货"]
+    expected = np.array(["track_order"] * 9 + ["get_refund"])
+    en_gainer = np.array(["track_order"] * 9 + ["oos"])  # 0.9 plain accuracy, zh wrong
+    balanced = np.array(["track_order"] * 8 + ["oos", "get_refund"])  # 0.9 plain, zh right
+    gainer = {"validation_accuracy": 0.9,
+              "validation_accuracy_by_language": accuracy_by_language(texts, en_gainer, expected)}
+    other = {"validation_accuracy": 0.9,
+             "validation_accuracy_by_language": accuracy_by_language(texts, balanced, expected)}
+    assert gainer["validation_accuracy_by_language"] == {"zh": 0.0, "en": 1.0}
+    assert selection_score(gainer) == 0.5
+    assert selection_score(other) > selection_score(gainer)
+    # a model saved before the per-language record: its plain validation accuracy
+    assert selection_score({"validation_accuracy": 0.97}) == 0.97
+    assert selection_score({}) is None

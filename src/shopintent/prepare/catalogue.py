@@ -168,11 +168,13 @@ def _prepare_finetuned(settings: Settings) -> PrepareOutcome:
         defaults.train_shop_intent(settings, candidate)
         outcome = TRAINED
     live = defaults.model_path(settings, "shop_intent")
-    tuned, current = defaults.validation_accuracy(candidate), defaults.validation_accuracy(live)
+    tuned, current = defaults.selection_score(candidate), defaults.selection_score(live)
     if defaults.promote_if_better(settings):
-        return PrepareOutcome(outcome, f"now the default (validation accuracy {tuned:.4f} > "
+        return PrepareOutcome(outcome, f"now the default (validation score, zh and en weighed "
+                                       f"equally, {tuned:.4f} > "
                                        f"{'none' if current is None else f'{current:.4f}'})")
-    return PrepareOutcome(outcome, f"kept aside: validation accuracy {tuned or 0:.4f} is not above "
+    return PrepareOutcome(outcome, f"kept aside: validation score (zh and en weighed equally) "
+                                   f"{tuned or 0:.4f} is not above "
                                    f"the default's {current or 0:.4f}")
 
 

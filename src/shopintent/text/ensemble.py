@@ -122,7 +122,7 @@ class EnsembleClassifier(RejectingClassifier):
                 )
             if list(member.classes_) != list(self.classes_):
                 raise ValueError("ensemble members disagree on the classes; fit them on the same labels")
-        self.metrics_ = self._calibrate(self.decision_function(valid_texts), valid_labels)
+        self.metrics_ = self._calibrate(self.decision_function(valid_texts), valid_labels, valid_texts)
         self.metrics_["train_seconds"] = time.perf_counter() - started
         self.n_train_ = len(texts)
         log.info(

@@ -194,7 +194,7 @@ class FineTunedClassifier(RejectingClassifier):
         rows = self._training_rows(texts, labels, valid_texts, valid_labels)
         started = time.perf_counter()
         best_state = self._train_epochs(rows, rng, started, on_epoch)
-        self._keep_best(best_state, rows, valid_labels, started)
+        self._keep_best(best_state, rows, valid_texts, valid_labels, started)
         self.n_train_ = len(texts)
         self.data_checksum_ = data_checksum(texts, labels)
         log.info(
@@ -299,12 +299,17 @@ class FineTunedClassifier(RejectingClassifier):
         return losses
 
     def _keep_best(
-        self, best_state: dict[str, torch.Tensor], rows: _TrainingRows, valid_labels: list[str], started: float
+        self,
+        best_state: dict[str, torch.Tensor],
+        rows: _TrainingRows,
+        valid_texts: list[str],
+        valid_labels: list[str],
+        started: float,
     ) -> None:
         """Restore the best epoch's weights, then fit temperature and threshold on validation."""
         self.network_.load_state_dict(best_state)
         self.network_.eval()
-        self.metrics_ = self._calibrate(self._logits(rows.valid_ids), valid_labels)
+        self.metrics_ = self._calibrate(self._logits(rows.valid_ids), valid_labels, valid_texts)
         self.metrics_["train_seconds"] = time.perf_counter() - started
 
     def _optimiser(self) -> torch.optim.Optimizer:

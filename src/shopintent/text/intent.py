@@ -223,7 +223,7 @@ class IntentClassifier(RejectingClassifier):
             texts, labels, valid_texts, valid_labels, self.validation_fraction, self.random_state
         )
         self._fit_once(texts, labels)
-        self.metrics_ = self._calibrate(self.decision_function(valid_texts), valid_labels)
+        self.metrics_ = self._calibrate(self.decision_function(valid_texts), valid_labels, valid_texts)
         self.n_train_ = len(texts) + (len(valid_texts) if self.refit else 0)
         if self.refit:
             self._fit_once(texts + valid_texts, labels + valid_labels)

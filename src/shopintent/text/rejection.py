@@ -57,8 +57,16 @@ class RejectingClassifier(ClassifierMixin, BaseEstimator):
         """Raw class scores, one column per class in ``classes_`` (subclasses implement)."""
         raise NotImplementedError
 
-    def _calibrate(self, logits: np.ndarray, valid_labels: Sequence[str]) -> dict[str, float]:
-        """Fit temperature and rejection threshold on validation logits; return validation metrics."""
+    def _calibrate(
+        self, logits: np.ndarray, valid_labels: Sequence[str], valid_texts: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """Fit temperature and rejection threshold on validation logits; return validation metrics.
+
+        With the validation texts, accuracy is also recorded per language
+        (``validation_accuracy_by_language``): a model choice between two
+        candidates weighs zh and en equally (:func:`selection_score`), however
+        many rows each language has.
+        """
         index = {c: i for i, c in enumerate(self.classes_)}
         valid_arr = np.array(list(valid_labels))
         known = np.array([label in index for label in valid_arr])
@@ -79,6 +87,9 @@ class RejectingClassifier(ClassifierMixin, BaseEstimator):
         return {
             "validation_rows": len(valid_arr),
             "validation_accuracy": float((predicted == valid_arr).mean()),
+            "validation_accuracy_by_language": (
+                {} if valid_texts is None else accuracy_by_language(valid_texts, predicted, valid_arr)
+            ),
             "validation_ece": expected_calibration_error(top == targets, proba.max(axis=1), n_bins=ECE_BINS),
             "temperature": self.temperature_,
             "threshold": self.threshold_,
@@ -160,3 +171,28 @@ class RejectingClassifier(ClassifierMixin, BaseEstimator):
             else:
                 out.append((label, 1.0 - p))
         return out
+
+
+def accuracy_by_language(
+    texts: Sequence[str], predicted: np.ndarray, expected: np.ndarray
+) -> dict[str, float]:
+    """Accuracy of ``predicted`` against ``expected`` for the zh rows and the en rows of ``texts``."""
+    from shopintent.text.language import detect_language
+
+    languages = np.array([detect_language(str(t)) for t in texts])
+    return {
+        language: float((predicted[languages == language] == expected[languages == language]).mean())
+        for language in ("zh", "en")
+        if (languages == language).any()
+    }
+
+
+def selection_score(metrics: dict[str, Any]) -> float | None:
+    """The score two saved candidates are compared by: the mean of the zh and en validation
+    accuracies, so the language with fewer rows counts as much as the other (the plain
+    validation accuracy, for a model saved without the per-language record)."""
+    by_language = metrics.get("validation_accuracy_by_language") or {}
+    if by_language:
+        return float(np.mean([float(v) for v in by_language.values()]))
+    value = metrics.get("validation_accuracy")
+    return float(value) if isinstance(value, int | float) else None
