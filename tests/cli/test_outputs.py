@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,25 +11,16 @@ from typer.testing import CliRunner
 from shopintent.cli.bench import default_markdown
 from shopintent.cli.main import app
 from shopintent.settings import Settings, get_settings
-from tests.conftest import REAL_DATA_DIR
 
 runner = CliRunner()
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Real data, a throwaway state folder, and a working folder that is neither."""
-    if REAL_DATA_DIR is None:
-        pytest.skip("real data not found")
-    monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(REAL_DATA_DIR))
-    monkeypatch.setenv("SHOPINTENT_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("SHOPINTENT_PSEUDONYM_KEY", "cli-test-key-not-secret-32-bytes!")
-    monkeypatch.setenv("SHOPINTENT_ALLOW_DOWNLOAD", "false")
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+def cli_env(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared CLI set-up, run from a working folder that is neither the data nor the state."""
+    monkeypatch.chdir(cli_env)
+    return cli_env
 
 
 @pytest.fixture
