@@ -173,6 +173,168 @@ def _serve_rows() -> tuple[tuple[Cell, ...], ...]:
     )
 
 
+#: CLINC150 models as ``bench text`` names them → how the docs show them ("{}" is filled from the
+#: in-scope measurement's detail: the best epoch, the ONNX graphs kept).
+CLINC_MODELS = (("TF-IDF char n-grams + linear SVM (baseline)", "TF-IDF char n-grams + linear SVM (baseline)", None),
+                ("BiLSTM over words, from scratch (baseline)", "BiLSTM over words, from scratch (baseline)", None),
+                ("frozen USE-multilingual + linear SVM", "frozen USE-multilingual + linear SVM", None),
+                ("frozen USE + TF-IDF + linear SVM (default)", "frozen USE + TF-IDF + linear SVM", None),
+                ("frozen USE + e5-small + TF-IDF + linear SVM", "frozen USE + e5-small + TF-IDF + linear SVM", None),
+                ("fine-tuned USE-multilingual (torch port)", "fine-tuned USE-multilingual (torch port, {})",
+                 r"(best epoch \d+ of \d+)"),
+                ("fine-tuned all-MiniLM-L6-v2", "fine-tuned all-MiniLM-L6-v2 ({})", r"(best epoch \d+ of \d+)"),
+                ("ensemble: linear + fine-tuned USE + fine-tuned MiniLM, threshold maximising in-scope accuracy "
+                 "+ OOS recall", "**ensemble: linear + fine-tuned USE + fine-tuned MiniLM**", None),
+                ("ensemble on ONNX Runtime", "the same ensemble on ONNX Runtime (graphs kept: {})",
+                 r"graphs kept: ([^;]+)"))
+
+
+def _clinc_rows() -> tuple[tuple[Cell, ...], ...]:
+    rows = []
+    for model, shown, pattern in CLINC_MODELS:
+        def name(metric: str, model: str = model) -> str:
+            return f"CLINC150 {metric} — {model}"
+
+        head, _, tail = shown.partition("{}")
+        label: Cell = (head, Detail(name("in-scope accuracy"), pattern), tail) if pattern else shown
+        # The BiLSTM benchmark scores with rejection only.
+        closed: Cell = "" if model.startswith("BiLSTM") else Value(name("closed-set intent accuracy (no rejection)"))
+        in_scope: Cell = Value(name("in-scope accuracy"))
+        if shown.startswith("**"):
+            in_scope = ("**", Value(name("in-scope accuracy")), "**")
+        rows.append((label, closed, in_scope, Value(name("OOS recall")), Value(name("ECE")),
+                     Value(name("train+eval time"), ",.0f")))
+    return tuple(rows)
+
+
+def _text_rows() -> tuple[tuple[Cell, ...], ...]:
+    def shop(model: str, metric: str) -> Value:
+        return Value(f"shop-intent model, {model}: {metric}")
+
+    linear, tuned = "linear USE + TF-IDF", "fine-tuned USE (ONNX int8)"
+    smp = "SMP2019 domain+intent accuracy — {}"
+    default3 = "the default: 3-way positive/negative/neutral + unsure, USE + TF-IDF + linear SVM, zh+en"
+    zh3 = "zh review sentiment accuracy — {}"
+    en3 = "en review sentiment {} — " + default3
+    split = r"\(train/val/test ([\d,/]+)"
+    return (
+        ("Bitext 27 intents", ("official splits ", Detail("Bitext accuracy — TF-IDF + linear SVM", split)),
+         ("accuracy ", Value("Bitext accuracy — USE + TF-IDF + linear SVM"), " (TF-IDF alone ",
+          Value("Bitext accuracy — TF-IDF + linear SVM"), ")"), "≥ 0.99"),
+        ("shop intents (issue 12 recipe: eight sources, `product_question`)",
+         ("recipe test (train/val/test ", Detail(f"shop-intent model, {linear}: in-scope accuracy", split),
+          "): Bitext test + CLINC mapped / non-shop / `oos` + 300 zh SMP; Bitext test alone; CLINC150 `oos` "
+          "test rows (1,000); real-text set (330 zh, 330 en). Re-run alone: "
+          "`python -m shopintent.evaluation.benchmarks.text shop_intent`"),
+         (f"{linear} (the fast default): in-scope ", shop(linear, "in-scope accuracy"), ", OOS recall ",
+          shop(linear, "OOS recall"), ", ECE ", shop(linear, "ECE"), "; Bitext test ",
+          shop(linear, "Bitext test accuracy"), "; CLINC OOS recall ", shop(linear, "CLINC150 OOS recall"),
+          "; real zh ", shop(linear, "real zh shopper text accuracy"), ", real en ",
+          shop(linear, "real en shopper text accuracy"), f" — {tuned}: ", shop(tuned, "in-scope accuracy"), " / ",
+          shop(tuned, "OOS recall"), " / ", shop(tuned, "ECE"), "; Bitext ", shop(tuned, "Bitext test accuracy"),
+          "; CLINC OOS ", shop(tuned, "CLINC150 OOS recall"), "; real zh ",
+          shop(tuned, "real zh shopper text accuracy"), ", real en ", shop(tuned, "real en shopper text accuracy")),
+         "real text ≥ 0.90 per language; CLINC OOS recall ≥ 0.90"),
+        ("SMP2019 domain+intent", ("5-fold CV, seed 13, ", Detail(smp.format("TF-IDF + linear SVM"),
+                                                                r"seed \d+, ([\d,]+ rows, \d+ labels)")),
+         ("USE+TF-IDF ", Value(smp.format("USE + TF-IDF + linear SVM")), "; ensemble (linear + fine-tuned USE, "
+          "no refit) ", Value(smp.format("ensemble: USE + TF-IDF linear + fine-tuned USE")), "; fine-tuned USE ",
+          Value(smp.format("fine-tuned USE-multilingual")), "; TF-IDF ", Value(smp.format("TF-IDF + linear SVM")),
+          "; BiLSTM (jieba) ", Value(smp.format("BiLSTM over jieba words (baseline)"))), "≥ 0.95"),
+        ("zh e-commerce NER", ("official test (", Detail("zh e-commerce NER precision", r"\(([\d,/]+ sentences)\)"),
+                               "), seqeval exact span"),
+         ("F1 ", Value("zh e-commerce NER entity F1 (BiLSTM-CRF + gazetteers)"), " (P ",
+          Value("zh e-commerce NER precision"), ", R ", Value("zh e-commerce NER recall"), ")"),
+         "compare with the paper"),
+        ("Bitext entity spans", "official test", ("F1 ", Value("Bitext entity-span F1 (BiLSTM-CRF, word tokens)"),
+                                                  " (synthetic, templated)"), "–"),
+        ("online_shopping_10_cats", ("fixed stratified 10 % test, seed 20240601 (",
+                                     Detail(zh3.format(default3), split), ")"),
+         ("ensemble (TF-IDF SVM + fine-tuned USE) ",
+          Value(zh3.format("ensemble: TF-IDF linear SVM + fine-tuned USE (zh only)")), "; TF-IDF ",
+          Value(zh3.format("TF-IDF + linear SVM (zh only)")), "; fine-tuned USE ",
+          Value(zh3.format("fine-tuned USE-multilingual (zh only, 2 epochs)")), " (zh only, binary); the default "
+          "3-way zh+en model (positive / negative / neutral + unsure; a neutral or unsure answer is a miss) ",
+          Value(zh3.format(default3))), "≥ 0.95"),
+        ("amazon_alexa_reviews", ("stratified 20 % test, seed 20240601 (", Detail(en3.format("accuracy"), split), ")"),
+         ("the default 3-way model: accuracy ", Value(en3.format("accuracy"), ".3f"),
+          ", macro-F1 over positive / negative ", Value(en3.format("macro-F1"), ".3f"),
+          " (neutral / unsure answers are misses; its neutral rows and abstention: `shopintent bench sentiment`)"),
+         "–"),
+        (("speed: ", Detail("intent throughput, batched", r"^(default shop-intent model \([^)]*\))")),
+         "unique queries never cached, same run",
+         (Value("intent throughput, batched", ",.0f"), " q/s batched (2 threads); single query p50 ",
+          Value("intent latency p50, single query", ".2f"), " ms, p99 ",
+          Value("intent latency p99, single query", ".2f"), " ms (1 thread); full parse p50 ",
+          Value("parse() latency p50 (intent + sentiment + rules + en tagger)", ".1f"),
+          " ms; the linear model: ", Value("intent throughput, batched — linear USE + TF-IDF model", ",.0f"), " q/s"),
+         "≥ 2,000 q/s; p50 ≤ 3 ms, p99 ≤ 10 ms"),
+    )
+
+
+def _train_time_rows() -> tuple[tuple[Cell, ...], ...]:
+    def seconds(name: str) -> tuple[Part, ...]:
+        return (Value(name, ",.0f"), " s")
+
+    return (
+        ("`shop_intent`", "linear USE + TF-IDF + SVM (the fast default)",
+         seconds("shop-intent model, linear USE + TF-IDF: train time")),
+        ("`shop_intent`", "fine-tuned USE, ONNX int8 (the candidate)",
+         seconds("shop-intent model, fine-tuned USE (ONNX int8): train time")),
+        ("`sentiment`", "3-way zh+en, every online_shopping_10_cats train row",
+         seconds("sentiment model train time (3-way, zh+en)")),
+        ("`ner_zh`", "BiLSTM-CRF + gazetteers", seconds("zh e-commerce NER train time")),
+    )
+
+
+def _realintent_rows() -> tuple[tuple[Cell, ...], ...]:
+    rows = []
+    for language in ("zh", "en"):
+        def v(metric: str, language: str = language) -> Value:
+            return Value(f"{language}: {metric}")
+
+        rows.append(((language, " (", Detail(f"{language}: accuracy, all rows", r"(\d+) rows"), ")"),
+                     v("accuracy, all rows"), v("OOS recall"), v("OOS precision"), v("accuracy on shop-intent rows"),
+                     v("recall product_question"), v("product_question rows answered oos")))
+    return tuple(rows)
+
+
+def _sentiment_rows() -> tuple[tuple[Cell, ...], ...]:
+    three, binary = "3-way default", "binary pos/neg (the old default)"
+    neutral = ("clinc150", "bitext_customer_service", "amazon_qa", "smp2019_zh_intent", "zh_ecommerce_ner_ding2019")
+    gibberish = "gibberish neutral or unsure — all kinds"
+    ece = "ECE, calibrated top probability"
+    answered, coverage = "precision where it answered", "coverage"
+    neutral_cell: list[Part] = []
+    for source in neutral:
+        neutral_cell += [" / " if neutral_cell else "", Value(f"neutral recall — {source}")]
+    # The binary model answers every review, so its share called positive or negative is 1.
+    return (
+        ("zh reviews accuracy (neutral/unsure counts as wrong)", Value(f"zh reviews — {three}: accuracy"),
+         Value(f"zh reviews — {binary}: accuracy")),
+        ("zh reviews: share called positive or negative / accuracy there",
+         (Value(f"zh reviews — {three}: share called positive or negative"), " / ",
+          Value(f"zh reviews — {three}: accuracy where it answered positive or negative")),
+         ("1 / ", Value(f"zh reviews — {binary}: accuracy"))),
+        ("en reviews macro-F1 (pos/neg)", Value(f"en reviews — {three}: macro-F1"),
+         Value(f"en reviews — {binary}: macro-F1")),
+        ("en reviews: share called positive or negative / accuracy there",
+         (Value(f"en reviews — {three}: share called positive or negative"), " / ",
+          Value(f"en reviews — {three}: accuracy where it answered positive or negative")),
+         ("1 / ", Value(f"en reviews — {binary}: accuracy"))),
+        ("neutral recall, held-out CLINC150 / Bitext / amazon_qa / SMP2019 / Ding", tuple(neutral_cell), "—"),
+        (("share of ", Detail(gibberish, r"^([\d,]+) strings"), " seeded gibberish strings called neutral or unsure"),
+         Value(gibberish), ("(", Detail(gibberish, r"binary model called ([\d.]+) positive"), " called positive)")),
+        (("ECE of the calibrated top probability, all ", Detail(ece, r"all ([\d,]+) review"), " test rows"),
+         Value(ece, ".6f"), "—"),
+        ("precision where it answered / coverage (all test rows)",
+         (Value(f"{answered} (not unsure)"), " / ", Value(f"{coverage} (share not unsure)")), "—"),
+        ("same, had the target been 0.95 / 0.99",
+         (Value(f"{answered} — validation target 0.95"), " / ", Value(f"{coverage} — validation target 0.95"),
+          " · ", Value(f"{answered} — validation target 0.99"), " / ",
+          Value(f"{coverage} — validation target 0.99")), "—"),
+    )
+
 #: Every generated block, by the key its markers carry.
 TABLES: dict[str, Table] = {
     "intervene.ope": Table("intervene", ("estimator (empirical BTS dist.)", "BTS value from random log",
@@ -185,6 +347,16 @@ TABLES: dict[str, Table] = {
                               _taobao_rows()),
     "behaviour.cdnow": Table("behaviour", ("predictor", "per-customer MAE", "per-customer RMSE",
                                            "holdout purchase-day total"), _cdnow_rows()),
+    "text.clinc": Table("text", ("model", "closed-set accuracy (no rejection)", "in-scope accuracy (with rejection)",
+                                 "OOS recall", "ECE", "train + eval, s"), _clinc_rows()),
+    "text.results": Table("text", ("data", "protocol", "result", "goal"), _text_rows()),
+    "text.train": Table("text", ("component", "model `shopintent bench text` trains", "training time"),
+                        _train_time_rows()),
+    "text.realintent": Table("realintent", ("language", "accuracy, all rows (goal ≥ 0.90)", "OOS recall",
+                                            "OOS precision", "accuracy on shop-intent rows",
+                                            "`product_question` recall", "`product_question` rows answered `oos`"),
+                             _realintent_rows()),
+    "text.sentiment": Table("sentiment", ("", "3-way default", "binary (before)"), _sentiment_rows()),
 }
 
 
@@ -202,6 +374,17 @@ def _part(part: Part, measurements: dict[str, dict[str, Any]], key: str) -> str:
     return MINUS.sub("−", match.group(1))
 
 
+def _refreshed(record: dict[str, Any]) -> str:
+    """The sections re-run alone after the full run (``parameters.refreshed``), latest run of each:
+    without them the footer's date would claim every row is as old as the full run."""
+    latest: dict[str, str] = {}
+    for run in (record.get("parameters") or {}).get("refreshed", []):
+        latest[str(run["section"])] = str(run["at"])
+    if not latest:
+        return ""
+    return "; re-run alone since: " + ", ".join(f"{section} {at}" for section, at in latest.items())
+
+
 def render_table(key: str, results_dir: Path) -> str:
     """Block ``key``'s markdown: the table, then the results file and command it came from."""
     table = TABLES.get(key)
@@ -217,7 +400,7 @@ def render_table(key: str, results_dir: Path) -> str:
                   else _part(cell, measurements, key)) for cell in row]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Generated from `benchmarks/results/{table.area}.json` (`{record['command']}`, "
-                  f"{record['created_at']}); do not edit by hand."]
+                  f"{record['created_at']}{_refreshed(record)}); do not edit by hand."]
     return "\n".join(lines) + "\n"
 
 
