@@ -22,9 +22,10 @@ from shopintent.estimators import ESTIMATORS, estimator_class
 from tests.conftest import REAL_DATA_DIR
 
 #: Modules whose examples read no data (they run even without the shared data folder).
-NO_DATA = ("shopintent.persist", "shopintent.estimators")
+NO_DATA = ("shopintent.persist", "shopintent.estimators", "shopintent.text")
 #: Package entry points and helpers with examples, beside every registered estimator's module.
-ENTRY_POINTS = ("shopintent.samples", "shopintent.behaviour", "shopintent.recommend")
+ENTRY_POINTS = ("shopintent.samples", "shopintent.behaviour", "shopintent.recommend",
+                "shopintent.text", "shopintent.intervene")
 MODULES = sorted(set(NO_DATA) | set(ENTRY_POINTS)
                  | {spec.target.split(":")[0] for spec in ESTIMATORS.values()})
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

@@ -4,7 +4,7 @@ Public API (what the service and the CLI use):
 
 - :func:`parse` / :func:`load_default_parser` — language, intent + confidence
   (or ``oos``), slots with character offsets, sentiment, from the default
-  models under ``settings.state_dir/text/models`` (trained on first use).
+  models under ``settings.state_dir/text/models`` (``shopintent models prepare`` trains them).
 - :class:`IntentClassifier` — any labelled text → calibrated classifier with
   out-of-scope rejection (estimator shape: fit / predict / predict_proba / save / load).
 - :class:`FineTunedClassifier` — the same, with the encoder (USE-multilingual
@@ -16,6 +16,16 @@ Public API (what the service and the CLI use):
 - :func:`detect_language`, :func:`get_encoder`.
 
 Heavy dependencies (torch, sklearn, encoders) load lazily where possible.
+
+What needs no trained model: the language and the rule slots of a shopper's
+message (the intent needs the prepared default, see :func:`parse`):
+
+>>> from shopintent.text import detect_language, extract_rule_slots
+>>> text = "我想要红色的 XL 2件，200元以内"
+>>> detect_language(text)
+'zh'
+>>> [(slot.label, slot.value) for slot in extract_rule_slots(text)]
+[('colour', 'red'), ('size', 'XL'), ('quantity', 2), ('price', {'max': 200.0, 'currency': 'CNY'})]
 """
 
 from __future__ import annotations
