@@ -170,3 +170,27 @@ def test_precision_threshold_refuses_a_target_outside_zero_one() -> None:
         choose_precision_threshold(np.array([0.5]), np.array([1]), 1.5)
     with pytest.raises(ValueError, match="no validation rows"):
         choose_precision_threshold(np.array([]), np.array([]), 0.9)
+
+
+def test_bench_steps_score_the_small_model_and_save_in_their_own_folder(
+    session_settings: Settings,
+    sentiment: IntentClassifier,
+    neutral: dict[str, dict[str, recipes.TextSplit]],
+) -> None:
+    """The benchmark's named steps on the small model: shares are shares, every source and kind is
+    reported, and the model goes to the benchmark's folder, not the service's default."""
+    small = {source: {part: recipes.spaced_rows(split, 40) for part, split in parts.items()}
+             for source, parts in neutral.items()}
+    neutral_rows = sentiment_bench._neutral_rows(sentiment, sentiment, small)
+    assert len(neutral_rows) == 2 * len(small)
+    gibberish_rows = sentiment_bench._gibberish_rows(sentiment, sentiment)
+    assert len(gibberish_rows) == len(sentiment_bench.GIBBERISH_KINDS) + 1
+    assert all(0.0 <= m.value <= 1.0 for m in neutral_rows + gibberish_rows)
+    calibration = sentiment_bench._calibration_rows(
+        session_settings, sentiment, [parts["test"] for parts in small.values()], train_seconds=1.0)
+    by_name = {m.name: m.value for m in calibration}
+    assert 0.0 <= by_name["coverage (share not unsure)"] <= 1.0
+    assert 0.0 <= by_name["ECE, calibrated top probability"] <= 1.0
+    folder = sentiment_bench.bench_dir(session_settings)
+    assert folder != defaults.model_path(session_settings, "sentiment")
+    assert Path(session_settings.state_dir) / "bench" in folder.parents

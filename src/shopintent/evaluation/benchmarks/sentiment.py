@@ -28,6 +28,7 @@ from __future__ import annotations
 import string
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -222,34 +223,16 @@ def _other_targets(
     return out
 
 
-def run(settings: Settings) -> BenchResult:
-    """Train the default sentiment model and its binary predecessor; score both on the test rows."""
-    import torch
+def bench_dir(settings: Settings) -> Path:
+    """Where this benchmark saves the model it trains: its own folder, never the service's default."""
+    return Path(settings.state_dir) / "bench" / "sentiment" / "sentiment"
 
-    torch.set_num_threads(1)
-    started = time.perf_counter()
-    zh, en = recipes.zh_sentiment_splits(settings), recipes.en_sentiment_splits(settings)
-    neutral = recipes.neutral_splits(settings)
-    zh_rows = defaults.SENTIMENT_TRAIN_ROWS
-    t0 = time.perf_counter()
-    model = defaults.train_sentiment(settings, zh_rows=zh_rows)
-    train_seconds = time.perf_counter() - t0
-    model.save(defaults.model_path(settings, "sentiment"))
-    baseline = _binary_baseline(settings, zh_rows)
+
+def _neutral_rows(
+    model: IntentClassifier, baseline: IntentClassifier, neutral: dict[str, dict[str, recipes.TextSplit]]
+) -> list[Measurement]:
+    """Per neutral source's test rows: how often the 3-way model says neutral (or unsure)."""
     out: list[Measurement] = []
-
-    zh_detail = (
-        f"online_shopping_10_cats fixed stratified 10% test (train/val/test {_sizes(zh)}; "
-        f"first {zh_rows:,} train rows used), split seed {recipes.SENTIMENT_SPLIT_SEED}"
-    )
-    en_detail = (
-        f"amazon_alexa_reviews stratified 20% test (train/val/test {_sizes(en)}), split seed "
-        f"{recipes.SENTIMENT_SPLIT_SEED}; 92% positive"
-    )
-    for name, fitted in (("3-way default", model), ("binary pos/neg (the old default)", baseline)):
-        _review_rows(f"zh reviews — {name}:", fitted, zh["test"], zh_detail, out)
-        _review_rows(f"en reviews — {name}:", fitted, en["test"], en_detail, out)
-
     for source, splits in neutral.items():
         shares = _outcome_shares(model, splits["test"].texts)
         old = _outcome_shares(baseline, splits["test"].texts)
@@ -267,9 +250,14 @@ def run(settings: Settings) -> BenchResult:
                 detail,
             ),
         ]
+    return out
 
+
+def _gibberish_rows(model: IntentClassifier, baseline: IntentClassifier) -> list[Measurement]:
+    """Made-up strings of each kind: the share answered neutral or unsure (the binary model's positives)."""
     strings = gibberish()
     every = [s for kind in strings.values() for s in kind]
+    out: list[Measurement] = []
     for kind, texts in {**strings, "all kinds": every}.items():
         shares, old = _outcome_shares(model, texts), _outcome_shares(baseline, texts)
         out.append(
@@ -282,20 +270,25 @@ def run(settings: Settings) -> BenchResult:
                 f"called {old['positive']:.3f} positive",
             )
         )
+    return out
 
-    test_texts = zh["test"].texts + en["test"].texts
-    test_labels = zh["test"].labels + en["test"].labels
-    for splits in neutral.values():
-        test_texts += splits["test"].texts
-        test_labels += splits["test"].labels
+
+def _calibration_rows(
+    settings: Settings,
+    model: IntentClassifier,
+    test_splits: Sequence[recipes.TextSplit],
+    train_seconds: float,
+) -> list[Measurement]:
+    """ECE, precision where answered, coverage and train time over every review and neutral test row."""
+    test_texts = [text for split in test_splits for text in split.texts]
+    truth = np.array([label for split in test_splits for label in split.labels], dtype=object)
     proba = model.predict_proba(test_texts)
-    truth = np.array(test_labels, dtype=object)
     correct = model.classes_[proba.argmax(axis=1)] == truth
     confidence = proba.max(axis=1)
     kept = confidence >= model.threshold_
     all_detail = f"all {len(truth):,} review + neutral test rows above"
     metrics = model.metrics_
-    out += [
+    return [
         Measurement(
             "ECE, calibrated top probability",
             expected_calibration_error(correct, confidence, n_bins=ECE_BINS),
@@ -325,6 +318,42 @@ def run(settings: Settings) -> BenchResult:
             f"{model.n_train_:,} training rows; 2 shared cores; includes encoding (cached after first run)",
         ),
     ]
+
+
+def run(settings: Settings) -> BenchResult:
+    """Train the default sentiment recipe and its binary predecessor; score both on the test rows.
+
+    The model is saved under :func:`bench_dir`, never over the service's default.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    zh, en = recipes.zh_sentiment_splits(settings), recipes.en_sentiment_splits(settings)
+    neutral = recipes.neutral_splits(settings)
+    zh_rows = defaults.SENTIMENT_TRAIN_ROWS
+    t0 = time.perf_counter()
+    model = defaults.train_sentiment(settings, zh_rows=zh_rows)
+    train_seconds = time.perf_counter() - t0
+    model.save(bench_dir(settings))
+    baseline = _binary_baseline(settings, zh_rows)
+    out: list[Measurement] = []
+
+    zh_detail = (
+        f"online_shopping_10_cats fixed stratified 10% test (train/val/test {_sizes(zh)}; "
+        f"first {zh_rows:,} train rows used), split seed {recipes.SENTIMENT_SPLIT_SEED}"
+    )
+    en_detail = (
+        f"amazon_alexa_reviews stratified 20% test (train/val/test {_sizes(en)}), split seed "
+        f"{recipes.SENTIMENT_SPLIT_SEED}; 92% positive"
+    )
+    for name, fitted in (("3-way default", model), ("binary pos/neg (the old default)", baseline)):
+        _review_rows(f"zh reviews — {name}:", fitted, zh["test"], zh_detail, out)
+        _review_rows(f"en reviews — {name}:", fitted, en["test"], en_detail, out)
+    out += _neutral_rows(model, baseline, neutral)
+    out += _gibberish_rows(model, baseline)
+    test_splits = [zh["test"], en["test"], *(splits["test"] for splits in neutral.values())]
+    out += _calibration_rows(settings, model, test_splits, train_seconds)
     return BenchResult(
         area="sentiment",
         measurements=out,
