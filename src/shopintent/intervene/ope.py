@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from sklearn.base import clone
 
 from shopintent.intervene.action_dist import LoggedPolicyDistribution
 from shopintent.intervene.estimators import OPEEstimator, default_estimators
@@ -116,47 +117,11 @@ def evaluate_logged_policy(
                                      random_state=random_state + 1)
     behaviour_interval = ratio_interval(logs.reward, np.ones(logs.n_rounds), n_bootstrap,
                                         random_state=random_state + 2)
-    modelled = any(est.needs_reward_model for est in estimators)
-    fixed_terms = {est.name: est.terms(logs, action_dist, q) for est in estimators
-                   if not est.needs_reward_model or n_refits == 0}
     rng = np.random.default_rng(random_state + 3)
-    reps: dict[str, list[float]] = {est.name: [] for est in estimators}
-    diffs: dict[str, list[float]] = {est.name: [] for est in estimators}
-    target_counts = bootstrap_counts(target_logs.n_rounds, n_bootstrap, rng)
-    logs_counts = bootstrap_counts(logs.n_rounds, n_bootstrap, rng)
-    done = 0
-    for t_chunk, l_chunk in zip(target_counts, logs_counts, strict=True):
-        values_t = t_chunk @ target_logs.reward / target_logs.n_rounds
-        refit_rows = min(len(l_chunk), max(0, n_refits - done)) if modelled else 0
-        refitted = rewards.replicates(l_chunk[:refit_rows], rng) if refit_rows else iter(())
-        for b in range(len(t_chunk)):
-            replicate = LoggedPolicyDistribution(dist_method, n_windows).fit(target_logs, weights=t_chunk[b])
-            dist_b = replicate.action_dist(logs)
-            q_b = next(refitted) if b < refit_rows else None
-            counts = l_chunk[b]
-            for est in estimators:
-                if est.name in fixed_terms:
-                    here, moved = fixed_terms[est.name], est.terms(logs, dist_b, q)
-                elif q_b is not None:
-                    here, moved = est.terms(logs, action_dist, q_b), est.terms(logs, dist_b, q_b)
-                else:
-                    continue
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    reps[est.name].append(float((counts @ here.num) / (counts @ here.den)))
-                    diffs[est.name].append(float((counts @ moved.num) / (counts @ moved.den) - values_t[b]))
-        done += len(t_chunk)
-    results = []
-    for est in estimators:
-        estimate = percentile_interval(est.estimate(logs, action_dist, q), np.array(reps[est.name]))
-        replicates = np.array(diffs[est.name])
-        results.append(
-            EstimatorResult(
-                estimator=est.name,
-                estimate=estimate,
-                relative_error=abs(estimate.value - truth) / truth if truth else float("nan"),
-                difference=percentile_interval(estimate.value - truth, replicates),
-            )
-        )
+    reps, diffs = _joint_bootstrap(logs, target_logs, estimators, action_dist, rewards,
+                                   LoggedPolicyDistribution(dist_method, n_windows), n_bootstrap,
+                                   n_refits, rng)
+    results = _results(logs, estimators, action_dist, q, truth, reps, diffs)
     log.info("ope finished", target=target_logs.policy, truth=truth,
              best=min(results, key=lambda r: r.relative_error).estimator)
     return OPEReport(
@@ -171,3 +136,74 @@ def evaluate_logged_policy(
                     "behaviour_rounds": logs.n_rounds, "target_rounds": target_logs.n_rounds},
         position_sums=dist.position_sums().mean(axis=0).round(4).tolist(),
     )
+
+
+def _joint_bootstrap(
+    logs: LoggedFeedback,
+    target_logs: LoggedFeedback,
+    estimators: list[OPEEstimator],
+    action_dist: np.ndarray,
+    rewards: CrossFitRewards,
+    unfitted_dist: LoggedPolicyDistribution,
+    n_bootstrap: int,
+    n_refits: int,
+    rng: np.random.Generator,
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Each estimator's bootstrap replicates of its value and of its difference to the target's
+    on-policy value: both logs resampled together, the target distribution re-estimated and, in
+    the first ``n_refits`` replicates, the reward model refitted (see :func:`evaluate_logged_policy`)."""
+    q = rewards.estimated_rewards_
+    modelled = any(est.needs_reward_model for est in estimators)
+    fixed_terms = {est.name: est.terms(logs, action_dist, q) for est in estimators
+                   if not est.needs_reward_model or n_refits == 0}
+    reps: dict[str, list[float]] = {est.name: [] for est in estimators}
+    diffs: dict[str, list[float]] = {est.name: [] for est in estimators}
+    target_counts = bootstrap_counts(target_logs.n_rounds, n_bootstrap, rng)
+    logs_counts = bootstrap_counts(logs.n_rounds, n_bootstrap, rng)
+    done = 0
+    for t_chunk, l_chunk in zip(target_counts, logs_counts, strict=True):
+        values_t = t_chunk @ target_logs.reward / target_logs.n_rounds
+        refit_rows = min(len(l_chunk), max(0, n_refits - done)) if modelled else 0
+        refitted = rewards.replicates(l_chunk[:refit_rows], rng) if refit_rows else iter(())
+        for b in range(len(t_chunk)):
+            replicate = clone(unfitted_dist).fit(target_logs, weights=t_chunk[b])
+            dist_b = replicate.action_dist(logs)
+            q_b = next(refitted) if b < refit_rows else None
+            counts = l_chunk[b]
+            for est in estimators:
+                if est.name in fixed_terms:
+                    here, moved = fixed_terms[est.name], est.terms(logs, dist_b, q)
+                elif q_b is not None:
+                    here, moved = est.terms(logs, action_dist, q_b), est.terms(logs, dist_b, q_b)
+                else:
+                    continue
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    reps[est.name].append(float((counts @ here.num) / (counts @ here.den)))
+                    diffs[est.name].append(float((counts @ moved.num) / (counts @ moved.den) - values_t[b]))
+        done += len(t_chunk)
+    return reps, diffs
+
+
+def _results(
+    logs: LoggedFeedback,
+    estimators: list[OPEEstimator],
+    action_dist: np.ndarray,
+    q: np.ndarray,
+    truth: float,
+    reps: dict[str, list[float]],
+    diffs: dict[str, list[float]],
+) -> list[EstimatorResult]:
+    """Each estimator's value with its percentile interval, and its error against ``truth``."""
+    results = []
+    for est in estimators:
+        estimate = percentile_interval(est.estimate(logs, action_dist, q), np.array(reps[est.name]))
+        replicates = np.array(diffs[est.name])
+        results.append(
+            EstimatorResult(
+                estimator=est.name,
+                estimate=estimate,
+                relative_error=abs(estimate.value - truth) / truth if truth else float("nan"),
+                difference=percentile_interval(estimate.value - truth, replicates),
+            )
+        )
+    return results
