@@ -113,7 +113,7 @@ def test_dashboard_json_carries_each_served_models_own_rows(settings: Settings) 
     assert models["recommend"]["benchmark"]["missing"] == NO_ROW
     text = models["text"]["benchmark"]
     assert text["command"] == "shopintent bench text"
-    assert text["measurements"][0]["detail"].startswith("Bitext test + CLINC non-shop/oos test")
+    assert text["measurements"][0]["detail"].startswith("Bitext test + CLINC mapped/non-shop/oos test")
     latency = {r["name"]: r["value"] for r in models["intervene"]["benchmark"]["measurements"]}
     assert latency["latency p50 (wall)"] == _measurements("intervene")["decision latency p50 (wall)"]
     assert models["behaviour"]["benchmark"]["model_id"] == ids["behaviour"]
