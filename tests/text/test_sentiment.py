@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shopintent.evaluation.bench import model_dir
 from shopintent.evaluation.benchmarks import sentiment as sentiment_bench
 from shopintent.settings import Settings
 from shopintent.text import abstain, defaults, recipes
@@ -191,6 +192,6 @@ def test_bench_steps_score_the_small_model_and_save_in_their_own_folder(
     by_name = {m.name: m.value for m in calibration}
     assert 0.0 <= by_name["coverage (share not unsure)"] <= 1.0
     assert 0.0 <= by_name["ECE, calibrated top probability"] <= 1.0
-    folder = sentiment_bench.bench_dir(session_settings)
+    folder = model_dir(session_settings, "sentiment", "sentiment")
     assert folder != defaults.model_path(session_settings, "sentiment")
     assert Path(session_settings.state_dir) / "bench" in folder.parents

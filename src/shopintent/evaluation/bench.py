@@ -64,6 +64,12 @@ class BenchResult:
     notes: str = ""
 
 
+def model_dir(settings: Settings, area: str, component: str) -> Path:
+    """Where benchmark ``area`` saves a model it trains: ``<state_dir>/bench/<area>/<component>``,
+    never the service's default folders (a benchmark run must not change what is served)."""
+    return Path(settings.state_dir) / "bench" / area / component
+
+
 def machine_info() -> dict[str, Any]:
     """Where a benchmark ran: numbers depend on it."""
     return {

@@ -37,7 +37,7 @@ from typing import Any
 
 from shopintent.datasets import amazon_qa, ecd_taobao_dialogue_sample
 from shopintent.datasets.base import sha256_of
-from shopintent.evaluation.bench import BenchResult, Measurement
+from shopintent.evaluation.bench import BenchResult, Measurement, model_dir
 from shopintent.log import get_logger
 from shopintent.settings import Settings
 from shopintent.text import defaults, evalsets, recipes
@@ -169,8 +169,8 @@ def _rows_by_source(settings: Settings) -> dict[str, dict[str, int]]:
 
 
 def bench_model_path(settings: Settings) -> Path:
-    """Where this benchmark saves a shop-intent model it trains (never the service's default folder)."""
-    return Path(settings.state_dir) / "bench" / "realintent" / "shop_intent"
+    """Where this benchmark saves a shop-intent model it trains (:func:`bench.model_dir`)."""
+    return model_dir(settings, "realintent", "shop_intent")
 
 
 def load_or_train(settings: Settings) -> tuple[Any, bool]:

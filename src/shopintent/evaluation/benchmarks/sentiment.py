@@ -28,7 +28,6 @@ from __future__ import annotations
 import string
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +42,7 @@ from shopintent.datasets import (
     smp2019_zh_intent,
     zh_ecommerce_ner_ding2019,
 )
-from shopintent.evaluation.bench import BenchResult, Measurement
+from shopintent.evaluation.bench import BenchResult, Measurement, model_dir
 from shopintent.log import get_logger
 from shopintent.metrics import expected_calibration_error
 from shopintent.settings import Settings
@@ -223,11 +222,6 @@ def _other_targets(
     return out
 
 
-def bench_dir(settings: Settings) -> Path:
-    """Where this benchmark saves the model it trains: its own folder, never the service's default."""
-    return Path(settings.state_dir) / "bench" / "sentiment" / "sentiment"
-
-
 def _neutral_rows(
     model: IntentClassifier, baseline: IntentClassifier, neutral: dict[str, dict[str, recipes.TextSplit]]
 ) -> list[Measurement]:
@@ -323,7 +317,7 @@ def _calibration_rows(
 def run(settings: Settings) -> BenchResult:
     """Train the default sentiment recipe and its binary predecessor; score both on the test rows.
 
-    The model is saved under :func:`bench_dir`, never over the service's default.
+    The model is saved under :func:`bench.model_dir`, never over the service's default.
     """
     import torch
 
@@ -335,7 +329,7 @@ def run(settings: Settings) -> BenchResult:
     t0 = time.perf_counter()
     model = defaults.train_sentiment(settings, zh_rows=zh_rows)
     train_seconds = time.perf_counter() - t0
-    model.save(bench_dir(settings))
+    model.save(model_dir(settings, "sentiment", "sentiment"))
     baseline = _binary_baseline(settings, zh_rows)
     out: list[Measurement] = []
 

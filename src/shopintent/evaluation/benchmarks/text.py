@@ -46,7 +46,7 @@ from shopintent.datasets import (
     smp2019_zh_intent,
     zh_ecommerce_ner_ding2019,
 )
-from shopintent.evaluation.bench import BenchResult, Measurement
+from shopintent.evaluation.bench import BenchResult, Measurement, model_dir
 from shopintent.log import get_logger
 from shopintent.settings import Settings
 from shopintent.text import defaults, recipes
@@ -295,8 +295,8 @@ def bench_bitext(settings: Settings, out: list[Measurement]) -> None:
 
 
 def bench_dir(settings: Settings, component: str) -> Path:
-    """Where this benchmark saves a model it trains: its own folder, never the service's defaults."""
-    return Path(settings.state_dir) / "bench" / "text" / component
+    """Where this benchmark saves a model it trains (:func:`bench.model_dir`)."""
+    return model_dir(settings, "text", component)
 
 
 def _real_text_rows(settings: Settings, name: str, model: Any) -> list[Measurement]:
@@ -825,4 +825,5 @@ if __name__ == "__main__":  # pragma: no cover - the refresh entry point for ben
 
     from shopintent.settings import get_settings
 
-    refresh(get_settings(), Path("benchmarks/results/text.json"), sys.argv[1:])
+    settings = get_settings()
+    refresh(settings, settings.results_dir / "text.json", sys.argv[1:])
