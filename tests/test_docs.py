@@ -178,14 +178,19 @@ def test_every_generated_table_has_a_block_in_the_docs() -> None:
     assert used == set(TABLES)
 
 
-def test_a_changed_number_makes_its_block_stale(tmp_path: Path) -> None:
+def _results_with(folder: Path, file: str, measurement: str, value: float) -> None:
+    """A copy of every results file in ``folder``, with one measurement of ``file`` set to ``value``."""
     for path in RESULTS.glob("*.json"):
-        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    record = json.loads((tmp_path / "serve.json").read_text(encoding="utf-8"))
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    record = json.loads((folder / file).read_text(encoding="utf-8"))
     for m in record["measurements"]:
-        if m["name"] == "/v1/intent throughput":
-            m["value"] = 928.0
-    (tmp_path / "serve.json").write_text(json.dumps(record), encoding="utf-8")
+        if m["name"] == measurement:
+            m["value"] = value
+    (folder / file).write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_a_changed_number_makes_its_block_stale(tmp_path: Path) -> None:
+    _results_with(tmp_path, "serve.json", "/v1/intent throughput", 928.0)
     assert "| 928 req/s, p50" in render_table("serve.results", tmp_path)
     assert stale_pages([DOCS / "serve.md"], tmp_path) == [DOCS / "serve.md"]
     assert stale_pages([DOCS / "serve.md"], RESULTS) == []
@@ -230,13 +235,7 @@ def test_write_pages_refills_only_the_blocks_and_leaves_the_prose(tmp_path: Path
 
 
 def test_text_page_follows_the_realintent_results_and_dates_the_re_run_sections(tmp_path: Path) -> None:
-    for path in RESULTS.glob("*.json"):
-        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    record = json.loads((tmp_path / "realintent.json").read_text(encoding="utf-8"))
-    for m in record["measurements"]:
-        if m["name"] == "zh: accuracy, all rows":
-            m["value"] = 0.3273
-    (tmp_path / "realintent.json").write_text(json.dumps(record), encoding="utf-8")
+    _results_with(tmp_path, "realintent.json", "zh: accuracy, all rows", 0.3273)
     assert "| zh (330) | 0.3273 | 0.7797 |" in render_table("text.realintent", tmp_path)
     assert stale_pages([DOCS / "text.md"], tmp_path) == [DOCS / "text.md"]
     runs = json.loads((RESULTS / "text.json").read_text(encoding="utf-8"))["parameters"]["refreshed"]
