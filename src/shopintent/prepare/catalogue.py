@@ -178,6 +178,14 @@ def _prepare_finetuned(settings: Settings) -> PrepareOutcome:
                                    f"the default's {current or 0:.4f}")
 
 
+def _text_default(component: str, summary: str, fast: bool, first_run_s: float,
+                  score: Callable[[dict[str, Any]], str | None]) -> DefaultModel:
+    """A default text model: its folder under ``text/models``, loaded when valid, else trained."""
+    folders = _text_folder(component)
+    return DefaultModel(component, summary, fast, first_run_s, folders,
+                        _load_or_train(folders, _train_text(component)), score)
+
+
 # -- scores read from model.json ----------------------------------------------------------------
 def _behaviour_score(meta: dict[str, Any]) -> str | None:
     validation = (meta.get("metrics") or {}).get("validation") or {}
@@ -237,21 +245,12 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
                  True, 0.0, lambda s: (_policy_folder(s),), _prepare_policy, _policy_score),
     # shop_intent: 152 s wall / 50 s CPU with a cold embedding cache under load ~4 (issue 12's
     # eight-source recipe, `models prepare --only shop_intent` on an empty state folder)
-    DefaultModel("shop_intent",
-                 "shop intents + product questions + out-of-scope, zh and en (the live default)",
-                 True, 60.0, _text_folder("shop_intent"),
-                 _load_or_train(_text_folder("shop_intent"), _train_text("shop_intent")),
-                 _classifier_score),
-    DefaultModel("slots_en", "English support-message entities",
-                 False, 70.0, _text_folder("slots_en"),
-                 _load_or_train(_text_folder("slots_en"), _train_text("slots_en")), _tagger_score),
-    DefaultModel("sentiment", "sentiment of zh and en text",
-                 False, 160.0, _text_folder("sentiment"),
-                 _load_or_train(_text_folder("sentiment"), _train_text("sentiment")),
-                 _classifier_score),
-    DefaultModel("ner_zh", "Chinese product type and brand tagger",
-                 False, 225.0, _text_folder("ner_zh"),
-                 _load_or_train(_text_folder("ner_zh"), _train_text("ner_zh")), _tagger_score),
+    _text_default("shop_intent",
+                  "shop intents + product questions + out-of-scope, zh and en (the live default)",
+                  True, 60.0, _classifier_score),
+    _text_default("slots_en", "English support-message entities", False, 70.0, _tagger_score),
+    _text_default("sentiment", "sentiment of zh and en text", False, 160.0, _classifier_score),
+    _text_default("ner_zh", "Chinese product type and brand tagger", False, 225.0, _tagger_score),
     DefaultModel("shop_intent_finetuned",
                  "fine-tuned shop-intent model; becomes the default only if better on validation",
                  False, 2220.0, _candidate_folders, _prepare_finetuned, _classifier_score),
