@@ -139,12 +139,6 @@ def _saved_metrics(path: Path) -> dict[str, object] | None:
     return metrics if isinstance(metrics, dict) else None
 
 
-def validation_accuracy(path: Path) -> float | None:
-    """The validation accuracy a saved text classifier recorded (``None``: no complete save there)."""
-    value = (_saved_metrics(path) or {}).get("validation_accuracy")
-    return float(value) if isinstance(value, int | float) else None
-
-
 def selection_score(path: Path) -> float | None:
     """What :func:`promote_if_better` compares: zh and en validation accuracy weighed equally."""
     from shopintent.text.rejection import selection_score as score
