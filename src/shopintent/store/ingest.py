@@ -137,6 +137,36 @@ def prepare_events(batch: Batch, pseudonymizer: Pseudonymizer,
     return PreparedEvents(report, protected, positions, ids)
 
 
+@dataclass
+class PreparedRecords:
+    """A raw batch made safe to publish: its valid rows protected, as JSON-ready records.
+
+    ``records`` are exactly what :func:`protected_records` makes of
+    :attr:`PreparedEvents.protected` (the service puts them on its event log and
+    the store sink appends them), so every path stores byte-identical rows.
+    """
+
+    records: list[dict[str, Any]]
+    #: For each record, its 0-based position in the input batch.
+    positions: list[int]
+    #: Per input row, as :attr:`IngestReport.event_ids`.
+    event_ids: list[str | None]
+    rejections: list[Rejection]
+    n_input: int
+
+
+def prepare_records(batch: Sequence[Mapping[str, Any]], pseudonymizer: Pseudonymizer,
+                    groups: Sequence[int] | np.ndarray | None = None, *,
+                    max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S) -> PreparedRecords:
+    """Validate and protect raw events for the event log: :func:`prepare_events` as records.
+
+    ``groups`` and ``max_future_skew_s`` as in :func:`prepare_events`.
+    """
+    prepared = prepare_events(batch, pseudonymizer, groups, max_future_skew_s=max_future_skew_s)
+    return PreparedRecords(protected_records(prepared.protected), prepared.positions.tolist(),
+                           prepared.event_ids, prepared.report.rejections, prepared.report.n_input)
+
+
 def ingest_events(
     store: EventStore,
     batch: Batch,

@@ -16,12 +16,17 @@ class StreamMessage:
     ``key_id`` is set when the events are rows the service already protected
     (pseudonyms, keyed ids, scrubbed text) under the pseudonym key of that id;
     ``None`` marks raw events from an outside producer, which the consumer sends
-    through the full ingest path.
+    through the full ingest path. ``applied`` is True when the publisher already
+    folded the events into live state and decisions (``POST /v1/events``: the log
+    is the commit point and the request applies the effects); the store sink then
+    only stores them. False (outside producers, ``?mode=stream``): the sink stores
+    them and applies their live effects.
     """
 
     message_id: str
     events: list[dict[str, Any]]
     key_id: str | None = None
+    applied: bool = False
 
 
 def encode_events(events: Sequence[Mapping[str, Any]]) -> str:
@@ -52,8 +57,13 @@ class EventSource(ABC):
     backend: str = "abstract"
 
     @abstractmethod
-    def publish(self, events: Sequence[Mapping[str, Any]], key_id: str | None = None) -> str:
-        """Append one message holding ``events`` (protected under ``key_id`` if given); returns its id."""
+    def publish(self, events: Sequence[Mapping[str, Any]], key_id: str | None = None,
+                applied: bool = False) -> str:
+        """Append one message holding ``events`` (protected under ``key_id`` if given); returns its id.
+
+        A durable backend returns only once the message is durable (the commit point of
+        an event); ``applied`` as in :class:`StreamMessage`.
+        """
 
     @abstractmethod
     def read(self, max_messages: int, timeout_s: float) -> list[StreamMessage]:

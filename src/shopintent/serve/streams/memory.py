@@ -25,8 +25,9 @@ class MemorySource(EventSource):
         self._ids = itertools.count(1)
         self._in_flight = 0
 
-    def publish(self, events: Sequence[Mapping[str, Any]], key_id: str | None = None) -> str:
-        message = StreamMessage(f"mem-{next(self._ids)}", [dict(e) for e in events], key_id)
+    def publish(self, events: Sequence[Mapping[str, Any]], key_id: str | None = None,
+                applied: bool = False) -> str:
+        message = StreamMessage(f"mem-{next(self._ids)}", [dict(e) for e in events], key_id, applied)
         self._queue.put(message, timeout=30)
         return message.message_id
 

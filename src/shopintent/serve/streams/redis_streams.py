@@ -37,6 +37,8 @@ log = get_logger(__name__)
 FIELD = "events"
 #: The field naming the pseudonym key of a protected message (absent: raw events).
 KEY_FIELD = "key_id"
+#: Present (value "1") when the publisher already applied the events' live effects.
+APPLIED_FIELD = "applied"
 
 
 def _text(value: bytes | str) -> str:
@@ -64,11 +66,14 @@ class RedisStreamSource(EventSource):
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def publish(self, events: Sequence[Mapping[str, Any]], key_id: str | None = None) -> str:
+    def publish(self, events: Sequence[Mapping[str, Any]], key_id: str | None = None,
+                applied: bool = False) -> str:
         kwargs: dict[str, Any] = {"maxlen": self.maxlen, "approximate": True} if self.maxlen else {}
         fields = {FIELD: encode_events(events)}
         if key_id is not None:
             fields[KEY_FIELD] = key_id
+        if applied:
+            fields[APPLIED_FIELD] = "1"
         return _text(self.client.xadd(self.stream, fields, **kwargs))
 
     def _messages(self, entries: list[Any]) -> list[StreamMessage]:
@@ -80,13 +85,14 @@ class RedisStreamSource(EventSource):
             mid = _text(message_id)
             payload = fields.get(FIELD.encode()) or fields.get(FIELD)
             key_id = fields.get(KEY_FIELD.encode()) or fields.get(KEY_FIELD)
+            applied = (fields.get(APPLIED_FIELD.encode()) or fields.get(APPLIED_FIELD)) is not None
             try:
                 events = decode_events(payload) if payload is not None else []
             except ValueError as exc:
                 # A poison message would be redelivered forever: log it, and hand on no events.
                 log.warning("stream message is not valid JSON events", message_id=mid, error=str(exc))
                 events = []
-            out.append(StreamMessage(mid, events, None if key_id is None else _text(key_id)))
+            out.append(StreamMessage(mid, events, None if key_id is None else _text(key_id), applied))
         return out
 
     def read(self, max_messages: int, timeout_s: float) -> list[StreamMessage]:
