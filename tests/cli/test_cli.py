@@ -27,11 +27,11 @@ def test_help_lists_every_command() -> None:
         assert command in sub.output
 
 
-def test_datasets_list_json_shows_all_15_present(cli_env: Path) -> None:
+def test_datasets_list_json_shows_all_17_present(cli_env: Path) -> None:
     result = runner.invoke(app, ["datasets", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert len(rows) == 15
+    assert len(rows) == 17
     assert all(row["present"] for row in rows)
     taobao = next(r for r in rows if r["name"] == "taobao_userbehavior_head")
     assert taobao["rows"] == 84_474
