@@ -4,8 +4,19 @@ One JSON line per event, in the order they happened: a ``decision`` line
 (id, time, shopper, session, chosen action, its propensity, the full
 probability vector over eligible actions, the blocked actions with reasons, the
 policy version and the context) and later ``outcome`` lines joined to it by
-``decision_id``. Lines are only ever appended (and flushed one by one), so a
-crash loses at most the line being written and never rewrites history.
+``decision_id``. Lines are only ever appended, each with one ``write`` call on
+a file opened ``O_APPEND``, so a crash loses at most the line being written
+and never rewrites history.
+
+Several processes (``shopintent serve --workers N``) append to the same file:
+on a local file system the kernel moves to the end and writes under the
+file's lock in one step for an ``O_APPEND`` write, so whole lines from
+different processes never interleave, and an outcome logged by one worker
+sits in the same file as the decision another worker made. One file per
+process would need every reader to find and merge the files; this keeps
+:func:`read_decisions` and every tool that reads the log unchanged. (Network
+file systems such as NFS do not keep that promise: keep the state folder on a
+local disk.)
 :func:`read_decisions` joins outcomes to decisions and :func:`to_feedback`
 turns the result into :class:`LoggedFeedback` for the OPE estimators.
 """
@@ -13,6 +24,7 @@ turns the result into :class:`LoggedFeedback` for the OPE estimators.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,19 +46,23 @@ def default_log_path(settings: Settings) -> Path:
 
 
 class DecisionLog:
-    """Appends decisions and outcomes to a JSON-lines file (thread-safe)."""
+    """Appends decisions and outcomes to a JSON-lines file (safe across threads and processes)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open for speed)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def _write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         with self._lock:
-            self._handle.write(line)
-            self._handle.flush()
+            if self._fd is None:
+                raise ValueError(f"{self.path}: the decision log is closed")
+            # One write per line: the unit the kernel appends atomically (see the module docstring).
+            written = os.write(self._fd, line)
+        if written != len(line):
+            raise OSError(f"{self.path}: wrote {written} of {len(line)} bytes of a log line (disk full?)")
 
     def append_decision(
         self, decision: Decision, probabilities: dict[str, float], blocked: dict[str, str]
@@ -79,7 +95,9 @@ class DecisionLog:
     def close(self) -> None:
         """Close the file."""
         with self._lock:
-            self._handle.close()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def __enter__(self) -> DecisionLog:
         return self

@@ -149,7 +149,7 @@ class Service:
             "text": text_slot(settings),
             "behaviour": behaviour_slot(settings),
             "recommend": recommend_slot(settings),
-            "intervene": intervene_adapter.intervene_slot(settings),
+            "intervene": intervene_adapter.intervene_slot(settings, config),
         }
         for name, slot in self.models.items():  # loads what `shopintent models prepare` wrote; never trains
             slot.requires = functools.partial(not_prepared, settings, name)

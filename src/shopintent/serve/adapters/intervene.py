@@ -2,7 +2,9 @@
 
 The engine applies caps, samples an action, and appends the decision with its
 propensity to its own decision log before returning; this adapter only builds
-the engine's :class:`DecisionContext` from a live session and its scores.
+the engine's :class:`DecisionContext` from a live session and its scores, and
+gives the engine the Redis cap ledger when the service keeps its state in
+Redis (several workers then share one budget and one set of frequency caps).
 """
 
 from __future__ import annotations
@@ -12,20 +14,34 @@ from typing import Any
 
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable, import_or_unavailable
 from shopintent.serve.adapters.convert import plain
+from shopintent.serve.config import ServeConfig
 from shopintent.serve.state.base import LiveSessionState
 from shopintent.settings import Settings
 
 
-def intervene_slot(settings: Settings) -> ModelSlot[Any]:
-    """The default decision engine (saved policy if any, log under the state folder)."""
+def intervene_slot(settings: Settings, config: ServeConfig | None = None) -> ModelSlot[Any]:
+    """The default decision engine (saved policy if any, log under the state folder).
+
+    With ``config.state == "redis"`` its cap ledger and issued-decision ids live
+    in that Redis under the stream name, so every worker of the service charges
+    the same budget and caps and any worker can join an outcome to a decision.
+    """
 
     def load() -> tuple[Any, dict[str, Any]]:
         (loader,) = import_or_unavailable("intervene", "shopintent.intervene",
                                           ("load_default_engine",), "issue: intervene")
-        engine = loader(settings)
+        shared: dict[str, Any] = {}
+        if config is not None and config.state == "redis" and config.redis_url:
+            from shopintent.intervene.shared_caps import RedisCapLedger, RedisIssuedDecisions
+
+            prefix = config.stream_name + ":"
+            shared = {"ledger": RedisCapLedger(config.redis_url, prefix=prefix),
+                      "issued": RedisIssuedDecisions(config.redis_url, prefix=prefix)}
+        engine = loader(settings, **shared)
         caps = engine.ledger.config
         card = {"version": str(engine.policy.version), "model_id": f"intervene:{engine.policy.version}",
                 "daily_budget": caps.daily_budget,
+                "ledger": "redis" if shared else "process",
                 "actions": [a.name for a in engine.actions],
                 "log": str(engine.log.path) if engine.log is not None else None}
         return engine, card
