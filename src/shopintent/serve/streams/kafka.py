@@ -85,7 +85,8 @@ class KafkaEventSource(EventSource):
     giving its partitions to the others (a killed sink is replaced after about
     that long). ``partitions`` and ``replication_factor`` apply only when the
     topic does not exist yet and is created here. ``delivery_timeout_s`` bounds
-    how long ``publish`` waits for the broker's confirmation.
+    how long ``publish`` waits for the broker's confirmation, ``connect_timeout_s``
+    how long the constructor waits for the cluster to answer at all.
     """
 
     backend = "kafka"
@@ -94,7 +95,8 @@ class KafkaEventSource(EventSource):
                  group: str = "shopintent-ingest", consumer: str | None = None, *,
                  session_timeout_ms: int = 6000, client_config: Mapping[str, Any] | None = None,
                  partitions: int = 3, replication_factor: int = 1,
-                 delivery_timeout_s: float = 30.0, max_message_bytes: int = 900_000) -> None:
+                 delivery_timeout_s: float = 30.0, max_message_bytes: int = 900_000,
+                 connect_timeout_s: float = 15.0) -> None:
         if not bootstrap or not bootstrap.strip():
             raise ValueError("kafka bootstrap is empty: give HOST:PORT of one or more brokers")
         if partitions < 1:
@@ -116,7 +118,7 @@ class KafkaEventSource(EventSource):
         common = {"bootstrap.servers": self.bootstrap, "client.id": self.consumer_name,
                   **self.client_config}
         self._common = common
-        self._ensure_topic()
+        self._ensure_topic(connect_timeout_s)
         self._producer = Producer({
             **common, "acks": "all", "enable.idempotence": True, "linger.ms": 0,
             "message.timeout.ms": int(delivery_timeout_s * 1000),

