@@ -1,22 +1,33 @@
-"""HTTP load at a fixed rate (open loop) or as fast as possible (closed loop), with latencies.
+"""HTTP load at a fixed rate (open loop) or as fast as possible (closed loop), from its own process.
 
-Requests are pre-encoded and sent over a minimal keep-alive HTTP/1.1 client:
-a general one (httpx) costs more CPU per request than the service does, and
-the load generator shares the machine with it.
+The parent encodes the request bodies once, hands them to
+``python -m benchmarks.support.load_process`` through a file, and reads back one
+record per request. The load generator therefore never shares the service's
+process, and it can be pinned to CPUs of its own (``cpus``) where the machine
+has them; :func:`cpu_split` says which.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import os
 import statistics
-import time
+import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
+# The one-connection client, for scripts that drive a few requests from their own loop
+# (benchmarks/serve_profile.py's empty-endpoint GETs).
+from benchmarks.support.load_process import Connection as _Connection  # noqa: F401
+
+#: The checkout root, so the child finds ``benchmarks`` wherever the parent was started.
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def numbered_events(records: Sequence[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
@@ -24,9 +35,29 @@ def numbered_events(records: Sequence[dict[str, Any]], prefix: str) -> list[dict
     return [{**r, "event_id": f"{prefix}-{i}"} for i, r in enumerate(records)]
 
 
+def quiet_client_logs() -> None:
+    """Silence httpx's per-request INFO lines: in a client loop they cost more than the request."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def cpu_split() -> tuple[list[int], list[int]]:
+    """(server CPUs, load-generator CPUs) on this machine.
+
+    The goal is stated for a service on 2 cores. With 3 or more CPUs the service side
+    (HTTP workers, sink, Redis) gets CPUs 0-1 and the load generator CPU 2, so neither
+    steals from the other; with 2 CPUs the service gets both and the load generator
+    shares CPU 1 (its cost then lands in the service's numbers, and the results say so);
+    with one CPU everything shares it.
+    """
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) >= 3:
+        return available[:2], [available[2]]
+    return available[:2], [available[-1]]
+
+
 @dataclass
 class LoadResult:
-    """Requests sent at a rate (or as fast as possible) and their latencies."""
+    """Requests sent at a rate (or as fast as possible) and what came back for each."""
 
     requests: int
     events: int
@@ -34,8 +65,13 @@ class LoadResult:
     errors: int
     latencies_ms: list[float] = field(repr=False, default_factory=list)
     decision_latencies_ms: list[float] = field(repr=False, default_factory=list)
+    statuses: list[int] = field(repr=False, default_factory=list)
+    acked_ids: list[list[str]] = field(repr=False, default_factory=list)
+    done_s: list[float | None] = field(repr=False, default_factory=list)
+    cpus: list[int] = field(default_factory=list)
 
     def percentile(self, q: float, decisions: bool = False) -> float:
+        """The ``q``-th percentile (nearest rank) of all latencies, or of those carrying a decision."""
         values = self.decision_latencies_ms if decisions else self.latencies_ms
         if not values:
             return float("nan")
@@ -61,148 +97,102 @@ class LoadResult:
                 "decision_p99_ms": round(self.percentile(99, True), 2)}
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection speaking just enough HTTP for JSON POSTs.
+@dataclass(frozen=True)
+class Request:
+    """One request to send: method, path (with query), JSON body or none, events it carries."""
 
-    A hand-written client: a general one (httpx) costs more CPU per request
-    than the service does, and the load generator shares the machine.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> _Connection:
-        reader, writer = await asyncio.open_connection(host, port)
-        return cls(reader, writer)
-
-    async def post(self, request: bytes) -> tuple[int, bytes]:
-        self.writer.write(request)
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionError("the service closed the connection")
-        status = int(status_line.split()[1])
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        body = await self.reader.readexactly(length) if length else b""
-        return status, body
-
-    def close(self) -> None:
-        self.writer.close()
+    method: str
+    path: str
+    body: Any = None
+    events: int = 1
 
 
-def _request(host: str, port: int, path: str, body: dict[str, Any], api_key: str | None) -> bytes:
-    payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\n")
-    if api_key:
-        head += f"X-API-Key: {api_key}\r\n"
-    return head.encode("ascii") + b"\r\n" + payload
-
-
-def _split(url: str) -> tuple[str, int, str]:
-    parsed = httpx.URL(url)
-    return parsed.host, int(parsed.port or 80), parsed.raw_path.decode("ascii")
-
-
-async def _closed_loop(url: str, bodies: Sequence[dict[str, Any]], api_key: str | None,
-                       concurrency: int, events_per_body: Sequence[int]) -> LoadResult:
-    host, port, path = _split(url)
-    requests = [_request(host, port, path, b, api_key) for b in bodies]
-    latencies: list[float] = []
+def _result(raw: dict[str, Any], requests: Sequence[Request]) -> LoadResult:
+    latencies, decided = [], []
     errors = 0
-    position = 0
+    for latency, status, decision in zip(raw["latency_ms"], raw["status"], raw["decided"], strict=True):
+        ok = status in (200, 202)
+        errors += 0 if ok else 1
+        if latency is None:
+            continue
+        latencies.append(latency)
+        if decision:
+            decided.append(latency)
+    return LoadResult(len(requests), sum(r.events for r in requests), raw["seconds"], errors, latencies,
+                      decided, raw["status"], raw["acked"], raw["done_s"], raw["cpus"])
 
-    async def worker() -> None:
-        nonlocal position, errors
-        connection = await _Connection.open(host, port)
+
+class LoadProcess:
+    """A running load generator; :meth:`result` waits for it and reads what it measured."""
+
+    def __init__(self, url: str, requests: Sequence[Request], api_key: str | None, *, rate: float | None,
+                 concurrency: int, max_connections: int, cpus: Sequence[int] | None,
+                 record_acks: bool) -> None:
+        parts = urlsplit(url)
+        self.requests = list(requests)
+        self._folder = tempfile.TemporaryDirectory(prefix="shopintent-load-")
+        spec = {"host": parts.hostname, "port": parts.port or 80, "api_key": api_key, "rate": rate,
+                "concurrency": concurrency, "max_connections": max_connections,
+                "cpus": list(cpus) if cpus else None, "record_acks": record_acks,
+                "requests": [{"method": r.method, "path": r.path,
+                              "body": None if r.body is None else json.dumps(r.body, ensure_ascii=False)}
+                             for r in self.requests]}
+        folder = Path(self._folder.name)
+        (folder / "spec.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        self._out = folder / "out.json"
+        self._stderr = open(folder / "stderr.txt", "wb")  # noqa: SIM115 - closed in result()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.support.load_process", str(folder / "spec.json"),
+             str(self._out)], cwd=CHECKOUT, stdout=subprocess.DEVNULL, stderr=self._stderr)
+
+    def result(self, timeout_s: float = 900.0) -> LoadResult:
+        """Wait until every request is answered (or failed) and return the measurements."""
         try:
-            while position < len(requests):
-                request = requests[position]
-                position += 1
-                started = time.perf_counter()
-                try:
-                    status, _ = await connection.post(request)
-                    ok = status == 200
-                except (ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError):
-                    ok = False
-                    connection.close()
-                    connection = await _Connection.open(host, port)
-                latencies.append((time.perf_counter() - started) * 1000)
-                errors += 0 if ok else 1
+            code = self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise RuntimeError(f"the load generator did not finish in {timeout_s} s") from None
         finally:
-            connection.close()
+            self._stderr.close()
+        try:
+            if code != 0:
+                error = (Path(self._folder.name) / "stderr.txt").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the load generator exited with {code}: {error}")
+            return _result(json.loads(self._out.read_text(encoding="utf-8")), self.requests)
+        finally:
+            self._folder.cleanup()
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    seconds = time.perf_counter() - started
-    return LoadResult(len(bodies), sum(events_per_body), seconds, errors, latencies)
+
+def start_load(url: str, requests: Sequence[Request], api_key: str | None, *, rate: float | None = None,
+               concurrency: int = 16, max_connections: int = 256, cpus: Sequence[int] | None = None,
+               record_acks: bool = False) -> LoadProcess:
+    """Start the load generator in its own process and return at once (kill -9 runs act meanwhile).
+
+    ``rate`` set: open loop at that many requests per second; else closed loop with
+    ``concurrency`` connections. ``record_acks`` keeps the keyed ids each answer acknowledged.
+    """
+    return LoadProcess(url, requests, api_key, rate=rate, concurrency=concurrency,
+                       max_connections=max_connections, cpus=cpus, record_acks=record_acks)
 
 
-def quiet_client_logs() -> None:
-    """Silence httpx's per-request INFO lines: in a load generator they cost more than the request."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def _split(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}", parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def closed_loop(url: str, bodies: Sequence[dict[str, Any]], api_key: str | None, concurrency: int,
-                events_per_body: Sequence[int]) -> LoadResult:
-    """Throughput: ``concurrency`` keep-alive connections busy until ``bodies`` are sent."""
-    return asyncio.run(_closed_loop(url, bodies, api_key, concurrency, events_per_body))
-
-
-async def _open_loop(url: str, bodies: Sequence[dict[str, Any]], api_key: str | None, rate: float,
-                     max_connections: int) -> LoadResult:
-    """One request every ``1/rate`` s whatever the answers; latency counts from the *scheduled*
-    send time, so time spent waiting for a free connection is included (no coordinated omission)."""
-    host, port, path = _split(url)
-    requests = [_request(host, port, path, b, api_key) for b in bodies]
-    latencies: list[float] = []
-    with_decision: list[float] = []
-    errors = 0
-    idle: list[_Connection] = []
-    slots = asyncio.Semaphore(max_connections)
-
-    async def one(request: bytes, scheduled: float) -> None:
-        nonlocal errors
-        decided = False
-        async with slots:
-            connection = idle.pop() if idle else await _Connection.open(host, port)
-            try:
-                status, body = await connection.post(request)
-                ok = status == 200
-                decided = ok and b'"decisions":[]' not in body and bool(json.loads(body).get("decisions"))
-                idle.append(connection)
-            except (ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError):
-                ok = False
-                connection.close()
-        elapsed = (time.perf_counter() - scheduled) * 1000
-        latencies.append(elapsed)
-        if decided:
-            with_decision.append(elapsed)
-        errors += 0 if ok else 1
-
-    tasks = []
-    started = time.perf_counter()
-    for i, request in enumerate(requests):
-        scheduled = started + i / rate
-        pause = scheduled - time.perf_counter()
-        if pause > 0:
-            await asyncio.sleep(pause)
-        tasks.append(asyncio.create_task(one(request, scheduled)))
-    await asyncio.gather(*tasks)
-    seconds = time.perf_counter() - started
-    for connection in idle:
-        connection.close()
-    return LoadResult(len(bodies), len(bodies), seconds, errors, latencies, with_decision)
+                events_per_body: Sequence[int], cpus: Sequence[int] | None = None) -> LoadResult:
+    """Throughput: ``concurrency`` keep-alive connections busy until ``bodies`` are POSTed."""
+    base, path = _split(url)
+    requests = [Request("POST", path, b, n) for b, n in zip(bodies, events_per_body, strict=True)]
+    return start_load(base, requests, api_key, concurrency=concurrency, cpus=cpus).result()
 
 
 def open_loop(url: str, bodies: Sequence[dict[str, Any]], api_key: str | None, rate: float,
-              max_connections: int = 64) -> LoadResult:
+              max_connections: int = 256, cpus: Sequence[int] | None = None) -> LoadResult:
     """Latency at a fixed offered rate (open loop), overall and for responses carrying a decision."""
-    return asyncio.run(_open_loop(url, bodies, api_key, rate, max_connections))
+    base, path = _split(url)
+    requests = [Request("POST", path, b) for b in bodies]
+    return start_load(base, requests, api_key, rate=rate, max_connections=max_connections,
+                      cpus=cpus).result()

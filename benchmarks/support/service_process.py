@@ -33,7 +33,7 @@ class ServiceProcess:
     """``shopintent serve`` in a child process on a free loopback port."""
 
     def __init__(self, settings: Settings, store: Path, api_key: str, extra_args: Sequence[str] = (),
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, cpus: Sequence[int] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.api_key = api_key
@@ -41,6 +41,8 @@ class ServiceProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        #: CPUs the service (and every process it starts: workers, sink) may use; None = all.
+        self.cpus = list(cpus) if cpus else None
         self.process: subprocess.Popen[bytes] | None = None
         self.start_seconds = 0.0
 
@@ -69,7 +71,10 @@ class ServiceProcess:
                    "--port", str(self.port), "--store", str(self.store), *self.extra_args]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         started = time.perf_counter()
-        self.process = subprocess.Popen(command, env=self._env(), stdout=out, stderr=out)
+        cpus = self.cpus
+        # Affinity is set in the child before exec, so the workers and the sink it starts inherit it.
+        self.process = subprocess.Popen(command, env=self._env(), stdout=out, stderr=out,
+                                        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)  # noqa: PLW1509
         deadline = time.monotonic() + timeout_s
         while True:
             if self.process.poll() is not None:
@@ -94,17 +99,50 @@ class ServiceProcess:
         self.start_seconds = time.perf_counter() - started
         return self.start_seconds
 
+    def descendants(self) -> list[int]:
+        """Process ids the service started (workers, sink, their children), from ``/proc``."""
+        if self.process is None:
+            return []
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        found, frontier = [], [self.process.pid]
+        while frontier:
+            pid = frontier.pop()
+            children = [c for c, p in parents.items() if p == pid]
+            found += children
+            frontier += children
+        return sorted(found)
+
     def kill(self) -> None:
-        """``kill -9``: no shutdown code runs."""
+        """``kill -9`` of the whole service (its workers and sink too): no shutdown code runs."""
         if self.process is not None and self.process.poll() is None:
+            children = self.descendants()
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
+            _kill_all(children)
 
     def stop(self) -> None:
-        """A graceful stop (SIGTERM), killing after 20 s."""
+        """A graceful stop (SIGTERM), killing after 20 s; no worker or sink is left behind."""
         if self.process is not None and self.process.poll() is None:
+            children = self.descendants()
             self.process.terminate()
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+            _kill_all(children)
+
+
+def _kill_all(pids: Sequence[int]) -> None:
+    """SIGKILL what is still running of ``pids`` (orphans of a killed supervisor)."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
