@@ -1,0 +1,179 @@
+"""Spark Structured Streaming reads the service's Kafka event log and finds the store's sessions.
+
+Real services, started here: a Tansu broker (Kafka protocol, no JVM) and Spark
+``local[2]``. A slice of the real Taobao log is protected exactly as the service
+protects it (``prepare_records`` with a pseudonymizer), published to the topic in
+the service's message format with ``acks=all`` (a few messages twice, as an
+at-least-once log redelivers them), read by Spark through the ``shopintent-kafka``
+Python data source and sessionised by a streaming session window. The sessions
+must equal the DuckDB store's sessionisation of the same events.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("pyspark")
+pytest.importorskip("confluent_kafka")
+
+from pyspark.sql.streaming.datasource import ReadAllAvailable  # noqa: E402
+
+from benchmarks.support.tansu import TansuBroker  # noqa: E402
+from shopintent.datasets import taobao_userbehavior_head  # noqa: E402
+from shopintent.privacy import Pseudonymizer  # noqa: E402
+from shopintent.settings import Settings  # noqa: E402
+from shopintent.store import EventStore, pipelines  # noqa: E402
+from shopintent.store.ingest import ingest_protected, prepare_records  # noqa: E402
+from shopintent.store.spark_stream import (  # noqa: E402
+    KafkaEventStreamReader,
+    KafkaStreamOptions,
+    collect_sessions,
+    live_funnel,
+    live_session_aggregates,
+    read_event_stream,
+)
+from shopintent.serve.streams.base import encode_events  # noqa: E402
+
+pytestmark = pytest.mark.spark
+
+#: Events of the real log replayed through the broker (whole users but the last).
+N_EVENTS = 4_000
+#: Records per message, as one write group of the service would publish them.
+PER_MESSAGE = 40
+#: Messages published a second time (a redelivery the stream must absorb).
+REPEATED = 5
+TOPIC = "shopintent.events"
+
+
+@pytest.fixture(scope="module")
+def protected(session_settings: Settings) -> tuple[list[dict], str]:
+    """The slice as the service would publish it: validated, pseudonymised, scrubbed records."""
+    events = taobao_userbehavior_head.load(session_settings).events.head(N_EVENTS)
+    pseudonymizer = Pseudonymizer.from_settings(session_settings)
+    prepared = prepare_records(events, pseudonymizer, max_future_skew_s=None)
+    assert not prepared.rejections
+    return prepared.records, pseudonymizer.key_id
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[TansuBroker]:
+    with TansuBroker() as running:
+        yield running
+
+
+def _publish(bootstrap: str, records: list[dict], key_id: str) -> int:
+    """Produce the records in the service's format (acks=all); returns the messages sent."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(TOPIC, num_partitions=3, replication_factor=1)]).values():
+        future.result(timeout=15)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                         "linger.ms": 5})
+    failures: list[str] = []
+
+    def report(error, message) -> None:  # type: ignore[no-untyped-def]
+        if error is not None:
+            failures.append(str(error))
+
+    groups = [records[i:i + PER_MESSAGE] for i in range(0, len(records), PER_MESSAGE)]
+    for group in [*groups, *groups[:REPEATED]]:
+        producer.produce(TOPIC, value=encode_events(group).encode("utf-8"),
+                         key=group[0]["user_id"].encode("utf-8"),
+                         headers=[("key_id", key_id.encode("utf-8")), ("applied", b"1")],
+                         on_delivery=report)
+    assert producer.flush(30) == 0
+    assert not failures
+    return len(groups) + REPEATED
+
+
+@pytest.fixture(scope="module")
+def published(broker: TansuBroker, protected: tuple[list[dict], str]) -> int:
+    records, key_id = protected
+    return _publish(broker.bootstrap, records, key_id)
+
+
+@pytest.fixture(scope="module")
+def spark():  # type: ignore[no-untyped-def]
+    if shutil.which("java") is None:
+        pytest.fail("the Spark test needs Java 17+ on PATH (apt-get install openjdk-17-jre-headless)")
+    from shopintent.store.spark_engine import SparkEngine
+
+    # The data source runs in Spark's Python workers, which must import shopintent: the
+    # JVM starts them with PYSPARK_PYTHON (its environment, read when the session starts).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYSPARK_PYTHON", sys.executable)
+        engine = SparkEngine(master="local[2]")
+        yield engine.session
+        engine.stop()
+
+
+@pytest.fixture(scope="module")
+def store_sessions(protected: tuple[list[dict], str], session_settings: Settings) -> pd.DataFrame:
+    """The DuckDB store's sessions of the same protected records."""
+    records, key_id = protected
+    with EventStore() as store:
+        report = ingest_protected(store, records, key_id, max_future_skew_s=None)
+        assert report.appended == len(records)
+        return store.session_aggregates(session_settings.session_gap_minutes)
+
+
+def test_reader_finds_the_true_end_when_the_watermark_lags(broker: TansuBroker, published: int) -> None:
+    """Tansu's high watermark after a batched produce is a batch's base offset + 1; the reader reads on."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    reader = KafkaEventStreamReader(KafkaStreamOptions.parse({"bootstrap": broker.bootstrap, "topic": TOPIC}),
+                                    schema=None)  # type: ignore[arg-type]
+    try:
+        start = reader.initialOffset()
+        assert start == {"0": 0, "1": 0, "2": 0}
+        end = reader.latestOffset(start, ReadAllAvailable())
+    finally:
+        reader.stop()
+    assert sum(end.values()) == published
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "probe"})
+    try:
+        watermarks = [consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10, cached=False)[1]
+                      for p in range(3)]
+    finally:
+        consumer.close()
+    assert all(w <= end[str(p)] for p, w in enumerate(watermarks))
+    ranges = reader.partitions(start, end)
+    assert [(r.partition, r.start, r.end) for r in ranges] == [(p, 0, end[str(p)]) for p in range(3)
+                                                              if end[str(p)] > 0]
+
+
+def test_streamed_sessions_equal_the_store_sessions(spark, broker: TansuBroker, published: int,  # type: ignore[no-untyped-def]
+                                                    store_sessions: pd.DataFrame,
+                                                    session_settings: Settings, tmp_path: Path) -> None:
+    events = read_event_stream(spark, broker.bootstrap, TOPIC)
+    sessions = live_session_aggregates(events, session_settings.session_gap_minutes, watermark="1 hour")
+    query = (sessions.writeStream.outputMode("complete").format("memory").queryName("live_sessions")
+             .option("checkpointLocation", str(tmp_path / "checkpoint"))
+             .trigger(availableNow=True).start())
+    try:
+        query.awaitTermination(120)
+        assert query.exception() is None
+    finally:
+        query.stop()
+    streamed = collect_sessions(spark.table("live_sessions").toPandas())
+
+    assert store_sessions["n_events"].sum() == N_EVENTS
+    assert len(store_sessions) > 100
+    pd.testing.assert_frame_equal(streamed, store_sessions, check_exact=False, rtol=1e-9, atol=1e-9)
+    pd.testing.assert_frame_equal(live_funnel(spark.table("live_sessions").toPandas()),
+                                  pipelines.funnel(store_sessions))
+
+
+def test_bad_options_name_the_option() -> None:
+    with pytest.raises(ValueError, match="topic"):
+        KafkaStreamOptions.parse({"bootstrap": "127.0.0.1:9092"})
+    with pytest.raises(ValueError, match="startingOffsets"):
+        KafkaStreamOptions.parse({"bootstrap": "127.0.0.1:9092", "topic": "t", "startingOffsets": "middle"})
