@@ -58,7 +58,9 @@ class FraudModel(ClassifierMixin, BaseEstimator):
     ``inner_folds`` for the out-of-fold calibration and threshold;
     ``C`` (logistic; the default 100 was picked on one 5-fold run over all of DMC 2019, so the
     logistic rows of that benchmark are slightly optimistic); ``n_estimators``, ``learning_rate``, ``num_leaves``,
-    ``min_child_samples`` (LightGBM); ``random_state``.
+    ``min_child_samples``, ``categorical`` (LightGBM; columns of non-negative integer ids split as
+    categories, read the same from a table and from :meth:`proba_one`'s plain numbers);
+    ``random_state``.
 
     Learned: ``feature_names_``, ``categories_`` (LightGBM category columns),
     ``booster_`` (LightGBM) or ``center_``/``scale_``/``coef_``/``intercept_``
@@ -81,7 +83,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
     def __init__(self, kind: str = "lightgbm", cost: tuple[float, float, float, float] | None = None,
                  inner_folds: int = 3, C: float = 100.0, n_estimators: int = 300,
                  learning_rate: float = 0.05, num_leaves: int = 7, min_child_samples: int = 10,
-                 random_state: int = 0) -> None:
+                 categorical: tuple[str, ...] = (), random_state: int = 0) -> None:
         self.kind = kind
         self.cost = cost
         self.inner_folds = inner_folds
@@ -90,6 +92,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
+        self.categorical = categorical
         self.random_state = random_state
 
     # -- fitting ---------------------------------------------------------------------------------
@@ -107,6 +110,9 @@ class FraudModel(ClassifierMixin, BaseEstimator):
             raise ValueError(f"only {counts.min()} rows of the rarer class; need at least "
                              f"inner_folds={self.inner_folds}")
         self._check_columns(X)
+        unknown = [c for c in self.categorical if c not in X.columns]
+        if unknown:
+            raise ValueError(f"categorical column(s) {unknown} are not in X")
         self.feature_names_ = list(X.columns)
         self.categories_ = {c: list(X[c].cat.categories) for c in X.columns
                             if isinstance(X[c].dtype, pd.CategoricalDtype)}
@@ -146,7 +152,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
                 "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0, "seed": self.random_state,
                 "num_threads": 1, "verbose": -1, "deterministic": True, "force_row_wise": True,
             }
-            data = lgb.Dataset(X, y, free_raw_data=True)
+            data = lgb.Dataset(X, y, categorical_feature=list(self.categorical) or "auto", free_raw_data=True)
             return {"booster_": lgb.train(params, data, num_boost_round=self.n_estimators)}
         Z = _numbers(X.to_numpy(dtype=float))
         center, scale = Z.mean(axis=0), Z.std(axis=0)
@@ -234,6 +240,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
                        "coef": self.coef_.tolist(), "intercept": self.intercept_}
         params = self.get_params(deep=False)
         params["cost"] = None if self.cost is None else [float(v) for v in self.cost]
+        params["categorical"] = list(self.categorical)
         persist.write_model_json(
             path, _KIND, FORMAT_VERSION, params, data_checksum=self.data_checksum_, metrics=metrics or {},
             feature_names=self.feature_names_, categories=self.categories_,
@@ -252,6 +259,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         params = dict(record["parameters"])
         if params.get("cost") is not None:
             params["cost"] = tuple(params["cost"])
+        params["categorical"] = tuple(params.get("categorical", ()))
         model = cls(**params)
         model.feature_names_ = list(record["feature_names"])
         model.categories_ = dict(record["categories"])
