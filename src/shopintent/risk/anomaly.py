@@ -1,0 +1,191 @@
+"""Session anomalies without labels: an Isolation Forest over behaviour features, with reason codes.
+
+No shop labels its bots, so this detector learns what real sessions look
+like and scores how easily a session is isolated from them. Each session
+(one user's events with no gap longer than the session gap) is described by
+:data:`SESSION_FEATURES`: speed (events per minute, median gap), breadth
+(distinct items and categories), regularity (coefficient of variation of the
+gaps: scripts click on a clock, people do not), cart-without-view (carts of
+items the session never viewed), the shares of carts and purchases, night
+activity (00:00–06:00 in the shop's time zone). Per-user history (sessions
+per user) is left out on purpose: the Taobao head holds 815 users followed
+for nine days (each has three sessions or more), so any new account would
+look strange for that reason alone, and a simulated bot would be caught for
+being new rather than for how it behaves.
+
+Reason codes: for every feature the detector keeps the real sessions'
+distribution and names the features on which a session lies beyond the
+``reason_quantile`` (default 1 % / 99 %) of real sessions, most extreme
+first (``"events_per_min 42.0 above 99 % of real sessions (max seen 6.3)"``).
+They say *why a session looks unusual*, which the forest alone does not.
+
+The evaluation (benchmark ``risk``) injects simulated bots
+(:mod:`shopintent.risk.simulate_bots`) into held-out real Taobao sessions and
+reports recall at the threshold that flags 1 % of the real ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import IsolationForest
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["SESSION_FEATURES", "AnomalyDetector", "Reason", "session_features", "sessionise"]
+
+SESSION_FEATURES: tuple[str, ...] = (
+    "n_events", "duration_s", "events_per_min", "gap_median_s", "gap_cv", "distinct_item_share",
+    "distinct_categories", "cart_without_view_share", "cart_share", "purchase_share", "night_share",
+)
+_EVENT_COLUMNS = ("user_id", "item_id", "category_id", "event_type", "timestamp")
+
+
+def sessionise(events: pd.DataFrame, gap_minutes: float = 30.0) -> pd.Series:
+    """A session id per event: a user's events split where the gap exceeds ``gap_minutes``.
+
+    Returned in the input's index; ids are ``"<user>:<n>"`` with ``n`` counted per user.
+    """
+    missing = [c for c in _EVENT_COLUMNS if c not in events.columns]
+    if missing:
+        raise ValueError(f"events lack the column(s) {missing}")
+    ordered = events.sort_values(["user_id", "timestamp"], kind="stable")
+    user = ordered["user_id"].astype(str)
+    gap = ordered["timestamp"].diff().dt.total_seconds()
+    new = (user != user.shift()) | (gap > gap_minutes * 60.0)
+    number = new.astype(int).groupby(user).cumsum()
+    return (user + ":" + number.astype(str)).reindex(events.index)
+
+
+def session_features(events: pd.DataFrame, gap_minutes: float = 30.0, utc_offset_hours: float = 8.0) -> pd.DataFrame:
+    """One row of :data:`SESSION_FEATURES` per session (index: session id), from canonical events.
+
+    ``utc_offset_hours`` places "night" in the shop's time zone (Taobao: China, UTC+8).
+    """
+    frame = events[list(_EVENT_COLUMNS)].copy()
+    frame["session"] = sessionise(frame, gap_minutes)
+    frame = frame.sort_values(["session", "timestamp"], kind="stable")
+    seconds = (frame["timestamp"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    frame["t"] = seconds
+    frame["gap"] = frame.groupby("session")["t"].diff()
+    local_hour = ((seconds / 3600.0 + utc_offset_hours) % 24.0).astype(int)
+    frame["night"] = (local_hour < 6).astype(float)
+    kind = frame["event_type"].astype(str)
+    frame["is_view"], frame["is_cart"] = kind.eq("view"), kind.eq("add_to_cart")
+    frame["is_purchase"] = kind.eq("purchase")
+    # a cart of an item the session has not viewed before (or at) that moment
+    viewed_before = frame.assign(v=frame["is_view"].astype(int)).groupby(["session", "item_id"])["v"].cumsum() > 0
+    frame["cart_no_view"] = frame["is_cart"] & ~viewed_before
+    grouped = frame.groupby("session", sort=True)
+    n = grouped.size().astype(float)
+    duration = grouped["t"].max() - grouped["t"].min()
+    gap_mean = grouped["gap"].mean()
+    gap_std = grouped["gap"].std(ddof=0)
+    carts = grouped["is_cart"].sum().astype(float)
+    out = pd.DataFrame({
+        "n_events": n,
+        "duration_s": duration,
+        "events_per_min": n / np.maximum(duration / 60.0, 1.0),
+        "gap_median_s": grouped["gap"].median().fillna(0.0),
+        "gap_cv": (gap_std / gap_mean.replace(0.0, np.nan)).fillna(0.0),
+        "distinct_item_share": grouped["item_id"].nunique() / n,
+        "distinct_categories": grouped["category_id"].nunique().astype(float),
+        "cart_without_view_share": (grouped["cart_no_view"].sum() / carts.replace(0.0, np.nan)).fillna(0.0),
+        "cart_share": carts / n,
+        "purchase_share": grouped["is_purchase"].sum() / n,
+        "night_share": grouped["night"].mean(),
+    })
+    return out[list(SESSION_FEATURES)].astype(float)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One feature on which a session lies outside what real sessions do."""
+
+    feature: str
+    value: float
+    quantile: float
+    side: str
+    reference: float
+
+    def text(self) -> str:
+        """The reason as a sentence for a reviewer."""
+        share = f"{self.quantile:.0%}" if self.side == "above" else f"{1 - self.quantile:.0%}"
+        seen = "max" if self.side == "above" else "min"
+        return (f"{self.feature} {self.value:.3g} {self.side} {share} of real sessions "
+                f"({seen} seen {self.reference:.3g})")
+
+
+class AnomalyDetector(BaseEstimator):
+    """Isolation Forest over :data:`SESSION_FEATURES` with per-feature reason codes.
+
+    Parameters: ``n_estimators``, ``max_samples`` (of the forest),
+    ``reason_quantile`` (a feature is a reason beyond this quantile of the
+    real sessions, either side), ``random_state``.
+
+    Learned: ``forest_``, ``feature_names_``, ``low_`` / ``high_`` (the reason
+    quantiles per feature), ``min_`` / ``max_`` (seen range), ``threshold_``
+    (the anomaly score flagging ``contamination`` of the training sessions: 1 %).
+
+    Examples
+    --------
+    >>> from shopintent.datasets import taobao_userbehavior_head as taobao
+    >>> X = session_features(taobao.load().events.head(20_000))
+    >>> detector = AnomalyDetector(n_estimators=50).fit(X)
+    >>> float((detector.score(X) >= detector.threshold_).mean()) <= 0.02
+    True
+    """
+
+    def __init__(self, n_estimators: int = 200, max_samples: int | str = "auto",
+                 reason_quantile: float = 0.99, contamination: float = 0.01, random_state: int = 0) -> None:
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.reason_quantile = reason_quantile
+        self.contamination = contamination
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> AnomalyDetector:
+        """Learn what the sessions of ``X`` (assumed mostly human) look like; ``y`` is ignored."""
+        if len(X) < 10:
+            raise ValueError(f"need at least 10 sessions to learn from, got {len(X)}")
+        self.feature_names_ = list(X.columns)
+        values = X.to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            bad = X.columns[~np.isfinite(values).all(axis=0)].tolist()
+            raise ValueError(f"session feature(s) {bad} hold missing or infinite values")
+        self.forest_ = IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples,
+                                       random_state=self.random_state, n_jobs=1).fit(values)
+        self.low_ = np.quantile(values, 1 - self.reason_quantile, axis=0)
+        self.high_ = np.quantile(values, self.reason_quantile, axis=0)
+        self.min_, self.max_ = values.min(axis=0), values.max(axis=0)
+        self.threshold_ = float(np.quantile(self.score(X), 1 - self.contamination))
+        return self
+
+    def score(self, X: pd.DataFrame) -> np.ndarray:
+        """Anomaly score per session: higher is stranger (the forest's negated ``score_samples``)."""
+        check_is_fitted(self, "forest_")
+        return -self.forest_.score_samples(X[self.feature_names_].to_numpy(dtype=float))
+
+    def reasons(self, X: pd.DataFrame, top: int = 3) -> list[list[Reason]]:
+        """Per session, up to ``top`` features beyond the reason quantiles, the most extreme first."""
+        check_is_fitted(self, "forest_")
+        values = X[self.feature_names_].to_numpy(dtype=float)
+        span = np.maximum(self.high_ - self.low_, 1e-9)
+        above = (values - self.high_) / span
+        below = (self.low_ - values) / span
+        out = []
+        for row in range(len(values)):
+            found = []
+            for j, name in enumerate(self.feature_names_):
+                if above[row, j] > 0:
+                    found.append((above[row, j], Reason(name, values[row, j], self.reason_quantile, "above",
+                                                        float(self.max_[j]))))
+                elif below[row, j] > 0:
+                    found.append((below[row, j], Reason(name, values[row, j], self.reason_quantile, "below",
+                                                        float(self.min_[j]))))
+            found.sort(key=lambda pair: -pair[0])
+            out.append([reason for _, reason in found[:top]])
+        return out
