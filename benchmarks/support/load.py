@@ -69,6 +69,7 @@ class LoadResult:
     acked_ids: list[list[str]] = field(repr=False, default_factory=list)
     done_s: list[float | None] = field(repr=False, default_factory=list)
     cpus: list[int] = field(default_factory=list)
+    pid: int = 0
 
     def percentile(self, q: float, decisions: bool = False) -> float:
         """The ``q``-th percentile (nearest rank) of all latencies, or of those carrying a decision."""
@@ -119,7 +120,7 @@ def _result(raw: dict[str, Any], requests: Sequence[Request]) -> LoadResult:
         if decision:
             decided.append(latency)
     return LoadResult(len(requests), sum(r.events for r in requests), raw["seconds"], errors, latencies,
-                      decided, raw["status"], raw["acked"], raw["done_s"], raw["cpus"])
+                      decided, raw["status"], raw["acked"], raw["done_s"], raw["cpus"], raw["pid"])
 
 
 class LoadProcess:
