@@ -216,6 +216,15 @@ class FraudModel(ClassifierMixin, BaseEstimator):
             raw = 1.0 / (1.0 + np.exp(-(z @ self.coef_ + self.intercept_)))
         return float(self._calibrate(np.asarray(raw))[0])
 
+    def contributions_one(self, values: np.ndarray) -> dict[str, float]:
+        """Per-feature contributions (raw log-odds) of one row of plain numbers: the live reason codes."""
+        row = np.asarray(values, dtype=float).reshape(1, -1)
+        if self.kind == "lightgbm":
+            contrib = self.booster_.predict(row, pred_contrib=True, num_threads=1)[0, :-1]
+        else:
+            contrib = ((_numbers(row) - self.center_) / self.scale_ * self.coef_)[0]
+        return dict(zip(self.feature_names_, contrib.tolist(), strict=True))
+
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-row, per-feature contributions to the raw log-odds (SHAP for LightGBM, coef·z for logistic)."""
         check_is_fitted(self, "calibrator_")
