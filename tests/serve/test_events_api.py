@@ -1,4 +1,5 @@
-"""POST /v1/events: stored before the answer, a status per event, idempotent, keyed."""
+"""POST /v1/events: committed to the event log before the answer (stored by the sink behind it,
+or before the answer with ?wait=store), a status per event, idempotent, keyed."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ VIEW = {"event_id": "e-1", "user_id": "1001", "session_id": "web-7",
 
 
 def _stored_events(client: TestClient):  # type: ignore[no-untyped-def]
+    """The store's events once the sink has stored everything the log holds."""
     service = client.app.state.service  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 20
+    while service.log_pending():
+        assert time.monotonic() < deadline, "the store sink did not catch up"
+        time.sleep(0.01)
     return service.gateway.call(lambda store: store.events()).result()
 
 

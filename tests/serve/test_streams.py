@@ -1,5 +1,5 @@
-"""Streams into the one ingest path: Redis Streams consumer groups (real redis-server) and memory;
-only protected rows are published, acknowledged messages are deleted."""
+"""Event logs and the store sink: Redis Streams consumer groups (real redis-server), the file log
+(the default) and memory; only protected rows are published, acknowledged messages are deleted."""
 
 from __future__ import annotations
 
@@ -58,15 +58,15 @@ def test_consumer_acknowledges_only_after_the_sink_succeeds(redis_url: str) -> N
     source.publish([{"event_id": "1"}])
     calls = []
 
-    def failing_sink(events):  # type: ignore[no-untyped-def]
-        calls.append(events)
+    def failing_sink(messages):  # type: ignore[no-untyped-def]
+        calls.append([e for m in messages for e in m.events])
         raise RuntimeError("store down")
 
     consumer = StreamConsumer(source, failing_sink, poll_s=0.05)
     with pytest.raises(RuntimeError):
         consumer.run_once()
     assert source.pending() == 1 and consumer.acked == 0
-    consumer.sink = lambda events: calls.append(events)
+    consumer.sink = lambda messages: calls.append([e for m in messages for e in m.events])
     redelivered = RedisStreamSource(redis_url, stream, "g", consumer="c")
     consumer.source = redelivered
     assert consumer.run_once() == 1
@@ -115,14 +115,22 @@ def test_redis_stream_feeds_the_store_once_even_when_delivered_twice(
         assert redis.Redis.from_url(redis_url).xlen(stream) == 0
 
 
-def test_memory_stream_is_the_default(settings: Settings) -> None:
+@pytest.mark.parametrize("stream", ["file", "memory"])
+def test_mode_stream_is_stored_by_the_sink_with_its_live_effects(settings: Settings, stream: str) -> None:
     records = taobao_records(settings, 50)
-    with make_client(settings) as client:
+    with make_client(settings, stream=stream) as client:
         service = client.app.state.service  # type: ignore[attr-defined]
+        assert service.config.stream == stream
         response = client.post("/v1/events?mode=stream", json={"events": records}, headers=AUTH)
-        assert response.status_code == 202 and response.json()["stream"] == "memory"
+        assert response.status_code == 202 and response.json()["stream"] == stream
         _wait(lambda: service.consumer.acked >= 1)
         assert service.gateway.call(lambda s: s.count()).result() == 50
+        # The publisher did not apply them (applied=False): the sink did, after storing.
+        stats = client.get("/v1/dashboard", headers=AUTH).json()["events"]
+        assert stats["stored"] == 50
+        assert service.state.count_live() > 0
+        again = client.post("/v1/events", json={"events": records[:10]}, headers=AUTH).json()
+        assert again["duplicates"] == 10  # the sink claimed their ids
 
 
 def test_acknowledged_messages_are_deleted_from_the_stream(redis_url: str) -> None:
@@ -208,12 +216,12 @@ def test_messages_protected_under_another_key_are_dropped_not_stored() -> None:
     source = MemorySource()
     source.publish([{"event_id": "e_" + "0" * 32}], key_id="another-key-id")
     source.publish([{"event_id": "e_" + "1" * 32}], key_id="my-key-id")
+    source.publish([{"event_id": "raw-1"}])
     stored: list[object] = []
-    consumer = StreamConsumer(source, lambda events: stored.append(("raw", events)),
-                              protected_sink=lambda rows: stored.append(("protected", rows)),
-                              key_id="my-key-id")
-    assert consumer.run_once() == 2
-    assert stored == [("protected", [{"event_id": "e_" + "1" * 32}])]
+    consumer = StreamConsumer(source, lambda messages: stored.extend(
+        (m.key_id, m.events) for m in messages), key_id="my-key-id")
+    assert consumer.run_once() == 3
+    assert stored == [("my-key-id", [{"event_id": "e_" + "1" * 32}]), (None, [{"event_id": "raw-1"}])]
     assert consumer.dropped == 1 and source.pending() == 0
 
 

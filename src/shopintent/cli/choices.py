@@ -126,10 +126,19 @@ class ReplayScorer(StrEnum):
 
 
 class StreamBackend(StrEnum):
-    """``serve --stream``: where events arrive from (``serve.config.STREAM_BACKENDS``)."""
+    """``serve --stream``: the durable event log, the commit point (``serve.config.STREAM_BACKENDS``)."""
 
-    MEMORY = "memory"
+    FILE = "file"
     REDIS = "redis"
+    KAFKA = "kafka"
+    MEMORY = "memory"
+
+
+class FsyncPolicy(StrEnum):
+    """``serve --fsync``: when the file log syncs to disk (``serve.config.FSYNC_POLICIES``)."""
+
+    ALWAYS = "always"
+    EVERYSEC = "everysec"
 
 
 class StateBackend(StrEnum):

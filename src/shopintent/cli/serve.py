@@ -4,6 +4,7 @@
     shopintent serve --port 8000 --replay-rate 500              # service + live Taobao replay (make demo)
     shopintent serve --public-dashboard                         # dashboard + /metrics without a key
     shopintent serve replay --url http://127.0.0.1:8000 --rate 500 --api-key KEY
+    shopintent serve sink --stream redis --state redis                 # the store sink alone (workers)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from shopintent.cli.choices import AutoDecide, StateBackend, StreamBackend
+from shopintent.cli.choices import AutoDecide, FsyncPolicy, StateBackend, StreamBackend
 from shopintent.cli.output import console, description_column, errors, print_json
 from shopintent.settings import get_settings
 
@@ -55,8 +56,18 @@ def run(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port to listen on."),
     store_path: Path | None = typer.Option(None, "--store", help="DuckDB file (default: state dir)."),
-    stream: StreamBackend = typer.Option(StreamBackend.MEMORY, "--stream",
-                                         help="Where events arrive from besides HTTP (redis: a Redis stream)."),
+    stream: StreamBackend = typer.Option(
+        StreamBackend.FILE, "--stream",
+        help="The durable event log, where events are committed before the answer: file (local "
+        "segment files in the state folder, one process), redis (Redis Streams), kafka, memory "
+        "(tests only: not durable)."),
+    kafka_bootstrap: str | None = typer.Option(None, "--kafka-bootstrap",
+                                               help="HOST:PORT of a Kafka broker (--stream kafka)."),
+    fsync: FsyncPolicy = typer.Option(
+        FsyncPolicy.EVERYSEC, "--fsync",
+        help="--stream file: sync to disk before each answer (always) or at most 1 s later "
+        "(everysec: an OS crash or power loss can lose the last second; a killed process loses "
+        "nothing)."),
     state: StateBackend = typer.Option(StateBackend.MEMORY, "--state",
                                        help="Where live session state lives (redis: shared by workers)."),
     redis_url: str | None = typer.Option(None, "--redis-url", help="redis://host:port/db for redis (default: SHOPINTENT_REDIS_URL)."),
@@ -86,6 +97,10 @@ def run(
         True, "--shopper-history/--no-shopper-history",
         help="Score sessions over each shopper's earlier sessions, as the models were trained "
         "(off: every session scored as a first visit; for measuring the cost only)."),
+    workers: int = typer.Option(
+        1, "--workers", min=1,
+        help="HTTP worker processes on one socket, plus one store sink process (N > 1 needs "
+        "--state redis and --stream redis or kafka: caps and state are shared through Redis)."),
 ) -> None:
     """Start the service (and, with --replay-rate, a live replay of the real Taobao events)."""
     if ctx.invoked_subcommand is not None:
@@ -103,11 +118,18 @@ def run(
     try:
         config = ServeConfig(store_path=store_path, stream=stream.value, state=state.value,
                              redis_url=redis_url or settings.redis_url,
+                             kafka_bootstrap=kafka_bootstrap, fsync=fsync.value,
                              auto_decide=auto_decide.value, max_body_bytes=max_body_bytes,
                              public_dashboard=public_dashboard,
                              read_rate_limit=read_limit, write_rate_limit=write_limit,
-                             anonymous_rate_limit=anonymous_limit, shopper_history=shopper_history)
-        app_ = create_app(settings, config, load_models=load_models)
+                             anonymous_rate_limit=anonymous_limit, shopper_history=shopper_history,
+                             workers=workers)
+        if workers > 1:
+            from shopintent.serve.workers import Supervisor
+
+            supervisor = Supervisor(settings, config, host, port, load_models=load_models)
+        else:
+            app_ = create_app(settings, config, load_models=load_models)
     except ValueError as exc:
         errors.print(str(exc))
         raise typer.Exit(code=2) from exc
@@ -118,7 +140,7 @@ def run(
         missing = [reason for slot in SERVICE_NEEDS if (reason := not_prepared(settings, slot))]
         for reason in missing:
             errors.print(reason)
-    generated = app_.state.api_key_generated
+    generated = supervisor.generated_key if workers > 1 else app_.state.api_key_generated
     _announce(url, generated, public_dashboard)
     stop = threading.Event()
     if replay_rate is not None:
@@ -132,7 +154,10 @@ def run(
     # the default 5 ms switch interval each return can wait 5 ms behind the busy event loop.
     sys.setswitchinterval(0.0005)
     try:
-        uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+        if workers > 1:
+            supervisor.run()
+        else:
+            uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
     finally:
         stop.set()
 
@@ -164,6 +189,55 @@ def _replay_in_background(url: str, key: str, rate: float, stop: threading.Event
                should_stop=stop.is_set)
     except RuntimeError as exc:
         errors.print(f"replay stopped: {exc}")
+
+
+@app.command("sink")
+def sink_command(
+    store_path: Path | None = typer.Option(None, "--store", help="DuckDB file (default: state dir)."),
+    stream: StreamBackend = typer.Option(StreamBackend.REDIS, "--stream",
+                                         help="The event log to consume: redis or kafka (file: "
+                                         "the log of a stopped single-process service)."),
+    state: StateBackend = typer.Option(StateBackend.REDIS, "--state",
+                                       help="Where the workers keep live state (redis)."),
+    redis_url: str | None = typer.Option(None, "--redis-url",
+                                         help="redis://host:port/db (default: SHOPINTENT_REDIS_URL)."),
+    kafka_bootstrap: str | None = typer.Option(None, "--kafka-bootstrap",
+                                               help="HOST:PORT of a Kafka broker (--stream kafka)."),
+    fsync: FsyncPolicy = typer.Option(FsyncPolicy.EVERYSEC, "--fsync", help="As for `serve`."),
+    auto_decide: AutoDecide = typer.Option(
+        AutoDecide.CART, "--auto-decide",
+        help="Decisions for events the sink applies (outside producers, ?mode=stream)."),
+    load_models: bool = typer.Option(True, "--models/--no-models",
+                                     help="Load the default models (decisions on stream events)."),
+) -> None:
+    """Run the store sink alone, without HTTP: log → DuckDB, histories restored (until SIGTERM)."""
+    import signal
+
+    from shopintent.serve import ServeConfig
+    from shopintent.serve.service import Service
+
+    settings = get_settings()
+    try:
+        config = ServeConfig(store_path=store_path, stream=stream.value, state=state.value,
+                             redis_url=redis_url or settings.redis_url,
+                             kafka_bootstrap=kafka_bootstrap, fsync=fsync.value,
+                             auto_decide=auto_decide.value)
+        service = Service(settings, config)
+    except ValueError as exc:
+        errors.print(str(exc))
+        raise typer.Exit(code=2) from exc
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    service.start(load_models=load_models)
+    console.print(f"shopintent store sink: {config.stream} → {service.gateway.store_path}",
+                  markup=False)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        service.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @app.command("replay")

@@ -20,8 +20,11 @@ from shopintent.serve.auth import ANONYMOUS, ApiKey, KeyRing, parse_api_keys
 from shopintent.serve.rate_limit import parse_limits
 from shopintent.settings import Settings
 
-#: Stream backends the service can consume from.
-STREAM_BACKENDS = ("memory", "redis")
+#: Event log backends: a local file log (the default, one process), Redis Streams, Kafka, and an
+#: in-process queue (tests only: not durable).
+STREAM_BACKENDS = ("file", "redis", "kafka", "memory")
+#: When the file log syncs a write to disk: before ``publish`` returns, or at most a second later.
+FSYNC_POLICIES = ("always", "everysec")
 #: When the service decides on its own: never, after cart/favourite events, after every event.
 AUTO_DECIDE = ("off", "cart", "every")
 #: Session-state backends.
@@ -38,6 +41,17 @@ class ServeConfig:
     ``redis_url`` is needed when ``stream`` or ``state`` is ``"redis"``.
     ``store_path`` defaults to ``settings.store_path``; ``":memory:"`` keeps
     events in memory (tests, benchmarks of the HTTP layer alone).
+
+    ``stream`` is the event log, the commit point of ``POST /v1/events``:
+    ``"file"`` (default: append-only segment files in ``log_dir``, one process;
+    ``fsync`` ``"always"`` or ``"everysec"``), ``"redis"`` (Redis Streams; durable
+    as the server's AOF setting), ``"kafka"`` (``kafka_bootstrap`` ``HOST:PORT``)
+    or ``"memory"`` (tests only: lost with the process). ``log_dir`` defaults to
+    ``<state>/log`` for the default store, ``<store file>.log`` beside any other
+    store file, and a temporary folder for a ``":memory:"`` store (the log belongs
+    to the store it feeds). ``sink`` false: this process never opens DuckDB nor
+    consumes the log (an HTTP worker beside a ``shopintent serve sink`` process).
+    ``dedup_horizon_s``: how long event ids are remembered for ``duplicate`` answers.
 
     ``api_keys`` takes entries in the ``SHOPINTENT_API_KEYS`` syntax (``KEY`` or
     ``KEY:read+write``). ``public_dashboard`` opens the dashboard data and
@@ -67,7 +81,7 @@ class ServeConfig:
     store_path: Path | str | None = None
     max_body_bytes: int = 4 * 1024 * 1024
     max_batch_events: int = 10_000
-    stream: str = "memory"
+    stream: str = "file"
     state: str = "memory"
     redis_url: str | None = None
     stream_name: str = "shopintent:events"
@@ -84,6 +98,12 @@ class ServeConfig:
     write_rate_limit: str = "20000/minute"
     anonymous_rate_limit: str = "1200/minute"
     shopper_history: bool = True
+    kafka_bootstrap: str | None = None
+    fsync: str = "everysec"
+    log_dir: Path | None = None
+    sink: bool = True
+    workers: int = 1
+    dedup_horizon_s: int = 3600
 
     def __post_init__(self) -> None:
         if self.train_missing:
@@ -94,6 +114,14 @@ class ServeConfig:
             raise ValueError(f"state {self.state!r} is not one of {', '.join(STATE_BACKENDS)}")
         if "redis" in (self.stream, self.state) and not self.redis_url:
             raise ValueError("stream/state 'redis' needs redis_url (e.g. redis://127.0.0.1:6379/0)")
+        if self.stream == "kafka" and not self.kafka_bootstrap:
+            raise ValueError("stream 'kafka' needs kafka_bootstrap (HOST:PORT, e.g. 127.0.0.1:9092)")
+        if self.fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync {self.fsync!r} is not one of {', '.join(FSYNC_POLICIES)}")
+        if self.workers < 1:
+            raise ValueError(f"workers {self.workers} must be at least 1")
+        if self.dedup_horizon_s < 1:
+            raise ValueError(f"dedup_horizon_s {self.dedup_horizon_s} must be at least 1 second")
         if self.auto_decide not in AUTO_DECIDE:
             raise ValueError(f"auto_decide {self.auto_decide!r} is not one of {', '.join(AUTO_DECIDE)}")
         if self.max_body_bytes < 1024:
@@ -132,6 +160,19 @@ class ServeConfig:
             path = Path(self.store_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return str(path)
+
+
+def resolved_log_dir(config: ServeConfig, settings: Settings) -> Path | None:
+    """The file log's folder (see :class:`ServeConfig`); None for a ``":memory:"`` store
+    without an explicit ``log_dir`` (the caller makes a temporary one)."""
+    if config.log_dir is not None:
+        return Path(config.log_dir)
+    if config.store_path is None:
+        return settings.state_dir / "log"
+    if str(config.store_path) == ":memory:":
+        return None
+    store = Path(config.store_path)
+    return store.with_name(store.name + ".log")
 
 
 def resolve_api_keys(settings: Settings, config: ServeConfig) -> tuple[KeyRing, str | None]:

@@ -1,33 +1,33 @@
-"""The single writer: every event the service receives is stored by one thread.
+"""The request path: an event is answered once it is in the durable event log, not in DuckDB.
 
-DuckDB connections are not shared across threads, and an embedded store wants
-one writer anyway. HTTP handlers and stream consumers hand batches to
-:class:`IngestGateway`; its thread drains whatever is queued into one *write
-group* (group commit: many small requests share one transaction), runs it
-through the one ingest path — :func:`shopintent.store.ingest.ingest_events`:
-validate → pseudonymise/scrub → append — and only then resolves each caller's
-future. A response is therefore never sent for an event that is not yet in the
-store (the kill -9 test checks this).
+``POST /v1/events`` hands its batch to :class:`IngestGateway`. Its log-writer
+thread drains whatever is queued into one *write group* (group commit: many
+small requests share one log append, one ``fsync`` / ``XADD`` / Kafka flush)
+and runs it through the steps of issue 14's design:
 
-Per-event outcomes: ingest gives every event its keyed id
-(:mod:`shopintent.privacy.event_ids`: the pseudonym of the client's ``event_id``,
-else of the event's canonical content and its occurrence *in its request*, so a
-retried request is a no-op and an event sent once by HTTP and once by ``store
-ingest`` is stored once). Knowing the ids lets the gateway say, for each event,
-``stored``, ``duplicate`` (already in the store, or earlier in the group) or
-``rejected`` with the validator's reasons; the answer names the keyed id, never
-the client's raw one. Newly stored rows (read back by their ingest sequence,
-i.e. as protected in the store) go to ``on_stored``, which updates live state;
-duplicates never reach it, so state is idempotent too.
+1. :func:`shopintent.store.ingest.prepare_records` — validate, keyed ids,
+   pseudonymise and scrub: the protected records the store will hold;
+2. ``EventSource.publish(records, key_id, applied=True)`` — returns only once
+   the message is durable: **the commit point** of every event in it;
+3. :meth:`shopintent.serve.dedup.SeenIds.claim` — an id not seen before is
+   ``stored`` (committed to the log), one seen before is ``duplicate``;
+   publishing comes first, so a claimed id is always in the log;
+4. on an effects thread, the live effects of the claimed events (session
+   state, histories, signals, decisions), then each caller's future resolves
+   with its statuses, sessions and decisions.
 
-Rows the service protected before putting them on a stream come back through
-:meth:`IngestGateway.submit_protected` and :func:`~shopintent.store.ingest.ingest_protected`
-(checked, scrubbed again, not pseudonymised twice).
+The request path never waits for DuckDB. The store is a *sink* behind the log:
+the service's :class:`~shopintent.serve.streams.consumer.StreamConsumer` reads
+the log and stores each round through :meth:`IngestGateway.call` on the one
+thread that owns the :class:`~shopintent.store.EventStore` (DuckDB wants one
+writer), idempotently by ``event_id``, and only then acknowledges the
+messages. :meth:`IngestGateway.note_stored` learns which messages the sink
+stored, so a caller that asked for it (``?wait=store``) is answered only after
+its message is in DuckDB (read-your-writes).
 
-Two stages, two threads: the writer persists group *n+1* while an effects
-thread folds group *n* into session state and asks for decisions; a caller's
-future resolves after both, so its answer holds its sessions and decisions.
-Effects run in write order, one group at a time.
+Answers name each event's keyed id (:mod:`shopintent.privacy.event_ids`), never
+the client's raw id. A gateway built without a store path (``ServeConfig.sink``
+false: a worker beside a separate sink process) never opens DuckDB.
 """
 
 from __future__ import annotations
@@ -36,19 +36,19 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from shopintent.log import get_logger
 from shopintent.privacy import Pseudonymizer
-from shopintent.schema.validation import DEFAULT_MAX_FUTURE_SKEW_S, EVENT_COLUMNS, Rejection
+from shopintent.schema.validation import DEFAULT_MAX_FUTURE_SKEW_S, Rejection
+from shopintent.serve.dedup import SeenIds
+from shopintent.serve.streams.base import EventSource
 from shopintent.store import EventStore
-from shopintent.store.ingest import IngestReport, ingest_events, ingest_protected
+from shopintent.store.ingest import prepare_records
 
 log = get_logger(__name__)
 
@@ -56,10 +56,12 @@ STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
 #: ``mode=stream``: valid, protected and put on the stream (stored by the consumer).
 ACCEPTED = "accepted"
 _STOP = object()
+#: How many stored message ids are remembered for ``?wait=store`` callers that ask late.
+_REMEMBERED_ACKS = 100_000
 
 
 class IngestUnavailable(RuntimeError):
-    """The store could not take the batch (not the client's fault): answer 503."""
+    """The log or the store could not take the batch (not the client's fault): answer 503."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,15 @@ class EventResult:
 
 @dataclass
 class BatchOutcome:
-    """What happened to one request's events, plus what the stored ones triggered."""
+    """What happened to one request's events, plus what the stored ones triggered.
+
+    ``message_id`` names the log message holding the request's events (None when
+    none was valid).
+    """
 
     results: list[EventResult]
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    message_id: str | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -100,7 +107,7 @@ class PublishOutcome:
 
 @dataclass(frozen=True)
 class StoredEffects:
-    """What ``on_stored`` reports back: each new event's session, and decisions made."""
+    """What the effects stage reports back: each new event's session, and decisions made."""
 
     session_of: dict[str, str] = field(default_factory=dict)
     decisions_by_session: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -120,84 +127,116 @@ class _Job:
     records: list[dict[str, Any]]
     source: str
     future: Future[BatchOutcome]
-    #: None for raw events; the key id for rows protected before (a stream message).
-    key_id: str | None = None
+
+
+@dataclass
+class _Committed:
+    """A write group after the log took it: per-job results, the claimed records, the message."""
+
+    jobs: list[_Job]
+    results: list[list[EventResult]]
+    claimed: list[dict[str, Any]]
+    source: str
+    message_id: str | None
 
 
 class IngestGateway:
-    """Owns the event store on one thread; ``submit`` batches from any thread or task."""
+    """The log-first request path, and the one thread that owns the event store (if any)."""
 
     def __init__(
         self,
-        store_path: str,
+        source: EventSource,
         pseudonymizer: Pseudonymizer,
-        on_stored: Callable[[pd.DataFrame, str], StoredEffects] | None = None,
+        seen: SeenIds,
+        store_path: str | None,
+        on_committed: Callable[[list[dict[str, Any]], str], StoredEffects] | None = None,
         on_counts: Callable[[str, int, int, int, float], None] | None = None,
         max_group_events: int = 20_000,
         max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S,
     ) -> None:
+        self.source = source
         self.store_path = store_path
+        self.seen = seen
         self.max_future_skew_s = max_future_skew_s
-        self._pseudonymizer = pseudonymizer
-        self._on_stored = on_stored
-        self._on_counts = on_counts
         self.max_group_events = max_group_events
+        self._pseudonymizer = pseudonymizer
+        self._on_committed = on_committed
+        self._on_counts = on_counts
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._store: EventStore | None = None
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
         self._effects: queue.Queue[Any] = queue.Queue()
-        self._effects_thread: threading.Thread | None = None
+        self._store_calls: queue.Queue[Any] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._writer: threading.Thread | None = None
+        self._store_thread: threading.Thread | None = None
+        self._store: EventStore | None = None
+        self._store_ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._acks_lock = threading.Lock()
+        self._acked: OrderedDict[str, None] = OrderedDict()
+        self._waiting: dict[str, list[Future[None]]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> None:
-        """Open the store on the writer thread; raises if it cannot be opened."""
-        self._effects_thread = threading.Thread(target=self._run_effects, name="shopintent-effects",
-                                                daemon=True)
-        self._effects_thread.start()
-        self._thread = threading.Thread(target=self._run, name="shopintent-writer", daemon=True)
-        self._thread.start()
-        self._ready.wait()
+    def start_store(self) -> None:
+        """Open the store on its own thread (raises if it cannot be opened); no-op without one."""
+        if self.store_path is None or self._store_thread is not None:
+            return
+        self._store_thread = threading.Thread(target=self._run_store, name="shopintent-store",
+                                              daemon=True)
+        self._store_thread.start()
+        self._store_ready.wait()
         if self._startup_error is not None:
+            self._store_thread = None
             raise self._startup_error
 
+    def start(self) -> None:
+        """Open the store (when there is one), then start the log writer and the effects stage."""
+        self.start_store()
+        effects = threading.Thread(target=self._run_effects, name="shopintent-effects", daemon=True)
+        self._writer = threading.Thread(target=self._run_writer, name="shopintent-log-writer",
+                                        daemon=True)
+        self._threads = [effects, self._writer]
+        for thread in self._threads:
+            thread.start()
+
     def stop(self) -> None:
-        """Finish queued work, close the store and end the thread."""
-        if self._thread is None:
-            return
-        self._queue.put(_STOP)
-        self._thread.join(timeout=30)
-        self._thread = None
-        if self._effects_thread is not None:
+        """Finish queued requests, then close the store and end the threads."""
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            self._writer.join(timeout=30)
+            self._writer = None
             self._effects.put(_STOP)
-            self._effects_thread.join(timeout=30)
-            self._effects_thread = None
+            for thread in self._threads:
+                thread.join(timeout=30)
+            self._threads = []
+        self.stop_store()
+
+    def stop_store(self) -> None:
+        """Close the store and end its thread."""
+        if self._store_thread is not None:
+            self._store_calls.put(_STOP)
+            self._store_thread.join(timeout=30)
+            self._store_thread = None
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and self._store is not None
+        """The request path runs (the log writer thread is up)."""
+        return self._writer is not None and self._writer.is_alive()
+
+    @property
+    def store_alive(self) -> bool:
+        """The store thread owns an open store."""
+        return (self._store_thread is not None and self._store_thread.is_alive()
+                and self._store is not None)
 
     # -- public API -----------------------------------------------------------------------
     def submit(self, records: Sequence[Mapping[str, Any]], source: str = "http") -> Future[BatchOutcome]:
-        """Queue a batch; the future resolves once its events are stored (or rejected)."""
+        """Queue a batch; the future resolves once its events are in the log (or rejected)."""
         future: Future[BatchOutcome] = Future()
         if not self.alive:
-            future.set_exception(IngestUnavailable("the event store is not open (service starting "
+            future.set_exception(IngestUnavailable("the event log is not open (service starting "
                                                    "or stopping); retry shortly"))
             return future
         self._queue.put(_Job([dict(r) for r in records], source, future))
-        return future
-
-    def submit_protected(self, rows: Sequence[Mapping[str, Any]], key_id: str,
-                         source: str = "stream") -> Future[BatchOutcome]:
-        """``submit`` for rows protected under the key ``key_id`` (the service's own stream messages)."""
-        future: Future[BatchOutcome] = Future()
-        if not self.alive:
-            future.set_exception(IngestUnavailable("the event store is not open (service starting "
-                                                   "or stopping); retry shortly"))
-            return future
-        self._queue.put(_Job([dict(r) for r in rows], source, future, key_id))
         return future
 
     async def ingest(self, records: Sequence[Mapping[str, Any]], source: str = "http") -> BatchOutcome:
@@ -205,31 +244,78 @@ class IngestGateway:
         return await asyncio.wrap_future(self.submit(records, source))
 
     def call(self, fn: Callable[[EventStore], Any]) -> Future[Any]:
-        """Run ``fn(store)`` on the writer thread (reads and writes of other tables)."""
+        """Run ``fn(store)`` on the thread that owns the store (the sink's writes, reads)."""
         future: Future[Any] = Future()
-        if not self.alive:
-            future.set_exception(IngestUnavailable("the event store is not open"))
+        if not self.store_alive:
+            future.set_exception(IngestUnavailable(
+                "the event store is not open" if self.store_path is not None else
+                "this process has no event store (a worker: the sink process owns it)"))
             return future
-        self._queue.put((fn, future))
+        self._store_calls.put((fn, future))
         return future
 
-    # -- writer thread --------------------------------------------------------------------
-    def _run(self) -> None:
+    def note_stored(self, message_ids: Iterable[str]) -> None:
+        """The sink stored these log messages: wake the callers waiting for them."""
+        wake: list[Future[None]] = []
+        with self._acks_lock:
+            for message_id in message_ids:
+                self._acked[message_id] = None
+                wake.extend(self._waiting.pop(message_id, ()))
+            while len(self._acked) > _REMEMBERED_ACKS:
+                self._acked.popitem(last=False)
+        for future in wake:
+            if not future.done():
+                future.set_result(None)
+
+    def when_stored(self, message_id: str) -> Future[None]:
+        """A future done once the sink has stored the log message ``message_id``."""
+        future: Future[None] = Future()
+        with self._acks_lock:
+            if message_id in self._acked:
+                future.set_result(None)
+            else:
+                self._waiting.setdefault(message_id, []).append(future)
+        return future
+
+    # -- the store's thread ---------------------------------------------------------------
+    def _run_store(self) -> None:
         try:
+            assert self.store_path is not None
             self._store = EventStore(self.store_path, key_id=self._pseudonymizer.key_id)
-        except BaseException as exc:  # reported to start()
+        except BaseException as exc:  # reported to start_store()
             self._startup_error = exc
-            self._ready.set()
+            self._store_ready.set()
             return
-        self._ready.set()
+        self._store_ready.set()
+        try:
+            while True:
+                item = self._store_calls.get()
+                if item is _STOP:
+                    break
+                fn, future = item
+                try:
+                    future.set_result(fn(self._store))
+                except BaseException as exc:
+                    future.set_exception(exc)
+        finally:
+            store, self._store = self._store, None
+            while True:
+                try:
+                    item = self._store_calls.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _STOP and not item[1].done():
+                    item[1].set_exception(IngestUnavailable("the service is stopping; retry"))
+            if store is not None:
+                store.close()
+
+    # -- the log writer -------------------------------------------------------------------
+    def _run_writer(self) -> None:
         try:
             while True:
                 item = self._queue.get()
                 if item is _STOP:
                     break
-                if isinstance(item, tuple):
-                    self._run_call(*item)
-                    continue
                 jobs = [item]
                 size = len(item.records)
                 stop_after = False
@@ -241,40 +327,23 @@ class IngestGateway:
                     if nxt is _STOP:
                         stop_after = True
                         break
-                    if isinstance(nxt, tuple):
-                        self._run_call(*nxt)
-                        continue
                     jobs.append(nxt)
                     size += len(nxt.records)
                 self._write_group(jobs)
                 if stop_after:
                     break
         finally:
-            store, self._store = self._store, None
-            self._drain_with_error()
-            if store is not None:
-                store.close()
-
-    def _drain_with_error(self) -> None:
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            future = item[1] if isinstance(item, tuple) else getattr(item, "future", None)
-            if future is not None and not future.done():
-                future.set_exception(IngestUnavailable("the service is stopping; retry"))
-
-    def _run_call(self, fn: Callable[[EventStore], Any], future: Future[Any]) -> None:
-        try:
-            assert self._store is not None
-            future.set_result(fn(self._store))
-        except BaseException as exc:
-            future.set_exception(exc)
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _STOP and not item.future.done():
+                    item.future.set_exception(IngestUnavailable("the service is stopping; retry"))
 
     def _write_group(self, jobs: list[_Job]) -> None:
         try:
-            persisted = self._persist(jobs)
+            committed = self._commit(jobs)
         except Exception as exc:  # one bad request must not fail the others: retry one by one
             if len(jobs) > 1:
                 for job in jobs:
@@ -282,95 +351,64 @@ class IngestGateway:
                 return
             log.warning("write group failed", error=type(exc).__name__, detail=str(exc)[:200])
             error = exc if isinstance(exc, ValueError | TypeError | OverflowError) else \
-                IngestUnavailable(f"the store could not take the batch: {type(exc).__name__}")
+                IngestUnavailable(f"the event log could not take the batch: {type(exc).__name__}")
             jobs[0].future.set_exception(error)
             return
-        self._effects.put(persisted)
+        self._effects.put(committed)
 
-    def _persist(self, jobs: list[_Job]) -> tuple[list[_Job], list[list[EventResult]], pd.DataFrame, str]:
-        """Ingest one write group; per-event statuses and the rows that were new."""
-        store = self._store
-        assert store is not None
+    def _commit(self, jobs: list[_Job]) -> _Committed:
+        """Prepare one write group, publish it as one log message, claim its ids."""
         started = time.perf_counter()
-        before = store.last_seq()
-        # Per job: its rows' keyed ids and rejection reasons (raw and protected rows are
-        # ingested separately; each raw request keeps its own occurrence count).
-        outcomes: dict[int, tuple[list[str | None], dict[int, list[str]]]] = {}
-        appended = 0
-        raw = [(i, job) for i, job in enumerate(jobs) if job.key_id is None]
-        if raw:
-            records = [r for _, job in raw for r in job.records]
-            groups = np.repeat(np.arange(len(raw)), [len(job.records) for _, job in raw])
-            frame = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
-            report = ingest_events(store, frame, self._pseudonymizer, groups=groups,
+        records = [r for job in jobs for r in job.records]
+        groups = [i for i, job in enumerate(jobs) for _ in job.records]
+        prepared = prepare_records(records, self._pseudonymizer, groups=groups,
                                    max_future_skew_s=self.max_future_skew_s)
-            appended += report.appended
-            self._split(report, raw, outcomes)
-        for key_id in dict.fromkeys(job.key_id for job in jobs if job.key_id is not None):
-            protected = [(i, job) for i, job in enumerate(jobs) if job.key_id == key_id]
-            rows = [r for _, job in protected for r in job.records]
-            frame = pd.DataFrame.from_records(rows, columns=list(EVENT_COLUMNS))
-            report = ingest_protected(store, frame, key_id,
-                                      max_future_skew_s=self.max_future_skew_s)
-            appended += report.appended
-            self._split(report, protected, outcomes)
-        new_rows = store.events_after(before)
-        # Every event has an id, so the new rows say exactly which events were stored;
-        # a valid event whose id is not among them (or was seen earlier in the group) is a duplicate.
-        fresh = set(new_rows["event_id"].astype(str)) if len(new_rows) else set()
-        claimed: set[str] = set()
+        message_id = None
+        if prepared.records:
+            message_id = self.source.publish(prepared.records, key_id=self._pseudonymizer.key_id,
+                                             applied=True)
+        fresh = self.seen.claim([str(r["event_id"]) for r in prepared.records])
+        new_at = {p for p, f in zip(prepared.positions, fresh, strict=True) if f}
+        claimed = [r for r, f in zip(prepared.records, fresh, strict=True) if f]
+        reasons = rejection_reasons(prepared.rejections)
         all_results: list[list[EventResult]] = []
+        start = 0
         n_stored = n_dup = n_rej = 0
-        for i, job in enumerate(jobs):
-            ids, reasons = outcomes[i]
+        for job in jobs:
             results = []
-            for index, event_id in enumerate(ids):
-                if index in reasons:
-                    results.append(EventResult(index, event_id, REJECTED, tuple(reasons[index])))
+            for index in range(len(job.records)):
+                row = start + index
+                event_id = prepared.event_ids[row]
+                if row in reasons:
+                    results.append(EventResult(index, event_id, REJECTED, tuple(reasons[row])))
                     n_rej += 1
-                elif event_id in fresh and event_id not in claimed:
+                elif row in new_at:
                     results.append(EventResult(index, event_id, STORED))
-                    claimed.add(event_id)
                     n_stored += 1
                 else:
                     results.append(EventResult(index, event_id, DUPLICATE))
                     n_dup += 1
             all_results.append(results)
-        if n_stored != appended:
-            log.warning("per-event status disagrees with the store", stored=n_stored,
-                        appended=appended)
+            start += len(job.records)
         source = "+".join(sorted({job.source for job in jobs}))
         if self._on_counts is not None:
             self._on_counts(source, n_stored, n_dup, n_rej, time.perf_counter() - started)
-        return jobs, all_results, new_rows, source
-
-    @staticmethod
-    def _split(report: IngestReport, jobs: list[tuple[int, _Job]],
-               outcomes: dict[int, tuple[list[str | None], dict[int, list[str]]]]) -> None:
-        """Cut one ingest report over several jobs back into each job's ids and reasons."""
-        reasons = rejection_reasons(report.rejections)
-        start = 0
-        for i, job in jobs:
-            end = start + len(job.records)
-            outcomes[i] = (report.event_ids[start:end],
-                           {row - start: reasons[row] for row in range(start, end) if row in reasons})
-            start = end
+        return _Committed(jobs, all_results, claimed, source, message_id)
 
     def _run_effects(self) -> None:
-        """Second stage: live state and decisions for each persisted group, then the answers."""
+        """Second stage: live state and decisions for each committed group, then the answers."""
         while True:
             item = self._effects.get()
             if item is _STOP:
                 return
-            jobs, all_results, new_rows, source = item
             effects = StoredEffects()
-            if self._on_stored is not None and len(new_rows):
+            if self._on_committed is not None and item.claimed:
                 try:
-                    effects = self._on_stored(new_rows, source)
-                except Exception as exc:  # the events are stored: answer, without live effects
-                    log.warning("live effects failed; events are stored", error=type(exc).__name__,
-                                detail=str(exc)[:200])
-            for job, results in zip(jobs, all_results, strict=True):
+                    effects = self._on_committed(item.claimed, item.source)
+                except Exception as exc:  # the events are in the log: answer, without live effects
+                    log.warning("live effects failed; events are committed to the log",
+                                error=type(exc).__name__, detail=str(exc)[:200])
+            for job, results in zip(item.jobs, item.results, strict=True):
                 sessions: dict[str, None] = {}
                 final = []
                 for r in results:
@@ -381,4 +419,4 @@ class IngestGateway:
                     final.append(r)
                 decisions = [d for s in sessions for d in effects.decisions_by_session.get(s, [])]
                 if not job.future.done():
-                    job.future.set_result(BatchOutcome(final, decisions))
+                    job.future.set_result(BatchOutcome(final, decisions, item.message_id))

@@ -38,7 +38,7 @@ ACTIONS = frozenset(a.name for a in DEFAULT_ACTIONS)
 OUTCOME_KINDS = frozenset({"purchase", "click", "redemption", "add_to_cart", "chat", "return"})
 EVENT_OUTCOMES = frozenset({"stored", "duplicate", "rejected"})
 SOURCES = frozenset({"http", "stream"})
-STREAM_BACKENDS = frozenset({"memory", "redis"})
+STREAM_BACKENDS = frozenset({"file", "redis", "kafka", "memory"})
 MODELS = frozenset({"text", "behaviour", "recommend", "intervene"})
 RATE_BUCKETS = frozenset({"read", "write", "admin", "anonymous"})
 
@@ -113,6 +113,10 @@ class ServiceMetrics:
         self.stream_messages = ClosedLabels(Counter(
             "shopintent_stream_messages_total", "Stream messages consumed and acknowledged.",
             ["backend"], registry=r), {"backend": STREAM_BACKENDS})
+        self.log_pending = Gauge(
+            "shopintent_log_pending_messages",
+            "Event log messages the store sink has not stored yet (committed, not in DuckDB).",
+            registry=r)
         self.model_info = Info(
             "shopintent_model", "Loaded model versions (empty when a model is not available).",
             registry=r)

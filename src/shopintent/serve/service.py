@@ -9,10 +9,15 @@ own: ingest is :mod:`shopintent.store.ingest`, scores come from
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import shutil
+import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,7 +31,8 @@ from shopintent.serve.adapters.behaviour import behaviour_slot, score_sessions
 from shopintent.serve.adapters.recommend import recommend_items, recommend_slot
 from shopintent.serve.adapters.text import parse_texts, text_slot
 from shopintent.serve.batcher import MicroBatcher
-from shopintent.serve.config import ServeConfig
+from shopintent.serve.config import ServeConfig, resolved_log_dir
+from shopintent.serve.dedup import MemorySeenIds, SeenIds
 from shopintent.serve.gateway import (
     ACCEPTED,
     REJECTED,
@@ -43,8 +49,10 @@ from shopintent.serve.state.base import (
     LiveSessionState,
     LiveSessionStore,
     Transition,
+    LiveEvent,
     derived_session_id,
     live_events,
+    live_events_from_records,
 )
 from shopintent.serve.state.history import (
     MemoryShopperHistory,
@@ -54,11 +62,18 @@ from shopintent.serve.state.history import (
 )
 from shopintent.serve.state.memory import MemorySessionStore
 from shopintent.serve.state.signals import MemorySessionSignals, SessionSignals
-from shopintent.serve.streams.base import EventSource
+from shopintent.serve.streams.base import EventSource, StreamMessage
 from shopintent.serve.streams.consumer import StreamConsumer
 from shopintent.serve.streams.memory import MemorySource
+from shopintent.schema.validation import EVENT_COLUMNS
 from shopintent.settings import Settings
-from shopintent.store.ingest import prepare_events, protected_records
+from shopintent.store import EventStore
+from shopintent.store.ingest import (
+    ingest_events,
+    ingest_protected,
+    prepare_records,
+    protected_records,
+)
 
 log = get_logger(__name__)
 
@@ -76,6 +91,10 @@ class SessionNotFound(LookupError):
 
 class DecisionNotFound(LookupError):
     """An outcome names a decision that this engine never issued."""
+
+
+class SinkNotHere(RuntimeError):
+    """``?wait=store`` asked of a worker whose store sink runs in another process."""
 
 
 def _make_state(settings: Settings, config: ServeConfig) -> LiveSessionStore:
@@ -108,14 +127,36 @@ def _make_signals(config: ServeConfig) -> SessionSignals:
     return MemorySessionSignals()
 
 
-def _make_source(config: ServeConfig) -> EventSource:
+def _make_source(config: ServeConfig, log_dir: Path | None) -> EventSource:
+    """The event log of ``config.stream`` (``log_dir``: the file log's folder)."""
     if config.stream == "redis":
         from shopintent.serve.streams.redis_streams import RedisStreamSource
 
         assert config.redis_url is not None
         return RedisStreamSource(config.redis_url, config.stream_name, config.consumer_group,
                                  consumer=config.consumer_name)
+    if config.stream == "kafka":
+        from shopintent.serve.streams.kafka import KafkaEventSource
+
+        return KafkaEventSource(config.kafka_bootstrap, topic=config.stream_name.replace(":", "."),
+                                group=config.consumer_group, consumer=config.consumer_name)
+    if config.stream == "file":
+        from shopintent.serve.streams.file_log import FileLogSource
+
+        assert log_dir is not None
+        return FileLogSource(log_dir, fsync=config.fsync)
     return MemorySource()
+
+
+def _make_seen(config: ServeConfig) -> SeenIds:
+    """The dedup index: in Redis when session state is (shared by workers), else in memory."""
+    if config.state == "redis":
+        from shopintent.serve.dedup import RedisSeenIds
+
+        assert config.redis_url is not None
+        return RedisSeenIds(config.redis_url, config.dedup_horizon_s,
+                            prefix=config.stream_name + ":")
+    return MemorySeenIds(config.dedup_horizon_s)
 
 
 def _live_session_ids(sessions: pd.DataFrame) -> dict[str, str]:
@@ -153,19 +194,21 @@ class Service:
         }
         for name, slot in self.models.items():  # loads what `shopintent models prepare` wrote; never trains
             slot.requires = functools.partial(not_prepared, settings, name)
+        log_dir = resolved_log_dir(config, settings) if config.stream == "file" else None
+        # A ":memory:" store's file log lives as long as the store: in a folder of its own.
+        self._temporary_log = (Path(tempfile.mkdtemp(prefix="shopintent-log-"))
+                               if config.stream == "file" and log_dir is None else None)
+        self.seen = _make_seen(config)
+        self.source = _make_source(config, log_dir or self._temporary_log)
         self.gateway = IngestGateway(
-            config.resolved_store_path(settings), self.pseudonymizer,
-            on_stored=self._on_stored, on_counts=self._on_counts,
+            self.source, self.pseudonymizer, self.seen,
+            config.resolved_store_path(settings) if config.sink else None,
+            on_committed=self._apply_effects, on_counts=self._on_counts,
             max_future_skew_s=settings.max_future_skew_s,
         )
-        self.source = _make_source(config)
-        self.consumer = StreamConsumer(
-            self.source, lambda events: self.gateway.submit(events, "stream").result(),
-            on_acked=lambda n: self.metrics.stream_messages.labels(self.source.backend).inc(n),
-            protected_sink=lambda rows: self.gateway.submit_protected(
-                rows, self.pseudonymizer.key_id, "stream").result(),
-            key_id=self.pseudonymizer.key_id,
-        )
+        self.consumer = StreamConsumer(self.source, self._store_messages, on_acked=self._on_acked,
+                                       key_id=self.pseudonymizer.key_id)
+        self._draining = False
         self._stop = threading.Event()
         self._loader: threading.Thread | None = None
         # Looked up at call time: a test or a reload may replace the slot.
@@ -179,22 +222,50 @@ class Service:
         The service answers at once; endpoints that need a model answer 503
         ("loading") until it is ready, and missing models are retried every 30 s.
         """
+        if self.config.sink:
+            self.gateway.start_store()
+            # What the log holds beyond the store (acknowledged before a crash, not yet stored)
+            # goes in first, without live effects: the restore below rebuilds them from the store.
+            self._draining = True
+            try:
+                drained = self.consumer.drain()
+            finally:
+                self._draining = False
+            # Before any event is folded in: rebuild shopper histories (and, for in-process
+            # state, the open sessions) from the store, on the thread that owns it.
+            self.gateway.call(self._restore_from_store).result()
+            seeded = self.gateway.call(self._recent_ids).result()
+            log.info("event log caught up", drained=drained, seen_ids=seeded)
+        else:
+            self.history_restored.set()  # the sink process restores them
+        unacknowledged = getattr(self.source, "unacknowledged", None)
+        if unacknowledged is not None:
+            self.seen.seed(str(e["event_id"]) for m in unacknowledged() for e in m.events
+                           if e.get("event_id") is not None)
         self.gateway.start()
-        # Before any event is folded in: rebuild shopper histories (and, for in-process
-        # state, the open sessions) from the store, on the writer thread that owns it.
-        self.gateway.call(self._restore_from_store).result()
-        self.consumer.start()
+        if self.config.sink:
+            self.consumer.start()
         if load_models:
             self._loader = threading.Thread(target=self._load_loop, name="model-loader", daemon=True)
             self._loader.start()
         log.info("service started", store=self.gateway.store_path, stream=self.source.backend,
-                 state=self.config.state)
+                 state=self.config.state, sink=self.config.sink)
 
-    def stop(self) -> None:
+    def stop(self, drain_timeout_s: float = 20.0) -> None:
+        """Answer what is queued, let the sink store what the log holds (up to
+        ``drain_timeout_s``), then close everything."""
         self._stop.set()
+        self.gateway.stop()  # the request path: queued requests are committed and answered
+        if self.config.sink and self.consumer.alive:
+            deadline = time.monotonic() + drain_timeout_s
+            while self.log_pending() and time.monotonic() < deadline:
+                time.sleep(0.02)
         self.consumer.stop()
-        self.gateway.stop()
+        self.gateway.stop_store()
         self.source.close()
+        if self._temporary_log is not None:
+            shutil.rmtree(self._temporary_log, ignore_errors=True)
+        self.seen.close()
         self.state.close()
         self.histories.close()
         self.signals.close()
@@ -258,15 +329,38 @@ class Service:
                    "state": slot.state if loads_models or slot.ready else "off",
                    "version": str(slot.card.get("version", "")) if slot.ready else None}
             for name, slot in self.models.items()}
-        parts = {"store": self.gateway.alive, "stream": self.consumer.alive,
+        sink = self.consumer.alive if self.config.sink else None
+        parts = {"store": self.gateway.store_alive if self.config.sink else None,
+                 "stream": self.gateway.alive, "sink": sink,
                  "history": self.history_restored.is_set()}
         waiting = [name for name, m in models.items() if m["needed"] and not m["ready"]]
-        return {"ready": all(parts.values()) and not waiting, **parts, "models": models,
-                "waiting_for": waiting}
+        up = all(v for v in parts.values() if v is not None)
+        return {"ready": up and not waiting, **parts, "log_pending": self.log_pending(),
+                "models": models, "waiting_for": waiting}
+
+    def log_pending(self) -> int:
+        """Messages in the event log the store sink has not stored yet (0 when it cannot tell)."""
+        try:
+            pending = int(self.source.pending())
+        except Exception as exc:  # a broker that is away must not break /readyz or /metrics
+            log.warning("event log pending count unavailable", error=type(exc).__name__)
+            return 0
+        self.metrics.log_pending.set(pending)
+        return pending
 
     # -- events ---------------------------------------------------------------------------
-    async def ingest(self, records: Sequence[Mapping[str, Any]]) -> BatchOutcome:
-        return await self.gateway.ingest(records, "http")
+    async def ingest(self, records: Sequence[Mapping[str, Any]], wait_store: bool = False,
+                     timeout_s: float = 30.0) -> BatchOutcome:
+        """Commit events to the log (answered then); ``wait_store``: also wait for the sink to
+        store them in DuckDB (read-your-writes; raises ``TimeoutError`` after ``timeout_s``)."""
+        outcome = await self.gateway.ingest(records, "http")
+        if wait_store and outcome.message_id is not None:
+            if not self.config.sink:
+                raise SinkNotHere("wait=store needs the store sink in this process; this worker "
+                                  "runs beside a separate `shopintent serve sink`")
+            await asyncio.wait_for(asyncio.wrap_future(self.gateway.when_stored(outcome.message_id)),
+                                   timeout_s)
+        return outcome
 
     def publish(self, records: Sequence[Mapping[str, Any]]) -> PublishOutcome:
         """Validate and protect events, then put the valid ones on the stream (stored later).
@@ -277,16 +371,15 @@ class Service:
         twice. Invalid events are answered with the same per-event reasons as
         ``POST /v1/events`` and not published; if none is valid, nothing is.
         """
-        prepared = prepare_events(records, self.pseudonymizer,
-                                  max_future_skew_s=self.settings.max_future_skew_s)
-        reasons = rejection_reasons(prepared.report.rejections)
+        prepared = prepare_records(records, self.pseudonymizer,
+                                   max_future_skew_s=self.settings.max_future_skew_s)
+        reasons = rejection_reasons(prepared.rejections)
         results = [EventResult(i, event_id, REJECTED, tuple(reasons[i])) if i in reasons
                    else EventResult(i, event_id, ACCEPTED)
                    for i, event_id in enumerate(prepared.event_ids)]
         message_id = None
-        if len(prepared.protected):
-            message_id = self.source.publish(protected_records(prepared.protected),
-                                             key_id=self.pseudonymizer.key_id)
+        if prepared.records:
+            message_id = self.source.publish(prepared.records, key_id=self.pseudonymizer.key_id)
         if reasons:
             self.metrics.events.labels("rejected", "stream").inc(len(reasons))
             self.stats.record_ingest(0, 0, len(reasons))
@@ -301,9 +394,11 @@ class Service:
         self.stats.record_ingest(stored, duplicates, rejected)
         m.events_per_second.set(self.stats.events.rate())
 
-    def _on_stored(self, rows: pd.DataFrame, source: str) -> StoredEffects:
-        """Runs on the gateway's effects thread after new events are stored: state, funnel, decisions."""
-        events = live_events(rows)
+    def _apply_effects(self, records: list[dict[str, Any]], source: str) -> StoredEffects:
+        """Live effects of newly committed events (protected records): state, funnel, histories,
+        search intents, decisions. Runs on the gateway's effects thread for the request path, and
+        on the sink's thread for messages whose publisher did not apply them."""
+        events = live_events_from_records(records)
         transitions = self.state.apply(events)
         session_of: dict[str, str] = {}
         for t in transitions:
@@ -315,24 +410,102 @@ class Service:
         observations: list[Observation] = [
             (e.user_id, session_of[e.event_id], (e.event_type, e.ts, e.item_id, e.category_id))
             for e in events if e.event_id in session_of]
-        self.histories.observe(observations, int(rows["seq"].max()) if "seq" in rows else 0)
-        self._note_search_intents(rows, session_of)
+        # seq 0: these events may not be in the store yet; the sink advances the history's seq.
+        self.histories.observe(observations, 0)
+        self._note_search_intents(records, session_of)
         decisions: dict[str, list[dict[str, Any]]] = {}
-        due = self._due_for_decision(transitions, rows)
+        due = self._due_for_decision(transitions, events)
         if due:
             for d in self._decide_many(due, trigger="event"):
                 decisions.setdefault(d["session_id"], []).append(d)
         return StoredEffects(session_of=session_of, decisions_by_session=decisions)
 
-    def _due_for_decision(self, transitions: list[Transition], rows: pd.DataFrame) -> list[LiveSessionState]:
+    def _due_for_decision(self, transitions: list[Transition], events: list[LiveEvent]) -> list[LiveSessionState]:
         mode = self.config.auto_decide
         if mode == "off" or not transitions or not (self.models["intervene"].ready
                                                     and self.models["behaviour"].ready):
             return []
         if mode == "every":
             return [t.state for t in transitions]
-        cart_ids = set(rows.loc[rows["event_type"].isin(list(CART_EVENTS)), "event_id"].astype(str))
+        cart_ids = {e.event_id for e in events if e.event_type in CART_EVENTS}
         return [t.state for t in transitions if cart_ids.intersection(t.event_ids)]
+
+    # -- the store sink -------------------------------------------------------------------
+    def _store_messages(self, messages: Sequence[StreamMessage]) -> None:
+        """The sink: store a round of log messages in DuckDB, then the live effects of the new
+        events whose publisher did not apply them (outside producers, ``?mode=stream``)."""
+        fresh, counts, last_seq = self.gateway.call(
+            functools.partial(self._store_round, messages)).result()
+        stored, duplicates, rejected, seconds = counts
+        if self._draining:
+            return  # start: the restore from the store rebuilds live state and histories
+        if fresh:
+            claimed = self.seen.claim([str(r["event_id"]) for r in fresh])
+            new = [r for r, ok in zip(fresh, claimed, strict=True) if ok]
+            duplicates += len(fresh) - len(new)
+            stored = len(new)
+            if new:
+                try:
+                    self._apply_effects(new, "stream")
+                except Exception as exc:  # stored: the message must not come back for this
+                    log.warning("live effects of stream events failed; events are stored",
+                                error=type(exc).__name__, detail=str(exc)[:200])
+        if stored or duplicates or rejected:
+            self._on_counts("stream", stored, duplicates, rejected, seconds)
+        # The histories now hold every stored event (the request path applied the others).
+        self.histories.observe([], last_seq)
+
+    def _store_round(self, messages: Sequence[StreamMessage],
+                     store: EventStore) -> tuple[list[dict[str, Any]], tuple[int, int, int, float], int]:
+        """On the store's thread: append a round's events (idempotent by ``event_id``).
+
+        Returns the newly stored events of messages not applied by their publisher (as
+        records), the counts of those messages (stored, duplicates, rejected, seconds) and
+        the store's last ``seq``.
+        """
+        started = time.perf_counter()
+        before = store.last_seq()
+        skew = self.settings.max_future_skew_s
+        unapplied: set[str] = set()
+        accepted = rejected = 0
+        raw = [e for m in messages if m.key_id is None for e in m.events]
+        if raw:
+            frame = pd.DataFrame.from_records(raw, columns=list(EVENT_COLUMNS))
+            report = ingest_events(store, frame, self.pseudonymizer, max_future_skew_s=skew)
+            unapplied.update(i for i in report.event_ids if i is not None)
+            accepted += report.accepted
+            rejected += report.rejected
+        for applied in (True, False):
+            rows = [e for m in messages if m.key_id is not None and m.applied is applied
+                    for e in m.events]
+            if not rows:
+                continue
+            frame = pd.DataFrame.from_records(rows, columns=list(EVENT_COLUMNS))
+            report = ingest_protected(store, frame, self.pseudonymizer.key_id, max_future_skew_s=skew)
+            if report.rejected:
+                log.warning("protected rows from the event log refused by the store",
+                            rejected=report.rejected, reasons=[str(r) for r in report.rejections[:3]])
+            if not applied:
+                unapplied.update(i for i in report.event_ids if i is not None)
+                accepted += report.accepted
+                rejected += report.rejected
+        new_rows = store.events_after(before) if unapplied else None
+        fresh: list[dict[str, Any]] = []
+        if new_rows is not None and len(new_rows):
+            mine = new_rows[new_rows["event_id"].astype(str).isin(unapplied)]
+            fresh = protected_records(mine.drop(columns=["seq"]))
+        counts = (len(fresh), accepted - len(fresh), rejected, time.perf_counter() - started)
+        return fresh, counts, store.last_seq()
+
+    def _on_acked(self, messages: Sequence[StreamMessage]) -> None:
+        self.metrics.stream_messages.labels(self.source.backend).inc(len(messages))
+        self.gateway.note_stored(m.message_id for m in messages)
+
+    def _recent_ids(self, store: EventStore, limit: int = 500_000) -> int:
+        """Seed the dedup index with the store's most recent event ids (on the store's thread)."""
+        rows = store.connection.execute(
+            "SELECT event_id FROM events ORDER BY seq DESC LIMIT ?", [limit]).fetchall()
+        return self.seen.seed(str(r[0]) for r in reversed(rows))
 
     def _restore_from_store(self, store: Any) -> None:
         """Rebuild shopper histories from the stored events when they are behind the store.
@@ -363,16 +536,16 @@ class Service:
         finally:
             self.history_restored.set()
 
-    def _note_search_intents(self, rows: pd.DataFrame, session_of: dict[str, str]) -> None:
+    def _note_search_intents(self, records: list[dict[str, Any]], session_of: dict[str, str]) -> None:
         """The intent of what a shopper typed into search (scrubbed text) becomes a session signal."""
-        if "query" not in rows or not self.models["text"].ready:
+        if not self.models["text"].ready:
             return
-        typed = rows[rows["query"].notna() & rows["event_id"].astype(str).isin(session_of)]
-        if typed.empty:
+        typed = [(str(r["event_id"]), str(r["query"])) for r in records
+                 if r.get("query") is not None and str(r["event_id"]) in session_of]
+        if not typed:
             return
-        texts = typed["query"].astype(str).tolist()
-        for event_id, parsed in zip(typed["event_id"].astype(str), parse_texts(self.models["text"], texts),
-                                    strict=True):
+        parsed_all = parse_texts(self.models["text"], [text for _, text in typed])
+        for (event_id, _), parsed in zip(typed, parsed_all, strict=True):
             self._note_intent(session_of[event_id], parsed)
 
     def _note_intent(self, session_id: str, parsed: dict[str, Any]) -> None:

@@ -1,4 +1,7 @@
-"""``POST /v1/events``: store events before answering, with a status per event.
+"""``POST /v1/events``: commit events to the durable event log before answering, a status per event.
+
+``stored`` means committed to the log; the store sink writes DuckDB behind the
+answer. ``?wait=store`` also waits for that (read-your-writes, for tools and tests).
 
 Events whose JSON types are wrong were set aside at the edge
 (:class:`~shopintent.serve.schemas.events.InvalidEvent`); the others go through
@@ -28,7 +31,7 @@ from shopintent.serve.schemas.events import (
     InvalidEvent,
     StreamAccepted,
 )
-from shopintent.serve.service import Service
+from shopintent.serve.service import Service, SinkNotHere
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -69,12 +72,18 @@ def _join(service: Service, entries: list[EventIn | InvalidEvent], checked: list
 async def post_events(
     payload: EventsBody,
     mode: Literal["sync", "stream"] = Query(
-        "sync", description="sync: stored before the response (default); stream: validated and "
+        "sync", description="sync: committed to the event log, with live effects and decisions, "
+        "before the response (default); stream: validated and "
         "protected, then put on the event stream and answered at once (202, a status per "
         "event), stored by the consumer."),
+    wait: Literal["log", "store"] = Query(
+        "log", description="log: answer once the events are committed to the durable event log "
+        "(default); store: also wait until the store sink has written them to the event store "
+        "(read-your-writes)."),
     service: Service = Depends(get_service),
 ) -> IngestResponse | StreamAccepted:
-    """Validate, pseudonymise and store one event or a batch; idempotent on ``event_id``.
+    """Validate, pseudonymise and commit one event or a batch to the event log; idempotent on
+    ``event_id``.
 
     Each event is answered on its own: one with a wrong JSON type, an unknown field or
     a value the validator refuses is ``rejected`` with its reasons, the others are kept.
@@ -99,7 +108,15 @@ async def post_events(
                          "reasons": list(r.reasons)} for r in results],
         }
         return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)  # type: ignore[return-value]
-    outcome = await service.ingest(records) if records else None
+    try:
+        outcome = await service.ingest(records, wait_store=wait == "store") if records else None
+    except SinkNotHere as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    except TimeoutError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "the events are committed to the event log, but the store sink has "
+                            "not stored them yet; retry with wait=log or later",
+                            headers={"Retry-After": "5"}) from exc
     results = _join(service, entries, outcome.results if outcome else [], "http")
     # Built as plain JSON: validating thousands of result objects twice costs more than storing them.
     body = {

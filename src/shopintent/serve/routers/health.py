@@ -39,7 +39,8 @@ def readyz(service: Service = Depends(get_service)) -> JSONResponse:
     report = service.ready()
     body = Readiness(
         status="ready" if report["ready"] else "not ready", store=report["store"],
-        stream=report["stream"], history=report["history"],
+        stream=report["stream"], sink=report["sink"], log_pending=report["log_pending"],
+        history=report["history"],
         models={name: ModelReadiness(**card) for name, card in report["models"].items()},
         waiting_for=report["waiting_for"])
     return JSONResponse(body.model_dump(), status_code=status.HTTP_200_OK if report["ready"]
@@ -51,4 +52,5 @@ def readyz(service: Service = Depends(get_service)) -> JSONResponse:
 def metrics(service: Service = Depends(get_service)) -> Response:
     """Prometheus text format: request latency, events, decisions, model versions."""
     service.metrics.live_sessions.set(service.state.count_live())
+    service.log_pending()  # sets the event log's pending gauge
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -183,7 +183,9 @@ class EventResultOut(BaseModel):
     event_id: str | None = Field(description="Keyed id (e_…) the event is stored under; the "
                                  "client's own id is never echoed. Null for a rejected event "
                                  "sent without an id.")
-    status: Literal["stored", "duplicate", "rejected"]
+    status: Literal["stored", "duplicate", "rejected"] = Field(
+        description="stored: committed to the durable event log (the store sink writes it to the "
+        "event store behind the answer); duplicate: seen before; rejected: see reasons.")
     reasons: list[str] = []
     session_id: str | None = None
 
@@ -201,7 +203,8 @@ class DecisionOut(BaseModel):
 
 
 class IngestResponse(BaseModel):
-    """Counts and per-event outcomes; events are in the store when this is sent."""
+    """Counts and per-event outcomes; events are committed to the durable event log when this is
+    sent (``stored``), and in the event store too with ``?wait=store``."""
 
     received: int
     stored: int

@@ -23,8 +23,12 @@ class Readiness(BaseModel):
     """200 with ``status: ready`` when every part and needed model is up, else 503."""
 
     status: Literal["ready", "not ready"]
-    store: bool = Field(description="The writer thread owns an open event store.")
-    stream: bool = Field(description="The stream consumer runs.")
+    store: bool | None = Field(description="The store thread owns an open event store (null: "
+                               "this worker has none; the sink process owns it).")
+    stream: bool = Field(description="The request path's event log writer runs.")
+    sink: bool | None = Field(None, description="The store sink (the log consumer) runs (null: it "
+                              "runs in another process).")
+    log_pending: int = Field(0, description="Event log messages not yet stored by the sink.")
     history: bool = Field(description="Shopper histories were restored from the store.")
     models: dict[str, ModelReadiness]
     waiting_for: list[str] = Field(description="Needed models not loaded yet.")

@@ -14,7 +14,9 @@ the wall clock, so a replay of 2017 data looks live while it plays.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -139,6 +141,42 @@ def live_events(frame: pd.DataFrame) -> list[LiveEvent]:
             text("event_id"), text("user_id"), text("session_id"), seconds, types, text("item_id"),
             text("category_id"), values, strict=True)
     ]
+
+
+def live_events_from_records(records: Sequence[Mapping[str, Any]]) -> list[LiveEvent]:
+    """Protected event records (as the event log holds them) in time order, as :class:`LiveEvent`.
+
+    The request path's variant of :func:`live_events`: the same events from the
+    JSON-ready records :func:`shopintent.store.ingest.protected_records` makes
+    (ISO-8601 timestamps), without building a DataFrame for a write group of a
+    few events. Ties in time keep the records' order, as ``seq`` does in the store.
+    """
+    out = []
+    for record in records:
+        ts = record["timestamp"]
+        seconds = ts if isinstance(ts, int | float) else _iso_seconds(str(ts))
+        price = record.get("price")
+        quantity = record.get("quantity")
+        value = (0.0 if price is None else float(price)) * (1.0 if quantity is None else float(quantity))
+        etype = str(record["event_type"])
+
+        def text(name: str) -> str | None:
+            v = record.get(name)
+            return None if v is None else str(v)
+
+        out.append(LiveEvent(event_id=str(record["event_id"]), user_id=str(record["user_id"]),
+                             session_id=text("session_id"), ts=float(seconds), event_type=etype,
+                             item_id=text("item_id"), category_id=text("category_id"),
+                             revenue=value if etype == "purchase" else 0.0, value=value))
+    out.sort(key=lambda e: e.ts)  # stable: equal times keep ingest order
+    return out
+
+
+def _iso_seconds(text: str) -> float:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 class LiveSessionStore(ABC):

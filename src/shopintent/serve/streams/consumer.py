@@ -1,40 +1,40 @@
-"""The loop that moves a stream into the store: read → ingest → acknowledge."""
+"""The store sink's loop: read the event log → store → acknowledge."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from shopintent.log import get_logger
-from shopintent.serve.streams.base import EventSource
+from shopintent.serve.streams.base import EventSource, StreamMessage
 
 log = get_logger(__name__)
 
 
 class StreamConsumer:
-    """Stores the events of each message of ``source`` on its own thread, then acknowledges it.
+    """Hands each round of messages of ``source`` to ``sink`` on its own thread, then acknowledges it.
 
-    Raw events (a message without ``key_id``, from an outside producer) go to
-    ``sink``, the full ingest path. Rows the service protected before publishing
-    (a message with ``key_id``) go to ``protected_sink`` and are not protected
-    twice, but only when their ``key_id`` is this service's (``key_id``): rows
-    keyed under another key would never join the store's pseudonyms, so such a
-    message is dropped with an error log and counted in ``dropped`` rather than
-    redelivered forever. Each sink must store the events before it returns (the
-    service passes the writer's blocking ingest); only then is the message
-    acknowledged. If a sink raises, the message stays unacknowledged and is
-    delivered again.
+    ``sink(messages)`` must have stored every message's events when it returns
+    (the service's sink stores them in DuckDB on the store's thread, idempotently
+    by ``event_id``); only then are the messages acknowledged, so the log's
+    committed offset never passes an event that is not in the store. If the sink
+    raises, nothing is acknowledged and the round is delivered again.
+
+    Messages of protected rows (``key_id`` set) must be protected under this
+    service's key (``key_id``): rows keyed under another key would never join the
+    store's pseudonyms, so such a message is dropped with an error log and counted
+    in ``dropped`` rather than redelivered forever. Raw events (no ``key_id``, an
+    outside producer) go to the sink, which sends them through the full ingest path.
+    ``on_acked(messages)`` hears of every acknowledged round (``?wait=store``, metrics).
     """
 
-    def __init__(self, source: EventSource, sink: Callable[[Sequence[Mapping[str, Any]]], Any],
+    def __init__(self, source: EventSource, sink: Callable[[Sequence[StreamMessage]], Any],
                  max_messages: int = 64, poll_s: float = 0.5,
-                 on_acked: Callable[[int], None] | None = None,
-                 protected_sink: Callable[[Sequence[Mapping[str, Any]]], Any] | None = None,
+                 on_acked: Callable[[Sequence[StreamMessage]], None] | None = None,
                  key_id: str | None = None) -> None:
         self.source = source
         self.sink = sink
-        self.protected_sink = protected_sink
         self.key_id = key_id
         self.max_messages = max_messages
         self.poll_s = poll_s
@@ -46,6 +46,7 @@ class StreamConsumer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"consumer-{self.source.backend}",
                                         daemon=True)
         self._thread.start()
@@ -60,33 +61,37 @@ class StreamConsumer:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def run_once(self) -> int:
-        """Read and process one round of messages; returns how many were acknowledged."""
-        messages = self.source.read(self.max_messages, self.poll_s)
+    def run_once(self, poll_s: float | None = None) -> int:
+        """Read and store one round of messages; returns how many were acknowledged."""
+        messages = self.source.read(self.max_messages, self.poll_s if poll_s is None else poll_s)
         if not messages:
             return 0
-        raw = [e for m in messages if m.key_id is None for e in m.events]
-        protected = []
+        kept = []
         for m in messages:
-            if m.key_id is None:
-                continue
-            if self.protected_sink is None or m.key_id != self.key_id:
+            if m.key_id is not None and m.key_id != self.key_id:
                 self.dropped += len(m.events)
                 log.error("stream message protected under another pseudonym key dropped",
                           backend=self.source.backend, message_id=m.message_id,
                           message_key_id=m.key_id, key_id=self.key_id, events=len(m.events))
                 continue
-            protected.extend(m.events)
-        if raw:
-            self.sink(raw)
-        if protected:
-            assert self.protected_sink is not None
-            self.protected_sink(protected)
+            kept.append(m)
+        if kept:
+            self.sink(kept)
         self.source.ack(messages)
         self.acked += len(messages)
         if self.on_acked is not None:
-            self.on_acked(len(messages))
+            self.on_acked(messages)
         return len(messages)
+
+    def drain(self, max_rounds: int = 1_000_000) -> int:
+        """Store every message the source has now (at start, before the histories are restored)."""
+        total = 0
+        for _ in range(max_rounds):
+            done = self.run_once(poll_s=0.0)
+            total += done
+            if not done:
+                break
+        return total
 
     def _run(self) -> None:
         while not self._stop.is_set():
