@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from types import TracebackType
 
@@ -57,9 +58,12 @@ class LocalS3:
     def create_bucket(self, name: str) -> str:
         """Create bucket ``name``; returns the ``s3://name/`` URL Tansu takes as storage."""
         request = urllib.request.Request(f"{self.endpoint}/{name}", method="PUT")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            if response.status != 200:
-                raise RuntimeError(f"creating bucket {name!r} answered HTTP {response.status}")
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                pass
+        except urllib.error.HTTPError as exc:  # e.g. a name S3 refuses (3 to 63 characters)
+            raise RuntimeError(f"creating bucket {name!r} answered HTTP {exc.code}: "
+                               f"{exc.read()[:200]!r}") from exc
         return f"s3://{name}/"
 
     def stop(self) -> None:
