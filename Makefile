@@ -69,10 +69,25 @@ DEMO_FINETUNE ?= 1
 DEMO_BACKGROUND ?= 1
 DEMO_PREPARE := $(if $(filter 0,$(DEMO_BACKGROUND)),--fast-only,--background) \
                 $(if $(filter 0,$(DEMO_FINETUNE)),--skip shop_intent_finetuned)
+# STREAM=kafka: the event log is a Kafka-protocol broker (Tansu, from the kafka extra; no JVM)
+# started on 127.0.0.1:$(DEMO_KAFKA_PORT) with in-memory storage and stopped when the service
+# stops (docs/kafka.md). STREAM=file|memory picks that log; empty: the service's default.
+STREAM ?=
+DEMO_KAFKA_PORT ?= 19092
 demo: $(VENV)/.installed-all .env
 	$(BIN)/shopintent demo
 	$(BIN)/shopintent models prepare $(DEMO_PREPARE)
-	$(BIN)/shopintent serve --host 127.0.0.1 --port $(DEMO_PORT) --replay-rate $(DEMO_RATE)
+ifeq ($(STREAM),kafka)
+	@mkdir -p $(SHOPINTENT_STATE_DIR)/logs; \
+	$(BIN)/python -m benchmarks.support.tansu --port $(DEMO_KAFKA_PORT) \
+	    --log $(SHOPINTENT_STATE_DIR)/logs/tansu.log & broker=$$!; \
+	trap 'kill -TERM $$broker 2>/dev/null; wait $$broker' EXIT INT TERM; \
+	$(BIN)/python -m benchmarks.support.tansu --port $(DEMO_KAFKA_PORT) --wait 30 && \
+	$(BIN)/shopintent serve --host 127.0.0.1 --port $(DEMO_PORT) --replay-rate $(DEMO_RATE) \
+	    --stream kafka --kafka-bootstrap 127.0.0.1:$(DEMO_KAFKA_PORT)
+else
+	$(BIN)/shopintent serve --host 127.0.0.1 --port $(DEMO_PORT) --replay-rate $(DEMO_RATE)$(if $(STREAM), --stream $(STREAM))
+endif
 
 # Only when missing: a .env of your own is never overwritten.
 .env:

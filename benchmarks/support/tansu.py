@@ -26,6 +26,9 @@ from pathlib import Path
 from types import TracebackType
 
 from benchmarks.support.service_process import free_port
+from shopintent.log import get_logger
+
+log = get_logger(__name__)
 
 
 def broker_binary() -> str:
@@ -94,3 +97,48 @@ class TansuBroker:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run one broker in the foreground until SIGINT or SIGTERM (``make demo STREAM=kafka``);
+    ``--wait`` only waits for one to listen.
+
+    A wrapper rather than the binary itself: a shell starts background commands with
+    SIGINT ignored, and the broker stops only on SIGINT; this process handles both
+    signals and stops the broker the way it wants.
+    """
+    import argparse
+    import threading
+
+    parser = argparse.ArgumentParser(description="A Tansu Kafka broker on loopback.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--storage", default="memory://tansu/")
+    parser.add_argument("--log", type=Path, default=None, help="append the broker's output here")
+    parser.add_argument("--wait", type=float, default=None, metavar="SECONDS",
+                        help="start nothing: wait until a broker listens on --port, fail after SECONDS")
+    args = parser.parse_args(argv)
+    if args.wait is not None:
+        deadline = time.monotonic() + args.wait
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"no Kafka broker on 127.0.0.1:{args.port} after {args.wait:g} s") from None
+                time.sleep(0.2)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    broker = TansuBroker(args.port, log_path=args.log, storage=args.storage).start()
+    log.info("Tansu broker ready", bootstrap=broker.bootstrap, storage=args.storage)
+    try:
+        while not stop.wait(0.5):
+            if broker.process is None or broker.process.poll() is not None:
+                raise SystemExit("the Tansu broker exited")
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()
