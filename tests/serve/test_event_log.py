@@ -15,7 +15,7 @@ import pytest
 
 from shopintent.serve.streams.file_log import FileLogSource, LogFolderBusy
 from shopintent.settings import Settings
-from tests.serve.conftest import REPO_ROOT, taobao_records
+from tests.serve.conftest import AUTH, REPO_ROOT, make_client, taobao_records
 
 #: A child process that publishes 5 real events per message and prints each acknowledged id.
 CHILD = textwrap.dedent("""
@@ -146,3 +146,82 @@ def test_a_second_process_cannot_open_the_same_log(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="fsync 'sometimes' is not one of always, everysec"):
         FileLogSource(tmp_path / "other", fsync="sometimes")
     assert LogFolderBusy.__doc__
+
+
+# -- the service over the file log --------------------------------------------------------------
+
+
+def _wait(predicate, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_wait_store_answers_after_the_sink_stored_the_events(settings: Settings) -> None:
+    records = taobao_records(settings, 120)
+    with make_client(settings) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        for start in range(0, 120, 40):
+            body = client.post("/v1/events?wait=store", json={"events": records[start : start + 40]},
+                               headers=AUTH).json()
+            assert body["stored"] == 40
+            # Read-your-writes: the answer came after the store had them.
+            stored = service.gateway.call(lambda store: store.events()).result()
+            assert set(r["event_id"] for r in body["results"]) <= set(stored["event_id"])
+        ready = client.get("/readyz").json()
+        assert (ready["sink"], ready["stream"], ready["log_pending"]) == (True, True, 0)
+        assert "shopintent_log_pending_messages 0.0" in client.get("/metrics", headers=AUTH).text
+        bad = client.post("/v1/events?wait=disk", json={"events": records[:1]}, headers=AUTH)
+        assert bad.status_code == 422
+
+
+def test_events_acknowledged_before_the_sink_stored_them_reach_the_store_and_stay_duplicates(
+    settings: Settings, tmp_path: Path
+) -> None:
+    records = taobao_records(settings, 300)
+    store_path = tmp_path / "events.duckdb"
+    with make_client(settings, store_path=store_path, fsync="always") as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        assert service.source.backend == "file"
+        assert service.source.folder == tmp_path / "events.duckdb.log"
+        service.consumer.stop()  # the sink is behind: nothing reaches DuckDB for now
+        first = client.post("/v1/events", json={"events": records[:200]}, headers=AUTH).json()
+        assert first["stored"] == 200  # committed to the log: acknowledged
+        assert service.gateway.call(lambda store: store.count()).result() == 0
+        assert service.log_pending() == 1
+        metrics = client.get("/metrics", headers=AUTH).text
+        assert "shopintent_log_pending_messages 1.0" in metrics
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["sink"] is False
+        service.consumer.start()  # the sink catches up
+        _wait(lambda: service.log_pending() == 0)
+        assert service.gateway.call(lambda store: store.count()).result() == 200
+        service.consumer.stop()
+        second = client.post("/v1/events", json={"events": records[200:]}, headers=AUTH).json()
+        assert second["stored"] == 100 and service.log_pending() == 1
+    # Restarted with 100 acknowledged events still only in the log: they are stored at start,
+    # before the histories and live sessions are rebuilt from the store.
+    with make_client(settings, store_path=store_path) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        assert service.gateway.call(lambda store: store.count()).result() == 300
+        assert service.log_pending() == 0
+        assert service.state.count_live() > 0
+        again = client.post("/v1/events", json={"events": records}, headers=AUTH).json()
+        assert (again["stored"], again["duplicates"]) == (0, 300)  # the restart still knows them
+        assert service.gateway.call(lambda store: store.count()).result() == 300
+
+
+def test_live_events_from_records_equal_those_of_the_stored_rows(settings: Settings) -> None:
+    from shopintent.privacy import Pseudonymizer
+    from shopintent.serve.state.base import live_events, live_events_from_records
+    from shopintent.store import EventStore
+    from shopintent.store.ingest import ingest_protected, prepare_records
+
+    prepared = prepare_records(taobao_records(settings, 500), Pseudonymizer.from_settings(settings))
+    with EventStore() as store:
+        ingest_protected(store, prepared.records, Pseudonymizer.from_settings(settings).key_id)
+        from_store = live_events(store.events())
+    assert live_events_from_records(prepared.records) == from_store
