@@ -181,3 +181,10 @@ BenchArea = StrEnum("BenchArea", [("ALL", "all"), *((a.upper(), a) for a in AREA
 def values(choice: type[StrEnum]) -> tuple[str, ...]:
     """The values of an enum, in order (for comparing with the library's tuples)."""
     return tuple(member.value for member in choice)
+
+
+class RiskModelKind(StrEnum):
+    """``risk train|eval --model``: the model family (``risk.fraud.KINDS``)."""
+
+    LIGHTGBM = "lightgbm"
+    LOGISTIC = "logistic"

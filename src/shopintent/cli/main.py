@@ -15,6 +15,7 @@ from shopintent.cli import (
     models,
     recommend,
     report,
+    risk,
     serve,
     store,
 )
@@ -41,6 +42,7 @@ app.add_typer(intent.app, name="intent")
 app.add_typer(behaviour.app, name="behaviour")
 app.add_typer(recommend.app, name="recommend")
 app.add_typer(intervene.app, name="intervene")
+app.add_typer(risk.app, name="risk")
 app.add_typer(report.app, name="report")
 
 

@@ -36,6 +36,7 @@ AREAS: dict[str, str] = {
     "privacy": "PII scrubber recall per kind, texts changed, throughput",
     "realintent": "default shop intents on real shopper text never trained on (zh + en, hand-labelled)",
     "sentiment": "positive / negative / neutral with unsure: reviews, neutral text, gibberish, calibration",
+    "risk": "transaction fraud (cost matrix), click fraud, session anomalies, risk scoring speed",
 }
 
 

@@ -237,8 +237,13 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         return pd.DataFrame(values, columns=self.feature_names_, index=X.index)
 
     # -- persistence -----------------------------------------------------------------------------
-    def save(self, path: Path | str, metrics: dict[str, Any] | None = None) -> Path:
-        """Write ``booster.txt`` (LightGBM) or the coefficients (in ``model.json``), then the manifest."""
+    def save(self, path: Path | str, metrics: dict[str, Any] | None = None,
+             recipe: dict[str, Any] | None = None) -> Path:
+        """Write ``booster.txt`` (LightGBM) or the coefficients (in ``model.json``), then the manifest.
+
+        ``recipe``: how a caller turns its raw rows into the features (the generic CLI's column
+        choices), kept in ``model.json`` and read back as ``recipe_``.
+        """
         check_is_fitted(self, "calibrator_")
         path = persist.begin_save(path)
         weights: dict[str, Any] = {}
@@ -256,7 +261,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
             calibrator=list(self.calibrator_),
             threshold=None if np.isinf(self.threshold_) else self.threshold_,  # inf: flag nobody
             oof_profit_per_1000=None if np.isnan(self.oof_profit_per_1000_) else self.oof_profit_per_1000_,
-            weights=weights)
+            weights=weights, recipe=recipe or getattr(self, "recipe_", {}))
         persist.write_manifest(path)
         return path
 
@@ -276,6 +281,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         model.threshold_ = float("inf") if record["threshold"] is None else float(record["threshold"])
         model.oof_profit_per_1000_ = float(record["oof_profit_per_1000"] or "nan")
         model.data_checksum_ = record["data_checksum"]
+        model.recipe_ = dict(record.get("recipe") or {})
         if model.kind == "lightgbm":
             model.booster_ = lgb.Booster(model_file=str(path / "booster.txt"))
         else:
