@@ -26,7 +26,7 @@ from shopintent.serve.streams.kafka import KafkaEventSource, topic_for  # noqa: 
 from shopintent.settings import Settings  # noqa: E402
 from shopintent.store.event_store import EventStore  # noqa: E402
 from shopintent.store.ingest import ingest_events, ingest_protected, prepare_records  # noqa: E402
-from tests.serve.conftest import REPO_ROOT, taobao_records  # noqa: E402
+from tests.serve.conftest import AUTH, REPO_ROOT, make_client, taobao_records  # noqa: E402
 
 #: Low so that group joins (Tansu: about half of it) and a dead member's expiry take about a second.
 SESSION_MS = 1000
@@ -277,3 +277,33 @@ def test_every_acknowledged_event_survives_a_kill_9_of_the_broker_on_durable_sto
             source.close()
         finally:
             broker.kill()
+
+
+def test_the_service_commits_events_to_kafka_and_its_sink_stores_each_once(
+    broker: TansuBroker, settings: Settings
+) -> None:
+    topic, group = _names()
+    records = taobao_records(settings, 300)
+    with make_client(settings, stream="kafka", kafka_bootstrap=broker.bootstrap,
+                     stream_name=f"svc:{topic}", consumer_group=group) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        assert service.source.backend == "kafka" and service.source.topic == f"svc.{topic}"
+        first = client.post("/v1/events?wait=store", json={"events": records[:200]}, headers=AUTH)
+        assert first.status_code == 200, first.text
+        assert (first.json()["stored"], first.json()["duplicates"]) == (200, 0)
+        count = lambda: service.gateway.call(lambda s: s.count()).result()  # noqa: E731
+        assert count() == 200  # wait=store: in DuckDB before the answer
+        # A client retry of the last 100 with 100 new ones: the retried ones are duplicates.
+        again = client.post("/v1/events?wait=store", json={"events": records[100:]}, headers=AUTH)
+        assert (again.json()["stored"], again.json()["duplicates"]) == (100, 100)
+        assert count() == 300
+        stored = service.gateway.call(lambda s: s.events()).result()
+        assert stored["event_id"].is_unique
+        key_id = service.pseudonymizer.key_id
+    # The log holds what the service committed: protected rows under its key, effects applied.
+    reader = _source(broker, f"svc.{topic}", f"{group}-reader", "reader")
+    logged = _read_until(reader, lambda g: sum(len(m.events) for m in g) >= 400)
+    assert {(m.key_id, m.applied) for m in logged} == {(key_id, True)}
+    assert sorted({e["event_id"] for m in logged for e in m.events}) == sorted(stored["event_id"])
+    assert not {str(r["user_id"]) for r in records} & {e["user_id"] for m in logged for e in m.events}
+    reader.close()
