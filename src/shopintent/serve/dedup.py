@@ -35,6 +35,9 @@ log = get_logger(__name__)
 class SeenIds(ABC):
     """The dedup index: ``claim`` ids, learn which of them are new."""
 
+    #: Whether claimed ids outlive the process (then a restart need not seed them again).
+    persistent = False
+
     def __init__(self, horizon_s: float) -> None:
         if horizon_s <= 0:
             raise ValueError(f"horizon_s {horizon_s} must be positive")
@@ -107,6 +110,8 @@ class MemorySeenIds(SeenIds):
 
 class RedisSeenIds(SeenIds):
     """Ids seen by any worker: one ``SET key 1 NX EX horizon`` per id, in one pipeline per claim."""
+
+    persistent = True
 
     def __init__(self, url: str, horizon_s: float, prefix: str = "shopintent:events:",
                  client: Any | None = None) -> None:

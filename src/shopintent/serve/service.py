@@ -1,4 +1,4 @@
-"""The running service without HTTP: writer, session state, streams, models, live stats.
+"""The running service without HTTP: event log, store sink, session state, models, live stats.
 
 :class:`Service` wires the pieces together and is what the routers call; tests
 and the benchmark can drive it directly. It holds no business logic of its
@@ -221,9 +221,10 @@ class Service:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, load_models: bool = True) -> None:
-        """Open the store and start the consumer; models load on a background thread.
+        """Open the store, store the log's unacknowledged tail, restore histories, then start the
+        request path and the store sink; models load on a background thread.
 
-        The service answers at once; endpoints that need a model answer 503
+        The service answers once the log's tail is stored (normally a few messages); it endpoints that need a model answer 503
         ("loading") until it is ready, and missing models are retried every 30 s.
         """
         if self.config.sink:
@@ -238,7 +239,8 @@ class Service:
             # Before any event is folded in: rebuild shopper histories (and, for in-process
             # state, the open sessions) from the store, on the thread that owns it.
             self.gateway.call(self._restore_from_store).result()
-            seeded = self.gateway.call(self._recent_ids).result()
+            # Redis keeps claimed ids across restarts; the in-process index starts empty.
+            seeded = 0 if self.seen.persistent else self.gateway.call(self._recent_ids).result()
             log.info("event log caught up", drained=drained, seen_ids=seeded)
         else:
             self.history_restored.set()  # the sink process restores them
@@ -319,8 +321,9 @@ class Service:
     def ready(self) -> dict[str, Any]:
         """What /readyz reports: whether the service can do what it was started to do.
 
-        Ready means the writer, the stream consumer and the shopper-history restore
-        are up and every *needed* model is loaded. A service started with models
+        Ready means the store thread, the event log writer, the store sink (store and
+        sink are ``None`` in a worker whose sink is another process) and the
+        shopper-history restore are up and every *needed* model is loaded. A service started with models
         needs all of them (each endpoint depends on one, decisions on two); one
         started without (``--no-models``) needs none. Per model: needed, ready,
         state (``ready``, ``loading``, ``unavailable``, or ``off`` when not
@@ -516,7 +519,8 @@ class Service:
 
         In-process state starts empty, so the sessions still open at the store's
         newest event are folded back into it too (Redis state survives a restart
-        and is left alone unless it is empty). Runs on the writer thread.
+        and is left alone unless it is empty). Runs on the store's thread, after the log's
+        unacknowledged tail was stored.
         """
         try:
             last = store.last_seq()
