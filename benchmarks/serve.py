@@ -20,8 +20,11 @@ CPU 1; the results' parameters name the split):
   ``--appendonly yes --appendfsync everysec`` started here);
 * kill -9 under load (:mod:`benchmarks.support.kill9`): the single-process service
   (20,000 events in batches of 50, killed after 5,000 acknowledged, restarted, all re-sent),
-  then with ``--workers 2``: one HTTP worker, the sink, and the Redis broker;
-* Kafka: events/s from the broker into the store, with consumer lag over time.
+  then with ``--workers 2``: one HTTP worker, the sink, and the Redis broker; then the
+  Kafka broker under ``--stream kafka`` (Tansu on S3 storage in moto's local server, so
+  its topics outlive the crash);
+* Kafka (:func:`benchmarks.support.kafka_path.measure`): events/s from the broker into
+  the store, with consumer lag over time.
 
 A measurement whose feature this checkout lacks raises
 :class:`~benchmarks.support.features.FeatureMissing` naming it (``--allow-missing``
@@ -79,11 +82,13 @@ class Plan:
     intent_requests: int = 2000
     kill_events: int = 20_000
     kill_after_acks: int = 5000
+    kafka_live_seconds: float | None = None  # None: kafka_path's own live run length
 
 
 FULL = Plan()
 QUICK = Plan(rates=(250.0, 1000.0), seconds_per_rate=1.0, batched_events=5000, single_requests=300,
-             intent_requests=300, kill_events=2000, kill_after_acks=500)
+             intent_requests=300, kill_events=2000, kill_after_acks=500,
+             kafka_live_seconds=2.0)
 
 
 @dataclass
@@ -352,12 +357,53 @@ def _kafka_runs(settings: Settings, work: Path, records: list[dict[str, Any]], p
                 cores: Cores) -> list[Measurement]:
     """Events/s through the Kafka broker into the store, with consumer lag over time."""
     require_option("--kafka-bootstrap", "the Kafka path (events/s broker → store)")
+    from benchmarks.support.kafka_path import measure  # written beside the Kafka event log
+
+    events = records if plan.batched_events is None else records[: plan.batched_events]
+    if plan.kafka_live_seconds is None:
+        return list(measure(settings, work, events, cpus=cores.server))
+    return list(measure(settings, work, events, cpus=cores.server, live_seconds=plan.kafka_live_seconds))
+
+
+def _kill9_kafka_broker(settings: Settings, work: Path, records: list[dict[str, Any]], plan: Plan,
+                        cores: Cores) -> list[Measurement]:
+    """kill -9 of the Kafka broker (Tansu on S3 storage, so topics outlive it) under load."""
+    measurement = "kill -9 of the Kafka broker"
+    require_option("--kafka-bootstrap", measurement)
     try:
-        from benchmarks.support.kafka_path import measure  # the Kafka engineer's measurement
+        import moto.server  # noqa: F401 - the local S3 Tansu keeps its topics in
     except ModuleNotFoundError:
-        raise FeatureMissing("benchmarks.support.kafka_path.measure",
-                             "the Kafka path (events/s broker → store)") from None
-    return list(measure(settings, work, records, cpus=cores.server))
+        raise FeatureMissing("moto[server] (the local S3 that keeps Tansu's topics across a crash; "
+                             "pip install -e '.[test]')", measurement) from None
+    from pydantic import SecretStr
+
+    from benchmarks.support.s3 import LocalS3
+    from benchmarks.support.tansu import TansuBroker
+
+    # Reconnect within half a second of the restart (librdkafka backs off up to 10 s by default).
+    kafka_settings = settings.model_copy(update={"kafka_config": SecretStr('{"reconnect.backoff.max.ms": 500}')})
+    events = numbered_events(records[: plan.kill_events], "kb")
+    with LocalS3() as s3:
+        broker = TansuBroker(storage=s3.create_bucket("bench-tansu"), env=s3.env, log_path=work / "tansu.log")
+        broker.start()
+        try:
+            service = ServiceProcess(kafka_settings, work / "kill-kafka.duckdb", API_KEY,
+                                     ["--no-models", *NO_LIMITS, "--stream", "kafka", "--kafka-bootstrap",
+                                      broker.bootstrap], log_path=work / "kill-kafka.log", cpus=cores.server)
+            service.start()
+
+            def crash() -> ServiceProcess:
+                broker.kill()
+                time.sleep(1.0)  # the service sees the broker down under load
+                broker.start()
+                return service
+
+            fault = fault_run(service, events, API_KEY, kill_after_acks=plan.kill_after_acks, fault=crash)
+        finally:
+            broker.kill()
+    return _fault_measurements(" of the Kafka broker", fault,
+                               f"--stream kafka, Tansu on S3 storage (moto); {plan.kill_events:,} events in "
+                               "batches of 50")
 
 
 def _sections() -> list[tuple[str, Callable[..., list[Measurement]]]]:
@@ -369,6 +415,7 @@ def _sections() -> list[tuple[str, Callable[..., list[Measurement]]]]:
         ("write groups", lambda s, w, r, p, c: _write_group_cost(s, w, r)),
         ("kill -9 of the service", _kill9_service),
         ("kill -9 of a worker, the sink, Redis", _kill9_parts),
+        ("kill -9 of the Kafka broker", _kill9_kafka_broker),
         ("Kafka path", _kafka_runs),
     ]
 

@@ -20,8 +20,7 @@ class FeatureMissing(RuntimeError):
     """A measurement needs a service feature this checkout does not have."""
 
     def __init__(self, feature: str, measurement: str) -> None:
-        super().__init__(f"{measurement} needs {feature}, which this checkout's `shopintent serve` "
-                         "does not have")
+        super().__init__(f"{measurement} needs {feature}, which this checkout does not have")
         self.feature = feature
         self.measurement = measurement
 

@@ -55,6 +55,9 @@ class ServiceProcess:
             "SHOPINTENT_ALLOW_DOWNLOAD": "false",
             "OMP_NUM_THREADS": "1",
         })
+        kafka_config = getattr(self.settings, "kafka_config", None)
+        if kafka_config is not None:  # librdkafka settings for --stream kafka (e.g. reconnect back-off)
+            env["SHOPINTENT_KAFKA_CONFIG"] = kafka_config.get_secret_value()
         if self.settings.pseudonym_key is not None:
             env["SHOPINTENT_PSEUDONYM_KEY"] = self.settings.pseudonym_key.get_secret_value()
         return env
