@@ -29,7 +29,7 @@ NOT_ESTIMATORS = {
 #: Abstract bases: the shape subclasses share, never constructed on their own.
 BASES = {"shopintent.text.rejection:RejectingClassifier", "shopintent.recommend.base:Recommender"}
 CLASSIFIERS = {"IntentClassifier", "FineTunedClassifier", "EnsembleClassifier", "LSTMClassifier",
-               "SessionPurchaseModel"}
+               "SessionPurchaseModel", "FraudModel"}
 REGRESSORS = {"RepeatPurchaseModel"}
 
 

@@ -34,7 +34,7 @@ from shopintent.persist import ModelFileError, peek_kind
 __all__ = ["ESTIMATORS", "PACKAGES", "EstimatorSpec", "estimator_class", "load_model", "make_estimator"]
 
 #: The packages whose public models are estimators (walked by the registry test).
-PACKAGES: tuple[str, ...] = ("text", "behaviour", "recommend", "intervene")
+PACKAGES: tuple[str, ...] = ("text", "behaviour", "recommend", "intervene", "risk")
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,11 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
                       saved_form="as RewardGreedyPolicy"),
         EstimatorSpec("shopintent.intervene.action_dist:LoggedPolicyDistribution", "intervene",
                       {"method": "time_local"}),
+        # -- risk ----------------------------------------------------------------------------------
+        EstimatorSpec("shopintent.risk.fraud:FraudModel", "risk", {"kind": "logistic"}, "fraud_model",
+                      "booster.txt (LightGBM) or coefficients in model.json, model.json (calibrator, "
+                      "cost threshold, feature recipe) + manifest.json"),
+        EstimatorSpec("shopintent.risk.anomaly:AnomalyDetector", "risk", {"n_estimators": 50}),
     )
 }
 
