@@ -44,7 +44,7 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,8 @@ BATCH = 500
 ALL_MODELS = ("text", "behaviour", "recommend", "intervene")
 #: Unlimited rate limits: the ladder sends more one-event writes per minute than the default limit.
 NO_LIMITS = ("--read-limit", "", "--write-limit", "", "--anonymous-limit", "")
+#: A loaded 2-CPU machine starting two workers that each load every model needs more than the default.
+START_TIMEOUT_S = 300.0
 SERVICE_FLAGS = ("--auto-decide", "cart", "--no-train-missing", *NO_LIMITS)
 
 
@@ -137,10 +139,11 @@ def _service(settings: Settings, work: Path, name: str, cores: Cores, extra: tup
                           log_path=work / f"{name}.log", cpus=cores.server)
 
 
-def _started(service: ServiceProcess, suffix: str = "") -> Measurement:
-    seconds = service.start("/readyz", wait_models=ALL_MODELS)
+def _started(service: ServiceProcess, suffix: str = "", workers: int = 1) -> Measurement:
+    seconds = service.start("/readyz", wait_models=ALL_MODELS, timeout_s=START_TIMEOUT_S, consecutive=2 * workers)
+    every = f"; {2 * workers} answers in a row ready (any of the {workers} workers may answer)" if workers > 1 else ""
     return Measurement(f"service start to ready (cached models){suffix}", seconds, "s",
-                       "until /readyz lists text, behaviour, recommend, intervene loaded")
+                       f"until /readyz lists text, behaviour, recommend, intervene loaded{every}")
 
 
 def _ingest_runs(service: ServiceProcess, records: list[dict[str, Any]], single_requests: int = 3000,
@@ -235,7 +238,7 @@ def _decision_ladder(settings: Settings, work: Path, records: list[dict[str, Any
                      cores: Cores) -> list[Measurement]:
     """The ladder on a fresh default service, the knee, and the empty endpoint at the goal rate."""
     service = _service(settings, work, "decide", cores)
-    service.start("/readyz", wait_models=ALL_MODELS)
+    service.start("/readyz", wait_models=ALL_MODELS, timeout_s=START_TIMEOUT_S)
     try:
         rungs = ladders.climb(service, records, API_KEY, plan.rates, plan.seconds_per_rate, "d", cores.load)
         goal = next((r for r in rungs if r.rate == ladders.GOAL_RATE), None)
@@ -247,7 +250,7 @@ def _decision_ladder(settings: Settings, work: Path, records: list[dict[str, Any
         service.stop()
     # The cost of the shopper history, side by side on the same events at the lowest rate.
     service = _service(settings, work, "decide-nohistory", cores, ("--no-shopper-history",))
-    service.start("/readyz", wait_models=ALL_MODELS)
+    service.start("/readyz", wait_models=ALL_MODELS, timeout_s=START_TIMEOUT_S)
     try:
         rungs = ladders.climb(service, records, API_KEY, plan.rates[:1], plan.seconds_per_rate, "n", cores.load)
     finally:
@@ -272,7 +275,7 @@ def _workers_runs(settings: Settings, work: Path, records: list[dict[str, Any]],
     _require_workers(f"the{suffix} runs")
     with RedisServer(work / f"redis-w{workers}", cpus=cores.server) as redis:
         service = _service(settings, work, f"workers{workers}", cores, _redis_flags(redis, workers))
-        out = [_started(service, suffix)]
+        out = [_started(service, suffix, workers)]
         try:
             batched = records if plan.batched_events is None else records[: plan.batched_events]
             out += _ingest_runs(service, batched, plan.single_requests, cores.load, suffix, f"w{workers}")
@@ -280,7 +283,7 @@ def _workers_runs(settings: Settings, work: Path, records: list[dict[str, Any]],
         finally:
             service.stop()
         service = _service(settings, work, f"decide-w{workers}", cores, _redis_flags(redis, workers))
-        service.start("/readyz", wait_models=ALL_MODELS)
+        service.start("/readyz", wait_models=ALL_MODELS, timeout_s=START_TIMEOUT_S, consecutive=2 * workers)
         try:
             rungs = ladders.climb(service, records, API_KEY, (ladders.GOAL_RATE,), plan.seconds_per_rate,
                                   f"w{workers}d", cores.load)
@@ -420,12 +423,18 @@ def _sections() -> list[tuple[str, Callable[..., list[Measurement]]]]:
     ]
 
 
-def run(settings: Settings, quick: bool = False, allow_missing: bool = False) -> BenchResult:
+def run(settings: Settings, quick: bool = False, allow_missing: bool = False,
+        only: Sequence[str] = ()) -> BenchResult:
     """Measure the service end to end over loopback HTTP (``quick``: fewer events, 1 s per rate).
 
     A section whose feature is missing raises :class:`FeatureMissing`; with ``allow_missing`` it is
-    listed under ``parameters["not_measured"]`` instead.
+    listed under ``parameters["not_measured"]`` instead. ``only`` runs just the named sections
+    (smoke runs of one part; a results file for BENCHMARKS.md comes from a run of all).
     """
+    sections = _sections()
+    unknown = set(only) - {name for name, _ in sections}
+    if unknown:
+        raise ValueError(f"unknown section(s) {sorted(unknown)}; known: {[name for name, _ in sections]}")
     plan = QUICK if quick else FULL
     server, load = cpu_split()
     cores = Cores(server, load)
@@ -434,10 +443,16 @@ def run(settings: Settings, quick: bool = False, allow_missing: bool = False) ->
     measurements: list[Measurement] = []
     missing: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, section in _sections():
+        for name, section in sections:
+            if only and name not in only:
+                continue
             log.info("serve benchmark section", section=name, quick=quick)
             try:
-                measurements += section(settings, Path(tmp), records, plan, cores)
+                measured = section(settings, Path(tmp), records, plan, cores)
+                # Logged as they come: a later section failing must not take these numbers with it.
+                log.info("serve benchmark section measured", section=name,
+                         measurements={m.name: round(m.value, 3) for m in measured})
+                measurements += measured
             except FeatureMissing as exc:
                 if not allow_missing:
                     raise
@@ -452,6 +467,8 @@ def run(settings: Settings, quick: bool = False, allow_missing: bool = False) ->
         "plan": asdict(plan), "libraries": _library_versions()}
     if missing:
         parameters["not_measured"] = missing
+    if only:
+        parameters["sections"] = list(only)
     shared = set(cores.server) & set(cores.load)
     return BenchResult(
         area="serve",
@@ -474,11 +491,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 s per rate, fewer events (a smoke run).")
     parser.add_argument("--allow-missing", action="store_true",
                         help="list sections whose feature is missing instead of failing.")
+    parser.add_argument("--only", action="append", default=[], metavar="SECTION",
+                        help="run only this section (repeatable): " + "; ".join(n for n, _ in _sections()))
     parser.add_argument("--out", type=Path, required=True, help="where to write the result JSON.")
     args = parser.parse_args(argv)
     from shopintent.settings import get_settings
 
-    result = run(get_settings(), quick=args.quick, allow_missing=args.allow_missing)
+    result = run(get_settings(), quick=args.quick, allow_missing=args.allow_missing, only=args.only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

@@ -63,12 +63,16 @@ class ServiceProcess:
         return env
 
     def start(self, ready: str = "/healthz", timeout_s: float = 120.0,
-              wait_models: Sequence[str] = ()) -> float:
+              wait_models: Sequence[str] = (), consecutive: int = 1) -> float:
         """Start and wait until ``ready`` answers 200; returns seconds.
 
         With ``wait_models`` (and ``ready="/readyz"``) it waits for those models and the
-        store and stream instead, read from the readiness body: a service may run without
-        some model (``--no-train-missing`` and none cached), which keeps ``/readyz`` at 503.
+        store, log, sink and history parts instead, read from the readiness body: a service
+        may run without some model (``--no-train-missing`` and none cached), which keeps
+        ``/readyz`` at 503; a part a process does not run (a worker's store, whose sink is
+        another process) reads ``null`` and is not waited for. ``consecutive`` answers in a
+        row must be ready: with several workers behind one socket each answer may come from
+        another worker.
         """
         command = [sys.executable, "-m", "shopintent.cli.main", "serve", "--host", "127.0.0.1",
                    "--port", str(self.port), "--store", str(self.store), *self.extra_args]
@@ -79,6 +83,7 @@ class ServiceProcess:
         self.process = subprocess.Popen(command, env=self._env(), stdout=out, stderr=out,
                                         preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)  # noqa: PLW1509
         deadline = time.monotonic() + timeout_s
+        in_a_row = 0
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"service exited with {self.process.returncode} while starting "
@@ -88,13 +93,16 @@ class ServiceProcess:
                 if ready == "/readyz" and wait_models and response.status_code in (200, 503):
                     body = response.json()
                     models = body.get("models", {})
-                    if body.get("store") and body.get("stream") and all(
-                            (models.get(m) or {}).get("ready") for m in wait_models):
-                        break
-                elif response.status_code == 200:
+                    up = all(body.get(part, True) is not False for part in ("store", "stream", "sink", "history"))
+                    ok = up and body.get("stream") is not None and all(
+                        (models.get(m) or {}).get("ready") for m in wait_models)
+                else:
+                    ok = response.status_code == 200
+                in_a_row = in_a_row + 1 if ok else 0
+                if in_a_row >= consecutive:
                     break
             except (httpx.TransportError, ValueError):
-                pass
+                in_a_row = 0
             if time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"service did not become ready in {timeout_s} s")
