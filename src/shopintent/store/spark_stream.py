@@ -46,6 +46,16 @@ import pandas as pd
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, SupportsTriggerAvailableNow
+from pyspark.sql.types import (
+    BooleanType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 
 from shopintent.log import get_logger
 from shopintent.store import pipelines
@@ -54,7 +64,6 @@ from shopintent.store.tables import normalise
 if TYPE_CHECKING:
     from confluent_kafka import Consumer
     from pyspark.sql import DataFrame, SparkSession
-    from pyspark.sql.types import StructType
 
 log = get_logger(__name__)
 
@@ -66,12 +75,22 @@ KEY_HEADER = "key_id"
 APPLIED_HEADER = "applied"
 
 #: Rows of the stream: the canonical event columns, then the message each came from.
-STREAM_SCHEMA = (
-    "event_id STRING, user_id STRING, session_id STRING, timestamp TIMESTAMP, "
-    "event_type STRING, item_id STRING, category_id STRING, query STRING, "
-    "price DOUBLE, quantity BIGINT, "
-    "key_id STRING, applied BOOLEAN, kafka_partition INT, kafka_offset BIGINT"
-)
+STREAM_SCHEMA = StructType([
+    StructField("event_id", StringType()),
+    StructField("user_id", StringType()),
+    StructField("session_id", StringType()),
+    StructField("timestamp", TimestampType()),
+    StructField("event_type", StringType()),
+    StructField("item_id", StringType()),
+    StructField("category_id", StringType()),
+    StructField("query", StringType()),
+    StructField("price", DoubleType()),
+    StructField("quantity", LongType()),
+    StructField("key_id", StringType()),
+    StructField("applied", BooleanType()),
+    StructField("kafka_partition", IntegerType()),
+    StructField("kafka_offset", LongType()),
+])
 _EVENT_FIELDS: tuple[str, ...] = (
     "event_id", "user_id", "session_id", "timestamp", "event_type",
     "item_id", "category_id", "query", "price", "quantity",
@@ -193,7 +212,7 @@ class KafkaEventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow
     so the object pickles.
     """
 
-    def __init__(self, options: KafkaStreamOptions, schema: StructType) -> None:
+    def __init__(self, options: KafkaStreamOptions, schema: StructType = STREAM_SCHEMA) -> None:
         self.options = options
         self.schema = schema
         self._consumer: Consumer | None = None
@@ -293,7 +312,7 @@ class KafkaEventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow
 
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
         """The events of one partition's planned range, as Arrow batches of :data:`STREAM_SCHEMA`."""
-        from confluent_kafka import TopicPartition
+        from confluent_kafka import KafkaError, TopicPartition
         from pyspark.sql.pandas.types import to_arrow_schema
 
         assert isinstance(partition, KafkaPartitionRange)
@@ -306,8 +325,12 @@ class KafkaEventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow
         try:
             while position < partition.end and time.monotonic() - last_message < self.options.idle_timeout_s:
                 for message in consumer.consume(1000, timeout=0.05):
-                    if message.error() is not None:
-                        continue  # end of partition: wait for the planned end or the idle timeout
+                    error = message.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            continue  # wait for the planned end or the idle timeout
+                        raise RuntimeError(f"reading {self.options.topic} partition "
+                                           f"{partition.partition}: {error}")
                     last_message = time.monotonic()
                     if message.offset() >= partition.end:
                         position = partition.end
@@ -339,7 +362,7 @@ class KafkaEventDataSource(DataSource):
     def name(cls) -> str:
         return FORMAT
 
-    def schema(self) -> str:
+    def schema(self) -> StructType:
         return STREAM_SCHEMA
 
     def streamReader(self, schema: StructType) -> KafkaEventStreamReader:
