@@ -17,7 +17,7 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request, Security, status
@@ -48,9 +48,11 @@ class ApiKey:
     secret: bytes = field(repr=False)
     scopes: frozenset[str]
 
-    @property
+    @cached_property
     def key_id(self) -> str:
-        """A fingerprint that names the key in limits and logs without revealing it."""
+        """A fingerprint that names the key in limits and logs without revealing it.
+
+        Hashed once per key (not per request): it is derived from the secret alone."""
         return "k_" + hashlib.sha256(b"shopintent-api-key\x00" + self.secret).hexdigest()[:16]
 
     def allows(self, scope: str) -> bool:

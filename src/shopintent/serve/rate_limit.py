@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from limits import RateLimitItem, parse_many
 from limits.storage import Storage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.concurrency import run_in_threadpool
 
 from shopintent.log import get_logger
@@ -54,7 +54,10 @@ class RateLimiter:
                  storage_uri: str = "memory://") -> None:
         self.limits = dict(limits_by_bucket)
         self.storage: Storage = storage_from_string(storage_uri)
-        self.strategy = MovingWindowRateLimiter(self.storage)
+        # Two counters per (bucket, identity) whatever the limit: a moving window keeps one
+        # timestamp per request in the window (20,000 per key at the default read limit) and
+        # shifts that list on every hit.
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         # Redis is a network call: keep it off the event loop. Memory is a dict update.
         self._blocking = not storage_uri.startswith("memory://")
         self._warned_at = 0.0

@@ -11,6 +11,7 @@ the loaded parser keeps answering.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +111,34 @@ def parser_model(parser: Any) -> tuple[Any, dict[str, Any]]:
     return parser, card
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
+def json_ready(value: Any) -> Any:
+    """``plain(value)`` for a parse result, fast where it is already plain.
+
+    ``ParseResult.as_dict`` is nearly JSON-ready (str, int, rounded floats, a list
+    of slot dicts); only a numpy scalar or a non-finite float needs converting.
+    Exact built-in types are passed through and anything else goes to
+    :func:`plain`, so the answer is the same, at a fraction of the CPU per request.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is dict:
+        return {k if type(k) is str else str(k): json_ready(v) for k, v in value.items()}
+    if kind is list:
+        return [json_ready(v) for v in value]
+    return plain(value)
+
+
 def parse_text(slot: ModelSlot[Any], text: str) -> dict[str, Any]:
     """Parse one text; the library's result as plain JSON."""
-    return plain(slot.get().parse(text).as_dict())
+    return json_ready(slot.get().parse(text).as_dict())
 
 
 def parse_texts(slot: ModelSlot[Any], texts: list[str]) -> list[dict[str, Any]]:
     """Parse several texts in one batched call (what the service's micro-batcher uses)."""
-    return [plain(r.as_dict()) for r in slot.get().parse_batch(texts)]
+    return [json_ready(r.as_dict()) for r in slot.get().parse_batch(texts)]

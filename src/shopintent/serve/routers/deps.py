@@ -7,6 +7,9 @@ from fastapi import Request
 from shopintent.serve.service import Service
 
 
-def get_service(request: Request) -> Service:
-    """The :class:`Service` of the app handling this request."""
+async def get_service(request: Request) -> Service:
+    """The :class:`Service` of the app handling this request.
+
+    ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency in
+    its thread pool, a thread hop per request for one attribute read."""
     return request.app.state.service
