@@ -39,10 +39,7 @@ from typing import Any
 
 from benchmarks.support.tansu import TansuBroker
 from shopintent.evaluation.bench import Measurement
-from shopintent.log import get_logger
 from shopintent.settings import Settings
-
-log = get_logger(__name__)
 
 EVENTS_PER_MESSAGE = 100
 LIVE_RATE = 1_000
@@ -85,7 +82,8 @@ def _wait_for(lines: list[dict[str, Any]], key: str, process: subprocess.Popen[s
         if found:
             return found[-1]
         if process.poll() is not None and not found:
-            raise RuntimeError(f"kafka benchmark child exited with {process.returncode} before {key!r}")
+            raise RuntimeError(f"kafka benchmark child exited with {process.returncode} "
+                               f"before {key!r}")
         if time.monotonic() > deadline:
             process.kill()
             raise TimeoutError(f"kafka benchmark child did not report {key!r} in {timeout_s:g} s")
@@ -165,7 +163,8 @@ def measure(settings: Settings, work: Path, records: list[dict[str, Any]],
         sink.wait(30)
         lag = sampler.stop()
         messages = -(-n // EVENTS_PER_MESSAGE)
-        detail = (f"{n:,} protected Taobao events in {messages:,} messages of {EVENTS_PER_MESSAGE}; "
+        detail = (f"{n:,} protected Taobao events in {messages:,} messages of "
+                  f"{EVENTS_PER_MESSAGE}; "
                   f"Tansu on loopback; sink process → DuckDB file, offsets committed after each "
                   f"stored round; CPUs {cpus or 'all'}")
         out += [
@@ -173,10 +172,13 @@ def measure(settings: Settings, work: Path, records: list[dict[str, Any]],
                         f"{detail}; one process, each publish waits for its delivery report"),
             Measurement("Kafka path: broker → store (backlog)", done["stored"] / done["seconds"],
                         "events/s", f"{detail}; from the sink's first message to its last commit"),
-            Measurement("Kafka path: sink join, first message after start", done["first_after_s"], "s",
-                        "process start, group join (≈ session.timeout.ms / 2 on Tansu) and first fetch"),
-            Measurement("Kafka path: consumer lag max (backlog)", max((v for _, v in lag), default=0),
-                        "messages", "lag over time (s:messages): " + _series(lag)),
+            Measurement("Kafka path: sink join, first message after start",
+                        done["first_after_s"], "s",
+                        "from the sink's start after its imports: group join "
+                        "(≈ session.timeout.ms / 2 on Tansu) and first fetch"),
+            Measurement("Kafka path: consumer lag max (backlog)",
+                        max((v for _, v in lag), default=0), "messages",
+                        "lag over time (s:messages): " + _series(lag)),
         ]
 
         # Live: a producer at LIVE_RATE while the sink stores.
@@ -207,8 +209,8 @@ def measure(settings: Settings, work: Path, records: list[dict[str, Any]],
                         "lag over time (s:messages): " + _series(lag)),
             Measurement(f"Kafka path: stored after the last publish at {live_rate:,} events/s",
                         max(0.0, done["finished_at"] - produced["finished_at"]), "s",
-                        f"{detail}; wall clock from the producer's last delivery report to the sink's "
-                        "last commit"),
+                        f"{detail}; wall clock from the producer's last delivery report to "
+                        "the sink's last commit"),
         ]
     return out
 

@@ -22,7 +22,7 @@ from benchmarks.support.service_process import free_port
 
 
 class LocalS3:
-    """moto's S3 server on ``127.0.0.1:<port>``; ``env`` is what an S3 client (Tansu) needs to use it."""
+    """moto's S3 server on ``127.0.0.1:<port>``; ``env`` points an S3 client (Tansu) at it."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()

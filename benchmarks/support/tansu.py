@@ -39,7 +39,7 @@ def broker_binary() -> str:
 
 
 class TansuBroker:
-    """One Tansu broker process on ``127.0.0.1:<port>``; ``bootstrap`` is what clients connect to."""
+    """One Tansu broker process on ``127.0.0.1:<port>``; clients connect to ``bootstrap``."""
 
     def __init__(self, port: int | None = None, log_path: Path | None = None,
                  storage: str = "memory://tansu/", env: Mapping[str, str] | None = None) -> None:
@@ -51,7 +51,7 @@ class TansuBroker:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 15.0) -> TansuBroker:
-        """Start the broker (again, after ``kill``: same port, same storage) and wait for its port."""
+        """Start the broker (again after ``kill``: same port, same storage), wait for its port."""
         url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--storage", default="memory://tansu/")
     parser.add_argument("--log", type=Path, default=None, help="append the broker's output here")
     parser.add_argument("--wait", type=float, default=None, metavar="SECONDS",
-                        help="start nothing: wait until a broker listens on --port, fail after SECONDS")
+                        help="start nothing: wait for a broker on --port, fail after SECONDS")
     args = parser.parse_args(argv)
     if args.wait is not None:
         deadline = time.monotonic() + args.wait
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> None:
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"no Kafka broker on 127.0.0.1:{args.port} after {args.wait:g} s") from None
+                    raise SystemExit(f"no Kafka broker on 127.0.0.1:{args.port} "
+                                     f"after {args.wait:g} s") from None
                 time.sleep(0.2)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

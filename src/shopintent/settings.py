@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     )
     kafka_config: SecretStr | None = Field(
         default=None,
-        description="librdkafka settings for the Kafka event log (--stream kafka) as a JSON object, "
+        description="librdkafka settings for the Kafka event log (--stream kafka), a JSON object "
         "passed to its producer, consumer and admin client: what a managed cluster needs, e.g. "
         '{"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.username": "...", '
         '"sasl.password": "..."} (docs/kafka.md). Secret: it may hold a password.',

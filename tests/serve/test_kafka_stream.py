@@ -45,7 +45,8 @@ def _names() -> tuple[str, str]:
     return f"t{n}", f"g{n}"
 
 
-def _source(broker: TansuBroker, topic: str, group: str, name: str, **kwargs: object) -> KafkaEventSource:
+def _source(broker: TansuBroker, topic: str, group: str, name: str,
+            **kwargs: object) -> KafkaEventSource:
     return KafkaEventSource(broker.bootstrap, topic, group, name, session_timeout_ms=SESSION_MS,
                             **kwargs)  # type: ignore[arg-type]
 
@@ -76,7 +77,7 @@ def _protected(settings: Settings, n: int) -> tuple[Pseudonymizer, list[dict[str
 
 def _duckdb_sink(store: EventStore, pseudonymizer: Pseudonymizer
                  ) -> Callable[[Sequence[StreamMessage]], None]:
-    """A store sink: protected rows appended as they are, raw events through the full ingest path."""
+    """A store sink: protected rows appended as they are, raw events through full ingest."""
     def sink(messages: Sequence[StreamMessage]) -> None:
         for message in messages:
             if message.key_id is None:
@@ -98,7 +99,7 @@ def test_protected_taobao_events_round_trip_and_committed_ones_are_not_redeliver
     got = _read_until(source, lambda g: len(g) == 4)
     assert sorted(m.message_id for m in got) == sorted(ids)
     by_id = {m.message_id: m for m in got}
-    assert [e for i in ids for e in by_id[i].events] == records  # byte-for-byte the records published
+    assert [e for i in ids for e in by_id[i].events] == records  # the records as published
     assert {m.key_id for m in got} == {pseudonymizer.key_id}
     assert [by_id[i].applied for i in ids] == [True, False, False, False]
     assert source.pending() == 4
@@ -154,7 +155,8 @@ def test_bad_configuration_is_refused_naming_the_setting(broker: TansuBroker) ->
         KafkaEventSource(closed.bootstrap, connect_timeout_s=1.0)
     assert topic_for("shopintent:events") == "shopintent.events"
     with pytest.raises(ValueError, match="SHOPINTENT_KAFKA_CONFIG is not JSON") as refused:
-        Settings(kafka_config="security.protocol=SASL_SSL sasl.password=hunter2").kafka_client_config()
+        Settings(kafka_config="security.protocol=SASL_SSL sasl.password=hunter2"
+                 ).kafka_client_config()
     assert "hunter2" not in str(refused.value)
     assert Settings(kafka_config='{"security.protocol": "SASL_SSL"}').kafka_client_config() == {
         "security.protocol": "SASL_SSL"}
@@ -184,7 +186,9 @@ def test_a_killed_consumers_partitions_and_unacknowledged_messages_go_to_the_sur
                              cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     try:
         lines: list[dict[str, object]] = []
-        reader = threading.Thread(target=lambda: [lines.append(json.loads(x)) for x in child.stdout],  # type: ignore[union-attr]
+        assert child.stdout is not None
+        out = child.stdout
+        reader = threading.Thread(target=lambda: [lines.append(json.loads(x)) for x in out],
                                   daemon=True)
         reader.start()
         # Both members own partitions, together all three.
@@ -196,7 +200,8 @@ def test_a_killed_consumers_partitions_and_unacknowledged_messages_go_to_the_sur
             ours = survivor.assigned_partitions
             if theirs and ours and sorted(ours + theirs[-1]) == [0, 1, 2]:  # type: ignore[operator]
                 break
-        ids = {survivor.publish([{"event_id": f"e{i}", "user_id": f"shopper-{i}"}]) for i in range(30)}
+        ids = {survivor.publish([{"event_id": f"e{i}", "user_id": f"shopper-{i}"}])
+               for i in range(30)}
         acked: set[str] = set()
         deadline = time.monotonic() + 30
         while len(acked) + sum("read" in line for line in lines) < 30:
@@ -219,7 +224,9 @@ def test_a_killed_consumers_partitions_and_unacknowledged_messages_go_to_the_sur
         survivor.close()
 
 
-def test_events_delivered_twice_are_stored_once_in_duckdb(broker: TansuBroker, settings: Settings) -> None:
+def test_events_delivered_twice_are_stored_once_in_duckdb(
+    broker: TansuBroker, settings: Settings
+) -> None:
     topic, group = _names()
     pseudonymizer, records = _protected(settings, 300)
     raw = taobao_records(settings, 350)[300:]
@@ -229,8 +236,8 @@ def test_events_delivered_twice_are_stored_once_in_duckdb(broker: TansuBroker, s
     source.publish(records[:100], key_id=pseudonymizer.key_id, applied=True)  # a producer retry
     source.publish(raw)  # an outside producer's raw events: protected by the sink
     store = EventStore(":memory:")
-    consumer = StreamConsumer(source, _duckdb_sink(store, pseudonymizer), key_id=pseudonymizer.key_id,
-                              poll_s=0.2)
+    consumer = StreamConsumer(source, _duckdb_sink(store, pseudonymizer),
+                              key_id=pseudonymizer.key_id, poll_s=0.2)
     deadline = time.monotonic() + 20
     while consumer.acked < 5:
         assert time.monotonic() < deadline, f"{consumer.acked} messages stored"
@@ -247,7 +254,7 @@ def test_events_delivered_twice_are_stored_once_in_duckdb(broker: TansuBroker, s
 def test_every_acknowledged_event_survives_a_kill_9_of_the_broker_on_durable_storage(
     settings: Settings,
 ) -> None:
-    pytest.importorskip("moto.server", reason="the durable broker test needs moto[server] (test extra)")
+    pytest.importorskip("moto.server", reason="needs moto[server] (a test extra)")
     from benchmarks.support.s3 import LocalS3
 
     topic, group = _names()
@@ -316,5 +323,6 @@ def test_the_service_commits_events_to_kafka_and_its_sink_stores_each_once(
     logged = _read_until(reader, lambda g: sum(len(m.events) for m in g) >= 400)
     assert {(m.key_id, m.applied) for m in logged} == {(key_id, True)}
     assert sorted({e["event_id"] for m in logged for e in m.events}) == sorted(stored["event_id"])
-    assert not {str(r["user_id"]) for r in records} & {e["user_id"] for m in logged for e in m.events}
+    logged_users = {e["user_id"] for m in logged for e in m.events}
+    assert not {str(r["user_id"]) for r in records} & logged_users
     reader.close()

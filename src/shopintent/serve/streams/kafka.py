@@ -26,6 +26,7 @@ Managed clusters need security settings the service does not know about:
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -55,6 +56,23 @@ RESERVED_SETTINGS = frozenset({
 _NO_OFFSET = -1001
 
 
+class _ClientLog:
+    """librdkafka's own log lines (connection refused, broker down, ...) as structured log events.
+
+    Without it the C library writes them straight to stderr; confluent-kafka calls
+    ``log(level, fmt, *args)`` with a :mod:`logging` level while the client is polled.
+    """
+
+    def log(self, level: int, fmt: str, *args: object) -> None:
+        text = fmt % args if args else fmt
+        if level >= logging.ERROR:
+            log.error("kafka client", detail=text)
+        elif level >= logging.WARNING:
+            log.warning("kafka client", detail=text)
+        elif level >= logging.INFO:
+            log.info("kafka client", detail=text)
+
+
 class KafkaPublishError(RuntimeError):
     """The broker did not confirm a message: its events are not in the log."""
 
@@ -78,7 +96,7 @@ def _check_client_config(client_config: Mapping[str, Any] | None) -> dict[str, A
 
 
 class KafkaEventSource(EventSource):
-    """Producer and group consumer of ``topic`` on the cluster at ``bootstrap`` (``HOST:PORT[,...]``).
+    """Producer and group consumer of ``topic`` at ``bootstrap`` (``HOST:PORT[,HOST:PORT...]``).
 
     ``consumer`` names this member (``client.id``; default host and process id).
     ``session_timeout_ms`` is how long the group waits for a silent member before
@@ -86,9 +104,9 @@ class KafkaEventSource(EventSource):
     that long; ``session.timeout.ms`` in ``client_config`` wins over it).
     ``partitions`` and ``replication_factor`` apply only when the topic does not
     exist yet and is created here; a replication factor of -1 is the cluster's
-    ``default.replication.factor`` (on a managed cluster, 3 or so; on one broker, 1). ``delivery_timeout_s`` bounds
-    how long ``publish`` waits for the broker's confirmation, ``connect_timeout_s``
-    how long the constructor waits for the cluster to answer at all.
+    ``default.replication.factor``. ``delivery_timeout_s`` bounds how long
+    ``publish`` waits for the broker's confirmation, ``connect_timeout_s`` how long
+    the constructor waits for the cluster to answer at all.
     """
 
     backend = "kafka"
@@ -121,14 +139,15 @@ class KafkaEventSource(EventSource):
             raise ValueError(f"kafka session_timeout_ms {session_timeout_ms} is below 100 ms")
         self.session_timeout_ms = session_timeout_ms
         common = {"bootstrap.servers": self.bootstrap, "client.id": self.consumer_name,
-                  **self.client_config}
+                  "logger": _ClientLog(), **self.client_config}
         self._common = common
         self._ensure_topic(connect_timeout_s)
         self._producer = Producer({
             **common, "acks": "all", "enable.idempotence": True, "linger.ms": 0,
             "message.timeout.ms": int(delivery_timeout_s * 1000),
         })
-        self._consumer: Consumer | None = None  # joined on first read: publish-only workers never join
+        # Joined on first read: a publish-only HTTP worker never joins the group.
+        self._consumer: Consumer | None = None
         self._lag_client: Consumer | None = None
         self._lock = threading.RLock()
         # Per assigned partition: offsets read and not yet acknowledged, and the offset after the
@@ -140,7 +159,7 @@ class KafkaEventSource(EventSource):
     # -- topic ------------------------------------------------------------------------------
 
     def _ensure_topic(self, timeout_s: float = 15.0) -> None:
-        """Create the topic unless it exists (a managed cluster may forbid creating; then it must exist)."""
+        """Create the topic unless it exists (a managed cluster may forbid that: it must exist)."""
         admin = AdminClient(self._common)
         try:
             metadata = admin.list_topics(timeout=timeout_s)
@@ -157,14 +176,16 @@ class KafkaEventSource(EventSource):
             log.info("kafka topic created", topic=self.topic, partitions=self.partitions,
                      replication_factor=self.replication_factor, bootstrap=self.bootstrap)
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # another process won the race
+            # TOPIC_ALREADY_EXISTS: another process created it in the meantime.
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise RuntimeError(f"could not create Kafka topic {self.topic!r} at "
                                    f"{self.bootstrap}: {exc.args[0].str()}") from exc
 
     # -- producing --------------------------------------------------------------------------
 
-    def _chunks(self, events: Sequence[Mapping[str, Any]]) -> list[tuple[str, Sequence[Mapping[str, Any]]]]:
-        """The message bodies of ``events``: one, or halves until each fits ``max_message_bytes``."""
+    def _chunks(self, events: Sequence[Mapping[str, Any]]
+                ) -> list[tuple[str, Sequence[Mapping[str, Any]]]]:
+        """The message bodies of ``events``: one, or halves until each fits the size limit."""
         body = encode_events(events)
         if len(events) <= 1 or len(body.encode("utf-8")) <= self.max_message_bytes:
             return [(body, events)]
@@ -173,7 +194,7 @@ class KafkaEventSource(EventSource):
 
     def publish(self, events: Sequence[Mapping[str, Any]], key_id: str | None = None,
                 applied: bool = False) -> str:
-        """Produce ``events`` and wait for the broker's confirmation; returns ``topic:partition:offset``.
+        """Produce ``events``, wait for the broker to confirm; return ``topic:partition:offset``.
 
         One message per call; a group too big for one message (``max_message_bytes``)
         is split into several, produced together, and their ids are joined by ``,``.
@@ -195,8 +216,9 @@ class KafkaEventSource(EventSource):
         while len(reports) < len(chunks):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"Kafka at {self.bootstrap} did not confirm {len(chunks) - len(reports)} "
-                                   f"message(s) to topic {self.topic!r} within {self.delivery_timeout_s:g} s")
+                raise TimeoutError(
+                    f"Kafka at {self.bootstrap} did not confirm {len(chunks) - len(reports)} "
+                    f"message(s) to topic {self.topic!r} within {self.delivery_timeout_s:g} s")
             self._producer.flush(min(remaining, 1.0))
         ids = []
         for error, message in reports:
@@ -256,7 +278,7 @@ class KafkaEventSource(EventSource):
         return sorted(tp.partition for tp in self._consumer.assignment() if tp.topic == self.topic)
 
     def read(self, max_messages: int, timeout_s: float) -> list[StreamMessage]:
-        """Up to ``max_messages`` messages, waiting up to ``timeout_s`` (the group join happens here)."""
+        """Up to ``max_messages`` messages within ``timeout_s`` (the group join happens here)."""
         consumer = self._member()
         out = []
         for message in consumer.consume(num_messages=max_messages, timeout=timeout_s):
@@ -288,7 +310,7 @@ class KafkaEventSource(EventSource):
                              headers.get(APPLIED_HEADER) == b"1")
 
     def ack(self, messages: Sequence[StreamMessage]) -> None:
-        """Commit, synchronously, past every message acknowledged so far with none unacknowledged below.
+        """Commit, synchronously, past acknowledged messages with none unacknowledged below them.
 
         Call only after the messages' events are stored. Messages of partitions
         revoked since they were read are not committed (their new owner reads them again).
@@ -335,7 +357,7 @@ class KafkaEventSource(EventSource):
         return lag
 
     def close(self) -> None:
-        """Leave the group (its partitions move to the other members at once) and flush the producer."""
+        """Flush the producer and leave the group (its partitions move to the others at once)."""
         self._producer.flush(self.delivery_timeout_s)
         if self._consumer is not None:
             self._consumer.close()
