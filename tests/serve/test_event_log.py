@@ -225,3 +225,37 @@ def test_live_events_from_records_equal_those_of_the_stored_rows(settings: Setti
         ingest_protected(store, prepared.records, Pseudonymizer.from_settings(settings).key_id)
         from_store = live_events(store.events())
     assert live_events_from_records(prepared.records) == from_store
+
+
+def test_serve_sink_stores_what_the_log_holds_and_stops_on_sigterm(settings: Settings, tmp_path: Path) -> None:
+    import time
+
+    import duckdb
+
+    records = taobao_records(settings, 150)
+    store_path = tmp_path / "events.duckdb"
+    with make_client(settings, store_path=store_path) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        service.consumer.stop()  # leave the events in the log, for the sink process
+        for start in range(0, 150, 50):
+            assert client.post("/v1/events", json={"events": records[start : start + 50]},
+                               headers=AUTH).json()["stored"] == 50
+        assert service.log_pending() == 3
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"),
+           "SHOPINTENT_DATA_DIR": str(settings.data_dir), "SHOPINTENT_STATE_DIR": str(settings.state_dir),
+           "SHOPINTENT_ALLOW_DOWNLOAD": "false",
+           "SHOPINTENT_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value()}  # type: ignore[union-attr]
+    sink = subprocess.Popen([sys.executable, "-m", "shopintent.cli.main", "serve", "sink", "--stream",
+                             "file", "--state", "memory", "--store", str(store_path), "--no-models"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    offset = store_path.with_name("events.duckdb.log") / "offset.json"
+    deadline = time.monotonic() + 60
+    while not (offset.exists() and json.loads(offset.read_text())["id"] == 3):
+        assert sink.poll() is None and time.monotonic() < deadline, "the sink did not store the log"
+        time.sleep(0.1)
+    sink.send_signal(signal.SIGTERM)
+    output, _ = sink.communicate(timeout=60)
+    assert sink.returncode == 0, output
+    assert "shopintent store sink: file" in output
+    with duckdb.connect(str(store_path), read_only=True) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM events").fetchall()[0][0] == 150
