@@ -14,9 +14,9 @@ look strange for that reason alone, and a simulated bot would be caught for
 being new rather than for how it behaves.
 
 Reason codes: for every feature the detector keeps the real sessions'
-distribution and names the features on which a session lies beyond the
-``reason_quantile`` (default 1 % / 99 %) of real sessions, most extreme
-first (``"events_per_min 42.0 above 99 % of real sessions (max seen 6.3)"``).
+distribution (sessions of three events or more) and names the features on
+which a session lies beyond the ``reason_quantile`` (default 1 % / 99 %) of
+real sessions, most extreme first (``"events_per_min 42.0 above 99 % of real sessions (max seen 6.3)"``).
 They say *why a session looks unusual*, which the forest alone does not.
 
 The evaluation (benchmark ``risk``) injects simulated bots
@@ -124,7 +124,8 @@ class AnomalyDetector(BaseEstimator):
 
     Parameters: ``n_estimators``, ``max_samples`` (of the forest),
     ``reason_quantile`` (a feature is a reason beyond this quantile of the
-    real sessions, either side), ``random_state``.
+    real sessions, either side), ``reason_min_events`` (the reasons' reference is the real sessions
+    with at least this many events), ``contamination``, ``random_state``.
 
     Learned: ``forest_``, ``feature_names_``, ``low_`` / ``high_`` (the reason
     quantiles per feature), ``min_`` / ``max_`` (seen range), ``threshold_``
@@ -140,8 +141,10 @@ class AnomalyDetector(BaseEstimator):
     """
 
     def __init__(self, n_estimators: int = 200, max_samples: int | str = "auto",
-                 reason_quantile: float = 0.99, contamination: float = 0.01, random_state: int = 0) -> None:
+                 reason_quantile: float = 0.99, reason_min_events: int = 3, contamination: float = 0.01,
+                 random_state: int = 0) -> None:
         self.n_estimators = n_estimators
+        self.reason_min_events = reason_min_events
         self.max_samples = max_samples
         self.reason_quantile = reason_quantile
         self.contamination = contamination
@@ -158,9 +161,14 @@ class AnomalyDetector(BaseEstimator):
             raise ValueError(f"session feature(s) {bad} hold missing or infinite values")
         self.forest_ = IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples,
                                        random_state=self.random_state, n_jobs=1).fit(values)
-        self.low_ = np.quantile(values, 1 - self.reason_quantile, axis=0)
-        self.high_ = np.quantile(values, self.reason_quantile, axis=0)
-        self.min_, self.max_ = values.min(axis=0), values.max(axis=0)
+        # reasons compare with sessions long enough for shares to mean something: among one- and
+        # two-event sessions a cart share of 1.0 is common, so it could never be a reason
+        reference = values
+        if "n_events" in X.columns and (X["n_events"] >= self.reason_min_events).sum() >= 10:
+            reference = values[(X["n_events"] >= self.reason_min_events).to_numpy()]
+        self.low_ = np.quantile(reference, 1 - self.reason_quantile, axis=0)
+        self.high_ = np.quantile(reference, self.reason_quantile, axis=0)
+        self.min_, self.max_ = reference.min(axis=0), reference.max(axis=0)
         self.threshold_ = float(np.quantile(self.score(X), 1 - self.contamination))
         return self
 
