@@ -37,7 +37,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,8 @@ EVENT_ID_LENGTH = 32
 CLIENT_ID_NAMESPACE, CONTENT_NAMESPACE = "event", "event_content"
 #: The columns an event's content id covers, in a fixed order.
 CONTENT_COLUMNS: tuple[str, ...] = tuple(c for c in EVENT_COLUMNS if c != "event_id")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _field(column: pd.Series) -> list[str]:
@@ -73,7 +76,59 @@ def _field(column: pd.Series) -> list[str]:
     else:
         values = [v if v is None or isinstance(v, str) else str(v)
                   for v in column.to_numpy(dtype=object, na_value=None).tolist()]
-    return ["-" if v is None else f"{len(v)}={v}" for v in values]
+    return [_cell(v) for v in values]
+
+
+def _cell(text: str | None) -> str:
+    # The length prefix makes the encoding unambiguous without escaping.
+    return "-" if text is None else f"{len(text)}={text}"
+
+
+def _with_occurrence(content: str, occurrence: int) -> str:
+    """What a content id is made of: the content and its occurrence among identical rows."""
+    return f"{content}|#{occurrence}"
+
+
+def _value_text(value: object) -> str | None:
+    """One canonical value as :func:`_field` spells its column's dtype."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return str((value - _EPOCH) // _MICROSECOND)
+    if isinstance(value, float):
+        return None if value != value else repr(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def row_content(row: Mapping[str, object]) -> str:
+    """:func:`canonical_content` of one canonical row dict (a row of ``validate_rows``)."""
+    return "|".join([_cell(_value_text(row[c])) for c in CONTENT_COLUMNS])
+
+
+def keyed_event_ids_rows(rows: Sequence[Mapping[str, object]], pseudonymizer: Pseudonymizer,
+                         groups: Sequence[Hashable] | None = None) -> list[str]:
+    """:func:`keyed_event_ids` of canonical row dicts: the same id for the same row and request.
+
+    For a few rows (one request) the ids are computed one by one instead of over a table;
+    ``groups`` as in :func:`keyed_event_ids`.
+    """
+    if groups is not None and len(groups) != len(rows):
+        raise ValueError(f"groups has {len(groups)} labels for {len(rows)} rows")
+    seen: dict[tuple[Hashable, str], int] = {}
+    ids = []
+    for i, row in enumerate(rows):
+        given = row["event_id"]
+        if given is not None:
+            ids.append(pseudonymizer.pseudonymize(str(given), CLIENT_ID_NAMESPACE,
+                                                  length=EVENT_ID_LENGTH))
+            continue
+        content = row_content(row)
+        key = (0 if groups is None else groups[i], content)
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        ids.append(pseudonymizer.pseudonymize(_with_occurrence(content, occurrence),
+                                              CONTENT_NAMESPACE, length=EVENT_ID_LENGTH))
+    return ids
 
 
 def canonical_content(frame: pd.DataFrame) -> pd.Series:
@@ -116,7 +171,8 @@ def keyed_event_ids(frame: pd.DataFrame, pseudonymizer: Pseudonymizer,
         batch = (pd.Series(np.zeros(len(rows), dtype=np.int64), index=rows.index) if groups is None
                  else pd.Series(np.asarray(groups)[anonymous], index=rows.index))
         occurrence = content.groupby([batch, content], sort=False).cumcount().tolist()
-        keyed = pd.Series([f"{c}|#{n}" for c, n in zip(content.tolist(), occurrence, strict=True)],
+        keyed = pd.Series([_with_occurrence(c, n) for c, n in zip(content.tolist(), occurrence,
+                                                                   strict=True)],
                           index=rows.index, dtype=object)
         out[anonymous] = pseudonymizer.pseudonymize_series(
             keyed, CONTENT_NAMESPACE, length=EVENT_ID_LENGTH).to_numpy()

@@ -15,15 +15,16 @@ is still a usable id). A new text column is scrubbed without touching this modul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shopintent.log import get_logger
-from shopintent.privacy.event_ids import keyed_event_ids
+from shopintent.privacy.event_ids import keyed_event_ids, keyed_event_ids_rows
 from shopintent.privacy.pseudonym import Pseudonymizer
-from shopintent.privacy.scrub import scrub_series
+from shopintent.privacy.scrub import scrub_series, scrub_value
 from shopintent.schema.validation import EVENT_COLUMNS
 
 log = get_logger(__name__)
@@ -93,3 +94,29 @@ def protect_events(frame: pd.DataFrame, pseudonymizer: Pseudonymizer,
         protected[column] = pseudonyms.astype(frame[column].dtype)
     log.debug("events protected", rows=len(protected), texts_scrubbed=changed)
     return protected
+
+
+def protect_rows(rows: Sequence[Mapping[str, Any]], pseudonymizer: Pseudonymizer,
+                 groups: Sequence[Hashable] | None = None) -> list[dict[str, Any]]:
+    """:func:`protect_events` for canonical row dicts: the same ids, pseudonyms and scrubbed text.
+
+    ``rows`` are the ``valid`` rows of
+    :func:`~shopintent.schema.validation.validate_rows`; each comes back as a new dict
+    with its keys in the same order, ``event_id`` keyed
+    (:func:`~shopintent.privacy.event_ids.keyed_event_ids_rows`, ``groups`` as there),
+    the :data:`ID_NAMESPACES` ids pseudonymised and :data:`TEXT_COLUMNS` scrubbed.
+    """
+    ids = keyed_event_ids_rows(rows, pseudonymizer, groups=groups)
+    out = []
+    for row, event_id in zip(rows, ids, strict=True):
+        protected = dict(row)
+        protected["event_id"] = event_id
+        for column, namespace in ID_NAMESPACES.items():
+            value = row[column]
+            protected[column] = None if value is None else pseudonymizer.pseudonymize(
+                value, namespace=namespace)
+        for column in TEXT_COLUMNS:
+            protected[column] = scrub_value(row[column])
+        out.append(protected)
+    log.debug("events protected", rows=len(out))
+    return out

@@ -67,6 +67,7 @@ from shopintent.privacy.pii_phone import MIN_DIGITS, phone_spans
 __all__ = [
     "ADDRESS", "CARD", "EMAIL", "ID_CARD", "IP", "PHONE", "PII_KINDS", "QQ", "WECHAT",
     "PiiMatch", "find_pii", "id_card_checksum_valid", "luhn_valid", "scrub_series", "scrub_text",
+    "scrub_value",
 ]
 
 PHONE: Final = "PHONE"
@@ -241,6 +242,18 @@ def scrub_text(text: str) -> str:
         text = scrubbed
 
 
+def scrub_value(value: object) -> object:
+    """:func:`scrub_text` of one cell as :func:`scrub_series` treats it: non-text kept as it is.
+
+    Text that cannot hold personal data (see :func:`_may_hold_pii`) is returned itself,
+    unexamined; so is text that scrubbing leaves unchanged.
+    """
+    if isinstance(value, str) and _may_hold_pii(value):
+        new = scrub_text(value)
+        return value if new == value else new
+    return value
+
+
 def scrub_series(series: pd.Series) -> pd.Series:
     """:func:`scrub_text` over a column; nulls and non-text values are kept as they are.
 
@@ -257,13 +270,9 @@ def scrub_series(series: pd.Series) -> pd.Series:
         return series.copy()
     cleaned = np.empty(len(uniques) + 1, dtype=object)
     changed = False
-    may_hold = _may_hold_pii
     for i, value in enumerate(uniques):
-        if isinstance(value, str) and may_hold(value):
-            new = scrub_text(value)
-            changed = changed or new != value
-        else:
-            new = value
+        new = scrub_value(value)
+        changed = changed or new is not value
         cleaned[i] = new
     if not changed:
         return series.copy()

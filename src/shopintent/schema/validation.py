@@ -9,9 +9,11 @@ dropped silently. Row numbers are 1-based: row 1 is the first record of the batc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,21 @@ _LATEST = pd.Timestamp("2100-01-01", tz="UTC")
 #: the configured value (same default); this module imports nothing from the package.
 DEFAULT_MAX_FUTURE_SKEW_S = 300.0
 _SPANS = (("year", 365.25 * 86400), ("day", 86400.0), ("hour", 3600.0), ("minute", 60.0))
+
+# Each rule's reason, written once: validate_events and validate_rows both report these.
+_MISSING = "is missing"
+_NOT_A_DATE = "is not a date (ISO-8601 or unix seconds)"
+_OUT_OF_RANGE = "is outside 1990-2100 (milliseconds given as seconds?)"
+_NOT_AN_EVENT_TYPE = f"is not an event type ({', '.join(t.value for t in EventType)})"
+_NO_ITEM = "is missing (required for view, cart, favourite and purchase events)"
+_NO_QUERY = "is missing (required for search events)"
+_NOT_A_NUMBER = "is not a number"
+_NOT_FINITE = "is not finite"
+_NEGATIVE = "is negative"
+_NOT_WHOLE = "is not a whole number"
+_BELOW_ONE = "is less than 1"
+_KNOWN_TYPES = frozenset(t.value for t in EventType)
+_ITEM_TYPES = frozenset(t.value for t in ITEM_EVENT_TYPES)
 
 
 class ValidationError(ValueError):
@@ -127,14 +144,32 @@ def how_far(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def _too_far_ahead(timestamp: pd.Series, now: datetime | pd.Timestamp | None,
-                   max_future_skew_s: float) -> tuple[pd.Series, pd.Series]:
-    """Which timestamps lie more than the skew after ``now``, and by how many seconds."""
+def _clock(now: datetime | pd.Timestamp | None, max_future_skew_s: float) -> pd.Timestamp:
+    """The time future dates are measured from (the wall clock unless ``now`` is given)."""
     if max_future_skew_s < 0 or not np.isfinite(max_future_skew_s):
         raise ValueError(f"max_future_skew_s {max_future_skew_s} must be a finite number >= 0")
     clock = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     if clock.tzinfo is None:
         raise ValueError(f"now {clock} has no time zone; pass a UTC time")
+    return clock
+
+
+def _future_reason(ahead_s: float, max_future_skew_s: float) -> str:
+    return (f"is {how_far(ahead_s)} in the future; the limit is "
+            f"{max_future_skew_s:g} s (SHOPINTENT_MAX_FUTURE_SKEW_S)")
+
+
+def _shown(value: Any) -> str:
+    """A rejected raw value as its reason shows it: nulls as the empty string."""
+    gone = value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, float) and np.isnan(value))
+    return "" if gone else str(value)
+
+
+def _too_far_ahead(timestamp: pd.Series, now: datetime | pd.Timestamp | None,
+                   max_future_skew_s: float) -> tuple[pd.Series, pd.Series]:
+    """Which timestamps lie more than the skew after ``now``, and by how many seconds."""
+    clock = _clock(now, max_future_skew_s)
     ahead = (timestamp - clock).dt.total_seconds()
     return ahead.gt(max_future_skew_s).fillna(False).astype(bool), ahead
 
@@ -143,10 +178,7 @@ def _reject(
     rejections: list[Rejection], mask: pd.Series, raw: pd.Series, name: str, reason: str
 ) -> None:
     for row in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False)):
-        value = raw.iloc[row]
-        shown = "" if value is None or value is pd.NA or value is pd.NaT or (
-            isinstance(value, float) and np.isnan(value)) else value
-        rejections.append(Rejection(int(row) + 1, name, str(shown), reason))
+        rejections.append(Rejection(int(row) + 1, name, _shown(raw.iloc[row]), reason))
 
 
 def validate_events(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event], *,
@@ -171,7 +203,7 @@ def validate_events(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event], *
             frame[column] = pd.NA
     rejections: list[Rejection] = []
     user_id = _text_column(frame["user_id"])
-    _reject(rejections, user_id.isna(), frame["user_id"], "user_id", "is missing")
+    _reject(rejections, user_id.isna(), frame["user_id"], "user_id", _MISSING)
     timestamp = _check_timestamps(frame["timestamp"], rejections, max_future_skew_s, now)
     event_type = _check_event_types(frame["event_type"], rejections)
     item_id, query = _check_item_and_query(frame, event_type, rejections)
@@ -204,45 +236,43 @@ def _check_timestamps(raw: pd.Series, rejections: list[Rejection], max_future_sk
     """Parse ``timestamp``; reject missing, unparseable, out-of-range and too-far-ahead dates."""
     timestamp = _parse_timestamps(raw)
     absent = raw.isna() | (raw.astype("string").str.strip() == "")
-    _reject(rejections, absent, raw, "timestamp", "is missing")
-    _reject(rejections, timestamp.isna() & ~absent, raw, "timestamp",
-            "is not a date (ISO-8601 or unix seconds)")
+    _reject(rejections, absent, raw, "timestamp", _MISSING)
+    _reject(rejections, timestamp.isna() & ~absent, raw, "timestamp", _NOT_A_DATE)
     out_of_range = timestamp.notna() & ((timestamp < _EARLIEST) | (timestamp >= _LATEST))
-    _reject(rejections, out_of_range, raw, "timestamp",
-            "is outside 1990-2100 (milliseconds given as seconds?)")
+    _reject(rejections, out_of_range, raw, "timestamp", _OUT_OF_RANGE)
     if max_future_skew_s is not None:
         ahead_mask, ahead_s = _too_far_ahead(timestamp, now, max_future_skew_s)
         ahead_mask &= ~out_of_range
         for row in np.flatnonzero(ahead_mask.to_numpy()):
-            rejections.append(Rejection(
-                int(row) + 1, "timestamp", str(raw.iloc[row]),
-                f"is {how_far(float(ahead_s.iloc[row]))} in the future; the limit is "
-                f"{max_future_skew_s:g} s (SHOPINTENT_MAX_FUTURE_SKEW_S)"))
+            reason = _future_reason(float(ahead_s.iloc[row]), max_future_skew_s)
+            rejections.append(Rejection(int(row) + 1, "timestamp", str(raw.iloc[row]), reason))
     return timestamp
 
 
 def _check_event_types(raw: pd.Series, rejections: list[Rejection]) -> pd.Series:
     """Canonical ``event_type`` (aliases mapped); reject missing and unknown types."""
-    type_text = _text_column(raw).str.lower()
+    type_text = _event_type_text(raw)
     event_type = type_text.replace(EVENT_TYPE_ALIASES)
-    known = event_type.isin([t.value for t in EventType])
-    _reject(rejections, type_text.isna(), raw, "event_type", "is missing")
-    allowed = ", ".join(t.value for t in EventType)
-    _reject(rejections, type_text.notna() & ~known, raw, "event_type",
-            f"is not an event type ({allowed})")
+    known = event_type.isin(_KNOWN_TYPES)
+    _reject(rejections, type_text.isna(), raw, "event_type", _MISSING)
+    _reject(rejections, type_text.notna() & ~known, raw, "event_type", _NOT_AN_EVENT_TYPE)
     return event_type
+
+
+def _event_type_text(raw: pd.Series) -> pd.Series:
+    """``event_type`` as typed, stripped and lower-cased (before aliases are resolved)."""
+    return _text_column(raw).str.lower()
 
 
 def _check_item_and_query(frame: pd.DataFrame, event_type: pd.Series,
                           rejections: list[Rejection]) -> tuple[pd.Series, pd.Series]:
     """``item_id`` and ``query``; reject item events without an item and searches without a query."""
     item_id = _text_column(frame["item_id"])
-    needs_item = event_type.isin([t.value for t in ITEM_EVENT_TYPES])
-    _reject(rejections, needs_item & item_id.isna(), frame["item_id"], "item_id",
-            "is missing (required for view, cart, favourite and purchase events)")
+    needs_item = event_type.isin(_ITEM_TYPES)
+    _reject(rejections, needs_item & item_id.isna(), frame["item_id"], "item_id", _NO_ITEM)
     query = _text_column(frame["query"])
     _reject(rejections, (event_type == EventType.SEARCH.value) & query.isna(), frame["query"],
-            "query", "is missing (required for search events)")
+            "query", _NO_QUERY)
     return item_id, query
 
 
@@ -250,9 +280,9 @@ def _check_price(raw: pd.Series, rejections: list[Rejection]) -> pd.Series:
     """Numeric ``price`` (missing allowed); reject text, infinities and negative prices."""
     price = pd.to_numeric(raw, errors="coerce")
     given = raw.notna() & (raw.astype("string").str.strip() != "")
-    _reject(rejections, given & price.isna(), raw, "price", "is not a number")
-    _reject(rejections, price.notna() & ~np.isfinite(price.fillna(0)), raw, "price", "is not finite")
-    _reject(rejections, price < 0, raw, "price", "is negative")
+    _reject(rejections, given & price.isna(), raw, "price", _NOT_A_NUMBER)
+    _reject(rejections, price.notna() & ~np.isfinite(price.fillna(0)), raw, "price", _NOT_FINITE)
+    _reject(rejections, price < 0, raw, "price", _NEGATIVE)
     return price
 
 
@@ -260,11 +290,10 @@ def _check_quantity(raw: pd.Series, rejections: list[Rejection]) -> pd.Series:
     """Numeric ``quantity`` (missing allowed); reject text, fractions and counts below 1."""
     quantity = pd.to_numeric(raw, errors="coerce")
     given = raw.notna() & (raw.astype("string").str.strip() != "")
-    _reject(rejections, given & quantity.isna(), raw, "quantity", "is not a number")
+    _reject(rejections, given & quantity.isna(), raw, "quantity", _NOT_A_NUMBER)
     whole = quantity.isna() | (quantity == quantity.round())
-    _reject(rejections, ~whole, raw, "quantity", "is not a whole number")
-    _reject(rejections, quantity.notna() & whole & (quantity < 1), raw, "quantity",
-            "is less than 1")
+    _reject(rejections, ~whole, raw, "quantity", _NOT_WHOLE)
+    _reject(rejections, quantity.notna() & whole & (quantity < 1), raw, "quantity", _BELOW_ONE)
     return quantity
 
 
@@ -294,3 +323,276 @@ def events_from_frame(frame: pd.DataFrame) -> Iterable[Event]:
             quantity=None if pd.isna(row.quantity) else int(row.quantity),
             event_id=None if pd.isna(row.event_id) else row.event_id,
         )
+
+
+# --- row by row: the same rules for a handful of events, without building a table ----------
+# validate_events pays a fixed cost of milliseconds per batch (a DataFrame, a dozen column
+# operations); a request of one event needs microseconds. validate_rows applies the rules
+# above to plain dicts, reporting the same reasons through the same helpers. Where a value's
+# outcome depends on how pandas reads it (its column's dtype, pandas' own parsers), the
+# parsing is delegated to the vectorised helper on that one value, and a value outside what
+# it is built to decide raises RowwiseUnsupported so the caller uses validate_events.
+
+_ABSENT = object()  # a field the dict does not have (pandas reads it as NaN)
+#: Numbers a float64 holds exactly; an integer beyond this, or a quantity past it, goes the
+#: vectorised way (whose column dtype and Int64 cast decide it).
+_EXACT = 2**53
+#: Unix seconds turned into dates here: 1697-2242, well inside pandas' nanosecond range.
+_EPOCH_RANGE = 2**33
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: ISO-8601 spellings read with datetime.fromisoformat (the same instant as pandas' ISO8601
+#: parser, pinned by tests); any other text goes through _parse_timestamps.
+_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+                  r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+                  r"(?:Z|[+-][0-9]{2}:[0-9]{2})?)?", re.ASCII)
+_INTEGER = re.compile(r"[+-]?[0-9]{1,15}", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?(?=[0-9.]{1,16}$)[0-9]*\.?[0-9]+", re.ASCII)
+
+
+class RowwiseUnsupported(ValueError):
+    """A value :func:`validate_rows` does not decide itself; validate the batch with
+    :func:`validate_events` instead (the fast path's fallback, never an error for a caller)."""
+
+
+@dataclass
+class RowValidation:
+    """:class:`ValidationReport` for a few rows: the valid ones as canonical dicts."""
+
+    #: Valid rows in canonical form: the :data:`EVENT_COLUMNS` keys in order; text
+    #: stripped (``None`` when blank), ``timestamp`` a UTC ``datetime`` (microseconds),
+    #: ``price`` a ``float`` and ``quantity`` an ``int`` (or ``None``).
+    valid: list[dict[str, Any]]
+    #: For each valid row, its 0-based position in the batch.
+    positions: list[int]
+    rejections: list[Rejection]
+    n_input: int
+
+
+def _column_kind(rows: list[Mapping[str, Any]], name: str) -> str:
+    """The dtype pandas gives column ``name`` when it builds a frame of ``rows``.
+
+    It matters for what a reason shows: an integer in a column that also holds a float or
+    a gap is read as a float (``5`` shows as ``'5.0'``). One of ``"int"``, ``"float"``,
+    ``"str"`` (text and gaps) or ``"object"`` (text and numbers).
+    """
+    has_text = has_number = has_other = False
+    for row in rows:
+        value = row.get(name, _ABSENT)
+        if isinstance(value, str):
+            has_text = True
+        elif isinstance(value, bool) or (
+                not isinstance(value, int | float | None) and value is not _ABSENT):
+            raise RowwiseUnsupported(f"{name} of type {type(value).__name__}")
+        elif isinstance(value, int | float):
+            has_number = True
+            has_other = has_other or isinstance(value, float)
+        else:
+            has_other = True
+    if has_text:
+        return "object" if has_number else "str"
+    return "float" if has_other else "int"
+
+
+def _raw(row: Mapping[str, Any], name: str, kind: str) -> Any:
+    """The field's value as pandas holds it in its column (None for a gap)."""
+    value = row.get(name, _ABSENT)
+    if value is _ABSENT or value is None:
+        return None
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    if isinstance(value, int):
+        if abs(value) > _EXACT:
+            raise RowwiseUnsupported(f"{name} {value} is beyond a float's exact integers")
+        return float(value) if kind == "float" else value
+    return value
+
+
+def _text(row: Mapping[str, Any], name: str) -> tuple[Any, str | None]:
+    """A text field as given and canonical (stripped; blank is missing)."""
+    value = row.get(name, _ABSENT)
+    if value is _ABSENT or value is None:
+        return None, None
+    if not isinstance(value, str):
+        # pandas reads a number among ids by the column's dtype ("5" or "5.0"): let it.
+        raise RowwiseUnsupported(f"{name} of type {type(value).__name__}")
+    text = value.strip()  # the same characters as pyarrow's trim, checked over all of Unicode
+    return value, text or None
+
+
+def _number(value: Any, kind: str) -> float | int | None:
+    """``pd.to_numeric(errors="coerce")`` of one raw value (None for NaN)."""
+    if not isinstance(value, str):
+        return value
+    if _INTEGER.fullmatch(value):
+        return int(value)
+    if _DECIMAL.fullmatch(value):
+        return float(value)  # at most 15 significant digits: read the same by every parser
+    parsed = pd.to_numeric(pd.Series([value], dtype=object if kind == "object" else None),
+                           errors="coerce").iloc[0]
+    return None if pd.isna(parsed) else parsed.item() if hasattr(parsed, "item") else parsed
+
+
+def _iso_date(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # a day or hour that does not exist: pandas words the verdict
+        return None
+
+
+def _timestamp(value: Any, kind: str) -> datetime | pd.Timestamp | None:
+    """One raw ``timestamp`` as :func:`_parse_timestamps` reads it (None for NaT)."""
+    seconds = value
+    if isinstance(value, str):
+        parsed = _iso_date(value) if _ISO.fullmatch(value) else None
+        if parsed is not None:
+            if 1900 <= parsed.year <= 2200:
+                return (parsed.replace(tzinfo=UTC) if parsed.tzinfo is None
+                        else parsed.astimezone(UTC))
+        elif _INTEGER.fullmatch(value):
+            seconds = int(value)
+    if (isinstance(seconds, int | float) and abs(seconds) <= _EPOCH_RANGE
+            and float(seconds).is_integer()):
+        return _EPOCH + timedelta(seconds=int(seconds))
+    if isinstance(value, str):
+        one = pd.Series([value], dtype=object if kind == "object" else None)
+    elif isinstance(value, float):  # pandas reads a column holding a float as float64
+        one = pd.Series([value], dtype="float64")
+    elif kind == "object":
+        raise RowwiseUnsupported(f"timestamp {value!r} among text: its column's dtype decides it")
+    else:
+        one = pd.Series([value], dtype="int64")
+    parsed = _parse_timestamps(one).iloc[0]
+    if pd.isna(parsed):
+        return None
+    # A date past Python's year 9999 is only ever rejected (out of range): keep pandas' value.
+    return parsed.to_pydatetime() if _EARLIEST <= parsed < _LATEST else parsed
+
+
+def _check_timestamp(n: int, value: Any, kind: str, rejections: list[Rejection],
+                     clock: datetime | None, max_future_skew_s: float | None
+                     ) -> datetime | pd.Timestamp | None:
+    """:func:`_check_timestamps` for one row."""
+    if value is None or isinstance(value, str) and not value.strip():
+        rejections.append(Rejection(n, "timestamp", _shown(value), _MISSING))
+        return None
+    timestamp = _timestamp(value, kind)
+    if timestamp is None:
+        rejections.append(Rejection(n, "timestamp", _shown(value), _NOT_A_DATE))
+    elif not _EARLIEST <= timestamp < _LATEST:
+        rejections.append(Rejection(n, "timestamp", _shown(value), _OUT_OF_RANGE))
+    elif clock is not None and max_future_skew_s is not None:
+        ahead = (timestamp - clock).total_seconds()
+        if ahead > max_future_skew_s:
+            rejections.append(Rejection(n, "timestamp", str(value),
+                                        _future_reason(ahead, max_future_skew_s)))
+    return timestamp
+
+
+def _check_event_type(n: int, row: Mapping[str, Any], rejections: list[Rejection]) -> str | None:
+    """:func:`_check_event_types` for one row: the canonical type (None when missing)."""
+    raw, text = _text(row, "event_type")
+    if text is None:
+        rejections.append(Rejection(n, "event_type", _shown(raw), _MISSING))
+        return None
+    # Python and pyarrow lower-case a few non-ASCII letters differently ("İ"): ask pandas.
+    lowered = text.lower() if text.isascii() else _event_type_text(pd.Series([raw])).iloc[0]
+    event_type = EVENT_TYPE_ALIASES.get(lowered, lowered)
+    if event_type not in _KNOWN_TYPES:
+        rejections.append(Rejection(n, "event_type", _shown(raw), _NOT_AN_EVENT_TYPE))
+    return event_type
+
+
+def _check_number(n: int, name: str, value: Any, kind: str,
+                  rejections: list[Rejection]) -> float | int | None:
+    """A ``price`` or ``quantity`` as a number; "is not a number" when text is not one."""
+    if value is None or isinstance(value, str) and not value.strip():
+        return None
+    number = _number(value, kind)
+    if number is None:
+        rejections.append(Rejection(n, name, _shown(value), _NOT_A_NUMBER))
+    return number
+
+
+def _check_row_price(n: int, value: Any, kind: str, rejections: list[Rejection]) -> float | None:
+    """:func:`_check_price` for one row."""
+    price = _check_number(n, "price", value, kind, rejections)
+    if price is None:
+        return None
+    if not math.isfinite(price):
+        rejections.append(Rejection(n, "price", _shown(value), _NOT_FINITE))
+    if price < 0:
+        rejections.append(Rejection(n, "price", _shown(value), _NEGATIVE))
+    return float(price)
+
+
+def _check_row_quantity(n: int, value: Any, kind: str, rejections: list[Rejection]) -> int | None:
+    """:func:`_check_quantity` for one row."""
+    quantity = _check_number(n, "quantity", value, kind, rejections)
+    if quantity is None:
+        return None
+    if not math.isfinite(quantity) or abs(quantity) > _EXACT:
+        # validate_events casts every row's quantity to Int64 and fails on these: let it.
+        raise RowwiseUnsupported(f"quantity {quantity!r} is not a castable count")
+    if quantity != round(quantity):
+        rejections.append(Rejection(n, "quantity", _shown(value), _NOT_WHOLE))
+    elif quantity < 1:
+        rejections.append(Rejection(n, "quantity", _shown(value), _BELOW_ONE))
+    return int(round(quantity))
+
+
+def validate_rows(rows: Sequence[Mapping[str, Any]], *,
+                  max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S,
+                  now: datetime | pd.Timestamp | None = None) -> RowValidation:
+    """:func:`validate_events` for a few dicts, row by row: the same valid rows and rejections.
+
+    For small batches (a request of a few events), where building a table costs more
+    than the checks. Every rule and reason is :func:`validate_events`' own; the valid
+    rows come back as canonical dicts (see :attr:`RowValidation.valid`) instead of a
+    frame. Raises :class:`RowwiseUnsupported` when the batch holds a value whose outcome
+    only the table can decide (a non-text id, a ``bool``, an integer beyond 2**53, a
+    quantity no count can hold): validate such a batch with :func:`validate_events`.
+    """
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise RowwiseUnsupported(f"a {type(row).__name__} row")
+    if rows and not any(rows):
+        # pandas builds a frame of no rows from dicts without keys: the table's verdict.
+        raise RowwiseUnsupported("every row is empty")
+    clock = None
+    if max_future_skew_s is not None:
+        clock = _clock(now, max_future_skew_s).to_pydatetime(warn=False)
+    kinds = {name: _column_kind(rows, name) for name in ("timestamp", "price", "quantity")}
+    valid: list[dict[str, Any]] = []
+    positions: list[int] = []
+    rejections: list[Rejection] = []
+    for position, row in enumerate(rows):
+        n = position + 1
+        found: list[Rejection] = []
+        user_raw, user_id = _text(row, "user_id")
+        if user_id is None:
+            found.append(Rejection(n, "user_id", _shown(user_raw), _MISSING))
+        timestamp = _check_timestamp(n, _raw(row, "timestamp", kinds["timestamp"]),
+                                     kinds["timestamp"], found, clock, max_future_skew_s)
+        event_type = _check_event_type(n, row, found)
+        item_raw, item_id = _text(row, "item_id")
+        if item_id is None and event_type in _ITEM_TYPES:
+            found.append(Rejection(n, "item_id", _shown(item_raw), _NO_ITEM))
+        query_raw, query = _text(row, "query")
+        if query is None and event_type == EventType.SEARCH.value:
+            found.append(Rejection(n, "query", _shown(query_raw), _NO_QUERY))
+        price = _check_row_price(n, _raw(row, "price", kinds["price"]), kinds["price"], found)
+        quantity = _check_row_quantity(n, _raw(row, "quantity", kinds["quantity"]),
+                                       kinds["quantity"], found)
+        event_id = _text(row, "event_id")[1]
+        session_id = _text(row, "session_id")[1]
+        category_id = _text(row, "category_id")[1]
+        if found:
+            found.sort(key=lambda r: r.field)
+            rejections.extend(found)
+            continue
+        positions.append(position)
+        valid.append({"event_id": event_id, "user_id": user_id, "session_id": session_id,
+                      "timestamp": timestamp, "event_type": event_type, "item_id": item_id,
+                      "category_id": category_id, "query": query, "price": price,
+                      "quantity": quantity})
+    return RowValidation(valid, positions, rejections, len(rows))

@@ -25,15 +25,21 @@ import numpy as np
 import pandas as pd
 
 from shopintent.privacy import EVENT_ID_LENGTH, Pseudonymizer, protect_events, scrub_text_columns
+from shopintent.log import get_logger
 from shopintent.privacy.event_ids import CLIENT_ID_NAMESPACE
+from shopintent.privacy.events import protect_rows
 from shopintent.schema import Event
 from shopintent.schema.validation import (
     DEFAULT_MAX_FUTURE_SKEW_S,
     Rejection,
+    RowwiseUnsupported,
     ValidationReport,
     validate_events,
+    validate_rows,
 )
 from shopintent.store.event_store import EventStore
+
+log = get_logger(__name__)
 
 Batch = pd.DataFrame | Iterable[Mapping[str, Any] | Event]
 
@@ -155,16 +161,61 @@ class PreparedRecords:
     n_input: int
 
 
+#: Batches with fewer rows than this take the row-wise path of :func:`prepare_records`
+#: (below it a table's fixed cost outweighs per-row Python; `shopintent bench ingest`
+#: measures both paths, benchmarks/results/ingest_fast_path.json).
+FAST_PATH_MAX_ROWS = 64
+
+
 def prepare_records(batch: Sequence[Mapping[str, Any]], pseudonymizer: Pseudonymizer,
                     groups: Sequence[int] | np.ndarray | None = None, *,
                     max_future_skew_s: float | None = DEFAULT_MAX_FUTURE_SKEW_S) -> PreparedRecords:
     """Validate and protect raw events for the event log: :func:`prepare_events` as records.
 
-    ``groups`` and ``max_future_skew_s`` as in :func:`prepare_events`.
+    A batch of fewer than :data:`FAST_PATH_MAX_ROWS` dicts is prepared row by row
+    (:func:`~shopintent.schema.validation.validate_rows`,
+    :func:`~shopintent.privacy.events.protect_rows`), a bigger one as a table; both
+    give byte-identical records, ids and rejections. A small batch holding a value only
+    the table decides (see :class:`~shopintent.schema.validation.RowwiseUnsupported`)
+    is prepared as a table too. ``groups`` and ``max_future_skew_s`` as in
+    :func:`prepare_events`.
     """
+    if not isinstance(batch, pd.DataFrame):
+        batch = list(batch)
+        if len(batch) < FAST_PATH_MAX_ROWS:
+            try:
+                return _prepare_rows(batch, pseudonymizer, groups, max_future_skew_s)
+            except RowwiseUnsupported as why:
+                log.debug("row-wise path declined", reason=str(why)[:200])
     prepared = prepare_events(batch, pseudonymizer, groups, max_future_skew_s=max_future_skew_s)
     return PreparedRecords(protected_records(prepared.protected), prepared.positions.tolist(),
                            prepared.event_ids, prepared.report.rejections, prepared.report.n_input)
+
+
+def _prepare_rows(rows: list[Mapping[str, Any]], pseudonymizer: Pseudonymizer,
+                  groups: Sequence[int] | np.ndarray | None,
+                  max_future_skew_s: float | None) -> PreparedRecords:
+    """The row-wise branch of :func:`prepare_records`, step for step :func:`prepare_events`."""
+    checked = validate_rows(rows, max_future_skew_s=max_future_skew_s)
+    if groups is not None and len(groups) != checked.n_input:
+        raise ValueError(f"groups has {len(groups)} labels for {checked.n_input} events")
+    valid_groups = None if groups is None else [groups[p] for p in checked.positions]
+    protected = protect_rows(checked.valid, pseudonymizer, groups=valid_groups)
+    ids: list[str | None] = [None] * checked.n_input
+    for position, record in zip(checked.positions, protected, strict=True):
+        ids[position] = record["event_id"]
+        record["timestamp"] = _timestamp_text(record["timestamp"])
+    for row in sorted({r.row for r in checked.rejections}):
+        given = _given_id(rows, row - 1)
+        if given is not None:
+            ids[row - 1] = pseudonymizer.pseudonymize(given, CLIENT_ID_NAMESPACE,
+                                                      length=EVENT_ID_LENGTH)
+    return PreparedRecords(protected, checked.positions, ids, checked.rejections, checked.n_input)
+
+
+def _timestamp_text(timestamp: Any) -> str:
+    """A stored timestamp as records carry it: ISO-8601 UTC (``+00:00``), microseconds if any."""
+    return pd.Timestamp(timestamp).isoformat()
 
 
 def ingest_events(
@@ -269,7 +320,7 @@ def protected_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for record in records:
         ts = record.get("timestamp")
         if ts is not None:
-            record["timestamp"] = pd.Timestamp(ts).isoformat()
+            record["timestamp"] = _timestamp_text(ts)
         quantity = record.get("quantity")
         if quantity is not None:
             record["quantity"] = int(quantity)
