@@ -79,7 +79,7 @@ demo: $(VENV)/.installed-all .env
 	$(BIN)/shopintent models prepare $(DEMO_PREPARE)
 ifeq ($(STREAM),kafka)
 	@mkdir -p $(SHOPINTENT_STATE_DIR)/logs; \
-	$(BIN)/python -m benchmarks.support.tansu --port $(DEMO_KAFKA_PORT) \
+	$(BIN)/python -m benchmarks.support.tansu --port $(DEMO_KAFKA_PORT) --until-term \
 	    --log $(SHOPINTENT_STATE_DIR)/logs/tansu.log & broker=$$!; \
 	trap 'kill -TERM $$broker 2>/dev/null; wait $$broker' EXIT INT TERM; \
 	$(BIN)/python -m benchmarks.support.tansu --port $(DEMO_KAFKA_PORT) --wait 30 && \

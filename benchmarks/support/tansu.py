@@ -57,7 +57,8 @@ class TansuBroker:
         self.process = subprocess.Popen(
             [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", self.storage],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
+            start_new_session=True)  # a terminal's Ctrl-C reaches its owner, which stops it
         deadline = time.monotonic() + timeout_s
         while True:
             if self.process.poll() is not None:
@@ -104,8 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     ``--wait`` only waits for one to listen.
 
     A wrapper rather than the binary itself: a shell starts background commands with
-    SIGINT ignored, and the broker stops only on SIGINT; this process handles both
-    signals and stops the broker the way it wants.
+    SIGINT ignored, and the broker stops only on SIGINT; this process takes SIGTERM
+    and stops the broker the way it wants. The broker runs in a session of its own,
+    so a terminal's Ctrl-C does not kill it under a service still flushing to it.
     """
     import argparse
     import threading
@@ -114,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--storage", default="memory://tansu/")
     parser.add_argument("--log", type=Path, default=None, help="append the broker's output here")
+    parser.add_argument("--until-term", action="store_true",
+                        help="ignore SIGINT, stop on SIGTERM only: under `make demo`, Ctrl-C stops "
+                        "the service first and the recipe then stops the broker")
     parser.add_argument("--wait", type=float, default=None, metavar="SECONDS",
                         help="start nothing: wait for a broker on --port, fail after SECONDS")
     args = parser.parse_args(argv)
@@ -129,8 +134,8 @@ def main(argv: list[str] | None = None) -> None:
                                      f"after {args.wait:g} s") from None
                 time.sleep(0.2)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN if args.until_term else lambda *_: stop.set())
     broker = TansuBroker(args.port, log_path=args.log, storage=args.storage).start()
     log.info("Tansu broker ready", bootstrap=broker.bootstrap, storage=args.storage)
     try:

@@ -326,3 +326,22 @@ def test_the_service_commits_events_to_kafka_and_its_sink_stores_each_once(
     logged_users = {e["user_id"] for m in logged for e in m.events}
     assert not {str(r["user_id"]) for r in records} & logged_users
     reader.close()
+
+
+def test_librdkafka_lines_are_structured_log_events_and_a_repeated_one_is_counted() -> None:
+    import logging
+
+    from structlog.testing import capture_logs
+
+    from shopintent.serve.streams.kafka import _ClientLog
+
+    client_log = _ClientLog()
+    with capture_logs() as logs:
+        for attempt in range(50):  # a broker that is down: one line per reconnect attempt
+            client_log.log(logging.ERROR, "%s [%s] %s", "FAIL", f"sink#consumer-{attempt}",
+                           f"127.0.0.1:9/bootstrap: Connection refused (after {attempt}ms)")
+        client_log.log(logging.WARNING, "%s", "another problem")
+        client_log.log(logging.DEBUG, "%s", "chatter")
+    assert [(e["log_level"], e["detail"]) for e in logs] == [
+        ("error", "FAIL [sink#consumer-0] 127.0.0.1:9/bootstrap: Connection refused (after 0ms)"),
+        ("warning", "another problem")]

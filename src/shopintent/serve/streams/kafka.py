@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -63,8 +64,26 @@ class _ClientLog:
     ``log(level, fmt, *args)`` with a :mod:`logging` level while the client is polled.
     """
 
+    #: The same line again within this many seconds is counted, not logged (a broker that is
+    #: down makes librdkafka repeat "Connection refused" for every connection it retries).
+    REPEAT_S = 10.0
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
     def log(self, level: int, fmt: str, *args: object) -> None:
         text = fmt % args if args else fmt
+        # The key drops the varying parts ("after 0ms", the handle's counter) of a repeated line.
+        key = re.sub(r"\d+", "#", text)
+        now = time.monotonic()
+        if now - self._last.get(key, -self.REPEAT_S) < self.REPEAT_S:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        self._last[key] = now
+        repeated = self._suppressed.pop(key, 0)
+        if repeated:
+            text = f"{text} (and {repeated} times like it since the last such line)"
         if level >= logging.ERROR:
             log.error("kafka client", detail=text)
         elif level >= logging.WARNING:
