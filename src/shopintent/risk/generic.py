@@ -8,7 +8,7 @@ the TalkingData loader, which knows that file, maps it).
 
 Feature choice, recorded in the result so nothing is silent:
 
-- numeric columns are features as they are; text columns with at most
+- numeric columns are features as they are, ``true``/``false`` columns 1/0; text columns with at most
   :data:`MAX_CATEGORIES` distinct values become categories (LightGBM only);
   other text columns are dropped (``dropped``: "free text or an id");
 - a column that is missing exactly on the rows of one class records the
@@ -118,6 +118,7 @@ def prepare(table: pd.DataFrame, label_col: str, time_col: str | None = None, ki
     seconds = _seconds(table, time_col) if time_col else None
     dropped: dict[str, str] = {c: "dropped by --drop" for c in drop}
     numeric: list[str] = []
+    boolean: list[str] = []
     categorical: dict[str, list[str]] = {}
     for column in table.columns:
         if column in (label_col, time_col) or column in dropped:
@@ -130,13 +131,17 @@ def prepare(table: pd.DataFrame, label_col: str, time_col: str | None = None, ki
         if (values.notna() == table[column].notna()).all():
             numeric.append(column)
             continue
+        if table[column].dropna().str.strip().str.lower().isin(["true", "false"]).all():
+            boolean.append(column)
+            continue
         distinct = table[column].dropna().unique()
         if kind == "lightgbm" and len(distinct) <= MAX_CATEGORIES:
             categorical[column] = sorted(map(str, distinct))
         else:
             dropped[column] = ("text with more than 50 values (free text or an id)" if kind == "lightgbm"
                                else "text column (the logistic model takes numbers only)")
-    recipe = {"label_col": label_col, "time_col": time_col, "numeric": numeric, "categorical": categorical}
+    recipe = {"label_col": label_col, "time_col": time_col, "numeric": numeric, "boolean": boolean,
+              "categorical": categorical}
     X = features(table, recipe)
     if X.shape[1] == 0:
         raise ValueError(f"no usable feature column left (dropped: {dropped})")
@@ -145,13 +150,15 @@ def prepare(table: pd.DataFrame, label_col: str, time_col: str | None = None, ki
 
 def features(table: pd.DataFrame, recipe: dict[str, Any]) -> pd.DataFrame:
     """The model's feature table of ``table`` by a recipe from :func:`prepare` (train and score alike)."""
-    needed = [*recipe["numeric"], *recipe["categorical"]] + ([recipe["time_col"]] if recipe["time_col"] else [])
+    needed = [*recipe["numeric"], *recipe.get("boolean", []), *recipe["categorical"]] + ([recipe["time_col"]] if recipe["time_col"] else [])
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise ValueError(f"the file lacks the column(s) the model was trained on: {missing}")
     X = pd.DataFrame(index=table.index)
     for column in recipe["numeric"]:
         X[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    for column in recipe.get("boolean", []):
+        X[column] = table[column].str.strip().str.lower().map({"true": 1.0, "false": 0.0}).astype(float)
     for column, categories in recipe["categorical"].items():
         X[column] = pd.Categorical(table[column], categories=categories)
     if recipe["time_col"]:
@@ -247,7 +254,7 @@ def score_file(model_dir: Path | str, path: Path | str, rules: list[Rule] | None
     X = features(table, recipe)
     thresholds = transaction_thresholds(model)
     time_col = recipe["time_col"]
-    sources = {c: c for c in recipe["numeric"]}
+    sources = {c: c for c in [*recipe["numeric"], *recipe.get("boolean", [])]}
     if time_col:
         sources.update({f"{time_col}.hour": time_col, f"{time_col}.weekday": time_col})
     verdicts: list[tuple[int, Verdict]] = []
