@@ -345,3 +345,34 @@ def test_librdkafka_lines_are_structured_log_events_and_a_repeated_one_is_counte
     assert [(e["log_level"], e["detail"]) for e in logs] == [
         ("error", "FAIL [sink#consumer-0] 127.0.0.1:9/bootstrap: Connection refused (after 0ms)"),
         ("warning", "another problem")]
+
+
+def test_messages_read_before_a_rebalance_and_acked_after_it_are_delivered_again_not_lost(
+    broker: TansuBroker,
+) -> None:
+    topic, group = _names()
+    first = _source(broker, topic, group, "first", partitions=2)
+    ids = {first.publish([{"event_id": f"e{i}", "user_id": f"shopper-{i}"}]) for i in range(20)}
+    before = _read_until(first, lambda g: len(g) == 20)
+    # A second member joins while the first still holds those messages unacknowledged.
+    second = _source(broker, topic, group, "second", partitions=2)
+    after_first: list[StreamMessage] = []
+    after_second: list[StreamMessage] = []
+    deadline = time.monotonic() + 30
+    while not (first.assigned_partitions and second.assigned_partitions):
+        assert time.monotonic() < deadline, "the group never split between the two members"
+        after_first += first.read(100, 0.1)
+        after_second += second.read(100, 0.1)
+    first.ack(before)  # stored before the rebalance: no commit for partitions now the second's
+    theirs = [i for i in ids if int(i.rsplit(":", 2)[1]) in second.assigned_partitions]
+    assert theirs and first.pending() >= len(theirs)  # their offsets are the new owner's to commit
+    for _ in range(10):
+        after_first += first.read(100, 0.1)
+        after_second += second.read(100, 0.1)
+    first.ack(after_first)
+    second.ack(after_second)
+    # Everything read before the rebalance reached a member again; nothing was skipped.
+    assert {m.message_id for m in after_first + after_second} == ids
+    assert first.pending() == 0
+    first.close()
+    second.close()
