@@ -259,3 +259,18 @@ def test_serve_sink_stores_what_the_log_holds_and_stops_on_sigterm(settings: Set
     assert "shopintent store sink: file" in output
     with duckdb.connect(str(store_path), read_only=True) as connection:
         assert connection.execute("SELECT COUNT(*) FROM events").fetchall()[0][0] == 150
+
+
+def test_the_file_log_holds_only_protected_rows(settings: Settings, tmp_path: Path) -> None:
+    from tests.serve.test_streams import PII_EVENT, RAW_VALUES
+
+    store_path = tmp_path / "events.duckdb"
+    view = {**PII_EVENT, "event_id": "jane-order-20240501-2", "event_type": "view", "query": None}
+    with make_client(settings, store_path=store_path) as client:
+        body = client.post("/v1/events?wait=store", json={"events": [PII_EVENT, view]}, headers=AUTH).json()
+        streamed = client.post("/v1/events?mode=stream", json={"events": [PII_EVENT]}, headers=AUTH)
+        assert body["stored"] == 2 and streamed.status_code == 202
+    wire = b"".join(p.read_bytes() for p in (tmp_path / "events.duckdb.log").glob("*.jsonl"))
+    assert b"call me at [PHONE] or [EMAIL]" in wire
+    for value in RAW_VALUES:
+        assert value.encode() not in wire, value
