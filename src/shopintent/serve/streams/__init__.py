@@ -1,9 +1,10 @@
-"""Event streams feeding the one ingest path: an in-process queue and Redis Streams.
+"""Event logs, the commit point of the service: a local file log (the default), Redis Streams,
+Kafka and an in-process queue (tests only).
 
-Both implement :class:`EventSource`; :class:`StreamConsumer` reads a source,
-hands each message's events to the writer and acknowledges the message only
-after they are stored. A Kafka source implements the same four methods
-(``read`` = poll, ``ack`` = commit offsets) and nothing else changes.
+Each implements :class:`EventSource` (``publish`` returns once the message is durable);
+:class:`StreamConsumer`, the store sink, reads a log, stores each round of messages and
+acknowledges them only after they are stored (Kafka: ``read`` = poll, ``ack`` = commit
+offsets).
 """
 
 from shopintent.serve.streams.base import EventSource, StreamMessage
