@@ -53,6 +53,8 @@ RESERVED_SETTINGS = frozenset({
     "enable.auto.commit", "enable.auto.offset.store", "auto.offset.reset",
     "on_delivery", "on_commit",
 })
+#: Seconds each broker request of ``pending`` may take.
+LAG_TIMEOUT_S = 2.0
 #: librdkafka's "no committed offset" marker (OFFSET_INVALID).
 _NO_OFFSET = -1001
 
@@ -366,11 +368,12 @@ class KafkaEventSource(EventSource):
                 self._lag_client = Consumer({**self._common, "group.id": self.group,
                                              "enable.auto.commit": False})
             consumer = self._lag_client
-        metadata = consumer.list_topics(self.topic, timeout=10)
+        # Short timeouts: /readyz and /metrics ask, and a broker that is away must not stall them.
+        metadata = consumer.list_topics(self.topic, timeout=LAG_TIMEOUT_S)
         partitions = [TopicPartition(self.topic, p) for p in metadata.topics[self.topic].partitions]
         lag = 0
-        for tp in consumer.committed(partitions, timeout=10):
-            low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+        for tp in consumer.committed(partitions, timeout=LAG_TIMEOUT_S):
+            low, high = consumer.get_watermark_offsets(tp, timeout=LAG_TIMEOUT_S, cached=False)
             start = tp.offset if tp.offset != _NO_OFFSET else low
             lag += max(0, high - start)
         return lag
