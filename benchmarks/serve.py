@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -282,6 +283,8 @@ def _workers_runs(settings: Settings, work: Path, records: list[dict[str, Any]],
             out += _intent_runs(settings, service, plan.intent_requests, cores.load, suffix)
         finally:
             service.stop()
+    # A fresh Redis: the sessions, histories and spent caps of the ingest run would change the decisions.
+    with RedisServer(work / f"redis-decide-w{workers}", cpus=cores.server) as redis:
         service = _service(settings, work, f"decide-w{workers}", cores, _redis_flags(redis, workers))
         service.start("/readyz", wait_models=ALL_MODELS, timeout_s=START_TIMEOUT_S, consecutive=2 * workers)
         try:
@@ -497,9 +500,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from shopintent.settings import get_settings
 
+    from datetime import UTC, datetime
+
+    from shopintent import __version__
+    from shopintent.evaluation.bench import machine_info
+
     result = run(get_settings(), quick=args.quick, allow_missing=args.allow_missing, only=args.only)
+    # The record `shopintent bench` writes, so render_markdown can show a smoke run too.
+    record = {"area": result.area, "command": "python -m benchmarks.serve " + " ".join(argv or sys.argv[1:]),
+              "created_at": datetime.now(UTC).isoformat(timespec="seconds"), "shopintent_version": __version__,
+              "machine": machine_info(), "data": result.data, "parameters": result.parameters,
+              "measurements": [asdict(m) for m in result.measurements], "notes": result.notes}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0
 
 
