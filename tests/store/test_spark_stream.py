@@ -227,6 +227,33 @@ def test_streamed_sessions_equal_the_store_sessions(spark, broker: TansuBroker, 
                                   pipelines.funnel(store_sessions))
 
 
+def test_an_event_exactly_one_gap_later_stays_in_the_session_as_in_the_store(spark) -> None:  # type: ignore[no-untyped-def]
+    """The store splits after *more* than the gap, Spark's window before *reaching* it: both agree.
+
+    One shopper: an event exactly one gap after the previous stays in its session,
+    one a microsecond more starts the next; a repeated ``event_id`` counts once.
+    """
+    from shopintent.store.spark_stream import STREAM_SCHEMA
+
+    gap = pd.Timedelta(minutes=30)
+    t0 = pd.Timestamp("2017-11-25 08:00:00", tz="UTC")
+    times = [t0, t0 + gap, t0 + 2 * gap + pd.Timedelta(microseconds=1), t0 + 3 * gap]
+    rows = [(f"e_{i:016x}", "u_00000000000000aa", None, ts.to_pydatetime(), kind, "i1", "c1",
+             None, None, None, "k", True, 0, i)
+            for i, (ts, kind) in enumerate(zip(times, ["view", "add_to_cart", "view", "purchase"]))]
+    rows.append(rows[1])  # redelivered
+    streamed = collect_sessions(live_session_aggregates(
+        spark.createDataFrame(rows, STREAM_SCHEMA), gap.total_seconds() / 60).toPandas())
+    with EventStore() as store:
+        frame = pd.DataFrame(rows, columns=STREAM_SCHEMA.names).iloc[:, :10]
+        store.append(frame.astype({"timestamp": "datetime64[us, UTC]", "price": "float64",
+                                   "quantity": "Int64"}))
+        expected = store.session_aggregates(gap.total_seconds() / 60)
+    assert list(streamed["n_events"]) == [2, 2]
+    assert list(streamed["cart_abandoned"]) == [True, False]
+    pd.testing.assert_frame_equal(streamed, expected)
+
+
 def test_bad_options_name_the_option() -> None:
     with pytest.raises(ValueError, match="topic"):
         KafkaStreamOptions.parse({"bootstrap": "127.0.0.1:9092"})

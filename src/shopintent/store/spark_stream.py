@@ -124,7 +124,8 @@ class KafkaStreamOptions:
             raise ValueError(f"the {FORMAT} source needs option(s) {', '.join(missing)}")
         starting = lower.get("startingoffsets", "earliest").strip().lower()
         if starting not in _STARTING:
-            raise ValueError(f"option startingOffsets {starting!r} must be one of {', '.join(_STARTING)}")
+            raise ValueError(
+                f"option startingOffsets {starting!r} must be one of {', '.join(_STARTING)}")
         raw_idle = lower.get("idletimeoutms", "500")
         try:
             idle_ms = float(raw_idle)
@@ -167,7 +168,8 @@ def _as_json(offsets: Mapping[int, int]) -> dict[str, int]:
 
 
 def _events_batch(rows: dict[str, list[Any]], schema: pa.Schema) -> pa.RecordBatch:
-    timestamps = pd.to_datetime(pd.Series(rows["timestamp"], dtype="object"), utc=True, format="ISO8601")
+    timestamps = pd.to_datetime(pd.Series(rows["timestamp"], dtype="object"), utc=True,
+                                format="ISO8601")
     arrays = []
     for field in schema:
         if field.name == "timestamp":
@@ -263,8 +265,9 @@ class KafkaEventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow
                     error = message.error()
                     if error is not None:
                         if error.code() == KafkaError._PARTITION_EOF:
-                            open_partitions.discard(message.partition())
-                            ends[message.partition()] = max(ends[message.partition()], message.offset())
+                            partition = message.partition()
+                            open_partitions.discard(partition)
+                            ends[partition] = max(ends[partition], message.offset())
                             continue
                         raise RuntimeError(f"reading {self.options.topic}: {error}")
                     last_message = time.monotonic()
@@ -283,7 +286,8 @@ class KafkaEventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow
     def latestOffset(self, start: dict[str, int], limit: ReadLimit) -> dict[str, int]:
         """The ends of what the log holds now (never beyond the availableNow target)."""
         if not isinstance(limit, ReadAllAvailable):
-            raise ValueError(f"the {FORMAT} source reads all available data; {limit!r} is not supported")
+            raise ValueError(
+                f"the {FORMAT} source reads all available data; {limit!r} is not supported")
         starts = _offsets(start)
         for partition in self._partitions():
             # A partition added since the last batch is read from its first offset.
@@ -323,7 +327,8 @@ class KafkaEventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow
         position = partition.start
         last_message = time.monotonic()
         try:
-            while position < partition.end and time.monotonic() - last_message < self.options.idle_timeout_s:
+            idle = self.options.idle_timeout_s
+            while position < partition.end and time.monotonic() - last_message < idle:
                 for message in consumer.consume(1000, timeout=0.05):
                     error = message.error()
                     if error is not None:
@@ -371,7 +376,7 @@ class KafkaEventDataSource(DataSource):
 
 def read_event_stream(spark: SparkSession, bootstrap: str, topic: str, *,
                       starting: str = "earliest", idle_timeout_ms: int = 500) -> DataFrame:
-    """A streaming DataFrame of the topic's events (:data:`STREAM_SCHEMA`), source registered on ``spark``.
+    """The topic's events as a streaming DataFrame (:data:`STREAM_SCHEMA`); registers the source.
 
     Spark's Python workers import this module: start the session with
     ``spark.pyspark.python`` set to the interpreter shopintent is installed in.
@@ -388,31 +393,35 @@ def live_session_aggregates(events: DataFrame, gap_minutes: float = pipelines.DE
     """Per-user sessions of a streaming event DataFrame, as the store counts them.
 
     A session ends after more than ``gap_minutes`` without an event, as in
-    :func:`shopintent.store.pipelines.sessionise_sql`; Spark's session window
-    keeps a session open while the next event is *less* than its gap away, so
-    the window's gap is one microsecond longer (timestamps are microseconds) and
-    an event exactly ``gap_minutes`` after the last one stays in the session, as
-    in the store. ``watermark`` is how late an event may arrive; a repeated
+    :func:`shopintent.store.pipelines.sessionise_sql`. Spark merges an event into
+    a session when it starts no later than the session's window end (last event +
+    gap), so an event exactly ``gap_minutes`` after the last one stays in the
+    session and one a microsecond later starts the next, as in the store (a test
+    pins both). ``watermark`` is how late an event may arrive; a repeated
     ``event_id`` within it (a message delivered twice) counts once, as the
     store's ``event_id`` key stores it once. The store's second rule, a change
     of the shop's own ``session_id`` starts a session, is not applied: a
     streaming session window closes on inactivity only.
 
     In ``append`` output mode a session is emitted once the watermark has passed
-    its end; ``complete`` mode shows open sessions too.
+    its end; ``complete`` mode shows open sessions too. A batch DataFrame of the
+    same columns gives the same sessions (duplicates dropped over the whole frame).
     """
     from pyspark.sql import functions as F
 
-    gap_us = int(round(gap_minutes * 60 * 1_000_000)) if gap_minutes > 0 else 0
-    if gap_us <= 0:
+    if not gap_minutes > 0:
         raise ValueError(f"gap_minutes must be positive, not {gap_minutes!r}")
-    deduplicated = (events.withWatermark("timestamp", watermark)
-                    .dropDuplicatesWithinWatermark(["event_id"]))
+    gap_us = int(round(gap_minutes * 60 * 1_000_000))
+    if events.isStreaming:
+        deduplicated = (events.withWatermark("timestamp", watermark)
+                        .dropDuplicatesWithinWatermark(["event_id"]))
+    else:  # a bounded replay (tests, backfills): the whole frame is one watermark
+        deduplicated = events.dropDuplicates(["event_id"])
 
     def count(event_type: str) -> Any:
         return F.count(F.when(F.col("event_type") == event_type, 1))
 
-    window = F.session_window("timestamp", f"{gap_us + 1} microseconds")
+    window = F.session_window("timestamp", f"{gap_us} microseconds")
     sessions = deduplicated.groupBy(F.col("user_id"), window).agg(
         F.min("timestamp").alias("start"),
         F.max("timestamp").alias("end"),
@@ -428,7 +437,8 @@ def live_session_aggregates(events: DataFrame, gap_minutes: float = pipelines.DE
         F.size(F.collect_set("item_id")).cast("bigint").alias("n_items"),
         F.size(F.collect_set("category_id")).cast("bigint").alias("n_categories"),
         F.sum(F.when(F.col("event_type") == "purchase",
-                     F.coalesce(F.col("price"), F.lit(0.0)) * F.coalesce(F.col("quantity"), F.lit(1)))
+                     F.coalesce(F.col("price"), F.lit(0.0))
+                     * F.coalesce(F.col("quantity"), F.lit(1)))
               .otherwise(F.lit(0.0))).cast("double").alias("revenue"),
     )
     return (sessions
