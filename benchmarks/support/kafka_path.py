@@ -21,7 +21,9 @@ Protocol (:func:`measure`, called by ``benchmarks/serve.py``'s "Kafka path" sect
   measurement's detail as ``t:lag`` pairs.
 
 The sink and producer are this module run as a program
-(``python -m benchmarks.support.kafka_path sink|produce ...``).
+(``python -m benchmarks.support.kafka_path sink|produce ...``);
+``python -m benchmarks.support.kafka_path measure [--limit N] [--rate R] [--seconds S]``
+runs :func:`measure` alone and prints its measurements as JSON lines.
 """
 
 from __future__ import annotations
@@ -271,12 +273,30 @@ def _produce(args: argparse.Namespace) -> None:
     source.close()
 
 
+def _measure_alone(args: argparse.Namespace) -> None:
+    """:func:`measure` outside ``shopintent bench serve``: the measurements as JSON lines."""
+    import dataclasses
+    import tempfile
+
+    from shopintent.serve.replay import taobao_stream
+
+    settings = Settings()
+    records = taobao_stream(settings, args.limit or None)
+    with tempfile.TemporaryDirectory(prefix="kafka-path-") as work:
+        for m in measure(settings, Path(work), records, live_rate=int(args.rate),
+                         live_seconds=args.seconds):
+            print(json.dumps(dataclasses.asdict(m), ensure_ascii=False), flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("role", choices=("sink", "produce"))
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--topic", required=True)
-    parser.add_argument("--key-id", required=True)
+    parser.add_argument("role", choices=("measure", "sink", "produce"))
+    parser.add_argument("--limit", type=int, default=0,
+                        help="measure: the first N in-window Taobao events (0: all)")
+    parser.add_argument("--seconds", type=float, default=LIVE_SECONDS, help="measure: live run length")
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--topic")
+    parser.add_argument("--key-id")
     parser.add_argument("--group", default="bench")
     parser.add_argument("--store")
     parser.add_argument("--expect", type=int, default=0)
@@ -285,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=LIVE_RATE)
     parser.add_argument("--per-message", type=int, default=LIVE_EVENTS_PER_MESSAGE)
     args = parser.parse_args(argv)
-    (_sink if args.role == "sink" else _produce)(args)
+    {"measure": _measure_alone, "sink": _sink, "produce": _produce}[args.role](args)
 
 
 if __name__ == "__main__":
