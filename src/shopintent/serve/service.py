@@ -637,7 +637,8 @@ class Service:
                                                   timestamp)
         if joined is None:
             raise DecisionNotFound(f"decision {decision_id!r} was not issued by this service's "
-                                   "engine (decisions are known until the service restarts)")
+                                   "engine (decisions are known until the service restarts; with "
+                                   "--state redis, to every worker for 24 hours)")
         self.metrics.outcomes.labels(kind).inc()
         self.stats.record_outcome(kind)
         return joined
