@@ -335,6 +335,40 @@ def _sentiment_rows() -> tuple[tuple[Cell, ...], ...]:
           Value(f"{coverage} — validation target 0.99")), "—"),
     )
 
+def _risk_dmc_rows() -> tuple[tuple[Cell, ...], ...]:
+    def profit(name: str) -> tuple[Part, ...]:
+        key = f"dmc profit per 1000, {name}"
+        return (Value(key, ".1f"), " ", Detail(key, r"bootstrap CI (\[[^\]]+\])"))
+
+    def flags(name: str) -> Detail:
+        return Detail(f"dmc profit per 1000, {name}", r"flags ([\d.]+%) of")
+
+    rows: list[tuple[Cell, ...]] = []
+    for kind, shown in (("logistic", "logistic regression"), ("lightgbm", "LightGBM")):
+        rows.append((shown, (Value(f"dmc {kind} ROC-AUC"), " ± ", Detail(f"dmc {kind} ROC-AUC", r"sd ([\d.]+)")),
+                     (Value(f"dmc {kind} PR-AUC"), " ± ", Detail(f"dmc {kind} PR-AUC", r"sd ([\d.]+)")),
+                     profit(kind), flags(kind)))
+    for name in ("flag nobody", "rule trustLevel ≤ 2"):
+        rows.append((name, "—", "—", profit(name), flags(name)))
+    return tuple(rows)
+
+
+def _risk_click_rows() -> tuple[tuple[Cell, ...], ...]:
+    return (
+        ("previous and next click gaps (verdict ≤ 10 min late)", Value("clicks ROC-AUC, last day"),
+         Value("clicks PR-AUC, last day"), "≥ 0.97"),
+        ("previous click only (immediate answer)", Value("clicks ROC-AUC, last day, previous-click features only"),
+         Value("clicks PR-AUC, last day, previous-click features only"), "≥ 0.97"),
+    )
+
+
+def _risk_speed_rows() -> tuple[tuple[Cell, ...], ...]:
+    return tuple((shown, Value(f"{name} p50 per event", ".3f"), Value(f"{name} p99 per event", ".3f"),
+                  Value(f"{name} p99 per event, CPU time", ".3f"), "≤ 1 ms")
+                 for name, shown in (("transaction scoring", "transaction (TransactionScorer.score)"),
+                                     ("click scoring", "click (ClickRiskScorer.push)")))
+
+
 #: Every generated block, by the key its markers carry.
 TABLES: dict[str, Table] = {
     "intervene.ope": Table("intervene", ("estimator (empirical BTS dist.)", "BTS value from random log",
@@ -357,6 +391,15 @@ TABLES: dict[str, Table] = {
                                             "`product_question` recall", "`product_question` rows answered `oos`"),
                              _realintent_rows()),
     "text.sentiment": Table("sentiment", ("", "3-way default", "binary (before)"), _sentiment_rows()),
+    "risk.dmc": Table("risk", ("model", "ROC-AUC ± sd", "PR-AUC ± sd", "profit per 1,000 (95 % CI)", "flagged"),
+                      _risk_dmc_rows()),
+    "risk.clicks": Table("risk", ("click features", "ROC-AUC, last day", "PR-AUC, last day", "goal"),
+                         _risk_click_rows()),
+    "risk.anomaly": Table("risk", ("SIMULATED pattern", "recall at 1 % FPR on real sessions"),
+                          tuple((name, Value(f"anomaly recall at 1% FPR, SIMULATED {name}", ".3f"))
+                                for name in ("scraper", "cart_hoarder", "coupon_farmer"))),
+    "risk.speed": Table("risk", ("scoring path", "p50 ms", "p99 ms (wall)", "p99 ms (CPU time)", "goal"),
+                        _risk_speed_rows()),
 }
 
 
