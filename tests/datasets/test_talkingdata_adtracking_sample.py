@@ -21,7 +21,7 @@ def test_verify_matches_provenance(session_settings: Settings) -> None:
 
 def test_stray_header_prefix_is_mapped_to_ip_only_in_this_loader(session_settings: Settings) -> None:
     raw = dataset.read_raw(session_settings)
-    assert list(raw.columns)[0] == "..ip"
+    assert next(iter(raw.columns)) == "..ip"
     table = dataset.to_table(raw)
     assert list(table.columns) == list(dataset.COLUMNS)
     first = table.iloc[0]

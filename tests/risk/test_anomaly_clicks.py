@@ -10,8 +10,8 @@ from shopintent.datasets import taobao_userbehavior_head as taobao
 from shopintent.risk.anomaly import AnomalyDetector, session_features
 from shopintent.risk.click_features import FEATURE_NAMES, click_features, iter_clicks
 from shopintent.risk.clicks import click_model, time_split
-from shopintent.risk.scorer import ClickRiskScorer, click_thresholds
 from shopintent.risk.rules import parse_rules
+from shopintent.risk.scorer import ClickRiskScorer, click_thresholds
 from shopintent.risk.simulate_bots import PATTERNS, simulate_all
 from shopintent.settings import Settings
 

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from shopintent.cli.main import app
 from shopintent.datasets import uci_online_shoppers
 from shopintent.settings import Settings
-from tests.cli.conftest import cli_env  # noqa: F401  (the CLI settings fixture)
 
 runner = CliRunner()
 

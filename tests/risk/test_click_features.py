@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 
 from shopintent.risk.click_features import (
-    FEATURE_NAMES, KEYS, ClickFeatureState, click_features, iter_clicks,
+    FEATURE_NAMES,
+    KEYS,
+    ClickFeatureState,
+    click_features,
+    iter_clicks,
 )
 
 HORIZON = 600.0

@@ -22,6 +22,9 @@ COST = typer.Option(None, "--cost", help="Cost matrix TP,FP,FN,TN as profits, e.
 MODEL = typer.Option(RiskModelKind.LIGHTGBM, "--model", help="Model family.")
 SEED = typer.Option(0, "--seed", help="Random seed of the folds and the model.")
 DROP = typer.Option([], "--drop", help="A column to leave out (repeatable), named as the file spells it.")
+OUT = typer.Option(..., "--out", help="Model directory.")
+MODEL_DIR = typer.Option(..., "--model", help="Model directory written by `risk train`.")
+RULES = typer.Option(None, "--rules", help="Rule file (TOML) evaluated beside the model.")
 
 
 def _cost(text: str | None) -> Any:
@@ -67,7 +70,7 @@ def evaluate(data: Path = DATA, label_col: str = LABEL, time_col: str = TIME, co
 
 
 @app.command()
-def train(data: Path = DATA, label_col: str = LABEL, out: Path = typer.Option(..., "--out", help="Model directory."),
+def train(data: Path = DATA, label_col: str = LABEL, out: Path = OUT,
           time_col: str = TIME, cost: str = COST, model: RiskModelKind = MODEL, seed: int = SEED,
           drop: list[str] = DROP, as_json: bool = JSON_OPTION) -> None:
     """Fit on every row of DATA and save the model, its cost threshold and feature recipe to OUT."""
@@ -90,9 +93,7 @@ def train(data: Path = DATA, label_col: str = LABEL, out: Path = typer.Option(..
 
 
 @app.command()
-def score(model: Path = typer.Option(..., "--model", help="Model directory written by `risk train`."),
-          data: Path = DATA,
-          rules: Path = typer.Option(None, "--rules", help="Rule file (TOML) evaluated beside the model."),
+def score(model: Path = MODEL_DIR, data: Path = DATA, rules: Path = RULES,
           as_json: bool = JSON_OPTION) -> None:
     """A verdict per row of DATA (score, action, reasons); malformed rows are rejected with a reason."""
     from shopintent.risk.generic import score_file

@@ -112,8 +112,9 @@ def _check_columns(table: pd.DataFrame, named: dict[str, str | None]) -> None:
 def prepare(table: pd.DataFrame, label_col: str, time_col: str | None = None, kind: str = "lightgbm",
             drop: tuple[str, ...] = ()) -> Prepared:
     """Choose and type the features of a labelled table (see the module docstring)."""
-    _check_columns(table, {"--label-col": label_col, "--time-col": time_col,
-                           **{"--drop": c for c in drop}})
+    _check_columns(table, {"--label-col": label_col, "--time-col": time_col})
+    for column in drop:
+        _check_columns(table, {"--drop": column})
     y = _labels(table, label_col)
     seconds = _seconds(table, time_col) if time_col else None
     dropped: dict[str, str] = {c: "dropped by --drop" for c in drop}

@@ -83,7 +83,7 @@ def parse_rules(text: str, source: str = "rule file") -> list[Rule]:
         raise ValueError(f"{source}: unknown top-level key(s) {unknown}; rules go in [[rule]] tables")
     entries = data.get("rule", [])
     if not isinstance(entries, list):
-        raise ValueError(f"{source}: `rule` must be an array of tables ([[rule]])")
+        raise ValueError(f"{source}: `rule` must be an array of tables ([[rule]])")  # noqa: TRY004 (a wrong file, not a wrong call)
     rules = [_rule(entry, i, source) for i, entry in enumerate(entries, start=1)]
     names = [r.name for r in rules]
     duplicated = sorted({n for n in names if names.count(n) > 1})

@@ -37,8 +37,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from shopintent.datasets import dmc2019_selfcheckout_fraud as dmc
-from shopintent.datasets import taobao_userbehavior_head as taobao
 from shopintent.datasets import talkingdata_adtracking_sample as talkingdata
+from shopintent.datasets import taobao_userbehavior_head as taobao
 from shopintent.evaluation.bench import BenchResult, Measurement
 from shopintent.log import get_logger
 from shopintent.risk.anomaly import AnomalyDetector, session_features
