@@ -23,7 +23,7 @@ def test_reference_lists_every_command_the_readme_used_to_miss() -> None:
         assert command in usages
     assert "shopintent store ingest EVENTS" in usages
     assert "shopintent datasets verify [NAMES...]" in usages
-    assert len(usages) == len(set(usages)) == 33
+    assert len(usages) == len(set(usages)) == 37
 
 
 def test_check_exits_1_on_a_stale_block_and_write_refreshes_it(tmp_path: Path) -> None:
