@@ -96,6 +96,8 @@ _EVENT_FIELDS: tuple[str, ...] = (
     "item_id", "category_id", "query", "price", "quantity",
 )
 _STARTING = ("earliest", "latest")
+#: The longest a tail read for ``latestOffset`` goes on (seconds) while records keep coming.
+_TAIL_READ_LIMIT_S = 5.0
 #: Rows per Arrow batch handed to Spark.
 _BATCH_ROWS = 4096
 
@@ -156,6 +158,8 @@ def _consumer(bootstrap: str) -> Consumer:
         "enable.auto.offset.store": False,
         "enable.partition.eof": True,
         "allow.auto.create.topics": False,
+        # An offset the broker no longer holds (retention) fails the read: never skip silently.
+        "auto.offset.reset": "error",
     })
 
 
@@ -259,8 +263,11 @@ class KafkaEventStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow
         consumer.assign(probe)
         open_partitions = {tp.partition for tp in probe}
         last_message = time.monotonic()
+        # Under a steady stream the tail never goes quiet: what was seen by then is a valid end.
+        deadline = last_message + _TAIL_READ_LIMIT_S
         try:
-            while open_partitions and time.monotonic() - last_message < self.options.idle_timeout_s:
+            while (open_partitions and time.monotonic() - last_message < self.options.idle_timeout_s
+                   and time.monotonic() < deadline):
                 for message in consumer.consume(1000, timeout=0.05):
                     error = message.error()
                     if error is not None:
