@@ -317,6 +317,10 @@ def _kill9_service(settings: Settings, work: Path, records: list[dict[str, Any]]
                     "store and event log re-opened, /healthz answers")]
 
 
+#: How each part killed under ``--workers 2`` is named in the measurements.
+PART_NAMES = {"worker": "a worker", "sink": "the sink", "Redis": "Redis"}
+
+
 def _kill9_parts(settings: Settings, work: Path, records: list[dict[str, Any]], plan: Plan,
                  cores: Cores) -> list[Measurement]:
     """kill -9 of one HTTP worker, of the sink, and of Redis, each under load with ``--workers 2``."""
@@ -331,7 +335,7 @@ def _kill9_parts(settings: Settings, work: Path, records: list[dict[str, Any]], 
             service.start()
             fault = fault_run(service, [{**e, "event_id": f"{part}-{e['event_id']}"} for e in events], API_KEY,
                               kill_after_acks=plan.kill_after_acks, fault=_killer(part, service, redis))
-        out += _fault_measurements(f" of {'a worker' if part == 'worker' else 'the ' + part}", fault,
+        out += _fault_measurements(f" of {PART_NAMES[part]}", fault,
                                    f"--workers 2 --state redis --stream redis (AOF everysec); "
                                    f"{plan.kill_events:,} events in batches of 50")
     return out
@@ -353,6 +357,8 @@ def _killer(part: str, service: ServiceProcess, redis: RedisServer) -> Callable[
         pids = process_roles(service)[role]
         if not pids:
             raise RuntimeError(f"no {role} process found under the service (pid {service.process.pid})")
+        command = Path(f"/proc/{pids[0]}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        log.info("kill -9 under load", part=role, pid=pids[0], command=command[:300])
         os.kill(pids[0], signal.SIGKILL)
         return service
 

@@ -83,23 +83,35 @@ def stored_rows(store: Path, ids: set[str]) -> tuple[int, int, set[str]]:
 
 
 def drain(service: ServiceProcess, record: dict[str, Any], api_key: str, timeout_s: float = 120.0) -> None:
-    """Wait until the sink has stored what the log holds, where the service can say so.
+    """Wait until the sink has stored what the event log holds, as far as the service can say.
 
-    With ``?wait=store`` a fresh sentinel event is sent that way: the sink consumes the log
-    in order, so once the sentinel is stored everything before it is. A service without
-    the option stores before it answers (the store is the commit point), so there is
-    nothing to wait for.
+    Where this process has the sink (``?wait=store``), a fresh sentinel event is sent that
+    way: the sink consumes the log in order, so once it is stored everything before it is.
+    Then ``/readyz``'s ``log_pending`` (messages the sink has not stored yet) is polled
+    until it reads 0 three times in a row (any worker may answer). A service with neither
+    stores before it answers, so there is nothing to wait for. Whatever is still missing
+    after this shows up as lost in the count, never as a crash here.
     """
-    if not has_wait_store(service.url):
-        return
-    sentinel = {**record, "event_id": f"drain-{uuid.uuid4().hex}"}
-    try:
-        response = httpx.post(service.url + "/v1/events?wait=store", json={"events": [sentinel]},
-                              headers={"X-API-Key": api_key}, timeout=timeout_s)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        # A sink that never came back shows up as lost events in the count, not as a crash here.
-        log.warning("the sink did not store the drain sentinel", error=str(exc), url=service.url)
+    deadline = time.monotonic() + timeout_s
+    if has_wait_store(service.url):
+        sentinel = {**record, "event_id": f"drain-{uuid.uuid4().hex}"}
+        try:
+            response = httpx.post(service.url + "/v1/events?wait=store", json={"events": [sentinel]},
+                                  headers={"X-API-Key": api_key}, timeout=timeout_s)
+            if response.status_code not in (200, 400):  # 400: the sink is another process
+                response.raise_for_status()
+        except httpx.HTTPError as exc:
+            log.warning("the sink did not store the drain sentinel", error=str(exc), url=service.url)
+    zero_reads = 0
+    while zero_reads < 3 and time.monotonic() < deadline:
+        try:
+            pending = httpx.get(service.url + "/readyz", timeout=5).json().get("log_pending")
+        except (httpx.HTTPError, ValueError):
+            pending = -1
+        if pending is None:
+            return  # a service without an event log behind it
+        zero_reads = zero_reads + 1 if pending == 0 else 0
+        time.sleep(0.2)
 
 
 class _Sender(threading.Thread):
