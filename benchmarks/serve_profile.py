@@ -1,0 +1,254 @@
+"""Where a request's CPU goes: CPU ms per request and start-to-ready seconds of ``shopintent serve``.
+
+Wall-clock throughput on a machine shared with other work is noise; the CPU
+time the service process spends per request is not (much). This script starts
+a real ``shopintent serve`` (its own process, cached default models in the
+state folder), loads it from this process with :mod:`benchmarks.support.load`
+and reads the service's CPU time (all its threads, from ``/proc``) before and
+after each run:
+
+* ``/healthz`` (GET, the empty FastAPI endpoint of the same server), closed loop;
+* ``POST /v1/intent`` with Bitext test-split texts, closed loop, 16 in flight;
+* start to ready: ``shopintent serve`` until ``/readyz`` lists every model loaded.
+
+``--profile DIR`` also runs the service under ``cProfile`` (its event-loop
+thread: the request overhead; the model runs on the batcher thread) and writes
+``DIR/serve.prof`` plus the top functions by own time as text.
+
+Run::
+
+    SHOPINTENT_DATA_DIR=/work/shared/data SHOPINTENT_STATE_DIR=<state with prepared models> \\
+        .venv/bin/python -m benchmarks.serve_profile --label after --out benchmarks/results/serve_profile.json
+
+Each ``--label`` is merged into the results file beside the labels already there,
+so a before/after pair sits side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import pstats
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.support import ServiceProcess, closed_loop
+from benchmarks.support.load import LoadResult, _Connection, quiet_client_logs
+from shopintent.settings import Settings, get_settings
+
+API_KEY = "profile-key"
+ALL_MODELS = ("text", "behaviour", "recommend", "intervene")
+#: Unlimited rate limits: the runs send more requests per minute than the default read limit.
+NO_LIMITS = ["--read-limit", "", "--write-limit", "", "--anonymous-limit", ""]
+
+
+def _stat_cpu(path: Path) -> float:
+    fields = path.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (every thread), from ``/proc/PID/stat``."""
+    return _stat_cpu(Path(f"/proc/{pid}/stat"))
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of process ``pid``'s main thread (uvicorn's event loop) and of all its other
+    threads (batcher, writer, loader, runtime pools: Python does not name them for the kernel)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = "event loop" if task.name == str(pid) else "other threads"
+            out[name] = out.get(name, 0.0) + _stat_cpu(task / "stat")
+        except OSError:  # a thread that ended while we read
+            continue
+    return out
+
+
+async def _get_loop(host: str, port: int, path: str, n: int, concurrency: int) -> LoadResult:
+    """``n`` GETs of ``path`` over ``concurrency`` keep-alive connections (the empty endpoint)."""
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode("ascii")
+    latencies: list[float] = []
+    errors = 0
+    left = n
+
+    async def worker() -> None:
+        nonlocal left, errors
+        connection = await _Connection.open(host, port)
+        try:
+            while left > 0:
+                left -= 1
+                started = time.perf_counter()
+                status, _ = await connection.post(request)
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += status != 200
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return LoadResult(n, n, time.perf_counter() - started, errors, latencies)
+
+
+def _texts(settings: Settings, n: int) -> list[str]:
+    from shopintent.text import recipes
+
+    texts = recipes.shop_intent_splits(settings)["test"].texts
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def _measured(pid: int, run: Any) -> tuple[LoadResult, float, dict[str, float]]:
+    before, threads_before = cpu_seconds(pid), thread_cpu(pid)
+    result = run()
+    after, threads_after = cpu_seconds(pid), thread_cpu(pid)
+    per_thread = {name: seconds - threads_before.get(name, 0.0) for name, seconds in threads_after.items()}
+    return result, after - before, per_thread
+
+
+def _row(result: LoadResult, cpu_s: float, per_thread: dict[str, float]) -> dict[str, Any]:
+    s = result.summary()
+    busy = {name: round(seconds * 1000 / result.requests, 3)
+            for name, seconds in sorted(per_thread.items(), key=lambda kv: -kv[1]) if seconds > 0}
+    return {"requests": result.requests, "errors": result.errors,
+            "cpu_ms_per_request": round(cpu_s * 1000 / result.requests, 3),
+            "cpu_ms_per_request_by_thread": busy,
+            "requests_per_s": s["requests_per_s"], "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"]}
+
+
+def _start(settings: Settings, work: Path, profile: Path | None) -> ServiceProcess:
+    service = ServiceProcess(settings, work / "profile.duckdb", API_KEY,
+                             ["--auto-decide", "cart", "--no-train-missing", *NO_LIMITS],
+                             log_path=work / "svc.log")
+    if profile is None:
+        service.start("/readyz", wait_models=ALL_MODELS)
+        return service
+    # The same command under cProfile; stopped with SIGINT so the profile is written.
+    command = [sys.executable, "-m", "benchmarks.serve_profile", "--serve-profiled",
+               str(profile / "serve.prof"), "--", "serve", "--host", "127.0.0.1", "--port",
+               str(service.port), "--store", str(service.store), *service.extra_args]
+    service.process = subprocess.Popen(command, env=service._env(), stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(service.url + "/readyz", timeout=1.0).status_code == 200:
+                return service
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    service.kill()
+    raise RuntimeError("the profiled service did not become ready in 120 s")
+
+
+def measure(settings: Settings, n: int, starts: int, profile: Path | None) -> dict[str, Any]:
+    """Start-to-ready seconds (``starts`` times) and CPU per request of /healthz and /v1/intent."""
+    quiet_client_logs()
+    bodies = [{"text": t} for t in _texts(settings, n)]
+    out: dict[str, Any] = {"start_to_ready_s": [], "start_to_ready_cpu_s": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for _ in range(starts):
+            service = ServiceProcess(settings, work / "start.duckdb", API_KEY,
+                                     ["--auto-decide", "cart", "--no-train-missing"])
+            out["start_to_ready_s"].append(round(service.start("/readyz", wait_models=ALL_MODELS), 2))
+            assert service.process is not None
+            # CPU the service spent getting ready: comparable on a busy machine, unlike wall time.
+            out["start_to_ready_cpu_s"].append(round(cpu_seconds(service.process.pid), 2))
+            service.stop()
+        service = _start(settings, work, profile)
+        try:
+            assert service.process is not None
+            pid = service.process.pid
+            host, port = "127.0.0.1", service.port
+            # Warm-up: first requests pay for lazy imports and caches.
+            closed_loop(service.url + "/v1/intent", bodies[:200], API_KEY, 16, [1] * 200)
+            asyncio.run(_get_loop(host, port, "/healthz", 200, 16))
+            empty, empty_cpu, empty_threads = _measured(pid, lambda: asyncio.run(_get_loop(host, port, "/healthz", n, 16)))
+            intent, intent_cpu, intent_threads = _measured(
+                pid, lambda: closed_loop(service.url + "/v1/intent", bodies, API_KEY, 16, [1] * n))
+        finally:
+            if profile is not None and service.process is not None:
+                service.process.send_signal(signal.SIGINT)
+                service.process.wait(timeout=60)
+            else:
+                service.stop()
+    out["healthz"] = _row(empty, empty_cpu, empty_threads)
+    out["intent"] = _row(intent, intent_cpu, intent_threads)
+    out["intent_over_healthz_cpu"] = round(intent_cpu / max(empty_cpu, 1e-9), 2)
+    if profile is not None:
+        text = profile / "serve_top.txt"
+        with text.open("w") as f:
+            pstats.Stats(str(profile / "serve.prof"), stream=f).sort_stats("tottime").print_stats(40)
+    return out
+
+
+def serve_profiled(out: Path, argv: list[str]) -> None:
+    """Run ``shopintent <argv>`` with cProfile timing the main thread's CPU time (not wall time).
+
+    The main thread is uvicorn's event loop: every request's HTTP, routing,
+    validation and middleware work. CPU time, so waits (for the GIL, for the
+    batcher thread, for the socket) are not counted as work.
+    """
+    import cProfile
+    import runpy
+
+    profiler = cProfile.Profile(time.thread_time)
+    sys.argv = ["shopintent", *argv]
+    profiler.enable()
+    try:
+        runpy.run_module("shopintent.cli.main", run_name="__main__")
+    except (SystemExit, KeyboardInterrupt):
+        pass
+    finally:
+        profiler.disable()
+        profiler.dump_stats(str(out))
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--serve-profiled":
+        serve_profiled(Path(sys.argv[2]), sys.argv[4:])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--label", required=True, help="Name of this run in the results file (before, after).")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serve_profile.json"))
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--profile", type=Path, default=None, help="Also write a cProfile of the service here.")
+    parser.add_argument("--note", default="", help="What this run measured (e.g. the commit).")
+    args = parser.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    settings = get_settings()
+    run = measure(settings, args.requests, args.starts, args.profile)
+    run.update({"at": datetime.now(UTC).isoformat(timespec="seconds"), "note": args.note,
+                "load_average_1m_before": round(os.getloadavg()[0], 2)})
+    results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
+    results.setdefault("runs", {})[args.label] = run
+    results["protocol"] = (
+        "python -m benchmarks.serve_profile: one `shopintent serve` process (uvicorn, 1 worker, cached "
+        "default models) and the load generator in this process on the same machine; CPU ms per request "
+        "= the service process's user+system CPU time over the run / requests. /healthz: GET, 16 "
+        f"keep-alive connections; /v1/intent: {args.requests} Bitext test-split texts, 16 in flight. "
+        "start_to_ready_s: `shopintent serve` until /readyz lists text, behaviour, recommend, intervene "
+        "(wall); start_to_ready_cpu_s: the service process's CPU seconds at that moment.")
+    results["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
+                          "shared": "the 2 cores were shared with other engineers' work while this ran: "
+                                    "latency and req/s are noisy; CPU ms per request is the comparable "
+                                    "number"}
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(run, indent=2))  # noqa: T201 - a benchmark script's report
+
+
+if __name__ == "__main__":
+    main()
