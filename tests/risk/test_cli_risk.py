@@ -96,3 +96,24 @@ def test_empty_file_and_missing_labels_are_explained(cli_env: Path, tmp_path: Pa
     holes.write_text("a|y\n1|0\n2|\n3|1\n", encoding="utf-8")
     result = runner.invoke(app, ["risk", "eval", "--data", str(holes), "--label-col", "y"])
     assert result.exit_code == 2 and "row 2: label `y` is missing" in _plain(result.output)
+
+
+def test_eval_of_a_click_event_file_uses_the_streaming_features_under_the_files_own_names(
+    busy_clicks: pd.DataFrame, cli_env: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "clicks.csv"
+    raw = busy_clicks.assign(click_time=busy_clicks["click_time"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+                             attributed_time=busy_clicks["attributed_time"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    raw.rename(columns={"ip": "..ip"}).to_csv(path, index=False)  # the header as TalkingData ships it
+    out = _json(["risk", "eval", "--data", str(path), "--label-col", "is_attributed", "--time-col", "click_time",
+                 "--click-cols", "..ip,app,device,os,channel", "--json"])
+    assert out["protocol"] == "train on days before 2017-11-09, test on 2017-11-09"
+    assert "ip_next_s" in out["features"] and "..ip" not in out["features"]
+    assert set(out["dropped"]) == {"attributed_time"}
+    assert 0.5 < out["roc_auc"] <= 1.0
+    result = runner.invoke(app, ["risk", "eval", "--data", str(path), "--label-col", "is_attributed",
+                                 "--click-cols", "..ip,app,device,os,channel"])
+    assert result.exit_code == 2 and "--click-cols needs --time-col" in _plain(result.output)
+    result = runner.invoke(app, ["risk", "eval", "--data", str(path), "--label-col", "is_attributed",
+                                 "--time-col", "click_time", "--click-cols", "ip,app,device,os,channel"])
+    assert result.exit_code == 2 and "--click-cols 'ip' is not a column of the file" in _plain(result.output)

@@ -22,6 +22,9 @@ COST = typer.Option(None, "--cost", help="Cost matrix TP,FP,FN,TN as profits, e.
 MODEL = typer.Option(RiskModelKind.LIGHTGBM, "--model", help="Model family.")
 SEED = typer.Option(0, "--seed", help="Random seed of the folds and the model.")
 DROP = typer.Option([], "--drop", help="A column to leave out (repeatable), named as the file spells it.")
+CLICKS = typer.Option(None, "--click-cols",
+                      help="An ad-click event file: its ip,app,device,os,channel columns as the file names them "
+                           "(e.g. ..ip,app,device,os,channel); streaming click features replace the raw columns.")
 OUT = typer.Option(..., "--out", help="Model directory.")
 MODEL_DIR = typer.Option(..., "--model", help="Model directory written by `risk train`.")
 RULES = typer.Option(None, "--rules", help="Rule file (TOML) evaluated beside the model.")
@@ -45,7 +48,7 @@ def _fmt(value: Any) -> str:
 @app.command("eval")
 def evaluate(data: Path = DATA, label_col: str = LABEL, time_col: str = TIME, cost: str = COST,
              model: RiskModelKind = MODEL, seed: int = SEED, drop: list[str] = DROP,
-             as_json: bool = JSON_OPTION) -> None:
+             click_cols: str = CLICKS, as_json: bool = JSON_OPTION) -> None:
     """Train and test on a split of DATA: ROC-AUC, PR-AUC and, with --cost, profit per 1,000 rows."""
     from shopintent.risk.generic import evaluate_file
 
@@ -53,7 +56,8 @@ def evaluate(data: Path = DATA, label_col: str = LABEL, time_col: str = TIME, co
         matrix = _cost(cost)
         with step_progress(quiet=as_json) as progress:
             progress.add_task(f"evaluating on {data}", total=None)
-            result = evaluate_file(data, label_col, time_col, matrix, model.value, seed, tuple(drop))
+            clicks = tuple(c.strip() for c in click_cols.split(",")) if click_cols else ()
+            result = evaluate_file(data, label_col, time_col, matrix, model.value, seed, tuple(drop), clicks)
     except (FileNotFoundError, ValueError) as exc:
         _fail(exc)
     if as_json:
