@@ -299,8 +299,9 @@ def _workers_runs(settings: Settings, work: Path, records: list[dict[str, Any]],
 
 def _fault_measurements(what: str, fault: FaultReport, detail: str) -> list[Measurement]:
     """The two counts every kill -9 reports (names kept from the first fault benchmark)."""
-    detail = (f"{detail}; killed after {fault.acknowledged:,} acknowledged ({fault.failed_requests} requests "
-              f"failed meanwhile); then all {fault.unique_events:,} re-sent: {fault.duplicates_on_resend:,} "
+    detail = (f"{detail}; killed after {fault.acked_before_kill:,} acknowledged; the client went on "
+              f"(failed requests retried up to 30 s: {fault.failed_requests} failures), {fault.acknowledged:,} "
+              f"acknowledged in all; then all {fault.unique_events:,} re-sent: {fault.duplicates_on_resend:,} "
               f"answered duplicate; counted in the DuckDB store by keyed id")
     return [Measurement(f"kill -9{what}: acknowledged events lost", fault.lost_acknowledged, "events", detail),
             Measurement(f"kill -9{what}: events stored more than once", fault.stored_twice, "events", detail)]

@@ -38,6 +38,7 @@ class FaultReport:
     """kill -9 under load: what was acknowledged, lost, duplicated after the re-delivery."""
 
     sent_before_kill: int = 0
+    acked_before_kill: int = 0
     acknowledged: int = 0
     lost_acknowledged: int = 0
     stored_after_restart: int = 0
@@ -115,7 +116,10 @@ def drain(service: ServiceProcess, record: dict[str, Any], api_key: str, timeout
 
 
 class _Sender(threading.Thread):
-    """An at-least-once client: batches in order, acknowledged ids collected from the answers."""
+    """An at-least-once client: batches in order, a failed batch retried (up to ``RETRY_S``), the
+    acknowledged ids collected from the answers."""
+
+    RETRY_S = 30.0
 
     def __init__(self, url: str, records: Sequence[dict[str, Any]], api_key: str, batch_size: int,
                  stop_on_failure_after: threading.Event) -> None:
@@ -126,24 +130,29 @@ class _Sender(threading.Thread):
         self.sent = 0
         self.failed = 0
 
+    def _post(self, client: httpx.Client, batch: list[dict[str, Any]]) -> httpx.Response | None:
+        try:
+            response = client.post(self.url + "/v1/events", json={"events": batch})
+        except httpx.TransportError:
+            return None  # died mid-request: this batch was never acknowledged
+        return response if response.status_code == 200 else None
+
     def run(self) -> None:
         with httpx.Client(headers={"X-API-Key": self.api_key}, timeout=10) as client:
             for start in range(0, len(self.records), self.batch_size):
                 batch = list(self.records[start : start + self.batch_size])
                 self.sent += len(batch)
-                try:
-                    response = client.post(self.url + "/v1/events", json={"events": batch})
-                    ok = response.status_code == 200
-                except httpx.TransportError:
-                    ok = False  # died mid-request: this batch was never acknowledged
-                if not ok:
+                give_up = time.monotonic() + self.RETRY_S
+                while (response := self._post(client, batch)) is None:
                     self.failed += 1
                     if self.stop_on_failure_after.is_set():
                         return
-                    time.sleep(0.02)
-                    continue
-                self.acked.update(r["event_id"] for r in response.json()["results"]
-                                  if r["status"] in ("stored", "duplicate") and r.get("event_id"))
+                    if time.monotonic() > give_up:
+                        break  # left to the re-delivery
+                    time.sleep(0.1)
+                if response is not None:
+                    self.acked.update(r["event_id"] for r in response.json()["results"]
+                                      if r["status"] in ("stored", "duplicate") and r.get("event_id"))
 
 
 def fault_run(service: ServiceProcess, records: Sequence[dict[str, Any]], api_key: str, *,
@@ -164,6 +173,7 @@ def fault_run(service: ServiceProcess, records: Sequence[dict[str, Any]], api_ke
     while len(sender.acked) < kill_after_acks and sender.is_alive():
         time.sleep(0.001)
     report.sent_before_kill = sender.sent
+    report.acked_before_kill = len(sender.acked)
     if stop_sending_on_failure:
         after_fault.set()
     started = time.perf_counter()
