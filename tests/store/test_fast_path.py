@@ -158,8 +158,9 @@ def test_threshold_picks_the_path(taobao_rows, monkeypatch) -> None:
     real = ingest.prepare_events
     monkeypatch.setattr(ingest, "prepare_events",
                         lambda batch, *a, **k: calls.append(len(batch)) or real(batch, *a, **k))
-    small = taobao_rows[: ingest.FAST_PATH_MAX_ROWS - 1]
-    big = taobao_rows[: ingest.FAST_PATH_MAX_ROWS]
+    monkeypatch.setattr(ingest, "FAST_PATH_MAX_ROWS", 8)
+    small = taobao_rows[:7]
+    big = taobao_rows[:8]
     ingest.prepare_records(small, PSEUDONYMIZER)
     ingest.prepare_records(big, PSEUDONYMIZER)
     ingest.prepare_records([{**taobao_rows[0], "user_id": 1001}], PSEUDONYMIZER)  # a number id
@@ -202,7 +203,7 @@ _TIMESTAMP = st.one_of(
     st.none(), _WHITE, _iso(), _future(),
     st.integers(0, 5_000_000_000), st.integers(-10**13, 10**13),
     st.floats(0, 5e9), st.floats(allow_nan=True, allow_infinity=True),
-    st.integers(0, 5_000_000_000).map(str),
+    st.integers(0, 5_000_000_000).map(str), st.integers(-10**14, 10**14).map(str),
     st.sampled_from(["2017-12-03T10:00:00.123456789Z", "2017-02-30", "not a date",
                      "2017-12-03T24:00:00", "1512295200.5", " 2017-12-03 ", "1e9", "2017-W49"]))
 _PRICE = st.one_of(

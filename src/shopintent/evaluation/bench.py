@@ -37,6 +37,7 @@ AREAS: dict[str, str] = {
     "realintent": "default shop intents on real shopper text never trained on (zh + en, hand-labelled)",
     "sentiment": "positive / negative / neutral with unsure: reviews, neutral text, gibberish, calibration",
     "risk": "transaction fraud (cost matrix), click fraud, session anomalies, risk scoring speed",
+    "ingest": "small-batch fast path: prepare_records per call, row-wise vs table, 1 to 1,000 events",
 }
 
 

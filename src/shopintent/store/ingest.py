@@ -161,10 +161,12 @@ class PreparedRecords:
     n_input: int
 
 
-#: Batches with fewer rows than this take the row-wise path of :func:`prepare_records`
-#: (below it a table's fixed cost outweighs per-row Python; `shopintent bench ingest`
-#: measures both paths, benchmarks/results/ingest_fast_path.json).
-FAST_PATH_MAX_ROWS = 64
+#: Batches with fewer rows than this take the row-wise path of :func:`prepare_records`.
+#: A table costs a fixed tens of milliseconds of pandas work per batch, the rows about the
+#: same per row either way, so the row-wise path wins by far for a request and stays
+#: ahead into the thousands; the costs meet near the API's 10,000-event limit
+#: (`shopintent bench ingest`, benchmarks/results/ingest.json).
+FAST_PATH_MAX_ROWS = 1024
 
 
 def prepare_records(batch: Sequence[Mapping[str, Any]], pseudonymizer: Pseudonymizer,
