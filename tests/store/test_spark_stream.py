@@ -221,7 +221,8 @@ def test_streamed_sessions_equal_the_store_sessions(spark, broker: TansuBroker, 
     streamed = collect_sessions(spark.table("live_sessions").toPandas())
 
     assert store_sessions["n_events"].sum() == N_EVENTS
-    assert len(store_sessions) > 100
+    assert (len(store_sessions), store_sessions["user_id"].nunique()) == (667, 40)
+    assert store_sessions["n_purchase"].sum() == 74
     pd.testing.assert_frame_equal(streamed, store_sessions, check_exact=False, rtol=1e-9, atol=1e-9)
     pd.testing.assert_frame_equal(live_funnel(spark.table("live_sessions").toPandas()),
                                   pipelines.funnel(store_sessions))
