@@ -131,7 +131,7 @@ def _start(settings: Settings, work: Path, profile: Path | None) -> ServiceProce
                              ["--auto-decide", "cart", "--no-train-missing", *NO_LIMITS],
                              log_path=work / "svc.log")
     if profile is None:
-        service.start("/readyz", wait_models=ALL_MODELS)
+        service.start("/readyz", timeout_s=600, wait_models=ALL_MODELS)
         return service
     # The same command under cProfile; stopped with SIGINT so the profile is written.
     command = [sys.executable, "-m", "benchmarks.serve_profile", "--serve-profiled",
@@ -139,7 +139,7 @@ def _start(settings: Settings, work: Path, profile: Path | None) -> ServiceProce
                str(service.port), "--store", str(service.store), *service.extra_args]
     service.process = subprocess.Popen(command, env=service._env(), stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         try:
             if httpx.get(service.url + "/readyz", timeout=1.0).status_code == 200:
@@ -148,7 +148,7 @@ def _start(settings: Settings, work: Path, profile: Path | None) -> ServiceProce
             pass
         time.sleep(0.1)
     service.kill()
-    raise RuntimeError("the profiled service did not become ready in 120 s")
+    raise RuntimeError("the profiled service did not become ready in 600 s")
 
 
 def measure(settings: Settings, n: int, starts: int, profile: Path | None) -> dict[str, Any]:
@@ -161,7 +161,7 @@ def measure(settings: Settings, n: int, starts: int, profile: Path | None) -> di
         for _ in range(starts):
             service = ServiceProcess(settings, work / "start.duckdb", API_KEY,
                                      ["--auto-decide", "cart", "--no-train-missing"])
-            out["start_to_ready_s"].append(round(service.start("/readyz", wait_models=ALL_MODELS), 2))
+            out["start_to_ready_s"].append(round(service.start("/readyz", timeout_s=600, wait_models=ALL_MODELS), 2))
             assert service.process is not None
             # CPU the service spent getting ready: comparable on a busy machine, unlike wall time.
             out["start_to_ready_cpu_s"].append(round(cpu_seconds(service.process.pid), 2))

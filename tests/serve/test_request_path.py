@@ -97,3 +97,13 @@ def test_latency_children_are_cached_per_closed_label_set() -> None:
     assert count == 2 and math.isclose(metrics.registry.get_sample_value(
         "shopintent_http_request_duration_seconds_sum",
         {"method": "GET", "route": "/healthz", "status": "2xx"}) or 0.0, 0.004)
+
+
+def test_closed_labels_cache_only_values_inside_their_sets() -> None:
+    metrics = ServiceMetrics()
+    for kind in ("purchase", "purchase", "made_up_kind", "another_one"):
+        metrics.outcomes.labels(kind).inc()
+    assert list(metrics.outcomes._children) == [("purchase",)]  # outside values never grow the cache
+    assert metrics.registry.get_sample_value("shopintent_outcomes_total", {"kind": "purchase"}) == 2
+    assert metrics.registry.get_sample_value("shopintent_outcomes_total", {"kind": "other"}) == 2
+    assert metrics.events.labels(outcome="stored", source="http") is metrics.events.labels("stored", "http")

@@ -61,18 +61,32 @@ class ClosedLabels:
         self.allowed = {name: None if values is None else frozenset(values)
                         for name, values in allowed.items()}
         self._names = tuple(self.allowed)
+        # Children of value tuples that were all inside their sets: bounded by the sets' sizes,
+        # and a hit skips the clamping and prometheus_client's own label lookup (per request).
+        self._children: dict[tuple[Any, ...], Any] = {}
 
     def labels(self, *values: Any, **named: Any) -> Any:
         """The child series for these values, each outside its set replaced by ``other``."""
         if named:
             values = tuple(named[n] for n in self._names)
+        child = self._children.get(values)
+        if child is not None:
+            return child
         if len(values) != len(self._names):
             raise ValueError(f"{len(values)} label values for labels {', '.join(self._names)}")
         clamped = []
+        inside = True
         for name, value in zip(self._names, values, strict=True):
             allowed, text = self.allowed[name], str(value)
-            clamped.append(text if allowed is None or text in allowed else OTHER)
-        return self.metric.labels(*clamped)
+            if allowed is None or text in allowed:
+                clamped.append(text)
+            else:
+                clamped.append(OTHER)
+                inside = False
+        child = self.metric.labels(*clamped)
+        if inside and all(type(v) in (str, int, bool) for v in values):
+            self._children[values] = child
+        return child
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.metric, name)
