@@ -144,11 +144,12 @@ def how_far(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def _clock(now: datetime | pd.Timestamp | None, max_future_skew_s: float) -> pd.Timestamp:
+def _clock(now: datetime | pd.Timestamp | None, max_future_skew_s: float) -> datetime:
     """The time future dates are measured from (the wall clock unless ``now`` is given)."""
     if max_future_skew_s < 0 or not np.isfinite(max_future_skew_s):
         raise ValueError(f"max_future_skew_s {max_future_skew_s} must be a finite number >= 0")
-    clock = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    # datetime.now, not pd.Timestamp.now: the same microseconds, a twentieth of the cost.
+    clock = datetime.now(UTC) if now is None else pd.Timestamp(now)
     if clock.tzinfo is None:
         raise ValueError(f"now {clock} has no time zone; pass a UTC time")
     return clock
@@ -169,7 +170,7 @@ def _shown(value: Any) -> str:
 def _too_far_ahead(timestamp: pd.Series, now: datetime | pd.Timestamp | None,
                    max_future_skew_s: float) -> tuple[pd.Series, pd.Series]:
     """Which timestamps lie more than the skew after ``now``, and by how many seconds."""
-    clock = _clock(now, max_future_skew_s)
+    clock = pd.Timestamp(_clock(now, max_future_skew_s))
     ahead = (timestamp - clock).dt.total_seconds()
     return ahead.gt(max_future_skew_s).fillna(False).astype(bool), ahead
 
@@ -349,7 +350,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,15}", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(?=[0-9.]{1,16}$)[0-9]*\.?[0-9]+", re.ASCII)
 
 
-class RowwiseUnsupported(ValueError):
+class RowwiseUnsupported(Exception):
     """A value :func:`validate_rows` does not decide itself; validate the batch with
     :func:`validate_events` instead (the fast path's fallback, never an error for a caller)."""
 
@@ -558,9 +559,9 @@ def validate_rows(rows: Sequence[Mapping[str, Any]], *,
     if rows and not any(rows):
         # pandas builds a frame of no rows from dicts without keys: the table's verdict.
         raise RowwiseUnsupported("every row is empty")
-    clock = None
+    clock: datetime | None = None
     if max_future_skew_s is not None:
-        clock = _clock(now, max_future_skew_s).to_pydatetime(warn=False)
+        clock = _clock(now, max_future_skew_s)
     kinds = {name: _column_kind(rows, name) for name in ("timestamp", "price", "quantity")}
     valid: list[dict[str, Any]] = []
     positions: list[int] = []
