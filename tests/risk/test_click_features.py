@@ -42,6 +42,19 @@ def test_replaying_clicks_one_by_one_as_the_live_path_gives_exactly_the_batch_fe
     assert batch["ip_next_s"].notna().sum() > 1000
 
 
+def test_a_timer_releasing_expired_clicks_gives_the_same_rows_as_expiry_on_push(busy_clicks: pd.DataFrame) -> None:
+    batch = click_features(busy_clicks, horizon_s=HORIZON)
+    state = ClickFeatureState(HORIZON)
+    emitted: dict[int, dict[str, float]] = {}
+    for index, click, seconds in iter_clicks(busy_clicks):
+        emitted.update(state.advance(seconds))  # the service's timer, before each click
+        pushed = state.push(index, click, seconds, expire=False)
+        emitted.update(pushed)
+    emitted.update(state.flush())
+    live = pd.DataFrame.from_dict(emitted, orient="index")[list(FEATURE_NAMES)].sort_index()
+    pd.testing.assert_frame_equal(live, batch, check_names=False)
+
+
 def test_each_feature_equals_a_plain_pandas_computation(busy_clicks: pd.DataFrame) -> None:
     features = click_features(busy_clicks, horizon_s=HORIZON)
     frame = busy_clicks.assign(t=(busy_clicks["click_time"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds())

@@ -115,8 +115,13 @@ class ClickFeatureState:
             return f"click time {t} is before the stream's clock {self.clock} (clicks must come in time order)"
         return None
 
-    def push(self, index: int, click: Mapping[str, Any], t: float) -> list[tuple[int, dict[str, float]]]:
-        """Add one click; return the clicks whose features became final. Raises ``ValueError`` on a bad click."""
+    def push(self, index: int, click: Mapping[str, Any], t: float,
+             expire: bool = True) -> list[tuple[int, dict[str, float]]]:
+        """Add one click; return the clicks whose features became final. Raises ``ValueError`` on a bad click.
+
+        ``expire=False`` leaves the clicks whose horizon has passed to :meth:`advance` (a timer in
+        the live path), so one arriving click never carries the finalising of many waiting ones.
+        """
         problem = self.check(click, t)
         if problem:
             raise ValueError(problem)
@@ -124,7 +129,7 @@ class ClickFeatureState:
             raise ValueError(f"click index {index} is already waiting for its next click")
         t = float(t)
         self.clock = t
-        ready = self._expire(t)
+        ready = self._expire(t) if expire else []
         hour = (t // 3600.0) % 24.0
         row: dict[str, float] = {
             "app": float(click["app"]), "device": float(click["device"]), "os": float(click["os"]),

@@ -127,9 +127,12 @@ class ClickRiskScorer:
         self.top = top
         self._clicks: dict[int, Mapping[str, Any]] = {}
 
-    def push(self, index: int, click: Mapping[str, Any], t: float) -> list[tuple[int, Verdict]]:
-        """Add one click; return the verdicts that became final (raises ``ValueError`` on a bad click)."""
-        ready = self.state.push(index, click, t)
+    def push(self, index: int, click: Mapping[str, Any], t: float, expire: bool = True) -> list[tuple[int, Verdict]]:
+        """Add one click; return the verdicts that became final (raises ``ValueError`` on a bad click).
+
+        ``expire=False``: clicks whose horizon passed wait for :meth:`advance` (the service's timer).
+        """
+        ready = self.state.push(index, click, t, expire)
         self._clicks[index] = click
         return [(i, self._verdict(i, row)) for i, row in ready]
 
