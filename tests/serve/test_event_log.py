@@ -274,3 +274,19 @@ def test_the_file_log_holds_only_protected_rows(settings: Settings, tmp_path: Pa
     assert b"call me at [PHONE] or [EMAIL]" in wire
     for value in RAW_VALUES:
         assert value.encode() not in wire, value
+
+
+def test_a_graceful_stop_stores_what_the_log_holds_before_closing_the_store(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import duckdb
+
+    records = taobao_records(settings, 400)
+    store_path = tmp_path / "events.duckdb"
+    with make_client(settings, store_path=store_path) as client:
+        for start in range(0, 400, 20):
+            client.post("/v1/events", json={"events": records[start : start + 20]}, headers=AUTH)
+    with duckdb.connect(str(store_path), read_only=True) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM events").fetchall()[0][0] == 400
+    offset = json.loads((tmp_path / "events.duckdb.log" / "offset.json").read_text())
+    assert offset["id"] == 20  # every message acknowledged

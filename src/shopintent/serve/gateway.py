@@ -199,7 +199,8 @@ class IngestGateway:
             thread.start()
 
     def stop(self) -> None:
-        """Finish queued requests, then close the store and end the threads."""
+        """Finish queued requests and end the request path's threads (the store stays open:
+        the sink may still be storing what the log holds; :meth:`stop_store` closes it)."""
         if self._writer is not None:
             self._queue.put(_STOP)
             self._writer.join(timeout=30)
@@ -208,7 +209,6 @@ class IngestGateway:
             for thread in self._threads:
                 thread.join(timeout=30)
             self._threads = []
-        self.stop_store()
 
     def stop_store(self) -> None:
         """Close the store and end its thread."""
