@@ -31,7 +31,8 @@ def _iso_spellings(n: int) -> list[str]:
         when = when.replace(microsecond=rng.choice([0, 0, 500_000, rng.randrange(10**6)]))
         text = when.isoformat(sep=rng.choice("T "), timespec=rng.choice(
             ["minutes", "seconds", "milliseconds", "microseconds"]))
-        spellings.append(when.date().isoformat() if rng.random() < 0.1 else text + rng.choice(zones))
+        date_only = rng.random() < 0.1
+        spellings.append(when.date().isoformat() if date_only else text + rng.choice(zones))
     return spellings + ["2017-02-29", "2017-12-03T24:00:00", "2017-12-03T10:00:00.1234567Z",
                         "1899-12-31T23:59:59Z", "2201-01-01"]
 
@@ -84,7 +85,8 @@ def test_rejections_equal_validate_events_field_value_and_reason() -> None:
 
 def test_an_integer_shows_as_a_float_where_pandas_reads_its_column_as_floats() -> None:
     base = {"user_id": "1", "timestamp": 1714550400, "event_type": "view", "item_id": "a"}
-    for prices, shown in (([-5, None], "-5.0"), ([-5, 3], "-5"), ([-5, "3"], "-5"), ([-5, 2.5], "-5.0")):
+    cases = (([-5, None], "-5.0"), ([-5, 3], "-5"), ([-5, "3"], "-5"), ([-5, 2.5], "-5.0"))
+    for prices, shown in cases:
         batch = [{**base, "price": p} for p in prices]
         rows, table = validate_rows(batch, now=NOW), validate_events(batch, now=NOW)
         assert [r.value for r in rows.rejections] == [r.value for r in table.rejections] == [shown]

@@ -5,6 +5,9 @@ once (vectorised, so ingest stays fast), keeps every valid row in canonical
 form and returns each rejected row with the field and the reason, so nothing is
 dropped silently. Row numbers are 1-based: row 1 is the first record of the batch
 (the first data line of a file, after any header).
+
+:func:`validate_rows` applies the same rules, with the same reasons, to a few dicts
+one by one: a request of one event should not pay for building a table.
 """
 
 from __future__ import annotations
@@ -427,7 +430,7 @@ def _number(value: Any, kind: str) -> float | int | None:
     if _INTEGER.fullmatch(value):
         return int(value)
     if _DECIMAL.fullmatch(value):
-        return float(value)  # at most 15 significant digits: read the same by every parser
+        return float(value)  # at most 15 digits: pandas reads them as float() does (tests pin it)
     parsed = pd.to_numeric(pd.Series([value], dtype=object if kind == "object" else None),
                            errors="coerce").iloc[0]
     return None if pd.isna(parsed) else parsed.item() if hasattr(parsed, "item") else parsed
