@@ -10,12 +10,18 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import pytest
+import redis
 
 from shopintent.intervene import DEFAULT_ACTIONS, CapConfig, DecisionContext, DecisionEngine, UpliftPolicy
 from shopintent.intervene.caps import CapUsage
 from shopintent.intervene.decision_log import read_decisions
 from shopintent.intervene.engine import UnknownDecision
-from shopintent.intervene.shared_caps import RedisCapLedger, RedisIssuedDecisions
+from shopintent.intervene.shared_caps import (
+    DAY_TTL_S,
+    DECISION_TTL_S,
+    RedisCapLedger,
+    RedisIssuedDecisions,
+)
 from tests.intervene.shared_caps_workers import CAPS, NOON, append, burst, context
 from tests.serve.conftest import redis_url  # noqa: F401 (the real redis-server fixture)
 
@@ -103,6 +109,9 @@ def test_reserve_refuses_what_another_ledger_took_in_between(redis_url: str) -> 
     other = DecisionContext("u2", "s2", 0.2, 0.9, cart_value=150.0, timestamp=NOON)
     assert mine.reason_blocked(other, coupon) == "cap_budget"  # 15 of 20 spent; another 15 does not fit
     assert mine.spent == theirs.spent == {date(2026, 1, 5): coupon.cost(150.0)}
+    counters = redis.Redis.from_url(redis_url)
+    for key in ("spent:2026-01-05", "user:2026-01-05:u1", "session:s1", "days"):
+        assert DAY_TTL_S - 60 < counters.ttl(f"{prefix}caps:{key}") <= DAY_TTL_S  # 2 days after the charge
     assert mine.reserve(other, ACTIONS["nothing"]) == 0.0
 
 
@@ -112,6 +121,8 @@ def test_an_outcome_joins_a_decision_issued_by_another_process(redis_url: str) -
                                     issued=RedisIssuedDecisions(redis_url, prefix=prefix), random_state=0)
                      for _ in range(2))
     decision = first.decide(context(1))
+    ttl = redis.Redis.from_url(redis_url).ttl(f"{prefix}decisions:{decision.decision_id}")
+    assert DECISION_TTL_S - 60 < ttl <= DECISION_TTL_S
     assert second.record_outcome(decision.decision_id, "purchase", 12.0).value == 12.0
     with pytest.raises(UnknownDecision):
         second.record_outcome("never-issued", "purchase", 1.0)

@@ -6,8 +6,9 @@ order; the log carries no prices, so every item costs 150 and coupons are
 open) are posted, then two client threads ask for decisions on 80 live
 sessions at once, each request on a new connection so the kernel spreads them
 over both workers. One worker is killed with SIGKILL in the middle of the
-burst and the other right after it: the supervisor restarts both, so every
-outcome posted afterwards lands on a process that did not make its decision.
+burst, the other and the store sink right after it: the supervisor restarts
+all three, and every outcome posted afterwards lands on a process that did not
+make its decision.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ PRICE = 150.0
 SESSIONS = 80
 
 
-def _workers(supervisor: int) -> list[int]:
-    """The worker processes of a supervisor (its spawned children; not the sink nor the tracker)."""
+def _children(supervisor: int, marker: bytes) -> list[int]:
+    """The supervisor's child processes whose command line holds ``marker``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -48,9 +49,14 @@ def _workers(supervisor: int) -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == supervisor and b"spawn_main" in command:
+        if ppid == supervisor and marker in command:
             found.append(int(entry.name))
     return sorted(found)
+
+
+def _workers(supervisor: int) -> list[int]:
+    """The worker processes of a supervisor (its spawned children; not the sink nor the tracker)."""
+    return _children(supervisor, b"spawn_main")
 
 
 def _wait_for_workers(service: ServiceProcess, n: int, gone: set[int], timeout_s: float = 120.0) -> list[int]:
@@ -155,6 +161,8 @@ def test_two_workers_share_caps_join_outcomes_and_survive_kill9(model_settings: 
 
         # Kill the other original worker too, without waiting for the first one's replacement.
         os.kill(first[1], signal.SIGKILL)
+        (sink,) = _children(service.process.pid, b"serve\x00sink")  # and the store sink
+        os.kill(sink, signal.SIGKILL)
         _wait_for_workers(service, 2, set(first))
         # Neither live worker made any of these decisions: each outcome joins through Redis.
         for d in decisions[:60]:
@@ -162,11 +170,17 @@ def test_two_workers_share_caps_join_outcomes_and_survive_kill9(model_settings: 
                                   json={"decision_id": d["decision_id"], "kind": "purchase", "value": 1.0})
             assert response.status_code == 200, response.text
         log = (tmp_path / "service.log").read_text()
-        assert log.count("worker died; restarting it") == 2
+        assert log.count("worker died; restarting it") == 2 and log.count("sink died; restarting it") == 1
+        restarted = _children(service.process.pid, b"serve\x00sink")
+        assert len(restarted) == 1 and restarted != [sink]
+        children = _children(service.process.pid, b"")
     finally:
         service.stop()
     assert service.process is not None and service.process.returncode == 0
-    assert _workers(service.process.pid) == []
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children):  # workers and sink stopped with it
+        assert time.monotonic() < deadline, [pid for pid in children if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize(("args", "needs"), [
