@@ -8,8 +8,9 @@ the hybrid blend and top-k serving are then written once against
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -19,6 +20,7 @@ from sklearn.exceptions import NotFittedError
 
 from shopintent.log import get_logger
 from shopintent.persist import (
+    MANIFEST_FILE,
     begin_save,
     read_json,
     read_model_json,
@@ -200,15 +202,49 @@ class Recommender(BaseEstimator):
         if cls is not Recommender and not issubclass(klass, cls):
             raise TypeError(f"{path} holds a {meta['kind']} model, not a {cls.kind}")
         model = klass(**meta["parameters"])
-        model.index_ = ItemIndex(read_json(path / "items.json"))
-        attributes = read_json(path / "attributes.json")
-        model.items_ = {k: Item(item_id=k, attributes=tuple(v)) for k, v in attributes.items()}
-        model.data_checksum_ = meta["data_checksum"]
-        model.metrics_ = meta.get("metrics", {})
-        model.fit_seconds_ = meta.get("fit_seconds", 0.0)
-        model.record_ = {k: v for k, v in meta.items() if k not in _MODEL_JSON_FIELDS}
-        model._load_state(path)
+        outermost = getattr(_load_scope, "memo", None) is None
+        if outermost:
+            _load_scope.memo = {}
+        try:
+            model.index_ = _shared(path, "items.json", lambda: ItemIndex(read_json(path / "items.json")))
+            model.items_ = _shared(path, "attributes.json", lambda: {
+                k: Item(item_id=k, attributes=tuple(v)) for k, v in read_json(path / "attributes.json").items()})
+            model.data_checksum_ = meta["data_checksum"]
+            model.metrics_ = meta.get("metrics", {})
+            model.fit_seconds_ = meta.get("fit_seconds", 0.0)
+            model.record_ = {k: v for k, v in meta.items() if k not in _MODEL_JSON_FIELDS}
+            model._load_state(path)  # a hybrid loads its components here, inside this scope
+        finally:
+            if outermost:
+                _load_scope.memo = None
         return model
+
+
+#: Per-thread memo of one outermost :meth:`Recommender.load` (a hybrid and its components).
+_load_scope = threading.local()
+
+
+def _shared(path: Path, name: str, build: Callable[[], Any]) -> Any:
+    """``build()`` once per outermost load for files with the same verified SHA-256.
+
+    A hybrid and each of its components save the same ``items.json`` and
+    ``attributes.json``; building the item index and item records once instead
+    of once per folder is most of a cached hybrid's load time. The objects are
+    shared as :meth:`Hybrid.from_fitted` already shares them after a fit (they
+    are never changed in place). The manifest was verified just before, so equal
+    hashes mean equal files; a folder without a manifest builds its own.
+    """
+    memo = getattr(_load_scope, "memo", None)
+    try:
+        digest = read_json(path / MANIFEST_FILE)["files"][name]["sha256"] if memo is not None else None
+    except (OSError, ValueError, KeyError, TypeError):
+        digest = None
+    if memo is None or not isinstance(digest, str):
+        return build()
+    key = (name, digest)
+    if key not in memo:
+        memo[key] = build()
+    return memo[key]
 
 
 #: ``model.json`` fields every recommender writes; anything else is the caller's ``record``.
