@@ -108,18 +108,37 @@ def test_valid_rows_equal_validate_events_canonical_rows() -> None:
     [{"user_id": 1001, "timestamp": 1714550400, "event_type": "view", "item_id": "a"}],
     [{"user_id": "1", "timestamp": True, "event_type": "view", "item_id": "a"}],
     [{"user_id": "1", "timestamp": 1714550400, "event_type": "view", "item_id": "a",
-      "quantity": float("inf")}],
-    [{"user_id": "1", "timestamp": 1714550400, "event_type": "view", "item_id": "a",
       "price": 2**60}],
     [{"user_id": "1", "timestamp": 1714550400000, "event_type": "view", "item_id": "a"},
      {"user_id": "1", "timestamp": "2024-05-01", "event_type": "view", "item_id": "a"}],
     [{}],
     ["not a dict"],
-], ids=["number-id", "bool", "infinite-quantity", "huge-int", "milliseconds-among-text",
+], ids=["number-id", "bool", "huge-int", "milliseconds-among-text",
         "all-empty", "not-a-mapping"])
 def test_values_only_the_table_decides_are_declined(rows) -> None:
     with pytest.raises(RowwiseUnsupported):
         validate_rows(rows, now=NOW)
+
+
+@pytest.mark.parametrize("quantity", [float("inf"), float("-inf"), 1e20, -1e20, 2.0**60])
+def test_a_count_no_float_holds_is_rejected_on_both_paths_not_raised(quantity: float) -> None:
+    rows = [{"user_id": "1", "timestamp": 1714550400, "event_type": "view", "item_id": "a",
+             "quantity": quantity},
+            {"user_id": "1", "timestamp": 1714550400, "event_type": "view", "item_id": "b"}]
+    by_row = validate_rows(rows, now=NOW)
+    by_table = validate_events(rows, now=NOW)
+    assert by_row.rejections == by_table.rejections
+    assert [(r.row, r.field, r.reason) for r in by_table.rejections] == [
+        (1, "quantity", "is larger than the largest count (9,007,199,254,740,992)")]
+    assert by_row.positions == [1] and len(by_table.valid) == 1
+
+
+def test_a_batch_of_empty_objects_rejects_each_row_instead_of_losing_them() -> None:
+    report = validate_events([{}, {}], now=NOW)
+    assert report.n_input == 2 and len(report.valid) == 0
+    assert sorted({(r.row, r.field) for r in report.rejections}) == [
+        (1, "event_type"), (1, "timestamp"), (1, "user_id"),
+        (2, "event_type"), (2, "timestamp"), (2, "user_id")]
 
 
 def test_a_clock_without_a_zone_is_refused_as_validate_events_refuses_it() -> None:

@@ -60,6 +60,10 @@ _NOT_FINITE = "is not finite"
 _NEGATIVE = "is negative"
 _NOT_WHOLE = "is not a whole number"
 _BELOW_ONE = "is less than 1"
+#: The largest count a quantity may be: every whole number up to it is exact in a float64,
+#: and the store's BIGINT holds it. Larger (or infinite) counts are rejected, not cast.
+MAX_QUANTITY = 2**53
+_TOO_LARGE = f"is larger than the largest count ({MAX_QUANTITY:,})"
 _KNOWN_TYPES = frozenset(t.value for t in EventType)
 _ITEM_TYPES = frozenset(t.value for t in ITEM_EVENT_TYPES)
 
@@ -116,7 +120,10 @@ def _as_frame(batch: pd.DataFrame | Iterable[Mapping[str, Any] | Event]) -> pd.D
     if isinstance(batch, pd.DataFrame):
         return batch.reset_index(drop=True)
     rows = [asdict(r) if isinstance(r, Event) else dict(r) for r in batch]
-    return pd.DataFrame.from_records(rows)
+    frame = pd.DataFrame.from_records(rows)
+    if len(frame) != len(rows):  # only empty dicts: pandas makes no rows of them, keep one each
+        frame = pd.DataFrame(index=pd.RangeIndex(len(rows)))
+    return frame
 
 
 def _text_column(raw: pd.Series) -> pd.Series:
@@ -295,6 +302,9 @@ def _check_quantity(raw: pd.Series, rejections: list[Rejection]) -> pd.Series:
     quantity = pd.to_numeric(raw, errors="coerce")
     given = raw.notna() & (raw.astype("string").str.strip() != "")
     _reject(rejections, given & quantity.isna(), raw, "quantity", _NOT_A_NUMBER)
+    too_large = quantity.notna() & ~(quantity.abs() <= MAX_QUANTITY)
+    _reject(rejections, too_large, raw, "quantity", _TOO_LARGE)
+    quantity = quantity.mask(too_large)  # rejected above; never cast to Int64
     whole = quantity.isna() | (quantity == quantity.round())
     _reject(rejections, ~whole, raw, "quantity", _NOT_WHOLE)
     _reject(rejections, quantity.notna() & whole & (quantity < 1), raw, "quantity", _BELOW_ONE)
@@ -534,9 +544,9 @@ def _check_row_quantity(n: int, value: Any, kind: str, rejections: list[Rejectio
     quantity = _check_number(n, "quantity", value, kind, rejections)
     if quantity is None:
         return None
-    if not math.isfinite(quantity) or abs(quantity) > _EXACT:
-        # validate_events casts every row's quantity to Int64 and fails on these: let it.
-        raise RowwiseUnsupported(f"quantity {quantity!r} is not a castable count")
+    if not abs(quantity) <= MAX_QUANTITY:
+        rejections.append(Rejection(n, "quantity", _shown(value), _TOO_LARGE))
+        return None
     if quantity != round(quantity):
         rejections.append(Rejection(n, "quantity", _shown(value), _NOT_WHOLE))
     elif quantity < 1:
