@@ -12,9 +12,12 @@ CPU 1; the results' parameters name the split):
   cart/favourite events (``--auto-decide cart``); then 3,000 one-event requests, 16 in flight;
 * intent: 2,000 ``POST /v1/intent`` (shop-intent test-split texts), 16 in flight;
 * event → decision: the Taobao events in time order, one per request, open loop at
-  250, 500, 750, 1,000, 1,500 and 2,000 events/s (:mod:`benchmarks.support.ladder`:
-  the knee, and ``GET /healthz`` at 1,000/s on the same server for the overhead ratio);
-  at 250/s again without shopper history, for comparison;
+  250, 500, 750, 1,000, 1,500 and 2,000 events/s, 5 s each after 2 s of quiet, stopping
+  above 1,000 at the first rate over the goal (:mod:`benchmarks.support.ladder`: the knee,
+  and ``GET /healthz`` at 1,000/s on the same server for the overhead ratio); at 250/s
+  again without shopper history, for comparison;
+* write groups: ``prepare_records`` (the request path before the log) and
+  ``ingest_events`` (with the DuckDB append the sink pays), 1 and 50 events, no HTTP;
 * workers: the same at 1,000 events/s, batched ingest and intent with ``--workers 1`` and
   ``--workers 2`` (``--state redis --stream redis``; a redis-server with
   ``--appendonly yes --appendfsync everysec`` started here);
@@ -30,7 +33,9 @@ A measurement whose feature this checkout lacks raises
 :class:`~benchmarks.support.features.FeatureMissing` naming it (``--allow-missing``
 lists it in the parameters instead, for smoke runs). ``python -m benchmarks.serve
 --quick`` runs every section with fewer events (1 s per rate) and writes where
-``--out`` says, never over the committed results.
+``--out`` says, never over the committed results (an argument, not an environment
+variable: :mod:`shopintent.settings` is the one reader of the environment); ``--only
+SECTION`` runs one section.
 
 This module and its harness (:mod:`benchmarks.support`) live in the source checkout,
 not in the installed package: ``shopintent bench serve`` finds them there
