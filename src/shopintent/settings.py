@@ -92,6 +92,16 @@ class Settings(BaseSettings):
         "events are rejected, naming the row, so a wrong clock cannot move the live sessions' clock "
         "to its date. Past dates are not limited (historic logs replay).",
     )
+    risk_rules_path: Path | None = Field(
+        default=None,
+        description="The shop's risk rule file (TOML, docs/risk.md) the service runs beside the risk "
+        "models; unset: the default rules shipped in the package (shopintent/risk/default_rules.toml).",
+    )
+    risk_webhook_url: str | None = Field(
+        default=None,
+        description="URL the service POSTs a JSON notification to when a risk verdict is `hold` "
+        "(docs/risk.md, Live); unset: holds are only logged and counted.",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False, description="Log JSON lines instead of console text.")
     api_keys: SecretStr | None = Field(

@@ -163,6 +163,7 @@ class DefaultModelName(StrEnum):
     RECOMMEND = "recommend"
     INTERVENE = "intervene"
     SHOP_INTENT = "shop_intent"
+    RISK = "risk"
     SLOTS_EN = "slots_en"
     SENTIMENT = "sentiment"
     NER_ZH = "ner_zh"

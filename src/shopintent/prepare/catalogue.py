@@ -142,6 +142,18 @@ def _train_recommend(settings: Settings) -> object:
     return load_default_recommender(settings)
 
 
+def _risk_folders(settings: Settings) -> tuple[Path, ...]:
+    from shopintent.risk.default import model_folders
+
+    return model_folders(settings)
+
+
+def _train_risk(settings: Settings) -> object:
+    from shopintent.risk.default import load_default_risk
+
+    return load_default_risk(settings)
+
+
 def _train_text(component: str) -> Callable[[Settings], object]:
     def train(settings: Settings) -> object:
         from shopintent.text.defaults import ensure_model
@@ -210,6 +222,11 @@ def _tagger_score(meta: dict[str, Any]) -> str | None:
     return None if value is None else f"F1 {value:.4f}"
 
 
+def _risk_score(meta: dict[str, Any]) -> str | None:
+    value = (meta.get("metrics") or {}).get("train_sessions")
+    return None if value is None else f"{value:,} training sessions"
+
+
 def _policy_score(meta: dict[str, Any]) -> str | None:
     return None
 
@@ -222,6 +239,7 @@ KIND_NAMES = {
     "SlotTagger": "BiLSTM-CRF",
     "event_intent": "LightGBM",
     "hybrid": "hybrid",  # session kNN + category + recent popularity
+    "session_risk": "Isolation Forest",
 }
 
 
@@ -243,6 +261,9 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
                  _recommend_score),
     DefaultModel("intervene", "decision policy (a saved policy, else the prior one)",
                  True, 0.0, lambda s: (_policy_folder(s),), _prepare_policy, _policy_score),
+    DefaultModel("risk", "session anomaly detector (Taobao training days) + DMC transaction fraud "
+                 "model with its cost threshold", True, 10.0, _risk_folders,
+                 _load_or_train(_risk_folders, _train_risk), _risk_score),
     # shop_intent: 152 s wall / 50 s CPU with a cold embedding cache under load ~4 (issue 12's
     # eight-source recipe, `models prepare --only shop_intent` on an empty state folder)
     _text_default("shop_intent",
@@ -262,6 +283,7 @@ SERVICE_NEEDS: dict[str, tuple[str, ...]] = {
     "recommend": ("recommend",),
     "intervene": (),
     "text": ("shop_intent",),
+    "risk": ("risk",),
 }
 
 

@@ -41,7 +41,7 @@ from shopintent.serve.config import ServeConfig, resolve_api_keys
 from shopintent.serve.gateway import IngestUnavailable
 from shopintent.serve.metrics import LatencyMiddleware
 from shopintent.serve.rate_limit import RateLimiter
-from shopintent.serve.routers import dashboard, decisions, events, health, intent, recommendations, sessions
+from shopintent.serve.routers import dashboard, decisions, events, health, intent, recommendations, risk, sessions
 from shopintent.serve.service import DecisionNotFound, Service, SessionNotFound
 from shopintent.settings import Settings, get_settings
 
@@ -57,6 +57,7 @@ ROUTER_SCOPES = (
     (sessions.router, "read"),
     (intent.router, "read"),
     (recommendations.router, "read"),
+    (risk.router, "write"),
 )
 
 

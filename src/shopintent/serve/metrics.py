@@ -39,7 +39,7 @@ OUTCOME_KINDS = frozenset({"purchase", "click", "redemption", "add_to_cart", "ch
 EVENT_OUTCOMES = frozenset({"stored", "duplicate", "rejected"})
 SOURCES = frozenset({"http", "stream"})
 STREAM_BACKENDS = frozenset({"file", "redis", "kafka", "memory"})
-MODELS = frozenset({"text", "behaviour", "recommend", "intervene"})
+MODELS = frozenset({"text", "behaviour", "recommend", "intervene", "risk"})
 RATE_BUCKETS = frozenset({"read", "write", "admin", "anonymous"})
 
 

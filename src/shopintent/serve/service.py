@@ -29,6 +29,7 @@ from shopintent.serve.adapters import intervene as intervene_adapter
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable
 from shopintent.serve.adapters.behaviour import behaviour_slot, score_sessions
 from shopintent.serve.adapters.recommend import recommend_items, recommend_slot
+from shopintent.serve.adapters.risk import LiveRisk, risk_slot
 from shopintent.serve.adapters.text import parse_texts, text_slot
 from shopintent.serve.batcher import MicroBatcher
 from shopintent.serve.config import ServeConfig, resolved_log_dir
@@ -78,7 +79,7 @@ from shopintent.store.ingest import (
 log = get_logger(__name__)
 
 #: The order models are loaded in (cheapest first).
-LOAD_ORDER = ("intervene", "behaviour", "recommend", "text")
+LOAD_ORDER = ("intervene", "risk", "behaviour", "recommend", "text")
 #: How often loaded models' files are checked for a newer, better version (a promoted fine-tune).
 MODEL_WATCH_S = 10.0
 #: Event types after which a session is re-decided when ``auto_decide == "cart"``.
@@ -194,6 +195,7 @@ class Service:
             "behaviour": behaviour_slot(settings),
             "recommend": recommend_slot(settings),
             "intervene": intervene_adapter.intervene_slot(settings, config),
+            "risk": risk_slot(settings),
         }
         for name, slot in self.models.items():  # loads what `shopintent models prepare` wrote; never trains
             slot.requires = functools.partial(not_prepared, settings, name)
@@ -202,6 +204,7 @@ class Service:
         self._temporary_log = (Path(tempfile.mkdtemp(prefix="shopintent-log-"))
                                if config.stream == "file" and log_dir is None else None)
         self.seen = _make_seen(config)
+        self.risk = LiveRisk(settings, config, self.pseudonymizer, self.metrics.registry)
         self.source = _make_source(config, log_dir or self._temporary_log,
                                    settings.kafka_client_config() if config.stream == "kafka" else None)
         self.gateway = IngestGateway(
@@ -275,6 +278,7 @@ class Service:
         self.state.close()
         self.histories.close()
         self.signals.close()
+        self.risk.close()
         self.intent_batcher.close()
         engine = self.models["intervene"]
         if engine.ready:
@@ -420,6 +424,8 @@ class Service:
         # seq 0: these events may not be in the store yet; the sink advances the history's seq.
         self.histories.observe(observations, 0)
         self._note_search_intents(records, session_of)
+        # before decisions: the engine's guardrail reads the verdict of the event just stored
+        self.risk.on_sessions(self.models["risk"], [t.state for t in transitions])
         decisions: dict[str, list[dict[str, Any]]] = {}
         due = self._due_for_decision(transitions, events)
         if due:
@@ -615,8 +621,10 @@ class Service:
     def _context(self, state: LiveSessionState, score: dict[str, Any]) -> dict[str, Any]:
         """The engine's context: scores, the session's latest text intent and its risk score."""
         signal = self.signals.get(state.session_id)
+        verdict = self.risk.verdict_for(state.session_id) if self.models["risk"].ready else None
+        guard = self.models["intervene"].get().ledger.config.max_risk_for_coupon
         return intervene_adapter.context_for(state, score, intent=signal.get("intent") if signal else None,
-                                             risk_score=intervene_adapter.risk_score(state))
+                                             risk_score=intervene_adapter.risk_score(state, verdict, guard))
 
     def decide_for(self, session_id: str) -> dict[str, Any]:
         """Ask the engine for a session now; the engine logs the decision before returning it."""

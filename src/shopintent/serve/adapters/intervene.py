@@ -9,6 +9,7 @@ Redis (several workers then share one budget and one set of frequency caps).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,8 +50,16 @@ def intervene_slot(settings: Settings, config: ServeConfig | None = None) -> Mod
     return ModelSlot("intervene", load)
 
 
-def risk_score(state: LiveSessionState) -> float:
-    """The session's risk score for the engine's guardrail (today the bot-rate heuristic)."""
+def risk_score(state: LiveSessionState, verdict: Mapping[str, Any] | None = None,
+               max_risk_for_coupon: float = 0.5) -> float:
+    """The session's risk score for the engine's guardrail: its live risk verdict, mapped so that
+    ``hold`` and ``block`` reach ``max_risk_for_coupon`` (no coupon); the bot-rate heuristic only
+    while the risk model is not loaded (no verdict)."""
+    from shopintent.serve.adapters.risk import engine_risk_level
+
+    level = engine_risk_level(verdict, max_risk_for_coupon)
+    if level is not None:
+        return level
     from shopintent.intervene.scoring import bot_risk_score
 
     return bot_risk_score(state.n_events, state.duration_s)

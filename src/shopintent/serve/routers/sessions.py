@@ -16,11 +16,12 @@ router = APIRouter(prefix="/v1", tags=["sessions"])
 def get_session(session_id: str, service: Service = Depends(get_service)) -> SessionOut:
     """A live session by its id (as shown by the service) or the client's own session id."""
     state = service.resolve_session(session_id)
+    risk = service.risk.verdict_for(state.session_id)
     try:
         scores = service.score([state])[0]
     except ModelUnavailable as exc:
-        return SessionOut(**state.to_dict(), scores_unavailable=exc.reason)
-    return SessionOut(**state.to_dict(), scores=scores)
+        return SessionOut(**state.to_dict(), scores_unavailable=exc.reason, risk=risk)
+    return SessionOut(**state.to_dict(), scores=scores, risk=risk)
 
 
 @router.get("/sessions", response_model=SessionList)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class SessionOut(BaseModel):
@@ -21,6 +21,9 @@ class SessionOut(BaseModel):
     cart_value: float
     scores: dict[str, Any] | None = None
     scores_unavailable: str | None = None
+    risk: dict[str, Any] | None = Field(None, description="the session's latest risk verdict (anomaly score, "
+                                        "action allow/review/hold/block, reasons); none before the risk "
+                                        "model scored it")
 
 
 class SessionList(BaseModel):

@@ -1,0 +1,100 @@
+"""The default risk models the service runs, trained once by ``shopintent models prepare``.
+
+Two models and a rule file:
+
+* **sessions**: the :class:`~shopintent.risk.anomaly.AnomalyDetector` fit on
+  the Taobao log's sessions before 2017-12-03 (China time), the training days
+  (the last day is what replays and the intervention benchmark test on), kept
+  as a :class:`~shopintent.risk.session_scorer.SessionRiskScorer`;
+* **transactions**: the DMC 2019 :class:`~shopintent.risk.fraud.FraudModel`
+  (LightGBM, calibrated) with the official cost matrix, its hold threshold
+  chosen on inner folds;
+* **rules**: ``Settings.risk_rules_path``, else the package's
+  ``default_rules.toml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from shopintent.log import get_logger
+from shopintent.persist import has_manifest
+from shopintent.risk.rules import Rule, load_rules
+from shopintent.risk.scorer import TransactionScorer
+from shopintent.risk.session_scorer import SessionRiskScorer
+from shopintent.settings import Settings
+
+log = get_logger(__name__)
+
+#: The first day the default session detector never saw (China time), as in the intervention replay.
+TRAIN_BEFORE = pd.Timestamp("2017-12-03", tz="Asia/Shanghai")
+DEFAULT_RULES = Path(__file__).with_name("default_rules.toml")
+
+
+def default_model_dir(settings: Settings) -> Path:
+    """Where the default risk models live (``sessions/`` and ``transactions/``)."""
+    return Path(settings.state_dir) / "risk" / "default"
+
+
+def model_folders(settings: Settings) -> tuple[Path, Path]:
+    """The session detector's and the transaction model's folders."""
+    root = default_model_dir(settings)
+    return root / "sessions", root / "transactions"
+
+
+def rules_path(settings: Settings) -> Path:
+    """The rule file the service runs: the shop's when set, else the shipped default."""
+    return Path(settings.risk_rules_path) if settings.risk_rules_path else DEFAULT_RULES
+
+
+@dataclass
+class DefaultRisk:
+    """What the service scores with: sessions, transactions (with the rules), and where rules came from."""
+
+    sessions: SessionRiskScorer
+    transactions: TransactionScorer
+    rules: list[Rule]
+    rules_source: Path
+
+
+def train_default_models(settings: Settings) -> None:
+    """Fit and save both default models (about 10 s on 2 cores)."""
+    from shopintent.datasets import dmc2019_selfcheckout_fraud as dmc
+    from shopintent.datasets import taobao_userbehavior_head as taobao
+    from shopintent.risk.anomaly import AnomalyDetector, session_features
+    from shopintent.risk.fraud import FraudModel
+
+    sessions_dir, transactions_dir = model_folders(settings)
+    events = taobao.load(settings).events
+    train = events[events["timestamp"] < TRAIN_BEFORE]
+    X = session_features(train, settings.session_gap_minutes)
+    detector = AnomalyDetector(random_state=0).fit(X)
+    SessionRiskScorer.from_detector(detector, X).save(
+        sessions_dir, metrics={"train_sessions": len(X), "train_events": len(train),
+                               "train_before": str(TRAIN_BEFORE)})
+    log.info("default session risk model trained", sessions=len(X))
+    table = dmc.load(settings)
+    Xt, y = table[list(dmc.FEATURES)], table[dmc.LABEL].to_numpy()
+    model = FraudModel(kind="lightgbm", cost=dmc.COST_MATRIX).fit(Xt, y)
+    model.save(transactions_dir, metrics={"train_rows": len(Xt), "fraud": int(y.sum()),
+                                          "oof_profit_per_1000": model.oof_profit_per_1000_})
+    log.info("default transaction risk model trained", rows=len(Xt), threshold=model.threshold_)
+
+
+def load_default_risk(settings: Settings, train_missing: bool = True) -> DefaultRisk:
+    """The default risk models and rules; trained first when missing and ``train_missing``."""
+    from shopintent.risk.fraud import FraudModel
+
+    folders = model_folders(settings)
+    if not all(has_manifest(f) for f in folders):
+        if not train_missing:
+            raise FileNotFoundError(f"default risk models are not prepared in {default_model_dir(settings)}")
+        train_default_models(settings)
+    source = rules_path(settings)
+    rules = load_rules(source)
+    return DefaultRisk(sessions=SessionRiskScorer.load(folders[0]),
+                       transactions=TransactionScorer(FraudModel.load(folders[1]), rules),
+                       rules=rules, rules_source=source)
