@@ -31,7 +31,7 @@ from shopintent.settings import Settings
 from tests.conftest import REAL_DATA_DIR
 from tests.serve.conftest import API_KEY, AUTH, make_client
 
-SERVICE_MODELS = ("intervene", "behaviour", "recommend", "text")
+SERVICE_MODELS = ("intervene", "risk", "behaviour", "recommend", "text")
 
 
 def _cli_env(state_dir: Path) -> dict[str, str]:
@@ -72,11 +72,11 @@ def test_prepare_fast_only_trains_what_the_service_needs_on_an_empty_folder(prep
     settings, report = prepared
     outcomes = {r["name"]: r["outcome"] for r in report["prepared"]}
     assert outcomes == {"behaviour": "trained", "recommend": "trained",
-                        "intervene": "nothing to train", "shop_intent": "trained"}
+                        "intervene": "nothing to train", "shop_intent": "trained", "risk": "trained"}
     assert report["background"] is None
     # each training's duration is kept for the next run's estimate
     times = json.loads((settings.state_dir / "models-prepare.json").read_text())
-    assert set(times) == {"behaviour", "recommend", "shop_intent"}
+    assert set(times) == {"behaviour", "recommend", "shop_intent", "risk"}
     assert all(0 < t["seconds"] <= report["wall_s"] for t in times.values())
 
     status = json.loads(_cli(settings.state_dir, "models", "status", "--json").stdout)
@@ -85,6 +85,7 @@ def test_prepare_fast_only_trains_what_the_service_needs_on_an_empty_folder(prep
     assert states["behaviour"] == ("present", "LightGBM")
     assert states["recommend"] == ("present", "hybrid")
     assert states["intervene"] == ("built in", "prior")
+    assert states["risk"] == ("present", "Isolation Forest")
     assert states["sentiment"][0] == states["shop_intent_finetuned"][0] == "missing"
     shop = next(m for m in status["models"] if m["name"] == "shop_intent")
     assert shop["score"].startswith("acc. 0.9")  # validation accuracy of the linear default (0.9569)

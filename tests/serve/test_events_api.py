@@ -246,7 +246,7 @@ def test_health_readiness_and_prometheus_metrics(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["store"] and ready["stream"]
-    assert set(ready["models"]) == {"text", "behaviour", "recommend", "intervene"}
+    assert set(ready["models"]) == {"text", "behaviour", "recommend", "intervene", "risk"}
     client.post("/v1/events", json={"events": [VIEW, {**VIEW, "event_id": "z", "event_type": "?"}]},
                 headers=AUTH)
     text = client.get("/metrics", headers=AUTH).text

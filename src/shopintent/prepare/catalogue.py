@@ -261,8 +261,9 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
                  _recommend_score),
     DefaultModel("intervene", "decision policy (a saved policy, else the prior one)",
                  True, 0.0, lambda s: (_policy_folder(s),), _prepare_policy, _policy_score),
+    # risk: 3.6 s wall (`models prepare --only risk` on an empty state folder, 2 cores, 2026-12-02)
     DefaultModel("risk", "session anomaly detector (Taobao training days) + DMC transaction fraud "
-                 "model with its cost threshold", True, 10.0, _risk_folders,
+                 "model with its cost threshold", True, 5.0, _risk_folders,
                  _load_or_train(_risk_folders, _train_risk), _risk_score),
     # shop_intent: 152 s wall / 50 s CPU with a cold embedding cache under load ~4 (issue 12's
     # eight-source recipe, `models prepare --only shop_intent` on an empty state folder)
