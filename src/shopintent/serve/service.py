@@ -369,7 +369,9 @@ class Service:
             if not self.config.sink:
                 raise SinkNotHere("wait=store needs the store sink in this process; this worker "
                                   "runs beside a separate `shopintent serve sink`")
-            await asyncio.wait_for(asyncio.wrap_future(self.gateway.when_stored(outcome.message_id)),
+            stored = self.gateway.when_stored(outcome.message_id)
+            self.consumer.nudge()
+            await asyncio.wait_for(asyncio.wrap_future(stored),
                                    timeout_s)
         return outcome
 

@@ -28,10 +28,12 @@ import pandas as pd
 from shopintent.privacy import EVENT_ID_LENGTH, Pseudonymizer, protect_events, scrub_text_columns
 from shopintent.log import get_logger
 from shopintent.privacy.event_ids import CLIENT_ID_NAMESPACE
-from shopintent.privacy.events import protect_rows
+from shopintent.privacy.events import TEXT_COLUMNS, protect_rows
+from shopintent.privacy.scrub import scrub_value
 from shopintent.schema import Event
 from shopintent.schema.validation import (
     DEFAULT_MAX_FUTURE_SKEW_S,
+    EVENT_COLUMNS,
     Rejection,
     RowwiseUnsupported,
     ValidationReport,
@@ -261,6 +263,11 @@ def _append_prepared(store: EventStore, prepared: PreparedEvents) -> IngestRepor
     )
 
 
+def _not_a_pseudonym(shape: re.Pattern[str]) -> str:
+    return (f"is not a pseudonym ({shape.pattern}); raw events go through ingest_events "
+            "(`shopintent store ingest`)")
+
+
 def _not_pseudonyms(frame: pd.DataFrame, positions: np.ndarray) -> tuple[np.ndarray, list[Rejection]]:
     """Rows whose ids are not pseudonyms: a mask over ``frame`` and a rejection for each."""
     bad = np.zeros(len(frame), dtype=bool)
@@ -271,10 +278,8 @@ def _not_pseudonyms(frame: pd.DataFrame, positions: np.ndarray) -> tuple[np.ndar
         ok = ok | values.fillna("").map(lambda v, s=shape: bool(s.fullmatch(v))).astype(bool)
         for i in np.flatnonzero(~ok.to_numpy()):
             # The value is not shown: a row that fails here may hold a raw, personal id.
-            rejections.append(Rejection(
-                int(positions[i]) + 1, column, "<hidden>",
-                f"is not a pseudonym ({shape.pattern}); raw events go through ingest_events "
-                "(`shopintent store ingest`)"))
+            rejections.append(Rejection(int(positions[i]) + 1, column, "<hidden>",
+                                        _not_a_pseudonym(shape)))
             bad[i] = True
     return bad, rejections
 
@@ -289,6 +294,13 @@ def prepare_protected(
     way, and its value is not shown); free text is scrubbed again (idempotent);
     ids are kept as they are. ``max_future_skew_s`` as in :func:`prepare_events`.
     """
+    if not isinstance(rows, pd.DataFrame):
+        rows = list(rows)
+        if len(rows) < FAST_PATH_MAX_ROWS and all(isinstance(r, Mapping) for r in rows):
+            try:
+                return _prepare_protected_rows(rows, max_future_skew_s)
+            except RowwiseUnsupported as why:
+                log.debug("row-wise path declined", reason=str(why)[:200])
     report = validate_events(_materialise(rows), max_future_skew_s=max_future_skew_s)
     positions = _kept_positions(report)
     bad, shape_rejections = _not_pseudonyms(report.valid, positions)
@@ -301,6 +313,36 @@ def prepare_protected(
     checked = ValidationReport(valid=clean.reset_index(drop=True), rejections=rejections,
                                n_input=report.n_input)
     return PreparedEvents(checked, checked.valid, kept, ids)
+
+
+def _prepare_protected_rows(rows: list[Mapping[str, Any]],
+                            max_future_skew_s: float | None) -> PreparedEvents:
+    """The row-wise branch of :func:`prepare_protected` (a store round of a few hundred rows
+    costs a fraction of a millisecond per row instead of a fixed tens of milliseconds)."""
+    checked = validate_rows(rows, max_future_skew_s=max_future_skew_s)
+    kept_rows: list[dict[str, Any]] = []
+    kept: list[int] = []
+    shape_rejections: list[Rejection] = []
+    for position, row in zip(checked.positions, checked.valid, strict=True):
+        bad = False
+        for column, shape in _PSEUDONYM_SHAPES.items():
+            value = row[column]
+            if value is None and column == "session_id":
+                continue
+            if value is None or not shape.fullmatch(value):
+                shape_rejections.append(Rejection(position + 1, column, "<hidden>",
+                                                  _not_a_pseudonym(shape)))
+                bad = True
+        if not bad:
+            kept_rows.append({**row, **{c: scrub_value(row[c]) for c in TEXT_COLUMNS}})
+            kept.append(position)
+    clean = pd.DataFrame.from_records(kept_rows, columns=list(EVENT_COLUMNS)).astype(EVENT_COLUMNS)
+    ids: list[str | None] = [None] * checked.n_input
+    for position, record in zip(kept, kept_rows, strict=True):
+        ids[position] = record["event_id"]
+    rejections = sorted([*checked.rejections, *shape_rejections], key=lambda r: (r.row, r.field))
+    report = ValidationReport(valid=clean, rejections=rejections, n_input=checked.n_input)
+    return PreparedEvents(report, clean, np.asarray(kept, dtype=np.int64), ids)
 
 
 def ingest_protected(store: EventStore, rows: Batch, key_id: str, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,22 +28,31 @@ class StreamConsumer:
     in ``dropped`` rather than redelivered forever. Raw events (no ``key_id``, an
     outside producer) go to the sink, which sends them through the full ingest path.
     ``on_acked(messages)`` hears of every acknowledged round (``?wait=store``, metrics).
+
+    A round stores everything read in one call of ``sink``, whose cost is mostly
+    fixed (validation of the batch, one DuckDB transaction). Rounds therefore start
+    at most every ``round_interval_s`` while the log is not behind: one event per
+    request would otherwise make one store round per request, and in the service
+    that work competes with the request path for the interpreter. A round that
+    reads ``max_messages`` (a backlog) is followed at once by the next.
     """
 
     def __init__(self, source: EventSource, sink: Callable[[Sequence[StreamMessage]], Any],
-                 max_messages: int = 64, poll_s: float = 0.5,
+                 max_messages: int = 1_000, poll_s: float = 0.5,
                  on_acked: Callable[[Sequence[StreamMessage]], None] | None = None,
-                 key_id: str | None = None) -> None:
+                 key_id: str | None = None, round_interval_s: float = 1.0) -> None:
         self.source = source
         self.sink = sink
         self.key_id = key_id
         self.max_messages = max_messages
         self.poll_s = poll_s
+        self.round_interval_s = round_interval_s
         self.on_acked = on_acked
         self.acked = 0
         self.errors = 0
         self.dropped = 0
         self._stop = threading.Event()
+        self._nudged = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -51,8 +61,13 @@ class StreamConsumer:
                                         daemon=True)
         self._thread.start()
 
+    def nudge(self) -> None:
+        """Start the next round now (a caller waits for the store: ``?wait=store``)."""
+        self._nudged.set()
+
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
+        self._nudged.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout_s)
             self._thread = None
@@ -96,7 +111,12 @@ class StreamConsumer:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.run_once()
+                started = time.monotonic()
+                done = self.run_once()
+                rest = self.round_interval_s - (time.monotonic() - started)
+                if done and done < self.max_messages and rest > 0:
+                    self._nudged.wait(rest)
+                self._nudged.clear()
             except Exception as exc:  # keep consuming; the message will come again
                 self.errors += 1
                 log.warning("stream round failed; messages will be redelivered",
