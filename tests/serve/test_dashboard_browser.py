@@ -100,6 +100,10 @@ def test_dashboard_shows_live_data_and_parses_a_query(server: Running, model_set
                 assert reason["text"] == describe(reason) and reason["text"][-1] in "↑↓"
         assert not [name for name in FEATURE_NAMES if "_" in name and name in " ".join(shown)]
 
+        # The risk panel shows the service's own risk counts (no risk model prepared here: it says so).
+        assert page.locator("#risk-held").inner_text() == f"{data['risk']['held']:,}"
+        assert "risk model not loaded" in page.locator("#risk-note").inner_text()
+
         # The budget tile is the engine's own daily budget and what it reserved on the stream's day.
         engine = server.service.models["intervene"].get()
         daily = engine.ledger.config.daily_budget

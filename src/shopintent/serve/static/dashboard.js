@@ -165,6 +165,25 @@ function drawModels(models) {
   }
 }
 
+function pct(x) { return (100 * x).toFixed(1) + " %"; }
+
+function drawRisk(risk, models) {
+  if (!risk) return;
+  const loaded = (models || []).some((m) => m.name === "risk" && m.ready);
+  $("risk-session-rate").textContent = pct(risk.session.risk_rate) + " of " + fmt(risk.session.verdicts);
+  $("risk-transaction-rate").textContent = pct(risk.transaction.risk_rate) + " of " + fmt(risk.transaction.verdicts);
+  $("risk-held").textContent = fmt(risk.held);
+  const reasons = $("risk-reasons"); reasons.replaceChildren();
+  for (const r of risk.top_reasons) { const li = document.createElement("li"); li.textContent = r.reason + " (" + fmt(r.count) + ")"; reasons.appendChild(li); }
+  const holds = $("risk-holds"); holds.replaceChildren();
+  for (const h of risk.recent_holds.slice(0, 5)) {
+    const li = document.createElement("li");
+    li.textContent = h.kind + " " + (h.id || "") + " · " + h.action + " · " + fmt(h.score, 3) + (h.reasons.length ? " · " + h.reasons[0] : "");
+    holds.appendChild(li);
+  }
+  $("risk-note").textContent = loaded ? (risk.held ? "" : "no holds yet") : "risk model not loaded: run `shopintent models prepare`";
+}
+
 async function refresh() {
   try {
     const response = await fetch("/v1/dashboard", {cache: "no-store", headers: withKey()});
@@ -193,6 +212,7 @@ async function refresh() {
     $("decisions-note").textContent = nDecisions ? "reserved since start: " + fmt(d.spend, 2) : "no decisions yet";
     drawSessions(d);
     drawModels(d.models);
+    drawRisk(d.risk, d.models);
     const clock = d.clock ? new Date(d.clock * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "–";
     $("status").textContent = "stream clock " + clock + " · " + d.stream.backend + " stream · updated " + new Date().toLocaleTimeString();
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
