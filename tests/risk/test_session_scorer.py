@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from shopintent.datasets import taobao_userbehavior_head as taobao
-from shopintent.risk.anomaly import AnomalyDetector, session_features, sessionise
-from shopintent.risk.session_scorer import SessionRiskScorer, live_session_frame
+from shopintent.risk.anomaly import SESSION_FEATURES, AnomalyDetector, session_features, sessionise
+from shopintent.risk.session_scorer import SessionRiskScorer, live_session_frame, live_session_values
 from shopintent.settings import Settings
 
 
@@ -45,3 +45,34 @@ def test_live_state_events_give_the_training_features(settings: Settings) -> Non
     Y.index = [i.rsplit(":", 1)[0] for i in Y.index]
     pd.testing.assert_frame_equal(Y.loc[list(ids)], X.loc[ids], check_names=False, check_index_type=False,
                                   check_exact=False, rtol=1e-9)
+
+
+def test_per_event_features_equal_session_features_on_every_real_session(settings: Settings) -> None:
+    """The service's per-event path (no pandas) gives the training features of every Taobao session."""
+    events = taobao.load(settings).events
+    X = session_features(events)
+    ordered = events.assign(session=sessionise(events)).sort_values(["session", "timestamp"], kind="stable")
+    seconds = (ordered["timestamp"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    rows = list(zip(ordered["event_type"].astype(str), seconds, ordered["item_id"], ordered["category_id"],
+                    strict=True))
+    bounds = np.flatnonzero(np.r_[True, ordered["session"].to_numpy()[1:] != ordered["session"].to_numpy()[:-1],
+                                  True])
+    names = ordered["session"].to_numpy()[bounds[:-1]]
+    live = np.array([live_session_values([list(r) for r in rows[a:b]]) for a, b in zip(bounds[:-1], bounds[1:],
+                                                                                         strict=True)])
+    expected = X.loc[names, list(SESSION_FEATURES)].to_numpy()
+    assert len(live) == len(X) > 10_000
+    np.testing.assert_allclose(live, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_live_verdicts_equal_the_frame_path(settings: Settings) -> None:
+    events = taobao.load(settings).events.head(5000)
+    X = session_features(events)
+    scorer = SessionRiskScorer.from_detector(AnomalyDetector(n_estimators=30, random_state=0).fit(X), X)
+    ordered = events.assign(session=sessionise(events)).sort_values(["session", "timestamp"], kind="stable")
+    sessions = [(sid, [[r.event_type, r.timestamp.timestamp(), r.item_id, r.category_id]
+                       for r in group.itertuples(index=False)]) for sid, group in ordered.groupby("session")][:300]
+    fast = scorer.live_verdicts(sessions)
+    slow = scorer.verdicts(live_session_frame(sessions))
+    assert fast.keys() == slow.keys() and len(fast) == 300
+    assert all(abs(fast[k].score - slow[k].score) < 1e-9 and fast[k].action == slow[k].action for k in fast)

@@ -30,11 +30,11 @@ import numpy as np
 import pandas as pd
 
 from shopintent import persist
-from shopintent.risk.anomaly import AnomalyDetector, Reason, session_features
+from shopintent.risk.anomaly import SESSION_FEATURES, AnomalyDetector, Reason, session_features
 from shopintent.risk.scorer import click_thresholds
 from shopintent.risk.verdict import ActionThresholds, Verdict
 
-__all__ = ["SessionRiskScorer", "live_session_frame"]
+__all__ = ["SessionRiskScorer", "live_session_frame", "live_session_values"]
 
 _KIND = "session_risk"
 FORMAT_VERSION = 1
@@ -63,6 +63,36 @@ def live_session_frame(sessions: list[tuple[str, list[list[Any]]]]) -> pd.DataFr
     return frame
 
 
+def live_session_values(events: list[list[Any]], utc_offset_hours: float = 8.0) -> list[float]:
+    """:data:`~shopintent.risk.anomaly.SESSION_FEATURES` of one session's ``[type, unix s, item,
+    category]`` events, in that order: the per-event twin of ``session_features`` (same
+    definitions; a parity test on every real Taobao session holds them equal)."""
+    ordered = sorted(events, key=lambda e: float(e[1]))  # stable, as session_features' sort
+    t = np.array([float(e[1]) for e in ordered])
+    n = float(len(t))
+    duration = float(t[-1] - t[0])
+    gaps = np.diff(t)
+    gap_mean = float(gaps.mean()) if len(gaps) else float("nan")
+    gap_cv = float(gaps.std() / gap_mean) if len(gaps) and gap_mean != 0.0 else 0.0
+    kinds = [str(e[0]) for e in ordered]
+    viewed: set[Any] = set()
+    carts = carts_no_view = purchases = 0
+    for kind, e in zip(kinds, ordered, strict=True):
+        if kind == "view":
+            viewed.add(e[2])
+        elif kind == "add_to_cart":
+            carts += 1
+            carts_no_view += e[2] not in viewed
+        elif kind == "purchase":
+            purchases += 1
+    items = {e[2] for e in ordered if e[2] is not None}
+    categories = {e[3] for e in ordered if e[3] is not None}
+    hours = np.floor((t / 3600.0 + utc_offset_hours) % 24.0)
+    return [n, duration, n / max(duration / 60.0, 1.0), float(np.median(gaps)) if len(gaps) else 0.0,
+            gap_cv, len(items) / n, float(len(categories)), carts_no_view / carts if carts else 0.0,
+            carts / n, purchases / n, float((hours < 6).mean())]
+
+
 class SessionRiskScorer:
     """Anomaly score + reasons + action per session, from the arrays of a fitted detector."""
 
@@ -78,6 +108,20 @@ class SessionRiskScorer:
         self.thresholds = thresholds
         self.utc_offset_hours = float(utc_offset_hours)
         self._norm = float(_average_path_length(np.array([self.max_samples]))[0])
+        # every tree padded to one width, so all trees are walked at once (one numpy step per level)
+        width = max(len(t["left"]) for t in trees)
+        k = len(trees)
+        self._left = np.full((k, width), -1, dtype=np.int64)
+        self._right = np.full((k, width), -1, dtype=np.int64)
+        self._feature = np.zeros((k, width), dtype=np.int64)
+        self._threshold = np.zeros((k, width))
+        self._leaf_length = np.zeros((k, width))
+        for i, t in enumerate(trees):
+            m = len(t["left"])
+            self._left[i, :m], self._right[i, :m] = t["left"], t["right"]
+            self._feature[i, :m] = np.maximum(t["feature"], 0)
+            self._threshold[i, :m] = t["threshold"]
+            self._leaf_length[i, :m] = _average_path_length(t["n"])
 
     @classmethod
     def from_detector(cls, detector: AnomalyDetector, X: pd.DataFrame, review_share: float = 0.05,
@@ -103,23 +147,27 @@ class SessionRiskScorer:
     # -- scoring ---------------------------------------------------------------------------------
     def scores(self, X: pd.DataFrame) -> np.ndarray:
         """Anomaly score per row of session features (higher is stranger; = ``detector.score``)."""
+        return self.scores_values(X[self.feature_names].to_numpy(dtype=float))
+
+    def scores_values(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`scores` of a plain ``(rows, features)`` array in :attr:`feature_names` order."""
         # sklearn's trees compare float32 values with their thresholds
-        values = X[self.feature_names].to_numpy(dtype=np.float32).astype(np.float64)
-        rows = np.arange(len(values))
-        depth = np.zeros(len(values))
-        for tree in self.trees:
-            node = np.zeros(len(values), dtype=np.int64)
-            steps = np.zeros(len(values))
-            while True:
-                inner = tree["left"][node] != -1
-                if not inner.any():
-                    break
-                f = tree["feature"][node[inner]]
-                go_left = values[rows[inner], f] <= tree["threshold"][node[inner]]
-                node[inner] = np.where(go_left, tree["left"][node[inner]], tree["right"][node[inner]])
-                steps[inner] += 1
-            depth += steps + _average_path_length(tree["n"][node])
-        return 2.0 ** (-depth / (len(self.trees) * self._norm))
+        values = np.asarray(values, dtype=np.float32).astype(np.float64)
+        k = len(self.trees)
+        node = np.zeros((len(values), k), dtype=np.int64)
+        depth = np.zeros((len(values), k))
+        trees = np.arange(k)[None, :]
+        rows = np.arange(len(values))[:, None]
+        while True:
+            left = self._left[trees, node]
+            inner = left != -1
+            if not inner.any():
+                break
+            go_left = values[rows, self._feature[trees, node]] <= self._threshold[trees, node]
+            node = np.where(inner, np.where(go_left, left, self._right[trees, node]), node)
+            depth += inner
+        depth += self._leaf_length[trees, node]
+        return 2.0 ** (-depth.sum(axis=1) / (k * self._norm))
 
     def reasons(self, values: np.ndarray, top: int = 3) -> list[Reason]:
         """Up to ``top`` features of one session beyond the reason quantiles, most extreme first."""
@@ -152,6 +200,23 @@ class SessionRiskScorer:
             action = self.thresholds.action(float(scores[i]))
             reasons = [] if action == "allow" else [r.text() for r in self.reasons(values[i], top)]
             out[str(key).rsplit(":", 1)[0]] = Verdict(score=float(scores[i]), action=action, reasons=reasons)
+        return out
+
+    def live_verdicts(self, sessions: list[tuple[str, list[list[Any]]]], top: int = 3) -> dict[str, Verdict]:
+        """:meth:`verdicts` of live sessions (``(id, [[type, unix s, item, category], …])``), without
+        pandas: the service's per-event path (:func:`live_session_values`, pinned equal to
+        :func:`~shopintent.risk.anomaly.session_features` by a test on real sessions)."""
+        kept = [(sid, events) for sid, events in sessions if events]
+        if not kept:
+            return {}
+        order = [SESSION_FEATURES.index(name) for name in self.feature_names]
+        values = np.array([live_session_values(events, self.utc_offset_hours) for _, events in kept])[:, order]
+        scores = self.scores_values(values)
+        out = {}
+        for i, (sid, _) in enumerate(kept):
+            action = self.thresholds.action(float(scores[i]))
+            reasons = [] if action == "allow" else [r.text() for r in self.reasons(values[i], top)]
+            out[sid] = Verdict(score=float(scores[i]), action=action, reasons=reasons)
         return out
 
     # -- persistence -----------------------------------------------------------------------------

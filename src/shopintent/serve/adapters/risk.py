@@ -236,12 +236,9 @@ class LiveRisk:
             return {}
 
     def _on_sessions(self, slot: ModelSlot[Any], states: Sequence[LiveSessionState]) -> dict[str, dict[str, Any]]:
-        from shopintent.risk.session_scorer import live_session_frame
-
         risk = slot.get()
         scorer = risk.sessions
-        frame = live_session_frame([(s.session_id, s.events) for s in states if s.events])
-        scored = scorer.verdicts(frame)
+        scored = scorer.live_verdicts([(s.session_id, s.events) for s in states])
         now = time.time()
         out: dict[str, dict[str, Any]] = {}
         for state in states:
