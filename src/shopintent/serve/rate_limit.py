@@ -8,8 +8,12 @@ counter keeps two counters per bucket and identity (O(1) memory whatever the
 limit) and, unlike a fixed window, lets no double burst through at a window
 edge.
 
-Counts live in memory, or in Redis when the service runs with Redis, so every
-worker sharing that Redis enforces one limit. If Redis cannot be reached the
+Counts live in Redis when the service runs with Redis (the ``limits``
+library's sliding-window counter), so every worker sharing that Redis enforces
+one limit. In one process they live in :class:`LocalSlidingWindow`: the same
+counter over a dict. (The library's in-memory storage starts a timer thread
+every 10 ms while requests flow to expire its keys; under one event per request
+that was an eighth of the event loop's time.) If Redis cannot be reached the
 request is let through and a warning logged: the limiter protects the service
 and must not become the reason it is down.
 """
@@ -47,6 +51,44 @@ def parse_limits(text: str, field_name: str) -> tuple[RateLimitItem, ...]:
                          "'200/second;20000/minute'") from exc
 
 
+class LocalSlidingWindow:
+    """The sliding-window counter of ``limits`` for one process, without its expiry thread.
+
+    Per (item, bucket, identity) it keeps the counts of the current and the previous
+    fixed window; a hit is allowed while ``previous × (share of the previous window
+    still inside the sliding window) + current < limit``. Entries of identities that
+    went quiet are dropped when their window ends (checked once per window).
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[int, str, str], tuple[int, int, int]] = {}
+        self._swept_at = 0.0
+
+    def hit(self, item: RateLimitItem, bucket: str, identity: str, now: float | None = None) -> float | None:
+        """Count one request; ``None`` when allowed, else the seconds until a request would be."""
+        now = time.time() if now is None else now
+        period = float(item.get_expiry())
+        window = int(now // period)
+        key = (id(item), bucket, identity)
+        start, previous, current = self._counts.get(key, (window, 0, 0))
+        if start != window:  # the window moved on: what was current is previous (if adjacent)
+            previous, current = (current if start == window - 1 else 0), 0
+        weight = 1.0 - (now - window * period) / period
+        if previous * weight + current >= item.amount:
+            self._counts[key] = (window, previous, current)
+            return max(1.0, math.ceil((window + 1) * period - now))
+        self._counts[key] = (window, previous, current + 1)
+        if now - self._swept_at > period:
+            self._sweep(window, now)
+        return None
+
+    def _sweep(self, window: int, now: float) -> None:
+        self._swept_at = now
+        stale = [k for k, (start, _, _) in self._counts.items() if start < window - 1]
+        for key in stale:
+            del self._counts[key]
+
+
 class RateLimiter:
     """Counts requests per (bucket, identity) and says how long an over-limit caller must wait."""
 
@@ -60,6 +102,7 @@ class RateLimiter:
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         # Redis is a network call: keep it off the event loop. Memory is a dict update.
         self._blocking = not storage_uri.startswith("memory://")
+        self._local = None if self._blocking else LocalSlidingWindow()
         self._warned_at = 0.0
 
     def __repr__(self) -> str:
@@ -69,6 +112,12 @@ class RateLimiter:
     def hit(self, bucket: str, identity: str) -> float | None:
         """Count one request; ``None`` when allowed, else the seconds until it would be."""
         waits = []
+        if self._local is not None:
+            for item in self.limits.get(bucket, ()):
+                wait = self._local.hit(item, bucket, identity)
+                if wait is not None:
+                    waits.append(wait)
+            return max(waits) if waits else None
         for item in self.limits.get(bucket, ()):
             if not self.strategy.hit(item, bucket, identity):
                 reset_at = self.strategy.get_window_stats(item, bucket, identity).reset_time
