@@ -66,3 +66,16 @@ def test_memory_state_is_bounded() -> None:
                   for i in range(250)])
     assert memory.count_live() <= 100
     assert memory.get(memory.recent(1)[0].session_id).user_id == "u249"
+
+
+def test_memory_state_copies_are_the_redis_round_trip(settings: Settings) -> None:
+    """The memory store hands out copies built field by field; they equal the to_dict/from_dict
+    round trip the Redis backend makes (rounded money, counted types only), on real sessions."""
+    from shopintent.serve.state.base import LiveSessionState
+
+    store = MemorySessionStore(gap_s=30 * 60)
+    transitions = store.apply(_taobao_live(settings, 3_000))
+    assert len(transitions) > 50
+    for t in transitions:
+        assert t.state == LiveSessionState.from_dict(t.state.to_dict())
+        assert store._copy(t.state) == LiveSessionState.from_dict(t.state.to_dict())

@@ -6,6 +6,7 @@ import heapq
 import threading
 
 from shopintent.serve.state.base import (
+    COUNTED_TYPES,
     LiveEvent,
     LiveSessionState,
     LiveSessionStore,
@@ -59,7 +60,14 @@ class MemorySessionStore(LiveSessionStore):
 
     @staticmethod
     def _copy(state: LiveSessionState) -> LiveSessionState:
-        return LiveSessionState.from_dict(state.to_dict())
+        """What ``from_dict(to_dict())`` gives (the Redis backend's round trip), built directly."""
+        return LiveSessionState(
+            session_id=state.session_id, user_id=state.user_id, start=float(state.start),
+            last=float(state.last),
+            counts={t: int(state.counts[t]) for t in COUNTED_TYPES if state.counts.get(t)},
+            items=list(state.items), categories=list(state.categories),
+            revenue=round(float(state.revenue), 2), cart_value=round(float(state.cart_value), 2),
+            events=[list(e) for e in state.events])
 
     def _prune(self) -> None:
         keep = int(self.max_sessions * 0.9)
