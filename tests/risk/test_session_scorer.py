@@ -8,6 +8,7 @@ round trip changes nothing.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,11 @@ import pandas as pd
 
 from shopintent.datasets import taobao_userbehavior_head as taobao
 from shopintent.risk.anomaly import SESSION_FEATURES, AnomalyDetector, session_features, sessionise
-from shopintent.risk.session_scorer import SessionRiskScorer, live_session_frame, live_session_values
+from shopintent.risk.session_scorer import (
+    SessionRiskScorer,
+    live_session_frame,
+    live_session_values,
+)
 from shopintent.settings import Settings
 
 
@@ -58,8 +63,7 @@ def test_per_event_features_equal_session_features_on_every_real_session(setting
     bounds = np.flatnonzero(np.r_[True, ordered["session"].to_numpy()[1:] != ordered["session"].to_numpy()[:-1],
                                   True])
     names = ordered["session"].to_numpy()[bounds[:-1]]
-    live = np.array([live_session_values([list(r) for r in rows[a:b]]) for a, b in zip(bounds[:-1], bounds[1:],
-                                                                                         strict=True)])
+    live = np.array([live_session_values([list(r) for r in rows[a:b]]) for a, b in pairwise(bounds)])
     expected = X.loc[names, list(SESSION_FEATURES)].to_numpy()
     assert len(live) == len(X) > 10_000
     np.testing.assert_allclose(live, expected, rtol=1e-9, atol=1e-9)

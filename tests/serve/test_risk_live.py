@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,7 @@ from fastapi.testclient import TestClient
 
 from shopintent.datasets import dmc2019_selfcheckout_fraud as dmc
 from shopintent.datasets import taobao_userbehavior_head as taobao
+from shopintent.privacy import Pseudonymizer
 from shopintent.risk.default import TRAIN_BEFORE, load_default_risk
 from shopintent.risk.simulate_bots import PATTERNS, simulate_all
 from shopintent.risk.verdict_log import read_verdicts
@@ -34,9 +37,9 @@ COUPONS = ("coupon_5", "coupon_10", "coupon_15")
 
 
 class _Hooks(BaseHTTPRequestHandler):
-    received: list[dict[str, object]] = []
+    received: ClassVar[list[dict[str, object]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append(json.loads(body))
         self.send_response(204)
@@ -175,11 +178,13 @@ def test_transactions_are_scored_logged_and_holds_notified(risk_settings: Settin
     assert len(logged) == len(records) + 1
     text = json.dumps(logged)
     assert "tx-0" not in text and "card-holder" not in text  # pseudonyms only
-    assert all(v["transaction_id"].startswith(("tr", "transaction")) or v["transaction_id"] for v in logged)
-    deadline = __import__("time").monotonic() + 10
+    prefix = Pseudonymizer.prefix("transaction")
+    assert all(v["transaction_id"].startswith(prefix) and v["user_id"].startswith(Pseudonymizer.prefix("user"))
+               for v in logged)
+    deadline = time.monotonic() + 10
     while len([h for h in webhook[1] if h.get("kind") == "transaction"]) < len(held):
-        assert __import__("time").monotonic() < deadline, webhook[1]
-        __import__("time").sleep(0.05)
+        assert time.monotonic() < deadline, webhook[1]
+        time.sleep(0.05)
     hooks = [h for h in webhook[1] if h.get("kind") == "transaction"]
     assert {h["type"] for h in hooks} == {"risk.hold"} and all(h["reasons"] for h in hooks)
 

@@ -368,7 +368,9 @@ def _risk_speed_rows() -> tuple[tuple[Cell, ...], ...]:
                  for name, shown in (("transaction scoring", "transaction (TransactionScorer.score)"),
                                      ("click scoring", "click (ClickRiskScorer.push, expiry on push)"),
                                      ("click push without expiry",
-                                      "click (push without expiry; a timer releases the rest)"))
+                                      "click (push without expiry; a timer releases the rest)"),
+                                     ("live session risk step",
+                                      "live session (service effects stage: features so far + forest + reasons)"))
                  ) + (("click timer tick, per released verdict", "—", "—",
                        Value("click timer tick p99 per released verdict, CPU time", ".3f"), "≤ 1 ms"),)
 

@@ -23,7 +23,7 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from shopintent.settings import Settings
 
@@ -65,7 +65,7 @@ class VerdictLog:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self) -> VerdictLog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

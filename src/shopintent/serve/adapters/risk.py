@@ -22,7 +22,8 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter as PromCounter
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter as PromCounter
 
 from shopintent.log import get_logger
 from shopintent.privacy import Pseudonymizer
