@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from shopintent.risk.default import load_default_risk
 from shopintent.serve import ServeConfig, create_app
+from shopintent.serve.adapters.risk import risk_slot
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable
 from shopintent.serve.adapters.text import parser_model
 from shopintent.serve.routers.deps import get_service
@@ -22,7 +25,7 @@ def _wait(condition, timeout_s: float = 120.0) -> None:  # type: ignore[no-untyp
         time.sleep(0.05)
 
 
-def test_readyz_is_503_until_every_needed_model_is_loaded(model_settings: Settings) -> None:
+def test_readyz_is_503_until_every_needed_model_is_loaded(model_settings: Settings, tmp_path: Path) -> None:
     secret_path = str(model_settings.state_dir / "text" / "models")
     attempts: list[str] = []
 
@@ -36,13 +39,17 @@ def test_readyz_is_503_until_every_needed_model_is_loaded(model_settings: Settin
     config = ServeConfig(store_path=":memory:", api_keys=(API_KEY,), train_missing=False)
     service = Service(model_settings, config)
     service.models["text"] = ModelSlot("text", load_text)
+    # the real default risk models, prepared in a folder of their own (the shared one stays without)
+    risk_settings = model_settings.model_copy(update={"state_dir": tmp_path / "risk-state"})
+    load_default_risk(risk_settings)
+    service.models["risk"] = risk_slot(risk_settings)
     app = create_app(model_settings, config, load_models=False)
     app.dependency_overrides[get_service] = lambda: service
     with TestClient(app) as client:
         service.start(load_models=True)
         try:
             _wait(lambda: attempts and all(service.models[m].ready
-                                           for m in ("intervene", "behaviour", "recommend")))
+                                           for m in ("intervene", "behaviour", "recommend", "risk")))
             _wait(lambda: service.models["text"].state == "unavailable")
             assert client.get("/healthz").status_code == 200
             response = client.get("/readyz")
