@@ -24,6 +24,7 @@ EXPECTED_SCOPES = {
     ("POST", "/v1/events"): "write",
     ("POST", "/v1/decisions"): "write",
     ("POST", "/v1/outcomes"): "write",
+    ("POST", "/v1/risk/transactions"): "write",
     ("GET", "/v1/sessions"): "read",
     ("GET", "/v1/sessions/{session_id}"): "read",
     ("POST", "/v1/intent"): "read",
