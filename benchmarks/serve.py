@@ -71,7 +71,7 @@ log = get_logger(__name__)
 
 API_KEY = "bench-key"
 BATCH = 500
-ALL_MODELS = ("text", "behaviour", "recommend", "intervene")
+ALL_MODELS = ("text", "behaviour", "recommend", "intervene", "risk")
 #: Unlimited rate limits: the ladder sends more one-event writes per minute than the default limit.
 NO_LIMITS = ("--read-limit", "", "--write-limit", "", "--anonymous-limit", "")
 #: A loaded 2-CPU machine starting two workers that each load every model needs more than the default.
@@ -108,15 +108,18 @@ class Cores:
 
 
 def _prepare_models(settings: Settings) -> None:
-    """Cache the default models (behaviour ~30 s, recommender ~1.5 min, shop intent ~1 min on first
-    use), so no model trains while the service is measured."""
+    """Cache the default models (behaviour ~30 s, recommender ~1.5 min, shop intent ~1 min, risk a
+    few seconds on first use), so no model trains while the service is measured and the service
+    runs as `shopintent models prepare` leaves it (every stored event gets its risk verdict)."""
     from shopintent.behaviour import load_default_models
     from shopintent.recommend import load_default_recommender
+    from shopintent.risk.default import load_default_risk
     from shopintent.text.defaults import ensure_model
 
     load_default_models(settings)
     load_default_recommender(settings)
     ensure_model(settings, "shop_intent", True)
+    load_default_risk(settings)
 
 
 def _texts(settings: Settings, n: int) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import shutil
 import tempfile
 import threading
@@ -291,9 +292,17 @@ class Service:
         so a shutdown never waits for more than the load in progress (a load, never
         a training: nothing here trains).
         """
+        frozen = False
         while not self._stop.is_set():
             self.refresh_models()
             everything = all(slot.ready for slot in self.models.values())
+            if everything and not frozen:
+                # The loaded models and libraries are millions of long-lived objects: move them
+                # out of the collector's reach, so a full collection no longer walks them all
+                # while requests wait (the p99 tail of one event per request).
+                gc.collect()
+                gc.freeze()
+                frozen = True
             self._stop.wait(MODEL_WATCH_S if everything else 1.0)
 
     def refresh_models(self, only_due: bool = True) -> dict[str, bool]:
