@@ -64,13 +64,18 @@ def evaluate(data: Path = DATA, label_col: str = LABEL, time_col: str = TIME, co
         print_json(result)
         return
     console.print(f"{result['rows']:,} rows, {result['positives']:,} labelled 1; {result['protocol']}")
-    for column, why in result["dropped"].items():
-        console.print(f"dropped {column}: {why}")
+    _print_dropped(result["dropped"])
     rows = [["ROC-AUC", _fmt(result["roc_auc"])], ["PR-AUC", _fmt(result["pr_auc"])]]
     if "profit_per_1000" in result:
         rows += [["profit per 1,000", f"{result['profit_per_1000']:.1f}"],
                  ["profit per 1,000, flag nobody", f"{result['profit_per_1000_flag_nobody']:.1f}"]]
     console.print(table(f"{result['model']} on {data}", ["measure", "value"], rows))
+
+
+def _print_dropped(dropped: dict[str, str]) -> None:
+    """Name each column the file's reading left out, and why (a leak, an id, no values)."""
+    for column, why in dropped.items():
+        console.print(f"dropped {column}: {why}")
 
 
 @app.command()
@@ -91,8 +96,7 @@ def train(data: Path = DATA, label_col: str = LABEL, out: Path = OUT,
         print_json(summary)
         return
     console.print(f"model written to {out}: {summary['rows']:,} rows, features {', '.join(summary['features'])}")
-    for column, why in summary["dropped"].items():
-        console.print(f"dropped {column}: {why}")
+    _print_dropped(summary["dropped"])
     console.print(f"hold threshold {_fmt(summary['threshold'])} (chosen on inner folds)")
 
 
