@@ -102,6 +102,16 @@ class Settings(BaseSettings):
         description="URL the service POSTs a JSON notification to when a risk verdict is `hold` "
         "(docs/risk.md, Live); unset: holds are only logged and counted.",
     )
+    assist_templates: Path | None = Field(
+        default=None,
+        description="The shop's answer templates for the assistant's service flows (TOML, zh + en, "
+        "docs/assist.md); unset: the file shipped in the package (shopintent/assist/templates/).",
+    )
+    assist_index_dir: Path | None = Field(
+        default=None,
+        description="The Q&A index the service's assistant answers product questions from (a folder "
+        "written by `shopintent assist index`); unset: <state_dir>/assist/index when it exists.",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False, description="Log JSON lines instead of console text.")
     api_keys: SecretStr | None = Field(
