@@ -1,26 +1,39 @@
-"""Entry point of the ``shopintent`` command: wires the area sub-apps together."""
+"""Entry point of the ``shopintent`` command: wires the area sub-apps together.
+
+Sub-apps are registered by name and module (:data:`SUB_APPS`) and imported only
+when used (:mod:`shopintent.cli.lazy`): ``shopintent serve`` then imports the
+service, not every area's libraries. To add an area, add its row to
+:data:`SUB_APPS` where ``shopintent --help`` should list it.
+"""
 
 from __future__ import annotations
 
 import typer
 
 from shopintent import __version__
-from shopintent.cli import (
-    behaviour,
-    bench,
-    datasets,
-    demo,
-    intent,
-    intervene,
-    models,
-    recommend,
-    report,
-    risk,
-    serve,
-    store,
-)
+from shopintent.cli.lazy import lazy_group
 from shopintent.log import configure_logging
 from shopintent.settings import get_settings
+
+#: Top-level commands (name, "module:function"), listed first.
+COMMANDS = (
+    ("demo", "shopintent.cli.demo:run"),
+    ("bench", "shopintent.cli.bench:run"),
+)
+#: Sub-apps (name, "module:Typer app"), in the order a newcomer meets them; `shopintent --help`
+#: and the README list them so.
+SUB_APPS = (
+    ("datasets", "shopintent.cli.datasets:app"),
+    ("store", "shopintent.cli.store:app"),
+    ("models", "shopintent.cli.models:app"),
+    ("serve", "shopintent.cli.serve:app"),
+    ("intent", "shopintent.cli.intent:app"),
+    ("behaviour", "shopintent.cli.behaviour:app"),
+    ("recommend", "shopintent.cli.recommend:app"),
+    ("intervene", "shopintent.cli.intervene:app"),
+    ("risk", "shopintent.cli.risk:app"),
+    ("report", "shopintent.cli.report:app"),
+)
 
 app = typer.Typer(
     name="shopintent",
@@ -30,20 +43,8 @@ app = typer.Typer(
     # Help and usage errors as plain text: help strings hold user-facing examples such as
     # `{item_id: [attribute, …]}` that rich markup would swallow, and plain errors never wrap.
     rich_markup_mode=None,
+    cls=lazy_group(COMMANDS, SUB_APPS),
 )
-# In the order a newcomer meets them; `shopintent --help` and the README list them so.
-app.command("demo")(demo.run)
-app.command("bench")(bench.run)
-app.add_typer(datasets.app, name="datasets")
-app.add_typer(store.app, name="store")
-app.add_typer(models.app, name="models")
-app.add_typer(serve.app, name="serve")
-app.add_typer(intent.app, name="intent")
-app.add_typer(behaviour.app, name="behaviour")
-app.add_typer(recommend.app, name="recommend")
-app.add_typer(intervene.app, name="intervene")
-app.add_typer(risk.app, name="risk")
-app.add_typer(report.app, name="report")
 
 
 @app.callback()
