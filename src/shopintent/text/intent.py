@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -27,7 +28,9 @@ from sklearn.svm import LinearSVC
 
 from shopintent.log import get_logger
 from shopintent.persist import begin_save, load_arrays, save_arrays
+from shopintent.text.calibration import calibrated_proba
 from shopintent.text.features import TextFeaturizer
+from shopintent.text.language import LANGUAGES, detect_language, language_counts
 from shopintent.text.rejection import RejectingClassifier
 
 log = get_logger(__name__)
@@ -35,9 +38,13 @@ log = get_logger(__name__)
 #: 2: weights in safetensors and a manifest (1 wrote NumPy files).
 FORMAT_VERSION = 2
 OOS = "oos"
+#: The head's C values tried on validation rows when ``C=None`` (log-spaced, a decade either side of 1).
+C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
+#: Training rows a language needs before the model counts it as seen (:func:`language_counts`).
+MIN_LANGUAGE_ROWS = 10
 
 
-__all__ = ["OOS", "IntentClassifier", "NotFittedError", "data_checksum", "prepare_fit_data"]
+__all__ = ["C_GRID", "OOS", "IntentClassifier", "NotFittedError", "data_checksum", "prepare_fit_data"]
 
 
 def data_checksum(texts: Sequence[str], labels: Sequence[str]) -> str:
@@ -119,7 +126,10 @@ class IntentClassifier(RejectingClassifier):
     head:
         ``svm`` (linear SVM, one-vs-rest) or ``logreg`` (multinomial logistic regression).
     C:
-        Inverse regularisation of the head.
+        Inverse regularisation of the head; ``None``: chosen on the validation rows from
+        ``C_GRID``, together with whether the TF-IDF block is used at all (with and without it,
+        when there is an encoder), by validation accuracy, ties broken by the calibrated
+        validation log-loss. The choice is in ``selection_`` and ``metrics_``.
     oos_label:
         The label that means out-of-scope in training/validation data and predictions.
     oos_weight:
@@ -131,6 +141,12 @@ class IntentClassifier(RejectingClassifier):
     refit:
         After temperature and threshold are chosen on validation, refit the
         features and head on train + validation (the official CLINC protocol).
+    route_unseen_languages:
+        When a language (``zh`` or ``en``) has fewer than ``MIN_LANGUAGE_ROWS`` training rows,
+        texts in it are scored by a second head over the encoder embeddings alone (its own C
+        and temperature, chosen on validation like the main head's): TF-IDF n-grams learnt
+        from English carry nothing to Chinese, the multilingual encoder does. Which languages
+        the model was trained on is recorded (``training_languages_``, saved in ``model.json``).
     random_state:
         Seed of the validation split and the head.
     cache_dir:
@@ -163,6 +179,7 @@ class IntentClassifier(RejectingClassifier):
         oos_recall_target: float | None = None,
         validation_fraction: float = 0.1,
         refit: bool = True,
+        route_unseen_languages: bool = True,
         random_state: int = 0,
         cache_dir: Path | None = None,
     ) -> None:
@@ -176,36 +193,126 @@ class IntentClassifier(RejectingClassifier):
         self.oos_recall_target = oos_recall_target
         self.validation_fraction = validation_fraction
         self.refit = refit
+        self.route_unseen_languages = route_unseen_languages
         self.random_state = random_state
         self.cache_dir = cache_dir
 
     # -- parameters -------------------------------------------------------------------------
+    def _uses_tfidf(self) -> bool:
+        """Whether the fitted (or about to be fitted) features include the TF-IDF block."""
+        return bool(getattr(self, "tfidf_used_", self.tfidf_max_features > 0))
+
     def _new_featurizer(self) -> TextFeaturizer:
         return TextFeaturizer(
-            tuple(self.encoders), self.encoder_weight, self.tfidf_max_features, self.cache_dir
+            tuple(self.encoders),
+            self.encoder_weight,
+            self.tfidf_max_features if self._uses_tfidf() else 0,
+            self.cache_dir,
         )
 
-    def _new_head(self):  # type: ignore[no-untyped-def]
+    def _new_head(self, C: float | None = None):  # type: ignore[no-untyped-def]
+        C = float(C if C is not None else getattr(self, "C_", self.C if self.C is not None else 1.0))
         if self.head == "svm":
-            return LinearSVC(C=self.C, random_state=self.random_state, max_iter=5000)
+            return LinearSVC(C=C, random_state=self.random_state, max_iter=5000)
         if self.head == "logreg":
-            return LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state)
+            return LogisticRegression(C=C, max_iter=2000, random_state=self.random_state)
         raise ValueError(f"head {self.head!r} is not one of 'svm', 'logreg'")
 
-    # -- training ---------------------------------------------------------------------------
-    def _fit_once(self, texts: list[str], labels: list[str]) -> None:
-        self.featurizer_ = self._new_featurizer().fit(texts)
-        features = self.featurizer_.transform(texts)
-        head = self._new_head()
+    def _fit_head(
+        self, features: object, labels: list[str], C: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(classes, coef, intercept)`` of a head fitted on ``features``; always one logit column per class."""
+        head = self._new_head(C)
         head.fit(features, labels)
         coef = np.asarray(head.coef_, dtype=np.float32)
         intercept = np.asarray(head.intercept_, dtype=np.float32)
         if len(head.classes_) == 2:  # binary heads keep one row; make it a two-column logit
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2], dtype=np.float32)
-        self.classes_ = np.array([str(c) for c in head.classes_])
-        self.coef_ = coef
-        self.intercept_ = intercept
+        return np.array([str(c) for c in head.classes_]), coef, intercept
+
+    # -- training ---------------------------------------------------------------------------
+    def _fit_once(self, texts: list[str], labels: list[str]) -> None:
+        self.featurizer_ = self._new_featurizer().fit(texts)
+        dense, sparse = self.featurizer_.transform_parts(texts)
+        blocks = ([sp.csr_matrix(dense)] if dense.shape[1] else []) + ([sparse] if sparse is not None else [])
+        if not blocks:
+            raise ValueError("IntentClassifier has no features: give an encoder or tfidf_max_features > 0")
+        features = sp.hstack(blocks, format="csr", dtype=np.float32)
+        self.classes_, self.coef_, self.intercept_ = self._fit_head(features, labels, self.C_)
+        self.encoder_coef_: np.ndarray | None = None
+        self.encoder_intercept_: np.ndarray | None = None
+        if self.encoder_route_:
+            classes, self.encoder_coef_, self.encoder_intercept_ = self._fit_head(
+                dense, labels, self.encoder_C_
+            )
+            if list(classes) != list(self.classes_):  # same labels, same sort: cannot differ
+                raise RuntimeError("encoder-only head learnt other classes than the main head")
+
+    def _candidate_score(
+        self, logits: np.ndarray, classes: np.ndarray, valid_labels: list[str], valid_texts: list[str]
+    ) -> tuple[float, float]:
+        """``(validation accuracy, calibrated log-loss)`` of one candidate head's validation logits.
+
+        The accuracy is the full decision's (temperature and OOS threshold fitted as the final
+        model will fit them), so a candidate that rejects validation rows wrongly pays for it.
+        """
+        self.classes_ = classes
+        metrics = self._calibrate(logits, valid_labels, valid_texts)
+        index = {c: i for i, c in enumerate(classes)}
+        known = np.array([label in index for label in valid_labels])
+        proba = calibrated_proba(logits[known], self.temperature_)
+        targets = np.array([index[label] for label in np.array(valid_labels)[known]])
+        log_loss = float(-np.log(np.clip(proba[np.arange(len(targets)), targets], 1e-12, None)).mean())
+        return float(metrics["validation_accuracy"]), log_loss
+
+    def _select(
+        self,
+        texts: list[str],
+        labels: list[str],
+        valid_texts: list[str],
+        valid_labels: list[str],
+    ) -> dict[str, object]:
+        """Choose C (and TF-IDF on/off) on validation rows; also the encoder-only head's C.
+
+        Embeddings come from the encoder's cache and the TF-IDF vocabulary is fitted once,
+        so the grid costs one linear-head fit per candidate (seconds on a few thousand rows).
+        Only the training rows are fitted on and only the validation rows scored: test rows
+        never reach this choice.
+        """
+        featurizer = TextFeaturizer(
+            tuple(self.encoders), self.encoder_weight, self.tfidf_max_features, self.cache_dir
+        ).fit(texts)
+        dense, sparse = featurizer.transform_parts(texts)
+        valid_dense, valid_sparse = featurizer.transform_parts(valid_texts)
+        options: list[bool] = []
+        if sparse is not None:
+            options.append(True)
+        if dense.shape[1]:
+            options.append(False)
+        grid: list[dict[str, object]] = []
+        for with_tfidf in options:
+            train_x = sp.hstack([sp.csr_matrix(dense), sparse], format="csr") if with_tfidf else dense
+            valid_x = (
+                sp.hstack([sp.csr_matrix(valid_dense), valid_sparse], format="csr") if with_tfidf else valid_dense
+            )
+            for C in C_GRID:
+                classes, coef, intercept = self._fit_head(train_x, labels, C)
+                logits = np.asarray(valid_x @ coef.T) + intercept
+                accuracy, log_loss = self._candidate_score(logits, classes, valid_labels, valid_texts)
+                grid.append({"C": C, "tfidf": with_tfidf, "validation_accuracy": accuracy,
+                             "validation_log_loss": log_loss})
+        def key(row: dict[str, object]) -> tuple[float, float]:
+            return (-float(row["validation_accuracy"]), float(row["validation_log_loss"]))  # type: ignore[arg-type]
+
+        best = min(grid, key=key)
+        encoder_rows = [row for row in grid if not row["tfidf"]]
+        return {
+            "C": float(best["C"]),  # type: ignore[arg-type]
+            "tfidf": bool(best["tfidf"]),
+            "encoder_C": float(min(encoder_rows, key=key)["C"]) if encoder_rows else float(best["C"]),  # type: ignore[arg-type]
+            "grid": grid,
+        }
 
     def fit(
         self,
@@ -222,8 +329,26 @@ class IntentClassifier(RejectingClassifier):
         texts, labels, valid_texts, valid_labels, self.validation_source_ = prepare_fit_data(
             texts, labels, valid_texts, valid_labels, self.validation_fraction, self.random_state
         )
+        for attribute in ("C_", "tfidf_used_", "encoder_C_"):
+            self.__dict__.pop(attribute, None)
+        if self.C is None:
+            self.selection_: dict[str, object] | None = self._select(texts, labels, valid_texts, valid_labels)
+            self.C_ = float(self.selection_["C"])  # type: ignore[arg-type]
+            self.tfidf_used_ = bool(self.selection_["tfidf"])
+            self.encoder_C_ = float(self.selection_["encoder_C"])  # type: ignore[arg-type]
+        else:
+            self.selection_ = None
+            self.C_ = self.encoder_C_ = float(self.C)
+            self.tfidf_used_ = self.tfidf_max_features > 0
+        learnt_from = texts + valid_texts if self.refit else texts
+        self.training_languages_ = language_counts(learnt_from)
+        self.encoder_route_ = self._unseen_languages()
         self._fit_once(texts, labels)
+        if self.encoder_route_:
+            self.encoder_temperature_ = self._encoder_temperature(valid_texts, valid_labels)
+        self.__dict__.pop("temperature_", None)  # a candidate's, from the grid; routed rows unscaled until refitted
         self.metrics_ = self._calibrate(self.decision_function(valid_texts), valid_labels, valid_texts)
+        self.metrics_.update(self._choice_record())
         self.n_train_ = len(texts) + (len(valid_texts) if self.refit else 0)
         if self.refit:
             self._fit_once(texts + valid_texts, labels + valid_labels)
@@ -237,6 +362,40 @@ class IntentClassifier(RejectingClassifier):
             **{k: round(v, 4) for k, v in self.metrics_.items() if isinstance(v, float)},
         )
         return self
+
+    def _unseen_languages(self) -> tuple[str, ...]:
+        """Languages with too few training rows, whose texts the encoder-only head scores.
+
+        Empty when routing is off, when there is no encoder to route to, or when the main head
+        has no TF-IDF block (it is then encoder-only already).
+        """
+        if not (self.route_unseen_languages and self.encoders and self._uses_tfidf()):
+            return ()
+        return tuple(
+            language for language in LANGUAGES
+            if self.training_languages_.get(language, 0) < MIN_LANGUAGE_ROWS
+        )
+
+    def _encoder_temperature(self, valid_texts: list[str], valid_labels: list[str]) -> float:
+        """Temperature of the encoder-only head, fitted on the validation rows (every language)."""
+        from shopintent.text.calibration import fit_temperature
+
+        dense = self.featurizer_.embed(valid_texts)
+        logits = dense @ self.encoder_coef_.T + self.encoder_intercept_  # type: ignore[union-attr]
+        index = {c: i for i, c in enumerate(self.classes_)}
+        known = np.array([label in index for label in valid_labels])
+        targets = np.array([index.get(label, -1) for label in valid_labels])
+        return float(fit_temperature(logits[known], targets[known]))
+
+    def _choice_record(self) -> dict[str, object]:
+        """What ``metrics_`` (and the CLI's summary) says about the chosen head and the language routing."""
+        return {
+            "C": self.C_,
+            "tfidf": "on" if self._uses_tfidf() else "off",
+            "C_chosen_on": "validation" if self.C is None else "given",
+            "training_languages": dict(self.training_languages_),
+            "encoder_only_languages": list(self.encoder_route_),
+        }
 
     # -- inference --------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -256,19 +415,48 @@ class IntentClassifier(RejectingClassifier):
         logits = dense @ self.coef_[:, :width].T + self.intercept_
         if sparse is not None:
             logits = logits + np.asarray(sparse @ self.coef_[:, width:].T)
+        routed = self.routed_rows(texts)
+        if routed.size:
+            # scaled so that the shared temperature gives the encoder head its own calibration
+            scale = self.temperature_ / self.encoder_temperature_ if hasattr(self, "temperature_") else 1.0
+            logits[routed] = (dense[routed] @ self.encoder_coef_.T + self.encoder_intercept_) * scale  # type: ignore[union-attr]
         return logits
+
+    def routed_rows(self, texts: Sequence[str]) -> np.ndarray:
+        """Indices of ``texts`` in a language the model was not trained on (scored by the encoder-only head)."""
+        if not getattr(self, "encoder_route_", ()) or getattr(self, "encoder_coef_", None) is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.array(
+            [i for i, text in enumerate(texts) if detect_language(text) in self.encoder_route_],
+            dtype=np.int64,
+        )
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: Path | str) -> Path:
         """Write the head and TF-IDF weights (safetensors + JSON), ``model.json`` and the manifest."""
         self._check_fitted()
         directory = begin_save(path)
-        save_arrays(
-            directory / "head.safetensors", {"coef": self.coef_, "intercept": self.intercept_}
-        )
+        arrays = {"coef": self.coef_, "intercept": self.intercept_}
+        if self.encoder_coef_ is not None:
+            arrays |= {"encoder_coef": self.encoder_coef_, "encoder_intercept": self.encoder_intercept_}
+        save_arrays(directory / "head.safetensors", arrays)
         self.featurizer_.save(directory)
         self._finish_save(
-            directory, "IntentClassifier", FORMAT_VERSION, data_checksum=self.data_checksum_
+            directory,
+            "IntentClassifier",
+            FORMAT_VERSION,
+            data_checksum=self.data_checksum_,
+            head={
+                "C": self.C_,
+                "tfidf": self._uses_tfidf(),
+                "encoder_C": self.encoder_C_,
+                "selection": self.selection_,
+            },
+            languages={
+                "training_rows": self.training_languages_,
+                "encoder_only": list(self.encoder_route_),
+                "encoder_temperature": getattr(self, "encoder_temperature_", None),
+            },
         )
         return directory
 
@@ -282,8 +470,21 @@ class IntentClassifier(RejectingClassifier):
         weights = load_arrays(directory / "head.safetensors")
         model.coef_ = weights["coef"]
         model.intercept_ = weights["intercept"]
+        model.encoder_coef_ = weights.get("encoder_coef")
+        model.encoder_intercept_ = weights.get("encoder_intercept")
         model._restore_record(meta)
         model.data_checksum_ = meta["data_checksum"]
+        # models saved before the head choice and language record: their fixed C, TF-IDF as configured
+        head = meta.get("head") or {}
+        model.C_ = float(head.get("C", model.C if model.C is not None else 1.0))
+        model.encoder_C_ = float(head.get("encoder_C", model.C_))
+        model.tfidf_used_ = bool(head.get("tfidf", model.tfidf_max_features > 0))
+        model.selection_ = head.get("selection")
+        languages = meta.get("languages") or {}
+        model.training_languages_ = dict(languages.get("training_rows", {}))
+        model.encoder_route_ = tuple(languages.get("encoder_only", ()))
+        if languages.get("encoder_temperature") is not None:
+            model.encoder_temperature_ = float(languages["encoder_temperature"])
         model.featurizer_ = TextFeaturizer.load(
             directory, model._new_featurizer().params(), cache_dir
         )

@@ -18,6 +18,7 @@ weights, and never fails on emoji or control characters.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -40,3 +41,23 @@ def detect_language(text: str) -> str:
     if latin / total >= 0.8:
         return "en"
     return "mixed"
+
+
+#: The languages a model can have been trained on, or not: the ones :func:`detect_language` names.
+LANGUAGES = ("zh", "en")
+
+
+def language_counts(texts: Iterable[str]) -> dict[str, int]:
+    """How many of ``texts`` are ``zh`` and how many ``en`` (mixed and undetermined texts are not counted).
+
+    Why: a model records which languages its training rows were in, so a query in
+    a language it never saw can be routed to the part of the model that carries
+    across languages (the multilingual encoder) instead of surface n-grams it has
+    no weights for.
+    """
+    counts = dict.fromkeys(LANGUAGES, 0)
+    for text in texts:
+        language = detect_language(text)
+        if language in counts:
+            counts[language] += 1
+    return counts
