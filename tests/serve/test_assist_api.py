@@ -1,0 +1,144 @@
+"""``POST /v1/assist`` on the real app: real Taobao shoppers' events in the store, a real intent model.
+
+Two real shoppers' events are posted with order numbers on their purchases (as a shop
+sends its order ids); each asks about orders through their own live session. What is
+pinned does not depend on which intent the small test model picks: an order of the
+other shopper never shows, a request for a person always hands over, bad input is a
+clear answer or a 422 (never a 500), the key's scope is checked, and the message's
+intent becomes the session's latest, which the decision engine reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shopintent.serve.adapters.base import ModelSlot
+from shopintent.serve.adapters.text import parser_model
+from shopintent.settings import Settings
+from tests.assist.shop_orders import SHOPPERS, order_number
+from tests.serve.conftest import API_KEY, AUTH, make_client, small_parser
+
+READER = "assist-reader-key"
+ALICE, BOB = SHOPPERS
+
+
+def _events(settings: Settings) -> list[dict[str, object]]:
+    from shopintent.datasets import taobao_userbehavior_head as taobao
+
+    events = taobao.load(settings).events
+    rows = events[events["user_id"].isin(SHOPPERS)]
+    return [{"event_id": order_number(i) if r.event_type == "purchase" else None,
+             "user_id": r.user_id, "event_type": r.event_type, "item_id": str(r.item_id),
+             "category_id": str(r.category_id), "timestamp": r.timestamp.isoformat()}
+            for i, r in zip(rows.index, rows.itertuples(index=False), strict=True)]
+
+
+@pytest.fixture(scope="module")
+def shop(session_settings: Settings) -> Iterator[tuple[TestClient, dict[str, str], list[dict[str, object]]]]:
+    """The app with both shoppers' events stored; their latest live session ids."""
+    with make_client(session_settings, api_keys=(API_KEY, f"{READER}:read")) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        parser = small_parser(session_settings)
+        service.models["text"] = ModelSlot("text", lambda: parser_model(parser))
+        assert service.models["text"].load()
+        events = _events(session_settings)
+        body = client.post("/v1/events?wait=store", json={"events": events}, headers=AUTH).json()
+        assert body["stored"] == len(events), body
+        sessions = {}
+        for event, result in zip(events, body["results"], strict=True):
+            sessions[str(event["user_id"])] = result["session_id"]  # the last one stays live
+        yield client, sessions, events
+
+
+def _purchases(events: list[dict[str, object]], shopper: str) -> list[dict[str, object]]:
+    return [e for e in events if e["user_id"] == shopper and e["event_type"] == "purchase"]
+
+
+def _assist(client: TestClient, session_id: str, text: str, **extra: object):  # type: ignore[no-untyped-def]
+    return client.post("/v1/assist", json={"session_id": session_id, "text": text, **extra}, headers=AUTH)
+
+
+def test_an_answer_has_its_sources_intent_and_escalation(shop) -> None:  # type: ignore[no-untyped-def]
+    client, sessions, events = shop
+    order = _purchases(events, ALICE)[0]
+    response = _assist(client, sessions[ALICE], f"where is my order {order['event_id']}?")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) >= {"answer", "sources", "intent", "confidence", "escalate", "reason", "decision"}
+    assert body["sources"] and body["answer"] and body["turn"] >= 1
+    assert body["escalate"] is (body["reason"] is not None)
+    assert str(order["event_id"]) not in body["answer"]  # never echoed whole
+    if body["flow"] == "order_status":
+        assert str(order["timestamp"])[:10] in body["answer"] and str(order["item_id"]) in body["answer"]
+
+
+def test_another_shoppers_order_never_shows(shop) -> None:  # type: ignore[no-untyped-def]
+    client, sessions, events = shop
+    for order in _purchases(events, BOB)[:3]:
+        for text in (f"where is my order {order['event_id']}?", f"cancel order {order['event_id']}",
+                     f"我的订单 {order['event_id']} 到哪了", f"refund for order {order['event_id']}"):
+            body = _assist(client, sessions[ALICE], text).json()
+            assert str(order["item_id"]) not in body["answer"], (text, body)
+            assert str(order["timestamp"])[:10] not in body["answer"], (text, body)
+            assert not any(s.startswith("store:") for s in body["sources"]), body
+
+
+def test_asking_for_a_person_hands_over_with_the_reason_and_counts_on_the_dashboard(shop) -> None:  # type: ignore[no-untyped-def]
+    client, sessions, _ = shop
+    before = client.get("/v1/assist/live", headers={"X-API-Key": READER}).json()
+    for text in ("转人工", "I want to talk to a real person"):
+        body = _assist(client, sessions[BOB], text).json()
+        assert body["escalate"] is True and body["reason"] == "asked_for_person", body
+    live = client.get("/v1/assist/live", headers={"X-API-Key": READER}).json()
+    assert live["messages"] == before["messages"] + 2
+    assert live["reasons"]["asked_for_person"] == before["reasons"].get("asked_for_person", 0) + 2
+    assert live["conversations"][0]["session_id"] == sessions[BOB]
+    assert live["conversations"][0]["reason"] == "asked_for_person"
+    assert 0.0 <= live["answer_rate"] <= 1.0
+
+
+def test_the_messages_intent_becomes_the_sessions_latest(shop) -> None:  # type: ignore[no-untyped-def]
+    client, sessions, _ = shop
+    service = client.app.state.service  # type: ignore[attr-defined]
+    body = _assist(client, sessions[BOB], "I want a refund, this is too expensive").json()
+    signal = service.signals.get(sessions[BOB])
+    if body["intent"] not in (None, "oos"):
+        assert signal["intent"] == body["intent"]
+    assert body["decision"] is None  # no decision models in this app: nothing to decide with
+
+
+@pytest.mark.parametrize("text", ["😀😀😀", "\x01\x02\x03", "？？？", "   ", "my 订单 where 到哪了",
+                                  "a" * 1999, "退货" * 999])
+def test_odd_text_gets_a_clear_answer(shop, text: str) -> None:  # type: ignore[no-untyped-def]
+    client, sessions, _ = shop
+    response = _assist(client, sessions[ALICE], text)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["answer"].strip()
+    if text.strip("😀\x01\x02\x03？ ") == "":
+        assert body["sources"] == [f"template:fallback.{body['language']}.no_text"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"text": ""}, "text"), ({"text": "x" * 10_240}, "text"), ({"text": "a\x00b"}, "text"),
+    ({"text": "hi", "product_id": "p" * 300}, "product_id"), ({"text": "hi", "colour": "red"}, "colour"),
+    ({}, "text")])
+def test_bad_bodies_are_422_naming_the_field(shop, body: dict[str, object], field: str) -> None:  # type: ignore[no-untyped-def]
+    client, sessions, _ = shop
+    response = client.post("/v1/assist", json={"session_id": sessions[ALICE], **body}, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert f"`{field}`" in response.json()["detail"]
+
+
+def test_an_unknown_session_is_404_and_the_write_scope_is_needed(shop) -> None:  # type: ignore[no-untyped-def]
+    client, sessions, _ = shop
+    assert _assist(client, "s_not-issued", "where is my order").status_code == 404
+    body = {"session_id": sessions[ALICE], "text": "where is my order"}
+    assert client.post("/v1/assist", json=body).status_code == 401
+    assert client.post("/v1/assist", json=body, headers={"X-API-Key": "wrong"}).status_code == 401
+    refused = client.post("/v1/assist", json=body, headers={"X-API-Key": READER})
+    assert refused.status_code == 403 and "'write'" in refused.json()["detail"]
+    assert client.get("/v1/assist/live").status_code == 401
