@@ -23,12 +23,13 @@ from typing import Any
 
 import pandas as pd
 
+from shopintent.assist.live import AssistDesk
 from shopintent.log import get_logger
 from shopintent.prepare.catalogue import not_prepared
 from shopintent.privacy import Pseudonymizer
 from shopintent.serve.adapters import intervene as intervene_adapter
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable
-from shopintent.serve.adapters.behaviour import behaviour_slot, score_sessions
+from shopintent.serve.adapters.behaviour import behaviour_slot, decision_scores, score_sessions
 from shopintent.serve.adapters.recommend import recommend_items, recommend_slot
 from shopintent.serve.adapters.risk import LiveRisk, risk_slot
 from shopintent.serve.adapters.text import parse_texts, text_slot
@@ -206,6 +207,8 @@ class Service:
                                if config.stream == "file" and log_dir is None else None)
         self.seen = _make_seen(config)
         self.risk = LiveRisk(settings, config, self.pseudonymizer, self.metrics.registry)
+        self.assist_desk = AssistDesk(settings, self.pseudonymizer, config.state, config.redis_url,
+                                      prefix=config.stream_name + ":state:")
         self.source = _make_source(config, log_dir or self._temporary_log,
                                    settings.kafka_client_config() if config.stream == "kafka" else None)
         self.gateway = IngestGateway(
@@ -280,6 +283,7 @@ class Service:
         self.histories.close()
         self.signals.close()
         self.risk.close()
+        self.assist_desk.close()
         self.intent_batcher.close()
         engine = self.models["intervene"]
         if engine.ready:
@@ -620,7 +624,9 @@ class Service:
     def _decide_many(self, states: list[LiveSessionState], trigger: str) -> list[dict[str, Any]]:
         slot = self.models["intervene"]
         made = []
-        for state, score in zip(states, self.score(states), strict=True):
+        # one batched model pass for the group's due sessions (what the engine reads: two scores)
+        shoppers = [self.histories.get(s.user_id) for s in states]
+        for state, score in zip(states, decision_scores(self.models["behaviour"], states, shoppers), strict=True):
             context = self._context(state, score)
             choice = intervene_adapter.decide(slot, context)
             choice["trigger"] = trigger
@@ -679,6 +685,13 @@ class Service:
         self.stats.record_intent(language, intent)
         self.metrics.intents.labels(language).inc()
         return result
+
+    async def assist(self, text: str, session_id: str, product_id: str | None = None) -> dict[str, Any]:
+        """One message to the customer-service assistant (:mod:`shopintent.assist.live`): parsed as
+        :meth:`parse` does (its intent becomes the session's latest), then answered."""
+        state = self.resolve_session(session_id)
+        parsed = await self.parse(text, session_id=session_id)
+        return await self.assist_desk.reply(self, state, text, parsed, product_id)
 
     def recommend(self, session_id: str, k: int) -> tuple[LiveSessionState, list[dict[str, Any]]]:
         state = self.resolve_session(session_id)
