@@ -41,7 +41,17 @@ from shopintent.serve.config import ServeConfig, resolve_api_keys
 from shopintent.serve.gateway import IngestUnavailable
 from shopintent.serve.metrics import LatencyMiddleware
 from shopintent.serve.rate_limit import RateLimiter
-from shopintent.serve.routers import dashboard, decisions, events, health, intent, recommendations, risk, sessions
+from shopintent.serve.routers import (
+    assist,
+    dashboard,
+    decisions,
+    events,
+    health,
+    intent,
+    recommendations,
+    risk,
+    sessions,
+)
 from shopintent.serve.service import DecisionNotFound, Service, SessionNotFound
 from shopintent.settings import Settings, get_settings
 
@@ -58,6 +68,7 @@ ROUTER_SCOPES = (
     (intent.router, "read"),
     (recommendations.router, "read"),
     (risk.router, "write"),
+    (assist.router, "write"),
 )
 
 
@@ -204,6 +215,7 @@ def create_app(settings: Settings | None = None, config: ServeConfig | None = No
                            responses={401: {}, 403: {}, 429: {}})
     app.include_router(health.router)
     app.include_router(dashboard.router)
+    app.include_router(assist.live_router)  # read scope declared on the route (public_dashboard)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_docs(app)
     _install_handlers(app)
