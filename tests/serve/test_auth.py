@@ -30,6 +30,8 @@ EXPECTED_SCOPES = {
     ("POST", "/v1/intent"): "read",
     ("GET", "/v1/recommendations"): "read",
     ("GET", "/v1/dashboard"): "read",
+    ("POST", "/v1/assist"): "write",
+    ("GET", "/v1/assist/live"): "read",
 }
 
 
