@@ -70,7 +70,9 @@ def train(
         [Encoder.USE], "--encoder", help="Frozen encoder(s), repeatable; 'none' for TF-IDF only."
     ),
     head: IntentHead = typer.Option(IntentHead.SVM, "--head", help="Linear head over the features."),
-    c: float = typer.Option(1.0, "--C", help="Inverse regularisation of the head."),
+    c: float | None = typer.Option(
+        None, "--C", help="Inverse regularisation of the head; default: chosen on the validation rows "
+        "(with whether TF-IDF helps)."),
     kind: IntentKind = typer.Option(
         IntentKind.LINEAR,
         "--kind",
@@ -114,7 +116,7 @@ def train(
     )
 
 
-def _build_classifier(kind: IntentKind, encoders: tuple[str, ...], head: str, c: float,
+def _build_classifier(kind: IntentKind, encoders: tuple[str, ...], head: str, c: float | None,
                       oos_label: str, backbones: list[str], epochs: int,
                       seed: int) -> tuple[Any, list[Any]]:
     """The unfitted model of ``kind``, and its fine-tuned members (empty for ``linear``)."""
