@@ -32,15 +32,19 @@ FORMAT_VERSION = 1
 
 
 def load_text_classifier(path: Path | str, cache_dir: Path | None = None) -> RejectingClassifier:
-    """Load any saved text classifier (linear, fine-tuned or ensemble) by the kind in its ``model.json``."""
-    from shopintent.text.finetune import FineTunedClassifier
+    """Load any saved text classifier (linear, fine-tuned or ensemble) by the kind in its ``model.json``.
 
+    The fine-tuned class is imported only for a fine-tuned folder: a service serving the linear
+    model then never imports torch (seconds of its start).
+    """
     directory = Path(path)
     # the kind only picks the class; that class's load verifies the manifest before reading anything
     kind = peek_kind(directory, RETRAIN)
     if kind == "IntentClassifier":
         return IntentClassifier.load(directory, cache_dir=cache_dir)
     if kind == "FineTunedClassifier":
+        from shopintent.text.finetune import FineTunedClassifier
+
         return FineTunedClassifier.load(directory)
     if kind == "EnsembleClassifier":
         return EnsembleClassifier.load(directory, cache_dir=cache_dir)
