@@ -38,22 +38,24 @@ class ReplayScorer:
     def utc_offset_hours(self) -> float:
         return float(self._scorer.utc_offset_hours)
 
+    def _behaviour_state(self, state: LiveSessionState, shopper: ShopperRecord | None) -> tuple[Any, str]:
+        """The session's behaviour feature state and where its history came from."""
+        if shopper is not None and shopper.open_session == state.session_id and shopper.open_events:
+            return shopper.session_state(self.utc_offset_hours), "shopper"
+        events = sorted(state.events, key=lambda e: e[1])
+        if not events:
+            raise ValueError(f"session {state.session_id} has no events to score")
+        behaviour_state = ShopperRecord(open_session=state.session_id, open_events=[
+            (str(t), float(ts), item, cat) for t, ts, item, cat in events
+        ]).session_state(self.utc_offset_hours)
+        return behaviour_state, "unavailable" if shopper is not None else "new_shopper"
+
     def score(self, state: LiveSessionState, shopper: ShopperRecord | None = None) -> dict[str, Any]:
         """Score ``state``; ``shopper`` (its user's record) supplies the history and the full
         open session. A session that is no longer its shopper's open one (it has been closed
         by a later session) is replayed from its own kept events without history, and says so
         (``history: "unavailable"``)."""
-        if shopper is not None and shopper.open_session == state.session_id and shopper.open_events:
-            behaviour_state = shopper.session_state(self.utc_offset_hours)
-            history = "shopper"
-        else:
-            events = sorted(state.events, key=lambda e: e[1])
-            if not events:
-                raise ValueError(f"session {state.session_id} has no events to score")
-            behaviour_state = ShopperRecord(open_session=state.session_id, open_events=[
-                (str(t), float(ts), item, cat) for t, ts, item, cat in events
-            ]).session_state(self.utc_offset_hours)
-            history = "unavailable" if shopper is not None else "new_shopper"
+        behaviour_state, history = self._behaviour_state(state, shopper)
         with self._lock:
             self._scorer.state = behaviour_state
             result = self._scorer.score()
@@ -63,6 +65,18 @@ class ReplayScorer:
         out["events_scored"] = behaviour_state.k
         out["history"] = history
         return out
+
+    def decision_scores(self, states: list[LiveSessionState],
+                        shoppers: list[ShopperRecord | None]) -> list[dict[str, Any]]:
+        """What the decision engine reads of each session (purchase probability, abandonment
+        risk; the values :meth:`score` gives), one model call per task for all of them."""
+        from shopintent.intervene.behaviour_scoring import decision_scores
+
+        prepared = [self._behaviour_state(s, h)[0] for s, h in zip(states, shoppers, strict=True)]
+        with self._lock:
+            scored = decision_scores(self._scorer, prepared)
+        return [{"purchase_probability": p, "abandonment_risk": a, "events_scored": b.k}
+                for (p, a), b in zip(scored, prepared, strict=True)]
 
 
 def behaviour_model_id(models: dict[str, Any]) -> str:
@@ -95,3 +109,9 @@ def score_sessions(slot: ModelSlot[ReplayScorer], states: list[LiveSessionState]
     """One score record per session, in order (``shoppers``: each session's shopper record)."""
     scorer = slot.get()
     return [scorer.score(s, h) for s, h in zip(states, shoppers, strict=True)]
+
+
+def decision_scores(slot: ModelSlot[ReplayScorer], states: list[LiveSessionState],
+                    shoppers: list[ShopperRecord | None]) -> list[dict[str, Any]]:
+    """:func:`score_sessions` reduced to what the decision engine reads, in one batched pass."""
+    return slot.get().decision_scores(states, shoppers)
