@@ -40,6 +40,7 @@ from shopintent.intervene.actions import DEFAULT_ACTIONS, Action
 from shopintent.intervene.caps import CapConfig, CapLedger, CapUsage
 from shopintent.intervene.context import DecisionContext
 from shopintent.intervene.decision_log import DecisionLog, default_log_path
+from shopintent.intervene.group_constraint import DecisionConstraint
 from shopintent.intervene.policy import UpliftPolicy
 from shopintent.log import get_logger
 from shopintent.persist import MODEL_FILE, LegacyModelError
@@ -113,6 +114,10 @@ class DecisionEngine:
     issued:
         Where issued decision ids are kept for :meth:`record_outcome`; default
         a set in this process.
+    constraint:
+        An extra rule over interventions (e.g. a bounded offer-rate ratio between
+        two groups, :class:`~shopintent.intervene.group_constraint.GroupRateConstraint`);
+        it blocks with its own reason and is told every decision.
     """
 
     def __init__(
@@ -124,6 +129,7 @@ class DecisionEngine:
         random_state: int | None = None,
         ledger: Ledger | None = None,
         issued: IssuedIds | None = None,
+        constraint: DecisionConstraint | None = None,
     ) -> None:
         if not actions or actions[0].is_intervention:
             raise ValueError("the first action of the catalogue must be the no-op (kind 'none')")
@@ -136,6 +142,7 @@ class DecisionEngine:
         self._rng = np.random.default_rng(random_state)
         self._lock = threading.Lock()
         self._issued: IssuedIds = issued if issued is not None else set()
+        self.constraint = constraint
         self.n_decisions = 0
         #: Draws thrown away because another process reserved the capacity first.
         self.n_redraws = 0
@@ -148,6 +155,8 @@ class DecisionEngine:
         with self._lock:
             eligible, blocked, probs, k, reserved = self._draw(context)
             chosen = eligible[k]
+            if self.constraint is not None:
+                self.constraint.record(context.user_id, float(chosen.is_intervention))
             for reason in blocked.values():
                 self.ledger.blocked[reason] += 1
             decision = Decision(
@@ -197,6 +206,8 @@ class DecisionEngine:
                 reason: str | None = "cap_contention"
             else:
                 reason = self.ledger.reason_blocked(context, action, usage)
+            if reason is None and self.constraint is not None:
+                reason = self.constraint.reason_blocked(context, action)
             if reason is None:
                 eligible.append(action)
             else:
