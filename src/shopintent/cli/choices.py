@@ -189,3 +189,11 @@ class RiskModelKind(StrEnum):
 
     LIGHTGBM = "lightgbm"
     LOGISTIC = "logistic"
+
+
+class ForecastFreq(StrEnum):
+    """``forecast backtest|fit --freq``: the series period (``forecast.series.FREQUENCIES``)."""
+
+    D = "D"
+    W = "W"
+    H = "H"
