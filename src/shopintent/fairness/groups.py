@@ -46,10 +46,14 @@ class GroupCheck:
         return [g for g in self.sizes if g not in self.too_small]
 
     def as_dict(self) -> dict[str, object]:
+        notes = []
+        if self.too_small:
+            notes.append(f"{len(self.too_small)} group(s) under {self.min_rows} rows are listed with their size "
+                         "and left out of the gaps")
+        if len(self.kept) == 1:
+            notes.append(f"only one group ({self.kept[0]}) has {self.min_rows} rows: there is no gap to measure")
         return {"column": self.column, "sizes": self.sizes, "min_rows": self.min_rows,
-                "too_small": self.too_small,
-                "note": (f"{len(self.too_small)} group(s) under {self.min_rows} rows are listed with their size "
-                         "and left out of the gaps" if self.too_small else "")}
+                "too_small": self.too_small, "note": "; ".join(notes)}
 
 
 def group_column(table: pd.DataFrame, column: str) -> pd.Series:
