@@ -11,6 +11,10 @@ Protocol (every number names its split, seed and data checksum in its detail):
 - Bitext: official train → validation → test, 27 intents.
 - SMP2019: stratified 5-fold CV (seed 13) on the ``domain.intent`` label; each
   fold calibrates on 10 % of its training part.
+- en→zh transfer (issue 16 item 6): train on CLINC150 English rows of the eight
+  intents SMP2019 shares (``recipes.EN_ZH_INTENTS``), choose everything on English
+  validation rows, test on SMP2019 Chinese rows of those intents; the default
+  ``intent train`` kind beside frozen USE + logistic regression.
 - zh e-commerce NER: BiLSTM-CRF + gazetteers, official train/dev/test, seqeval
   entity F1 (exact span match). en slots: the same tagger on Bitext entity spans.
 - Sentiment: online_shopping_10_cats fixed stratified 10 % test (seed
@@ -376,6 +380,96 @@ def bench_shop_intent(settings: Settings, out: list[Measurement]) -> Any:
     return tuned, linear
 
 
+#: Name prefix of the en->zh transfer rows (issue 16 item 6).
+TRANSFER = "en→zh transfer"
+#: The contenders of the transfer rows: the default ``intent train`` kind and the plain-encoder baselines.
+TRANSFER_DEFAULT = "default `intent train` (USE + TF-IDF + SVM, C and TF-IDF chosen on en validation, unseen language → encoder head)"
+TRANSFER_BEFORE = "USE + TF-IDF + SVM, C = 1, no language routing (the default before)"
+TRANSFER_LOGREG = "frozen USE + logistic regression, C chosen on en validation"
+TRANSFER_LOGREG_1 = "frozen USE + logistic regression, C = 1 (scikit-learn default)"
+#: C values the logistic-regression baseline may choose from (wider than ``C_GRID``: the baseline gets every chance).
+TRANSFER_LOGREG_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+def _logreg_baseline(settings: Settings, splits: dict[str, recipes.TextSplit], C: float | None) -> tuple[Any, float]:
+    """Frozen USE embeddings + scikit-learn logistic regression, as a new user would build it.
+
+    ``C=None``: each value of ``TRANSFER_LOGREG_GRID`` is fitted on train and scored on the
+    (English) validation rows; the best accuracy wins, ties go to the lower validation
+    log-loss. The chosen (or given) C is then refitted on train + validation: the same rows
+    the default kind ends up trained on. Returns the fitted head and its C.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
+    train, valid = splits["train"], splits["validation"]
+    train_x, valid_x = _use_embed(settings, train.texts), _use_embed(settings, valid.texts)
+    if C is None:
+        scored = []
+        for value in TRANSFER_LOGREG_GRID:
+            head = LogisticRegression(C=value, max_iter=2000, random_state=recipes.SEED).fit(train_x, train.labels)
+            accuracy = float(np.mean(head.predict(valid_x) == np.array(valid.labels)))
+            scored.append((-accuracy, log_loss(valid.labels, head.predict_proba(valid_x), labels=head.classes_), value))
+        C = min(scored)[2]
+    head = LogisticRegression(C=C, max_iter=2000, random_state=recipes.SEED)
+    head.fit(np.vstack([train_x, valid_x]), train.labels + valid.labels)
+    return head, float(C)
+
+
+def _use_embed(settings: Settings, texts: list[str]) -> np.ndarray:
+    """USE-multilingual embeddings of cleaned ``texts`` (the path the default kind's features take)."""
+    from shopintent.text.clean import clean_text
+    from shopintent.text.encoders import get_encoder
+
+    return get_encoder("use", settings.state_dir).encode([clean_text(t) for t in texts])
+
+
+def bench_en_zh_transfer(settings: Settings, out: list[Measurement]) -> None:
+    """Train on English rows only, test on Chinese rows of the same intents (and on English test rows).
+
+    Rows: ``recipes.en_zh_transfer_splits`` — CLINC150 (en) train / validation / test of the eight
+    intents SMP2019 (zh) shares with it (``recipes.EN_ZH_INTENTS``), and the SMP2019 rows of those
+    intents relabelled with the CLINC name. Every model below sees the same 400 train + 160
+    validation English rows; nothing Chinese is used to fit or to choose anything.
+    """
+    from sklearn.metrics import f1_score as macro_f1
+
+    splits = recipes.en_zh_transfer_splits(settings)
+    zh, en = splits["test_zh"], splits["test_en"]
+    detail = (
+        f"train on CLINC150 en: first {recipes.EN_ZH_TRAIN_PER_INTENT} official-train rows of each of "
+        f"{len(recipes.EN_ZH_INTENTS)} intents ({len(splits['train'])}) + official validation "
+        f"({len(splits['validation'])}, chooses C / TF-IDF / temperature; refit on both); test on "
+        f"{len(zh)} SMP2019 zh rows of the same intents (recipes.EN_ZH_INTENTS mapping, ≤ "
+        f"{recipes.EN_ZH_TEST_PER_INTENT} per intent, seed {recipes.SEED}) and on the {len(en)} CLINC150 "
+        "official en test rows of those intents. Re-run alone: "
+        "`python -m shopintent.evaluation.benchmarks.text en_zh_transfer`"
+    )
+    predictions: dict[str, tuple[list[str], list[str], str]] = {}
+    for name, C, route in ((TRANSFER_DEFAULT, None, True), (TRANSFER_BEFORE, 1.0, False)):
+        model = IntentClassifier(
+            cache_dir=settings.state_dir, random_state=recipes.SEED, C=C, route_unseen_languages=route
+        ).fit(splits["train"].texts, splits["train"].labels, splits["validation"].texts, splits["validation"].labels)
+        model.save(bench_dir(settings, "en_zh_transfer" if route else "en_zh_transfer_before"))
+        chosen = (f"C = {model.C_:g}, TF-IDF {'on' if model.tfidf_used_ else 'off'}, encoder-head C = "
+                  f"{model.encoder_C_:g}, routed to the encoder head: {', '.join(model.encoder_route_) or 'none'}")
+        predictions[name] = (model.predict(zh.texts), model.predict(en.texts), chosen)
+    for name, C in ((TRANSFER_LOGREG, None), (TRANSFER_LOGREG_1, 1.0)):
+        head, chosen_c = _logreg_baseline(settings, splits, C)
+        predictions[name] = (list(head.predict(_use_embed(settings, zh.texts))),
+                             list(head.predict(_use_embed(settings, en.texts))), f"C = {chosen_c:g}")
+    for name, (said_zh, said_en, chosen) in predictions.items():
+        out += [
+            Measurement(f"{TRANSFER} zh accuracy — {name}", float(np.mean(np.array(said_zh) == np.array(zh.labels))),
+                        "accuracy", f"{detail}; {chosen}"),
+            Measurement(f"{TRANSFER} zh macro-F1 — {name}",
+                        float(macro_f1(zh.labels, said_zh, average="macro", labels=sorted(set(zh.labels)))),
+                        "macro-F1", detail),
+            Measurement(f"{TRANSFER} en test accuracy — {name}",
+                        float(np.mean(np.array(said_en) == np.array(en.labels))), "accuracy", detail),
+        ]
+
+
 def _smp_models(settings: Settings) -> dict[str, Any]:
     """SMP2019 contenders: name -> factory of an unfitted classifier (no ``oos`` in this data)."""
     from shopintent.text.finetune import FineTunedClassifier
@@ -693,6 +787,7 @@ def run(settings: Settings) -> BenchResult:
     bench_bitext(settings, out)
     model, linear = bench_shop_intent(settings, out)
     bench_smp(settings, out)
+    bench_en_zh_transfer(settings, out)
     bench_ner(settings, out)
     bench_sentiment(settings, out)
     bench_sentiment_default(settings, out)
@@ -777,6 +872,7 @@ def _notes(out: list[Measurement]) -> str:
 
 #: Sections that can be re-run alone, and the name prefixes of the rows each one owns.
 SECTIONS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "en_zh_transfer": (bench_en_zh_transfer, (TRANSFER,)),
     "shop_intent": (bench_shop_intent, (SHOP_LINEAR, SHOP_TUNED, "default shop-intent model")),
     "sentiment_default": (
         bench_sentiment_default,
