@@ -19,7 +19,7 @@ from shopintent.serve.adapters.base import ModelSlot
 from shopintent.serve.adapters.text import parser_model
 from shopintent.settings import Settings
 from tests.assist.shop_orders import SHOPPERS, order_number
-from tests.serve.conftest import API_KEY, AUTH, make_client, small_parser
+from tests.serve.conftest import API_KEY, AUTH, make_client, small_parser, wait_ready
 
 READER = "assist-reader-key"
 ALICE, BOB = SHOPPERS
@@ -37,14 +37,17 @@ def _events(settings: Settings) -> list[dict[str, object]]:
 
 
 @pytest.fixture(scope="module")
-def shop(session_settings: Settings) -> Iterator[tuple[TestClient, dict[str, str], list[dict[str, object]]]]:
-    """The app with both shoppers' events stored; their latest live session ids."""
-    with make_client(session_settings, api_keys=(API_KEY, f"{READER}:read")) as client:
+def shop(model_settings: Settings) -> Iterator[tuple[TestClient, dict[str, str], list[dict[str, object]]]]:
+    """The app (default behaviour models and decision engine) with both shoppers' events stored;
+    their latest live session ids."""
+    with make_client(model_settings, api_keys=(API_KEY, f"{READER}:read"), load_models=True,
+                     auto_decide="off") as client:
+        wait_ready(client, ("behaviour", "intervene"))
         service = client.app.state.service  # type: ignore[attr-defined]
-        parser = small_parser(session_settings)
+        parser = small_parser(model_settings)
         service.models["text"] = ModelSlot("text", lambda: parser_model(parser))
         assert service.models["text"].load()
-        events = _events(session_settings)
+        events = _events(model_settings)
         body = client.post("/v1/events?wait=store", json={"events": events}, headers=AUTH).json()
         assert body["stored"] == len(events), body
         sessions = {}
@@ -100,14 +103,17 @@ def test_asking_for_a_person_hands_over_with_the_reason_and_counts_on_the_dashbo
     assert 0.0 <= live["answer_rate"] <= 1.0
 
 
-def test_the_messages_intent_becomes_the_sessions_latest(shop) -> None:  # type: ignore[no-untyped-def]
+def test_the_messages_intent_reaches_the_decision_engine(shop) -> None:  # type: ignore[no-untyped-def]
     client, sessions, _ = shop
     service = client.app.state.service  # type: ignore[attr-defined]
-    body = _assist(client, sessions[BOB], "I want a refund, this is too expensive").json()
+    body = _assist(client, sessions[BOB], "this is too expensive, can I get a refund?").json()
     signal = service.signals.get(sessions[BOB])
     if body["intent"] not in (None, "oos"):
         assert signal["intent"] == body["intent"]
-    assert body["decision"] is None  # no decision models in this app: nothing to decide with
+    decision = body["decision"]  # decided under the engine's caps, logged like any other
+    assert decision["decision_id"] and decision["action"]
+    again = client.post("/v1/decisions", json={"session_id": sessions[BOB]}, headers=AUTH).json()
+    assert again["context"]["intent"] == (signal or {}).get("intent")
 
 
 @pytest.mark.parametrize("text", ["😀😀😀", "\x01\x02\x03", "？？？", "   ", "my 订单 where 到哪了",
