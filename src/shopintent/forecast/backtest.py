@@ -1,0 +1,172 @@
+"""Rolling-origin backtests: every model forecasts from many cut-offs, scored on what followed.
+
+Protocol: the last ``calibration + windows`` cut-offs, ``step_size`` periods apart, each
+forecast ``horizon`` periods ahead using only data up to the cut-off (statsforecast's and
+mlforecast's ``cross_validation``; models are refitted every ``refit`` cut-offs and
+updated with the new observations in between). The first ``calibration`` cut-offs only
+calibrate the conformal intervals (:mod:`.intervals`); the last ``windows`` cut-offs are
+scored. MASE's scale comes from the history before the first scored cut-off.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shopintent.forecast import metrics
+from shopintent.forecast.intervals import rolling_conformal
+from shopintent.forecast.models import (
+    ENSEMBLE,
+    ENSEMBLE_MEMBERS,
+    INTERMITTENT_MODELS,
+    ML_MODELS,
+    STAT_MODELS,
+    check_models,
+    lightgbm_forecaster,
+    stat_model,
+)
+from shopintent.forecast.series import FREQUENCIES, SEASON_LENGTH
+from shopintent.log import get_logger
+
+log = get_logger(__name__)
+
+LEVELS: tuple[int, ...] = (80, 95)
+#: Syntetos-Boylan: mean interval between non-zero demands above this = intermittent.
+ADI_INTERMITTENT = 1.32
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    """Where the cut-offs fall and how often models are refitted."""
+
+    horizon: int
+    windows: int
+    calibration: int = 26
+    step_size: int = 1
+    refit: int = 13
+
+    def n_cutoffs(self) -> int:
+        """All cut-offs: calibration ones first, then the scored ones."""
+        return self.calibration + self.windows
+
+    def min_length(self, history: int) -> int:
+        """Periods a series needs: ``history`` before the first cut-off plus every cut-off's step."""
+        return history + (self.n_cutoffs() - 1) * self.step_size + self.horizon
+
+
+@dataclass
+class BacktestResult:
+    """Scored forecasts of every model: per series, pooled, and the raw rows."""
+
+    rows: pd.DataFrame
+    per_series: pd.DataFrame
+    summary: pd.DataFrame
+    runtime_s: dict[str, float]
+    intermittent: dict[str, bool]
+    plan: BacktestPlan
+    freq: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> str:
+        """The model with the lowest mean MASE over series."""
+        return str(self.summary["mase"].idxmin())
+
+
+def adi(y: np.ndarray) -> float:
+    """Average demand interval: periods per non-zero demand (inf when none)."""
+    nonzero = int((y > 0).sum())
+    return len(y) / nonzero if nonzero else float("inf")
+
+
+def _with_step(cv: pd.DataFrame) -> pd.DataFrame:
+    cv = cv.sort_values(["unique_id", "cutoff", "ds"], kind="stable").reset_index(drop=True)
+    cv["step"] = cv.groupby(["unique_id", "cutoff"]).cumcount() + 1
+    return cv
+
+
+def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...], seed: int = 0,
+               on_model: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Point forecasts of every model at every cut-off (one column per model) and each model's run time."""
+    from statsforecast import StatsForecast
+
+    check_models(models)
+    pandas_freq, season = FREQUENCIES[freq], SEASON_LENGTH[freq]
+    kwargs = {"h": plan.horizon, "n_windows": plan.n_cutoffs(), "step_size": plan.step_size, "refit": plan.refit}
+    merged: pd.DataFrame | None = None
+    runtime: dict[str, float] = {}
+    keys = ["unique_id", "ds", "cutoff", "y"]
+    for name in models:
+        if name == ENSEMBLE:
+            continue
+        started = time.perf_counter()
+        if name in STAT_MODELS:
+            sf = StatsForecast(models=[stat_model(name, freq, season)], freq=pandas_freq, n_jobs=1)
+            # Croston / ADIDA / IMAPA cannot be updated without a refit (no `forward`); they are cheap.
+            refit = True if name in INTERMITTENT_MODELS else plan.refit
+            cv = sf.cross_validation(df=series, **{**kwargs, "refit": refit})
+        elif name in ML_MODELS:
+            cv = lightgbm_forecaster(freq, pandas_freq, seed).cross_validation(df=series, **kwargs)
+        runtime[name] = time.perf_counter() - started
+        cv = cv[[*keys, name]]
+        merged = cv if merged is None else merged.merge(cv, on=keys, how="inner", validate="one_to_one")
+        log.info("backtest model done", model=name, seconds=round(runtime[name], 2))
+        if on_model:
+            on_model(name)
+    assert merged is not None, "check_models guarantees one base model"
+    if ENSEMBLE in models:
+        members = [m for m in ENSEMBLE_MEMBERS if m in merged.columns]
+        merged[ENSEMBLE] = merged[members].median(axis=1)
+        runtime[ENSEMBLE] = sum(runtime[m] for m in members)
+    merged[[m for m in models]] = merged[list(models)].clip(lower=0.0)  # demand is never negative
+    return _with_step(merged), runtime
+
+
+def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...],
+          runtime: dict[str, float]) -> BacktestResult:
+    """Intervals from earlier cut-offs, then MASE / WAPE / MAPE / coverage on the scored cut-offs."""
+    for name in models:
+        cv = rolling_conformal(cv, name, LEVELS, step_size=plan.step_size)
+    cutoffs = np.sort(cv["cutoff"].unique())
+    scored_cutoffs = cutoffs[plan.calibration:]
+    first = scored_cutoffs[0]
+    rows = cv[cv["cutoff"].isin(scored_cutoffs)].reset_index(drop=True)
+    season = SEASON_LENGTH[freq]
+    per_series = []
+    intermittent = {}
+    for uid, group in rows.groupby("unique_id", sort=True):
+        history = series.loc[(series["unique_id"] == uid) & (series["ds"] <= first), "y"].to_numpy()
+        scale = metrics.seasonal_naive_scale(history, season)
+        intermittent[uid] = adi(history) > ADI_INTERMITTENT
+        y = group["y"].to_numpy()
+        for name in models:
+            yhat = group[name].to_numpy()
+            mape, zeros = metrics.mape(y, yhat)
+            record = {"unique_id": uid, "model": name, "mase": metrics.mase(y, yhat, scale),
+                      "wape": metrics.wape(y, yhat), "mape": mape, "mape_zero_periods_skipped": zeros,
+                      "n": len(y)}
+            for level in LEVELS:
+                record[f"coverage_{level}"] = metrics.coverage(y, group[f"{name}-lo-{level}"].to_numpy(),
+                                                               group[f"{name}-hi-{level}"].to_numpy())
+            per_series.append(record)
+    table = pd.DataFrame(per_series)
+    summary = table.groupby("model", sort=False).agg(
+        mase=("mase", "mean"), wape=("wape", "mean"), mape=("mape", "mean"),
+        coverage_80=("coverage_80", "mean"), coverage_95=("coverage_95", "mean"),
+        series=("unique_id", "nunique"))
+    summary["runtime_s"] = [runtime.get(m, float("nan")) for m in summary.index]
+    summary["intermittent_model"] = [m in INTERMITTENT_MODELS for m in summary.index]
+    return BacktestResult(rows=rows, per_series=table, summary=summary, runtime_s=runtime,
+                          intermittent=intermittent, plan=plan, freq=freq)
+
+
+def backtest(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...], seed: int = 0,
+             on_model: Callable[[str], None] | None = None) -> BacktestResult:
+    """Run every model over the plan's cut-offs and score them (module docstring)."""
+    cv, runtime = run_models(series, freq, plan, models, seed, on_model)
+    return score(series, cv, freq, plan, models, runtime)

@@ -1,0 +1,88 @@
+"""The forecasters a backtest compares, all from maintained libraries.
+
+statsforecast gives the statistical ones (seasonal naive as the yardstick, ETS, ARIMA,
+Theta, and Croston / ADIDA / IMAPA, which model intermittent demand as sizes and
+intervals instead of a level); mlforecast + LightGBM gives a global gradient-boosted model
+on lags, rolling means and calendar features, trained across all series at once; the
+ensemble is the median of ETS, Theta, ARIMA and LightGBM (medians resist one model's bad
+week). Settings per frequency are chosen for speed on a laptop: weekly ETS and ARIMA are
+non-seasonal because 52-period seasonal fits take minutes per refit, while Theta
+deseasonalises weekly series cheaply and keeps the yearly pattern.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STAT_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoARIMA", "AutoTheta",
+                                "CrostonOptimized", "ADIDA", "IMAPA")
+ML_MODELS: tuple[str, ...] = ("LightGBM",)
+ENSEMBLE = "Ensemble"
+ENSEMBLE_MEMBERS: tuple[str, ...] = ("AutoETS", "AutoTheta", "AutoARIMA", "LightGBM")
+ALL_MODELS: tuple[str, ...] = (*STAT_MODELS, *ML_MODELS, ENSEMBLE)
+#: Models used when a caller asks for a quick run (the contract CLI's default).
+FAST_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoTheta", "CrostonOptimized", "ADIDA",
+                                "IMAPA", "LightGBM", ENSEMBLE)
+#: Intermittent-demand models; ``series`` marks which series are intermittent.
+INTERMITTENT_MODELS: tuple[str, ...] = ("CrostonOptimized", "ADIDA", "IMAPA")
+
+
+class UnknownModel(ValueError):
+    """A model name the backtest does not know."""
+
+
+def check_models(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Return ``names`` if every one is known, else raise naming the bad one and the choices."""
+    for name in names:
+        if name not in ALL_MODELS:
+            raise UnknownModel(f"model {name!r} is unknown; choose from {', '.join(ALL_MODELS)}")
+    if ENSEMBLE in names and not all(m in names for m in ENSEMBLE_MEMBERS if m != "AutoARIMA"):
+        raise UnknownModel(f"{ENSEMBLE} needs its members {', '.join(ENSEMBLE_MEMBERS)} (AutoARIMA optional)")
+    return names
+
+
+def stat_model(name: str, freq: str, season_length: int) -> Any:
+    """A statsforecast model object for ``name`` at frequency ``freq`` (D, W or H)."""
+    from statsforecast import models as sm
+
+    nonseasonal_weekly = 1 if freq == "W" else season_length
+    factories = {
+        "SeasonalNaive": lambda: sm.SeasonalNaive(season_length=season_length),
+        "Naive": lambda: sm.Naive(),
+        "AutoETS": lambda: sm.AutoETS(season_length=nonseasonal_weekly),
+        "AutoARIMA": lambda: sm.AutoARIMA(season_length=nonseasonal_weekly),
+        "AutoTheta": lambda: sm.AutoTheta(season_length=season_length),
+        "CrostonOptimized": lambda: sm.CrostonOptimized(),
+        "ADIDA": lambda: sm.ADIDA(),
+        "IMAPA": lambda: sm.IMAPA(),
+    }
+    return factories[name]()
+
+
+def lightgbm_features(freq: str) -> dict[str, Any]:
+    """Lags, rolling means and calendar features for the LightGBM model at ``freq``."""
+    from mlforecast.lag_transforms import RollingMean
+
+    if freq == "W":
+        return {"lags": [1, 2, 3, 4, 52], "lag_transforms": {1: [RollingMean(4), RollingMean(13)]},
+                "date_features": ["month", "week"]}
+    if freq == "D":
+        return {"lags": [1, 7, 14, 28], "lag_transforms": {1: [RollingMean(7), RollingMean(28)]},
+                "date_features": ["dayofweek", "month"]}
+    return {"lags": [1, 2, 3, 24], "lag_transforms": {1: [RollingMean(6), RollingMean(24)]},
+            "date_features": ["hour", "dayofweek"]}
+
+
+def lightgbm_forecaster(freq: str, pandas_freq: str, seed: int = 0) -> Any:
+    """An mlforecast ``MLForecast`` with one LightGBM regressor (single-threaded, seeded)."""
+    import lightgbm as lgb
+    from mlforecast import MLForecast
+
+    model = lgb.LGBMRegressor(n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=10,
+                              subsample=1.0, random_state=seed, n_jobs=1, verbose=-1)
+    return MLForecast(models={"LightGBM": model}, freq=pandas_freq, **lightgbm_features(freq))
+
+
+def min_history(freq: str) -> int:
+    """Periods LightGBM's longest lag needs before a first training row."""
+    return max(lightgbm_features(freq)["lags"]) + 1
