@@ -32,6 +32,7 @@ SUB_APPS = (
     ("recommend", "shopintent.cli.recommend:app"),
     ("intervene", "shopintent.cli.intervene:app"),
     ("risk", "shopintent.cli.risk:app"),
+    ("profile", "shopintent.cli.profile:app"),
     ("forecast", "shopintent.cli.forecast:app"),
     ("report", "shopintent.cli.report:app"),
 )
