@@ -112,6 +112,20 @@ class Settings(BaseSettings):
         description="The Q&A index the service's assistant answers product questions from (a folder "
         "written by `shopintent assist index`); unset: <state_dir>/assist/index when it exists.",
     )
+    dp_epsilon: float = Field(
+        default=1.0, gt=0,
+        description="Privacy budget ε of the counts released with differential privacy (funnel, segment "
+        "sizes, per-group rates: docs/fairness.md); smaller is more private and noisier.",
+    )
+    fairness_min_group_rows: int = Field(
+        default=30, ge=1,
+        description="Fewest rows a group needs to be audited; smaller groups are listed with their size.",
+    )
+    fairness_gap_bound: float = Field(
+        default=0.1, ge=0,
+        description="Largest live gap in intervention rate between shopper groups before the dashboard's "
+        "fairness panel flags it (docs/fairness.md).",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False, description="Log JSON lines instead of console text.")
     api_keys: SecretStr | None = Field(
