@@ -148,3 +148,19 @@ def test_an_unknown_session_is_404_and_the_write_scope_is_needed(shop) -> None: 
     refused = client.post("/v1/assist", json=body, headers={"X-API-Key": READER})
     assert refused.status_code == 403 and "'write'" in refused.json()["detail"]
     assert client.get("/v1/assist/live").status_code == 401
+
+
+def test_the_conversation_context_is_shared_through_redis(redis_url: str) -> None:
+    from shopintent.assist.dialogue import RedisDialogues, Turn
+
+    one, other = RedisDialogues(redis_url, prefix="assist-test:"), RedisDialogues(redis_url, prefix="assist-test:")
+    try:
+        turn = Turn(turns=2, flow="return", intent="check_refund_policy", order_key="e_" + "0" * 32,
+                    order_ref="0042", product_id="B00004SGFW", awaiting_order=False)
+        one.put("s_redis", turn)
+        assert other.get("s_redis") == turn  # another worker continues the conversation
+        assert other.get("s_unknown") is None
+        assert 0 < one.client.ttl("assist-test:dialogue:s_redis") <= one.ttl_s
+    finally:
+        one.close()
+        other.close()
