@@ -67,6 +67,17 @@ def test_each_reason_hands_over_with_its_own_answer(text: str, intent: str, extr
     assert answered.turn.escalated
 
 
+def test_a_store_that_fails_mid_lookup_hands_over_instead_of_failing() -> None:
+    def broken(key: str | None) -> OrderLookup:
+        raise TimeoutError("the store thread did not answer")
+
+    text = "where is my order 201712030001"
+    with capture_logs() as logs:
+        got = reply(text, parsed(text, "track_order"), orders=broken)
+    assert got.escalate and got.reason == "no_store"
+    assert any(e["event"] == "assist order lookup failed" and e["error"] == "TimeoutError" for e in logs)
+
+
 def test_no_reason_no_hand_over_and_the_first_reason_wins() -> None:
     calm = reply("where is my order", parsed("where is my order", "track_order"), risk="review")
     assert not calm.escalate and calm.flow == "order_status"

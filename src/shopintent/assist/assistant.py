@@ -33,7 +33,10 @@ from shopintent.assist.flows import answer_flow, flow_for, wants_order
 from shopintent.assist.handover import Handover, Reason, log_handover
 from shopintent.assist.phrasebook import Phrasebook
 from shopintent.assist.store_lookup import OrderLookup, order_key
+from shopintent.log import get_logger
 from shopintent.privacy import Pseudonymizer
+
+log = get_logger(__name__)
 
 #: Looks up the caller's order by keyed id (``None``: their latest); ``None`` when no store is open.
 OrderReader = Callable[[str | None], OrderLookup]
@@ -149,7 +152,12 @@ class Assistant:
             if orders is None:
                 return self._hand_over(Reason.NO_STORE, language, intent, confidence, session_id,
                                        turn, product)
-            lookup = orders(key)
+            try:
+                lookup = orders(key)
+            except Exception as exc:  # a store that is busy or gone: a person, never a 500
+                log.warning("assist order lookup failed", error=type(exc).__name__)
+                return self._hand_over(Reason.NO_STORE, language, intent, confidence, session_id,
+                                       turn, product)
         found = answer_flow(self.book, intent, language, lookup, now, order_ref=ref)
         awaiting = found.outcome in ("not_found", "no_orders")
         order = lookup.order if lookup is not None else None

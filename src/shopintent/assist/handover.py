@@ -1,6 +1,6 @@
 """When the assistant stops answering and passes the shopper to a person, and why.
 
-Five reasons, checked in this order (the first that holds is the one given):
+Five reasons about the shopper, checked in this order (the first that holds is the one given):
 
 ``asked_for_person``    the intent is ``contact_human_agent`` / ``contact_customer_service`` or
                         the text asks for a person (人工, 转人工, 真人客服, "human", "real person",
@@ -10,6 +10,9 @@ Five reasons, checked in this order (the first that holds is the one given):
 ``negative_sentiment``  the sentiment model says negative with at least the file's confidence
 ``out_of_scope``        the intent model says ``oos`` and nothing else answered
 ``low_confidence``      the intent (or the Q&A answer) is below the file's ``min_confidence``
+
+and ``no_store`` when a question about an order cannot be looked up (a worker without the
+event store, or a store that did not answer in time).
 
 Every hand-over is logged with its reason, intent, language and confidence, and a
 keyed reference of the session (so a person can find the conversation) — never the
