@@ -115,3 +115,78 @@ def talkingdata_clicks(settings: Settings, seed: int = 0) -> Subject:
                          f"flag = risk ≥ the score flagging 5 % of training clicks; device/os: the "
                          f"{TOP_CODES} most frequent codes of the test day, the rest pooled as 'other'",
                    data={"talkingdata_adtracking_sample": td.SPEC.files[0].sha256})
+
+
+@dataclass
+class RecommendationSubject:
+    """Per held-out example: HR@10 hit, the user's activity band and the target's popularity band;
+    coverage and ARP of each user band's top-10 lists."""
+
+    model: str
+    hits: np.ndarray
+    groups: pd.DataFrame
+    per_band: dict[str, dict[str, float]]
+    split: str
+    data: dict[str, str] = field(default_factory=dict)
+
+
+def recommendation_subject(sequences: list[Any], source: str, data: dict[str, str],
+                           k_neighbours: int = 100) -> RecommendationSubject:
+    """Session kNN on user sequences, leave-one-out; HR@10 per user activity and item popularity band.
+
+    User band by the length of the user's training history: ``light`` (bottom
+    quartile), ``heavy`` (top quartile), ``middle``; the target item's band by
+    its training popularity (``head`` items hold the top 20 % of interactions,
+    ``mid`` the next 30 %, ``tail`` the rest, ``unseen`` never in training).
+    """
+    from shopintent.fairness.groups import popularity_bands
+    from shopintent.recommend.data import leave_one_out
+    from shopintent.recommend.evaluate import evaluate_scores, item_popularity
+    from shopintent.recommend.sknn import SessionKNN
+
+    split = leave_one_out(sequences)
+    model = SessionKNN(k=k_neighbours).fit(split.train, catalogue=split.catalogue)
+    index = model.index_
+    popularity = item_popularity([index.encode(s.items) for s in split.train], index.size)
+    full = evaluate_scores(model.score, split.test, index, popularity)
+    hits = (full.ranks < 10).astype(float)
+    length = np.array([len(ex.history) for ex in split.test])
+    q1, q3 = np.quantile(length, [0.25, 0.75])
+    user_band = np.where(length <= q1, "light", np.where(length > q3, "heavy", "middle"))
+    seen = popularity[1:] > 0
+    bands = popularity_bands(pd.Series(popularity[1:][seen], index=np.flatnonzero(seen) + 1))
+    target_band = [bands.get(index.get(ex.target), "unseen") for ex in split.test]
+    per_band = {}
+    for band in ("light", "middle", "heavy"):
+        rows = [ex for ex, b in zip(split.test, user_band, strict=True) if b == band]
+        result = evaluate_scores(model.score, rows, index, popularity)
+        per_band[band] = {"examples": len(rows), "hr@10": result.metrics["HR@10"],
+                          "coverage@10": result.metrics["coverage@10"], "ARP@10": result.metrics["ARP@10"],
+                          "short_head_share@10": result.metrics["short_head_share@10"]}
+    return RecommendationSubject(
+        model=f"recommendations ({source}, session kNN k={k_neighbours})", hits=hits,
+        groups=pd.DataFrame({"user_activity": user_band, "target_popularity": target_band}),
+        per_band=per_band,
+        split=f"{source} user sequences, leave-one-out (last item held out), full ranking over "
+              f"{index.size - 1:,} items; user band by history-length quartiles ({q1:.0f}, {q3:.0f})",
+        data=data)
+
+
+def taobao_recommendations(settings: Settings, k_neighbours: int = 100) -> RecommendationSubject:
+    """:func:`recommendation_subject` on the Taobao head's user sequences."""
+    from shopintent.datasets import taobao_userbehavior_head as taobao
+    from shopintent.recommend.data import sequences_from_events
+
+    events = taobao.load(settings).events
+    return recommendation_subject(sequences_from_events(events, by="user"), "Taobao head",
+                                  {"taobao_userbehavior_head": taobao.SPEC.files[0].sha256}, k_neighbours)
+
+
+def amazon_recommendations(settings: Settings, subset: str = "Beauty", k_neighbours: int = 100) -> RecommendationSubject:
+    """:func:`recommendation_subject` on an Amazon S3-Rec sub-set (5-core user sequences)."""
+    from shopintent.datasets import amazon_seqrec
+
+    sequences = amazon_seqrec.read_sequences(subset, settings)
+    return recommendation_subject(list(sequences), f"Amazon {subset}",
+                                  {f.path: f.sha256 for f in amazon_seqrec.SPEC.files if subset in f.path},
+                                  k_neighbours)
