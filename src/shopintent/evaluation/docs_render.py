@@ -116,6 +116,19 @@ def _cdnow_rows() -> tuple[tuple[Cell, ...], ...]:
     return tuple(rows)
 
 
+def _transfer_rows() -> tuple[tuple[Cell, ...], ...]:
+    """bench text's en→zh transfer rows: the default ``intent train`` kind, the former default, USE + LR."""
+    models = (("default `intent train` (USE + TF-IDF + SVM, C and TF-IDF chosen on en validation, unseen language "
+               "→ encoder head)", "default `intent train`: USE + TF-IDF + SVM, zh → encoder head"),
+              ("USE + TF-IDF + SVM, C = 1, no language routing (the default before)", "the default before: C = 1, no routing"),
+              ("frozen USE + logistic regression, C chosen on en validation", "frozen USE + logistic regression"),
+              ("frozen USE + logistic regression, C = 1 (scikit-learn default)", "frozen USE + logistic regression, C = 1"))
+    return tuple((shown, Value(f"en→zh transfer zh accuracy — {name}"), Value(f"en→zh transfer zh macro-F1 — {name}"),
+                  Value(f"en→zh transfer en test accuracy — {name}"),
+                  Detail(f"en→zh transfer zh accuracy — {name}", r"`; (C = [^;]*)$"))
+                 for name, shown in models)
+
+
 #: The recommenders in the order the recommend benchmark names them.
 RECOMMENDERS = ("popularity (global)", "popularity (recent)", "V-SKNN", "ALS (implicit)", "content-based",
                 "SASRec (full CE + attributes)", "hybrid (blend learned on valid)")
@@ -397,6 +410,8 @@ TABLES: dict[str, Table] = {
                                             "`product_question` recall", "`product_question` rows answered `oos`"),
                              _realintent_rows()),
     "text.sentiment": Table("sentiment", ("", "3-way default", "binary (before)"), _sentiment_rows()),
+    "text.transfer": Table("text", ("model (trained on 560 en rows)", "zh accuracy", "zh macro-F1", "en test accuracy",
+                                    "chosen on en validation"), _transfer_rows()),
     "risk.dmc": Table("risk", ("model", "ROC-AUC ± sd", "PR-AUC ± sd", "profit per 1,000 (95 % CI)", "flagged"),
                       _risk_dmc_rows()),
     "risk.clicks": Table("risk", ("click features", "ROC-AUC, last day", "PR-AUC, last day", "goal"),
