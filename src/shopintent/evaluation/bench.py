@@ -38,6 +38,7 @@ AREAS: dict[str, str] = {
     "sentiment": "positive / negative / neutral with unsure: reviews, neutral text, gibberish, calibration",
     "risk": "transaction fraud (cost matrix), click fraud, session anomalies, risk scoring speed",
     "ingest": "small-batch fast path: prepare_records per call, row-wise vs table, 1 to 1,000 events",
+    "forecast": "demand forecasting backtests (pharma, CDNOW, Taobao), intervals, stock policy, intent signals",
 }
 
 
