@@ -114,6 +114,11 @@ def audit_classifier(model: str, y_true: Sequence[int] | np.ndarray, y_pred: Seq
                                  sensitive_features=pd.Series(labels[keep], name=column))
             table = table.join(scores.by_group)
             table["calibration_gap"] = table["mean_score"] - table["base_rate"]
+        if len(check.kept) < 2:  # one group: no gap to measure (said in the group note)
+            table.index = table.index.astype(str)
+            out.columns.append(ColumnAudit(model=model, column=column, by_group=table, intervals={}, gaps={},
+                                           groups=check.as_dict(), detail=detail))
+            continue
         point, reps = group_replicates(y_true, y_pred, labels, check.kept, score, n_boot, seed)
         # True- and false-positive rates exist only in groups with both outcomes (fairlearn reads 0 otherwise).
         both = [g for g in check.kept if 0 < point["base_rate"][g] < 1]
@@ -156,6 +161,9 @@ def audit_means(model: str, values: Mapping[str, np.ndarray], groups: pd.DataFra
         intervals: dict[str, dict[str, Interval]] = {}
         gaps: dict[str, Interval] = {}
         for name, v in values.items():
+            if len(check.kept) < 2:  # one group: no gap to measure (said in the group note)
+                intervals[name] = {}
+                continue
             v = np.asarray(v, dtype=float)
             reps = []
             for g in check.kept:

@@ -85,7 +85,8 @@ def release_rates(name: str, numerators: Mapping[str, int], denominators: Mappin
     if missing:
         raise ValueError(f"group {missing[0]!r} has a numerator but no denominator")
     top = release_counts(name, numerators, epsilon / 2, "parallel", seed)
-    bottom = release_counts(name, denominators, epsilon / 2, "parallel", None if seed is None else seed + 1)
+    ordered = {g: denominators[g] for g in numerators}
+    bottom = release_counts(name, ordered, epsilon / 2, "parallel", None if seed is None else seed + 1)
     table = pd.DataFrame({
         "group": list(numerators), "exact_rate": [numerators[g] / denominators[g] for g in numerators],
         "released_rate": (top.table["released"] / bottom.table["released"].clip(lower=1)).to_numpy(),
