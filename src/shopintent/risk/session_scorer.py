@@ -113,29 +113,50 @@ class SessionRiskScorer:
         self.thresholds = thresholds
         self.utc_offset_hours = float(utc_offset_hours)
         self._norm = float(_average_path_length(np.array([self.max_samples]))[0])
-        # every tree padded to one width, so all trees are walked at once (one numpy step per level)
-        width = max(len(t["left"]) for t in trees)
+        # The same trees as complete binary trees of one depth, stored level by level (a leaf above
+        # the deepest level repeats down to it with its value): a walk is the same few numpy steps
+        # per level for any row, with no "is this a leaf" test. A node's children are 2q+1 (left)
+        # and 2q (right) within the next level, q = tree * 2**level + position in its tree.
+        self._levels = self._complete_levels(trees)
+
+    @staticmethod
+    def _complete_levels(trees: list[dict[str, np.ndarray]]) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """Per level: split features and thresholds; and every tree's leaf value at the last level
+        (the leaf's depth plus the average path length of its samples, as the walk adds them)."""
+        def depth_of(tree: dict[str, np.ndarray]) -> int:
+            deepest, stack = 0, [(0, 0)]
+            while stack:
+                node, d = stack.pop()
+                if tree["left"][node] == -1:
+                    deepest = max(deepest, d)
+                else:
+                    stack += [(int(tree["left"][node]), d + 1), (int(tree["right"][node]), d + 1)]
+            return deepest
+
+        depth = max(depth_of(t) for t in trees)
         k = len(trees)
-        self._left = np.full((k, width), -1, dtype=np.int64)
-        self._right = np.full((k, width), -1, dtype=np.int64)
-        self._feature = np.zeros((k, width), dtype=np.int64)
-        self._threshold = np.zeros((k, width))
-        self._leaf_length = np.zeros((k, width))
-        for i, t in enumerate(trees):
-            m = len(t["left"])
-            self._left[i, :m], self._right[i, :m] = t["left"], t["right"]
-            self._feature[i, :m] = np.maximum(t["feature"], 0)
-            self._threshold[i, :m] = t["threshold"]
-            self._leaf_length[i, :m] = _average_path_length(t["n"])
-        # The same arrays flattened, children as flat positions: one 1-D take per step is several
-        # times cheaper than 2-D fancy indexing for the one-session calls of the live path.
-        offsets = (np.arange(k) * width)[:, None]
-        self._roots = offsets[:, 0].copy()
-        self._flat_left = np.where(self._left >= 0, self._left + offsets, -1).ravel()
-        self._flat_right = np.where(self._right >= 0, self._right + offsets, -1).ravel()
-        self._flat_feature = self._feature.ravel()
-        self._flat_threshold = self._threshold.ravel()
-        self._flat_leaf_length = self._leaf_length.ravel()
+        features = [np.zeros(k << level, dtype=np.intp) for level in range(depth)]
+        thresholds = [np.zeros(k << level) for level in range(depth)]
+        leaves = np.zeros(k << depth)
+        for i, tree in enumerate(trees):
+            leaf_length = _average_path_length(tree["n"])
+            # (node, its depth, level, position in the tree at that level)
+            stack = [(0, 0, 0, 0)]
+            while stack:
+                node, node_depth, level, j = stack.pop()
+                q = (i << level) + j
+                if level == depth:
+                    leaves[q] = float(node_depth) + leaf_length[node]
+                    continue
+                left = int(tree["left"][node])
+                if left == -1:  # a leaf above the last level: both children are the same leaf
+                    stack += [(node, node_depth, level + 1, 2 * j + 1), (node, node_depth, level + 1, 2 * j)]
+                    continue
+                features[level][q] = max(int(tree["feature"][node]), 0)
+                thresholds[level][q] = tree["threshold"][node]
+                stack += [(left, node_depth + 1, level + 1, 2 * j + 1),
+                          (int(tree["right"][node]), node_depth + 1, level + 1, 2 * j)]
+        return features, thresholds, leaves
 
     @classmethod
     def from_detector(cls, detector: AnomalyDetector, X: pd.DataFrame, review_share: float = 0.05,
@@ -168,20 +189,17 @@ class SessionRiskScorer:
         # sklearn's trees compare float32 values with their thresholds
         values = np.asarray(values, dtype=np.float32).astype(np.float64)
         k = len(self.trees)
-        node = np.repeat(self._roots[None, :], len(values), axis=0)
-        depth = np.zeros((len(values), k))
-        while True:
-            left = self._flat_left[node]
-            inner = left != -1
-            if not inner.any():
-                break
-            features = self._flat_feature[node]
+        features, thresholds, leaves = self._levels
+        q = np.repeat(np.arange(k, dtype=np.intp)[None, :], len(values), axis=0)
+        one = values[0] if len(values) == 1 else None
+        for feature_at, threshold_at in zip(features, thresholds, strict=True):
+            at = feature_at[q]
             # one session (the live path): a plain take is several times cheaper than take_along_axis
-            feature = values[0][features] if len(values) == 1 else np.take_along_axis(values, features, axis=1)
-            go_left = feature <= self._flat_threshold[node]
-            node = np.where(inner, np.where(go_left, left, self._flat_right[node]), node)
-            depth += inner
-        depth += self._flat_leaf_length[node]
+            value = one[at] if one is not None else np.take_along_axis(values, at, axis=1)
+            go_left = value <= threshold_at[q]  # NaN goes right, as in scikit-learn
+            q <<= 1
+            q += go_left
+        depth = leaves[q]
         return 2.0 ** (-depth.sum(axis=1) / (k * self._norm))
 
     def reasons(self, values: np.ndarray, top: int = 3) -> list[Reason]:
