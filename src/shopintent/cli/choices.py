@@ -197,3 +197,13 @@ class ForecastFreq(StrEnum):
     D = "D"
     W = "W"
     H = "H"
+
+
+class FairnessPart(StrEnum):
+    """``audit fairness --part``: one part of the fairness run (``fairness.run.PARTS``)."""
+
+    CLASSIFIERS = "classifiers"
+    RECOMMENDATIONS = "recommendations"
+    INCENTIVE = "incentive"
+    MITIGATION = "mitigation"
+    DP = "dp"
