@@ -33,6 +33,7 @@ SUB_APPS = (
     ("intervene", "shopintent.cli.intervene:app"),
     ("risk", "shopintent.cli.risk:app"),
     ("profile", "shopintent.cli.profile:app"),
+    ("audit", "shopintent.cli.audit:app"),
     ("forecast", "shopintent.cli.forecast:app"),
     ("report", "shopintent.cli.report:app"),
 )
