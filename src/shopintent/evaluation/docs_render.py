@@ -388,6 +388,17 @@ def _risk_speed_rows() -> tuple[tuple[Cell, ...], ...]:
                        Value("click timer tick p99 per released verdict, CPU time", ".3f"), "≤ 1 ms"),)
 
 
+def _assist_flow_rows() -> tuple[tuple[Cell, ...], ...]:
+    cells = ("flow rows routed to their flow", "flow rows routed to another flow",
+             "other rows answered by a flow", "flow precision", "handed over")
+    # Bitext's test rows are all flow intents: no "other rows" to answer by mistake
+    return tuple((shown, Detail(f"{prefix}: handed over", r"(\d+) (?:hand-labelled|templated)"),
+                  *("—" if (prefix, c) == ("bitext", "other rows answered by a flow")
+                    else Value(f"{prefix}: {c}", ".4f") for c in cells))
+                 for prefix, shown in (("zh", "real text, zh"), ("en", "real text, en"),
+                                       ("bitext", "Bitext test split, en (templates)")))
+
+
 #: Every generated block, by the key its markers carry.
 TABLES: dict[str, Table] = {
     "intervene.ope": Table("intervene", ("estimator (empirical BTS dist.)", "BTS value from random log",
@@ -421,6 +432,15 @@ TABLES: dict[str, Table] = {
                                 for name in ("scraper", "cart_hoarder", "coupon_farmer"))),
     "risk.speed": Table("risk", ("scoring path", "p50 ms", "p99 ms (wall)", "p99 ms (CPU time)", "goal"),
                         _risk_speed_rows()),
+    "assist.flows": Table("assistflows", ("rows", "n", "flow rows to their flow", "to another flow",
+                                          "other rows answered by a flow", "flow precision", "handed over"),
+                          _assist_flow_rows()),
+    "assist.orders": Table("assistflows", ("orders asked", "own order found", "another shopper's order answered",
+                                           "order answer p50 ms", "p99 ms"),
+                           ((Detail("store: own order found", r"(\d+) purchases drawn"),
+                             Value("store: own order found", ".4f"),
+                             Value("store: another shopper's order answered", ".4f"),
+                             Value("store: order answer p50", ".2f"), Value("store: order answer p99", ".2f")),)),
 }
 
 
