@@ -207,3 +207,14 @@ class FairnessPart(StrEnum):
     INCENTIVE = "incentive"
     MITIGATION = "mitigation"
     DP = "dp"
+
+
+class QAKind(StrEnum):
+    """``assist index|eval --kind``: the question→answer scorer (``assist.retrieval.KINDS``)."""
+
+    BM25 = "bm25"
+    USE = "use"
+    E5 = "e5"
+    MINILM = "minilm"
+    DUAL = "dual"
+    HYBRID = "hybrid"
