@@ -32,6 +32,7 @@ SUB_APPS = (
     ("recommend", "shopintent.cli.recommend:app"),
     ("intervene", "shopintent.cli.intervene:app"),
     ("risk", "shopintent.cli.risk:app"),
+    ("assist", "shopintent.cli.assist:app"),
     ("profile", "shopintent.cli.profile:app"),
     ("audit", "shopintent.cli.audit:app"),
     ("forecast", "shopintent.cli.forecast:app"),
