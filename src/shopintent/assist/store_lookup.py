@@ -23,10 +23,11 @@ from shopintent.privacy import EVENT_ID_LENGTH, Pseudonymizer
 from shopintent.privacy.event_ids import CLIENT_ID_NAMESPACE
 from shopintent.store import EventStore
 
-_ORDER_SQL = ("SELECT event_id, timestamp, item_id, quantity, price FROM events "
-              "WHERE user_id = ? AND event_type = 'purchase' {where} "
-              "ORDER BY timestamp DESC, seq DESC LIMIT 1")
-_COUNT_SQL = "SELECT COUNT(*) FROM events WHERE user_id = ? AND event_type = 'purchase'"
+#: One query: the caller's purchases, the one with the asked-for keyed id first (else the latest),
+#: and how many there are (a window count), so a question costs one scan of the store.
+_ORDER_SQL = ("SELECT event_id, timestamp, item_id, quantity, price, COUNT(*) OVER () FROM events "
+              "WHERE user_id = ? AND event_type = 'purchase' "
+              "ORDER BY (event_id = ?) DESC, timestamp DESC, seq DESC LIMIT 1")
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,10 @@ def lookup_order(store: EventStore, user_id: str, key: str | None = None) -> Ord
     """
     if not user_id:
         return OrderLookup(None, 0, key is not None)
-    connection = store.connection
-    count = int(connection.execute(_COUNT_SQL, [user_id]).fetchall()[0][0])
-    if key is None:
-        rows = connection.execute(_ORDER_SQL.format(where=""), [user_id]).fetchall() if count else []
-    else:
-        rows = connection.execute(_ORDER_SQL.format(where="AND event_id = ?"), [user_id, key]).fetchall()
-    return OrderLookup(_order(rows[0]) if rows else None, count, key is not None)
+    rows = store.connection.execute(_ORDER_SQL, [user_id, key or ""]).fetchall()
+    if not rows:
+        return OrderLookup(None, 0, key is not None)
+    count = int(rows[0][5])
+    if key is not None and str(rows[0][0]) != key:
+        return OrderLookup(None, count, True)
+    return OrderLookup(_order(rows[0][:5]), count, key is not None)
