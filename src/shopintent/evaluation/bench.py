@@ -39,6 +39,7 @@ AREAS: dict[str, str] = {
     "risk": "transaction fraud (cost matrix), click fraud, session anomalies, risk scoring speed",
     "ingest": "small-batch fast path: prepare_records per call, row-wise vs table, 1 to 1,000 events",
     "forecast": "demand forecasting backtests (pharma, CDNOW, Taobao), intervals, stock policy, intent signals",
+    "assist": "product QA 1-of-100 (AmazonQA), yes/no answers, Chinese response selection (ECD), selective answering, ask speed",
     "assistflows": "assistant service flows: where real shopper text is routed (zh + en), own orders only, order answer speed",
     "fairness": "shopper profiles, per-group audits with intervals, incentive replay + constraint, mitigation, DP release",
 }
