@@ -1,0 +1,82 @@
+"""The image encoder as ONNX, run with onnxruntime: ~3x faster than eager torch on a busy CPU.
+
+Why: both the feature cache (thousands of images) and live ``POST /v1/products``
+spend nearly all their time in the frozen trunk. The exported graph is the
+same weights; ``tests/multimodal/test_onnx.py`` checks it returns what torch
+returns on real product photos. int8 quantisation is not used: it was not
+measured to hold accuracy within 0.5 point, which the issue requires first.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from shopintent.log import get_logger
+from shopintent.multimodal.encoder import ImageEncoder, Trunk, pretrained_net
+
+log = get_logger(__name__)
+
+OPSET = 17
+_LOCK = threading.Lock()
+_SESSIONS: dict[tuple[str, int], object] = {}
+
+
+def export(module: nn.Module, path: Path) -> Path:
+    """Write ``module`` (image batch in, one tensor out) as ONNX with a dynamic batch axis."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    example = torch.zeros(2, 3, 224, 224)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(), (example,), str(tmp), input_names=["image"], output_names=["output"],
+            dynamic_axes={"image": {0: "n"}, "output": {0: "n"}}, dynamo=False, opset_version=OPSET,
+        )
+    tmp.replace(path)
+    log.info("image encoder exported", path=str(path))
+    return path
+
+
+def trunk_path(state_dir: Path) -> Path:
+    """Where the state folder keeps the exported frozen trunk."""
+    return Path(state_dir) / "multimodal" / "onnx" / "trunk.onnx"
+
+
+def ensure_trunk(state_dir: Path) -> Path:
+    """The exported trunk of this state folder, exported on first use."""
+    path = trunk_path(state_dir)
+    with _LOCK:
+        if not path.is_file():
+            export(Trunk(pretrained_net()), path)
+    return path
+
+
+def export_encoder(path: Path, encoder: ImageEncoder | None = None) -> Path:
+    """Export the whole image encoder (trunk + head stage -> 1280-d embedding)."""
+    return export(encoder if encoder is not None else ImageEncoder(), path)
+
+
+def session(path: Path, threads: int = 1):  # type: ignore[no-untyped-def]
+    """A cached onnxruntime session for ``path`` with ``threads`` intra-op threads."""
+    import onnxruntime as ort
+
+    key = (str(path), threads)
+    with _LOCK:
+        if key not in _SESSIONS:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            _SESSIONS[key] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return _SESSIONS[key]
+
+
+def run(path: Path, images: np.ndarray, threads: int = 1) -> np.ndarray:
+    """Run an exported encoder on a (n,3,224,224) float32 batch."""
+    return session(path, threads).run(None, {"image": images.astype(np.float32)})[0]

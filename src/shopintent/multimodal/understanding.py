@@ -1,0 +1,62 @@
+"""Product understanding study: every task scored from the image, the title and both (issue 17 item 1).
+
+Why one function: the benchmark and the tests must compute the same table —
+accuracy and macro-F1 per (task, modality) on the held-out products — so the
+fusion gain is read from one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from shopintent.multimodal.heads import SoftmaxHead, score
+from shopintent.multimodal.split import kept_classes
+
+#: Rows of the table, in order; "image" is the frozen ImageNet embedding, "image_finetuned" the fine-tuned last stage.
+MODALITIES = ("image", "image_finetuned", "title", "late_fusion", "early_fusion")
+
+
+def task_rows(
+    products: pd.DataFrame,
+    tasks: Sequence[str],
+    embeddings: Mapping[str, np.ndarray],
+    train: np.ndarray,
+    test: np.ndarray,
+    seed: int = 0,
+) -> list[dict[str, object]]:
+    """Accuracy and macro-F1 per task and modality on the ``test`` products.
+
+    ``embeddings`` holds "image", "title" and optionally "image_finetuned";
+    fusion uses the fine-tuned image embedding when present. Only classes with
+    at least 20 products are kept (others dropped from train and test).
+    """
+    image = embeddings.get("image_finetuned", embeddings["image"])
+    title = embeddings["title"]
+    rows: list[dict[str, object]] = []
+    for task in tasks:
+        labels = products[task].astype(str).to_numpy()
+        keep = np.isin(labels, list(kept_classes(products[task].astype(str))))
+        tr, te = train & keep, test & keep
+        preds: dict[str, np.ndarray] = {}
+        logp: dict[str, np.ndarray] = {}
+        for name in ("image", "image_finetuned", "title"):
+            if name not in embeddings:
+                continue
+            head = SoftmaxHead(seed=seed).fit(embeddings[name][tr], labels[tr])
+            logp[name] = head.log_proba(embeddings[name][te])
+            preds[name] = head.classes_[logp[name].argmax(1)]
+            classes = head.classes_
+        img_key = "image_finetuned" if "image_finetuned" in logp else "image"
+        preds["late_fusion"] = classes[(logp[img_key] + logp["title"]).argmax(1)]
+        both = np.hstack([image, title])
+        preds["early_fusion"] = SoftmaxHead(seed=seed).fit(both[tr], labels[tr]).predict(both[te])
+        for modality in MODALITIES:
+            if modality in preds:
+                rows.append({
+                    "task": task, "modality": modality, **score(labels[te], preds[modality]),
+                    "test_products": int(te.sum()), "classes": int(len(classes)),
+                })
+    return rows
