@@ -17,7 +17,7 @@ import numpy as np
 
 from shopintent.assist.datasets import product_split
 from shopintent.assist.lexical import BM25Documents, BM25Scorer
-from shopintent.assist.protocol import candidate_scores, candidate_sets, rank_metrics, _fold
+from shopintent.assist.protocol import _fold, candidate_sets, rank_metrics
 from shopintent.log import get_logger
 from shopintent.settings import Settings
 
@@ -68,28 +68,30 @@ class HybridScorer:
         if self.weight is None:
             groups = list(groups) if groups is not None else [str(i) for i in range(len(questions))]
             train, held = product_split(groups, (0.85, 0.15), seed=self.seed)
-            held_a = [answers[i] for i in held]
-            size = min(100, len({_fold(a) for a in held_a}))
-            if size < 10:
-                self.weight = 0.3
-            else:
-                self.dense.fit([questions[i] for i in train], [answers[i] for i in train],
-                               [groups[i] for i in train])
-                held_q = [questions[i] for i in held]
-                cands = candidate_sets(held_a, size=size, seed=self.seed)
-                lexical = candidate_scores(self.lexical, held_q, held_a, cands)
-                dense = candidate_scores(self.dense, held_q, held_a, cands)
-                # standardise over the candidates here (the full index in ``score``): same idea, cheaper
-                zl, zd = standardise(lexical), standardise(dense)
-                self.validation_ = {str(w): rank_metrics(w * zl + (1 - w) * zd)["one_of_100_accuracy"]
-                                    for w in WEIGHTS}
-                self.weight = float(max(WEIGHTS, key=lambda w: self.validation_[str(w)]))
-                log.info("hybrid weight chosen", weight=self.weight, validation=self.validation_)
-                from shopintent.assist.retrieval import make_scorer
+            self.dense.fit([questions[i] for i in train], [answers[i] for i in train],
+                           [groups[i] for i in train])
+            self.choose_weight([questions[i] for i in held], [answers[i] for i in held])
+            from shopintent.assist.retrieval import make_scorer
 
-                self.dense = make_scorer(self.dense_kind, self.settings)
+            self.dense = make_scorer(self.dense_kind, self.settings)
         self.dense.fit(questions, answers, groups)
         return self
+
+    def choose_weight(self, questions: Sequence[str], answers: Sequence[str]) -> float:
+        """Set the BM25 weight with the best 1-of-100 accuracy on these held-out pairs (dense part fitted)."""
+        size = min(100, len({_fold(a) for a in answers}))
+        if size < 10:
+            self.weight = 0.3
+            return self.weight
+        cands = candidate_sets(answers, size=size, seed=self.seed)
+        documents = self.index(answers)
+        # standardised over the whole held-out side, as ``score`` does over the index
+        zl = np.take_along_axis(standardise(self.lexical.score(questions, documents.lexical)), cands, axis=1)
+        zd = np.take_along_axis(standardise(self.dense.score(questions, documents.dense)), cands, axis=1)
+        self.validation_ = {str(w): rank_metrics(w * zl + (1 - w) * zd)["one_of_100_accuracy"] for w in WEIGHTS}
+        self.weight = float(max(WEIGHTS, key=lambda w: self.validation_[str(w)]))
+        log.info("hybrid weight chosen", weight=self.weight, validation=self.validation_)
+        return self.weight
 
     def index(self, answers: Sequence[str]) -> HybridDocuments:
         """Index the answers for both scorers."""
