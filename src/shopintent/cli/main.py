@@ -33,6 +33,7 @@ SUB_APPS = (
     ("intervene", "shopintent.cli.intervene:app"),
     ("risk", "shopintent.cli.risk:app"),
     ("assist", "shopintent.cli.assist:app"),
+    ("multimodal", "shopintent.cli.multimodal:app"),
     ("profile", "shopintent.cli.profile:app"),
     ("audit", "shopintent.cli.audit:app"),
     ("forecast", "shopintent.cli.forecast:app"),
