@@ -144,3 +144,33 @@ def test_a_shops_own_template_file_is_used_and_a_bad_one_is_refused_by_name(
         Phrasebook.load(broken)
     with pytest.raises(TemplateError, match="does not exist"):
         Phrasebook.load(tmp_path / "missing.toml")
+
+
+def test_the_templates_command_checks_a_shops_file(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from shopintent.cli.main import app
+
+    runner = CliRunner()
+    shipped = runner.invoke(app, ["assist", "templates", "--json"])
+    assert shipped.exit_code == 0, shipped.output
+    summary = json.loads(shipped.stdout)
+    assert summary["windows"] == {"return_window_days": 7, "cancel_window_hours": 24, "delivery_days": 3}
+    assert summary["answers"]["cancel"] == ["closed", "general", "no_orders", "not_found", "open"]
+    broken = tmp_path / "answers.toml"
+    broken.write_text(DEFAULT_TEMPLATES.read_text(encoding="utf-8").replace('[refund.zh]\n', '[refund.zx]\n'),
+                      encoding="utf-8")
+    refused = runner.invoke(app, ["assist", "templates", "--file", str(broken)])
+    assert refused.exit_code == 2 and "[refund.zh] is missing" in refused.output
+
+
+def test_the_modules_examples_run() -> None:
+    import doctest
+
+    from shopintent.assist import dialogue, flows, phrasebook
+
+    for module in (phrasebook, flows, dialogue):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -154,6 +154,18 @@ class Phrasebook:
                 raise fail("handover", f"`{name}` must be in [0, 1]")
         return cls(source, answers, settings, words, handover, default_language)
 
+    def summary(self) -> dict[str, Any]:
+        """What the file holds, for ``shopintent assist templates``: answers per flow, windows, thresholds."""
+        return {
+            "path": str(self.path), "languages": list(LANGUAGES), "default_language": self.default_language,
+            "answers": {section: sorted(self.answers[section][LANGUAGES[0]]) for section in self.answers},
+            "windows": {k: self.settings[k] for k in ("return_window_days", "cancel_window_hours",
+                                                       "delivery_days")},
+            "handover": {"min_confidence": self.handover.min_confidence,
+                         "negative_sentiment_confidence": self.handover.negative_sentiment_confidence,
+                         "risk_actions": list(self.handover.risk_actions)},
+        }
+
     def has(self, section: str, language: str, key: str) -> bool:
         """Whether the file holds an answer for ``key`` in ``section`` and ``language``."""
         return key in self.answers.get(section, {}).get(language, {})
