@@ -118,3 +118,31 @@ def ask(question: str = typer.Argument(..., help="The shopper's question (any la
     console.print(f"confidence that the first answer is right: {confidence:.2f}")
     console.print(table(f"answers to: {question}", ["source", "score", "answer"],
                         [[a.source_id, f"{a.score:.3f}", a.text] for a in answers]))
+
+
+# -- the service flows' answer templates (assist-live) -------------------------------------------
+@app.command("templates")
+def templates(file: Path = typer.Option(None, "--file", help="The shop's answer template file (TOML, zh + "
+                                        "en); default: SHOPINTENT_ASSIST_TEMPLATES, else the shipped file."),
+              as_json: bool = JSON_OPTION) -> None:
+    """Check the service flows' answer template file the service will use, and list what it holds."""
+    from shopintent.assist.phrasebook import Phrasebook, TemplateError
+    from shopintent.settings import get_settings
+
+    try:
+        summary = Phrasebook.load(file or get_settings().assist_templates).summary()
+    except TemplateError as exc:
+        _fail(exc)
+    if as_json:
+        print_json(summary)
+        return
+    windows = summary["windows"]
+    console.print(f"ok: {summary['path']} (zh + en; default language {summary['default_language']}); returns "
+                  f"{windows['return_window_days']} days, cancel {windows['cancel_window_hours']} hours, "
+                  f"delivery {windows['delivery_days']} days")
+    console.print(table("answers", ["section", "outcomes"],
+                        [[section, ", ".join(keys)] for section, keys in summary["answers"].items()]))
+    handover = summary["handover"]
+    console.print(f"hand-over below intent confidence {handover['min_confidence']}, at negative sentiment "
+                  f"≥ {handover['negative_sentiment_confidence']}, on risk actions "
+                  f"{', '.join(handover['risk_actions'])}")
