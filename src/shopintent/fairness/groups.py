@@ -100,9 +100,9 @@ def new_vs_returning(users: Iterable[str], seen_before: Iterable[str], name: str
 
 
 def popularity_bands(counts: pd.Series, shares: Sequence[float] = (0.2, 0.5)) -> pd.Series:
-    """Item popularity band: ``head`` (items making the top ``shares[0]`` of interactions), ``mid``, ``tail``."""
+    """Item popularity band: ``head`` (the most popular items it takes to reach ``shares[0]`` of all
+    interactions), ``mid`` (those it then takes to reach ``shares[1]``), ``tail`` (the rest)."""
     ordered = counts.sort_values(ascending=False, kind="stable")
-    cumulative = ordered.cumsum() / ordered.sum()
-    bands = np.where(cumulative <= shares[0], "head", np.where(cumulative <= shares[1], "mid", "tail"))
-    bands[0] = "head"
+    before = (ordered.cumsum() - ordered) / ordered.sum()
+    bands = np.where(before < shares[0], "head", np.where(before < shares[1], "mid", "tail"))
     return pd.Series(bands, index=ordered.index, name="popularity_band").reindex(counts.index)
