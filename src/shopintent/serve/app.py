@@ -48,6 +48,7 @@ from shopintent.serve.routers import (
     events,
     health,
     intent,
+    products,
     recommendations,
     risk,
     sessions,
@@ -69,6 +70,8 @@ ROUTER_SCOPES = (
     (recommendations.router, "read"),
     (risk.router, "write"),
     (assist.router, "write"),
+    (products.router, "write"),
+    (products.search_router, "read"),
 )
 
 
