@@ -18,7 +18,7 @@ from shopintent.log import get_logger
 from shopintent.multimodal.encoder import TRUNK_CHANNELS, TRUNK_SIDE, head_embeddings, trunk_features
 from shopintent.multimodal.images import ImageError, read_image
 from shopintent.multimodal.onnx_export import ensure_trunk
-from shopintent.persist import load_arrays, save_arrays
+from shopintent.persist import load_arrays, read_json, save_arrays, write_json
 
 log = get_logger(__name__)
 
@@ -69,11 +69,16 @@ def cached_trunk(
             if len(arrays["ok"]) == len(chunk):
                 parts.append(arrays["trunk"])
                 masks.append(arrays["ok"].astype(bool))
+                notes = shard.with_suffix(".errors.json")
+                if notes.is_file():
+                    errors.update(read_json(notes))
                 continue
         feats, ok, errs = encode_paths(chunk, threads=threads, onnx_path=onnx_path)
         errors.update(errs)
         tmp = shard.with_suffix(".tmp")
         save_arrays(tmp, {"trunk": feats, "ok": ok.astype(np.uint8)})
+        if errs:
+            write_json(shard.with_suffix(".errors.json"), errs)
         tmp.replace(shard)  # atomic: a reader never sees half a shard
         log.info("image features cached", shard=shard.name, done=start + len(chunk), total=len(paths))
         parts.append(feats)
