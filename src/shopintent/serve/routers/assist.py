@@ -24,7 +24,8 @@ async def post_assist(body: AssistRequest, service: Service = Depends(get_servic
 
 
 @live_router.get("/assist/live", response_model=AssistLive,
-                 dependencies=[Depends(require_scope("read", public_dashboard=True))])
+                 dependencies=[Depends(require_scope("read", public_dashboard=True))],
+                 responses={401: {}, 403: {}, 429: {}})
 def get_assist_live(service: Service = Depends(get_service)) -> AssistLive:
     """Messages, answer rate, hand-overs by reason and the latest conversations since start."""
     return AssistLive(**service.assist_desk.stats.snapshot())
