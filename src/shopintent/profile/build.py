@@ -93,3 +93,19 @@ def profile_of(settings: Settings, user_id: str) -> dict[str, Any]:
 def to_json(record: dict[str, Any]) -> str:
     """Indented JSON of a profile record."""
     return json.dumps(record, indent=2, ensure_ascii=False)
+
+
+class ProfileCache:
+    """The saved profiles, re-read only when the file changes (the service answers from memory)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, float] | None = None
+        self._frame: pd.DataFrame | None = None
+
+    def get(self, settings: Settings) -> pd.DataFrame:
+        path = profile_dir(settings) / PROFILE_FILE
+        key = (str(path), path.stat().st_mtime if path.is_file() else -1.0)
+        if self._frame is None or key != self._key:
+            self._frame = load_profiles(settings)
+            self._key = key
+        return self._frame

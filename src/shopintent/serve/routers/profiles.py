@@ -1,0 +1,29 @@
+"""``GET /v1/users/{user_id}/profile``: a shopper's profile, by the pseudonymous id the service issued."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, status
+
+from shopintent.profile.build import ProfileCache, ProfileNotFound, ProfilesMissing, profile_record
+from shopintent.serve.routers.deps import get_service
+from shopintent.serve.schemas.profiles import ProfileOut
+from shopintent.serve.service import Service
+
+router = APIRouter(prefix="/v1", tags=["profiles"])
+_CACHE = ProfileCache()
+
+
+@router.get("/users/{user_id}/profile", response_model=ProfileOut, responses={404: {}, 503: {}})
+def get_profile(user_id: str, service: Service = Depends(get_service)) -> ProfileOut:
+    """The profile of a shopper addressed by the issued pseudonymous id (a client's own id is not looked up)."""
+    try:
+        profiles = _CACHE.get(service.settings)
+    except ProfilesMissing as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "no shopper profiles have been built: run `shopintent profile build`",
+                            headers={"Retry-After": "60"}) from exc
+    try:
+        record = profile_record(profiles, user_id)
+    except ProfileNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc.args[0])) from exc
+    return ProfileOut(**{k: v for k, v in record.items() if k in ProfileOut.model_fields})
