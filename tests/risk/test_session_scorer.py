@@ -116,3 +116,54 @@ def test_level_walk_gives_the_node_walk_bit_for_bit_on_real_sessions(settings: S
     odd = values[:3].copy()
     odd[0, 0], odd[1, 3] = np.nan, np.inf  # NaN goes right at every split, as in scikit-learn
     np.testing.assert_array_equal(scorer.scores_values(odd), _reference_scores(scorer, odd))
+
+
+def _numpy_session_values(events: list[list], utc_offset_hours: float = 8.0) -> list[float]:
+    """The per-event features as numpy computes them (the previous implementation, kept as the
+    reference the plain-Python one must equal bit for bit)."""
+    import statistics
+
+    ordered = sorted(events, key=lambda e: float(e[1]))
+    t = np.array([float(e[1]) for e in ordered])
+    n = float(len(t))
+    duration = float(t[-1] - t[0])
+    gaps = np.diff(t)
+    gap_mean = float(gaps.mean()) if len(gaps) else float("nan")
+    gap_cv = float(gaps.std() / gap_mean) if len(gaps) and gap_mean != 0.0 else 0.0
+    viewed: set = set()
+    carts = carts_no_view = purchases = 0
+    for e in ordered:
+        if str(e[0]) == "view":
+            viewed.add(e[2])
+        elif str(e[0]) == "add_to_cart":
+            carts += 1
+            carts_no_view += e[2] not in viewed
+        elif str(e[0]) == "purchase":
+            purchases += 1
+    items = {e[2] for e in ordered if e[2] is not None}
+    categories = {e[3] for e in ordered if e[3] is not None}
+    hours = np.floor((t / 3600.0 + utc_offset_hours) % 24.0)
+    median_gap = float(statistics.median(gaps.tolist())) if len(gaps) else 0.0
+    return [n, duration, n / max(duration / 60.0, 1.0), median_gap, gap_cv, len(items) / n,
+            float(len(categories)), carts_no_view / carts if carts else 0.0, carts / n, purchases / n,
+            float((hours < 6).mean())]
+
+
+def test_plain_python_features_equal_numpy_bit_for_bit_on_every_real_session(settings: Settings) -> None:
+    """Every prefix length a live session goes through (up to the 200 events a live state keeps)."""
+    events = taobao.load(settings).events
+    ordered = events.assign(session=sessionise(events)).sort_values(["session", "timestamp"], kind="stable")
+    seconds = (ordered["timestamp"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    rows = [list(r) for r in zip(ordered["event_type"].astype(str), seconds, ordered["item_id"],
+                                 ordered["category_id"], strict=True)]
+    bounds = np.flatnonzero(np.r_[True, ordered["session"].to_numpy()[1:] != ordered["session"].to_numpy()[:-1],
+                                  True])
+    sessions = [rows[a:b][-200:] for a, b in pairwise(bounds)]
+    assert len(sessions) > 10_000 and max(len(s) for s in sessions) > 128  # every summation branch
+    for session in sessions:
+        assert live_session_values(session) == _numpy_session_values(session)
+    rng = np.random.default_rng(0)  # and made-up gaps spanning many magnitudes, every length to 300
+    for length in range(1, 301):
+        t = np.cumsum(rng.exponential(60.0, length) * rng.choice([1e-3, 1.0, 1e3], length)) + 1.5e9
+        session = [["view", float(x), "i", "c"] for x in t]
+        assert live_session_values(session) == _numpy_session_values(session), length
