@@ -2,7 +2,9 @@
 
 Each event is folded by one Lua script run inside Redis, so two workers
 updating the same session (or the same user's live session) cannot interleave
-half-updates; a write group is sent as one pipeline (one round trip). The
+half-updates; a write group is sent as one pipeline of ``EVALSHA`` calls (one
+round trip: the script is loaded once, and again only if Redis answers that it
+lost it, instead of redis-py's ``SCRIPT EXISTS`` before every pipeline). The
 script implements exactly :func:`shopintent.serve.state.base.fold` and the
 gap rule of :class:`~shopintent.serve.state.memory.MemorySessionStore`; a
 test feeds both the same real events and compares them.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 
 import redis
+from redis.exceptions import NoScriptError
 
 from shopintent.serve.state.base import MAX_EVENTS, MAX_RECENT, LiveEvent, LiveSessionState, LiveSessionStore, Transition
 
@@ -106,21 +109,43 @@ class RedisSessionStore(LiveSessionStore):
         self.prefix = prefix
         self.ttl_s = ttl_s
         self.client = client or redis.Redis.from_url(url, socket_timeout=5.0)
-        self._fold = self.client.register_script(_FOLD)
+        self._fold_sha: str | None = None
+
+    def _fold_all(self, events: list[LiveEvent]) -> list[list[bytes]]:
+        """Run the fold script for every event in one pipeline (loading the script when needed).
+
+        An event whose call Redis answered ``NOSCRIPT`` (it restarted or flushed its scripts) did
+        not run: those are sent again, in order, once the script is loaded.
+        """
+        results: list[object] = [None] * len(events)
+        todo = list(range(len(events)))
+        for attempt in range(2):
+            if self._fold_sha is None:
+                self._fold_sha = str(self.client.script_load(_FOLD))
+            pipe = self.client.pipeline(transaction=False)
+            for i in todo:
+                e = events[i]
+                pipe.evalsha(self._fold_sha, 0, self.prefix, e.user_id, e.session_id or "", repr(e.ts),
+                             e.event_type, e.item_id or "", e.category_id or "", repr(e.revenue),
+                             repr(self.gap_s), MAX_RECENT, self.ttl_s, repr(e.value), MAX_EVENTS)
+            replies = pipe.execute(raise_on_error=False)
+            missing = []
+            for i, reply in zip(todo, replies, strict=True):
+                if isinstance(reply, NoScriptError) and not attempt:
+                    missing.append(i)
+                elif isinstance(reply, Exception):
+                    raise reply
+                else:
+                    results[i] = reply
+            if not missing:
+                return results  # type: ignore[return-value]
+            self._fold_sha, todo = None, missing
+        raise AssertionError("unreachable: a second NOSCRIPT is raised above")
 
     def apply(self, events: list[LiveEvent]) -> list[Transition]:
         if not events:
             return []
-        pipe = self.client.pipeline(transaction=False)
-        for e in events:
-            self._fold(
-                keys=[],
-                args=[self.prefix, e.user_id, e.session_id or "", repr(e.ts), e.event_type,
-                      e.item_id or "", e.category_id or "", repr(e.revenue), repr(self.gap_s),
-                      MAX_RECENT, self.ttl_s, repr(e.value), MAX_EVENTS],
-                client=pipe,
-            )
-        results = pipe.execute()
+        results = self._fold_all(events)
         latest: dict[str, LiveSessionState] = {}
         new: dict[str, set[str]] = {}
         members: dict[str, list[str]] = {}
