@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,7 @@ def live_session_values(events: list[list[Any]], utc_offset_hours: float = 8.0) 
     count = len(t)
     n = float(count)
     duration = t[-1] - t[0]
-    gaps = [b - a for a, b in zip(t, t[1:])]
+    gaps = [b - a for a, b in pairwise(t)]
     m = len(gaps)
     gap_mean = _pairwise_sum(gaps, 0, m) / m if m else float("nan")
     if m and gap_mean != 0.0:

@@ -21,7 +21,14 @@ import json
 import redis
 from redis.exceptions import NoScriptError
 
-from shopintent.serve.state.base import MAX_EVENTS, MAX_RECENT, LiveEvent, LiveSessionState, LiveSessionStore, Transition
+from shopintent.serve.state.base import (
+    MAX_EVENTS,
+    MAX_RECENT,
+    LiveEvent,
+    LiveSessionState,
+    LiveSessionStore,
+    Transition,
+)
 
 _FOLD = """
 local prefix, user, given = ARGV[1], ARGV[2], ARGV[3]
