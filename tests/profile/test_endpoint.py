@@ -43,3 +43,28 @@ def test_profile_endpoint_answers_issued_ids_only(settings: Settings) -> None:
     assert 0.0 <= body["purchase_probability"] <= 1.0 and body["price_band"] == "unknown"
     assert raw.status_code == 404 and raw_id not in raw.json()["detail"]  # never echoes the id
     assert anonymous.status_code == 401
+
+
+def test_live_fairness_rates_use_bounded_labels_and_flag_a_gap_past_the_bound(settings: Settings) -> None:
+    events = taobao.load(settings).events.iloc[:8_000]
+    pseudonymizer = Pseudonymizer.from_settings(settings)
+    with EventStore(key_id=pseudonymizer.key_id) as store:
+        ingest_events(store, events, pseudonymizer)
+        profiles = build_profiles(store, settings)
+    by_segment = profiles.groupby("segment").head(1)
+    (low_user, low_seg), (high_user, high_seg) = list(by_segment["segment"].items())[:2]
+    with _client(settings) as client:
+        watch = client.app.state.service.fairness  # type: ignore[attr-defined]
+        for k in range(40):
+            watch.observe(low_user, "coupon_5" if k % 4 == 0 else "nothing")  # 25 %
+            watch.observe(high_user, "coupon_5" if k % 2 == 0 else "nothing")  # 50 %
+        for k in range(500):
+            watch.observe(f"u_never_issued_{k}", "nothing")  # one label, however many ids
+        live = client.get("/v1/fairness/live", headers={"X-API-Key": KEY}).json()
+        metrics = client.get("/metrics", headers={"X-API-Key": KEY}).text
+    rates = {g["group"]: g["rate"] for g in live["groups"]}
+    assert rates[f"segment {low_seg}"] == 0.25 and rates[f"segment {high_seg}"] == 0.5
+    assert rates["unprofiled"] == 0.0
+    assert live["gap"] == 0.5 and live["bound"] == settings.fairness_gap_bound and live["flagged"]
+    series = [line for line in metrics.splitlines() if line.startswith("shopintent_fairness_decisions_total")]
+    assert len(series) == 3 and 'group="unprofiled"} 500.0' in metrics

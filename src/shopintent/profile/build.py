@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from shopintent.log import get_logger
-from shopintent.profile.batch import batch_profile_features
-from shopintent.profile.model import ProfileModel
 from shopintent.settings import Settings
-from shopintent.store import EventStore
+
+if TYPE_CHECKING:
+    from shopintent.store import EventStore
 
 log = get_logger(__name__)
 PROFILE_FILE = "profiles.parquet"
@@ -41,6 +41,9 @@ def profile_dir(settings: Settings) -> Path:
 def build_profiles(store: EventStore, settings: Settings, k: int = 5, horizon_days: float = 1.0,
                    seed: int = 0) -> pd.DataFrame:
     """Profiles of every shopper in ``store`` (batch SQL + a model fitted on the same events), saved."""
+    from shopintent.profile.batch import batch_profile_features
+    from shopintent.profile.model import ProfileModel
+
     features = batch_profile_features(store.engine())
     events = store.events()
     model = ProfileModel(k=k, horizon_days=horizon_days, seed=seed).fit(events, features)

@@ -1,6 +1,9 @@
-"""``GET /v1/users/{user_id}/profile``: a shopper's profile, by the pseudonymous id the service issued."""
+"""``GET /v1/users/{user_id}/profile`` (a shopper's profile, by the issued pseudonymous id) and
+``GET /v1/fairness/live`` (intervention rates per shopper segment, for the dashboard's fairness panel)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
@@ -27,3 +30,9 @@ def get_profile(user_id: str, service: Service = Depends(get_service)) -> Profil
     except ProfileNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc.args[0])) from exc
     return ProfileOut(**{k: v for k, v in record.items() if k in ProfileOut.model_fields})
+
+
+@router.get("/fairness/live", tags=["fairness"])
+def fairness_live(service: Service = Depends(get_service)) -> dict[str, Any]:
+    """Intervention rate per shopper segment since start, the largest gap, and whether it passed the bound."""
+    return service.fairness.snapshot()
