@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from shopintent.assist.live import AssistDesk
+from shopintent.fairness.live import LiveGroupRates
 from shopintent.log import get_logger
 from shopintent.prepare.catalogue import not_prepared
 from shopintent.privacy import Pseudonymizer
@@ -207,6 +208,7 @@ class Service:
                                if config.stream == "file" and log_dir is None else None)
         self.seen = _make_seen(config)
         self.risk = LiveRisk(settings, config, self.pseudonymizer, self.metrics.registry)
+        self.fairness = LiveGroupRates(settings, self.metrics.registry)
         self.assist_desk = AssistDesk(settings, self.pseudonymizer, config.state, config.redis_url,
                                       prefix=config.stream_name + ":state:")
         self.source = _make_source(config, log_dir or self._temporary_log,
@@ -633,6 +635,7 @@ class Service:
             made.append(choice)
             self.metrics.decisions.labels(choice["action"]).inc()
             self.stats.record_decision(choice["action"], choice["cost"])
+            self.fairness.observe(state.user_id, choice["action"])
         return made
 
     def _context(self, state: LiveSessionState, score: dict[str, Any]) -> dict[str, Any]:
@@ -653,6 +656,7 @@ class Service:
         choice["trigger"] = "api"
         self.metrics.decisions.labels(choice["action"]).inc()
         self.stats.record_decision(choice["action"], choice["cost"])
+        self.fairness.observe(state.user_id, choice["action"])
         return {**choice, "context": {k: (v.isoformat() if isinstance(v, datetime) else v)
                                       for k, v in context.items()}}
 
