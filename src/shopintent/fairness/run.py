@@ -125,12 +125,13 @@ def _mitigation(run: FairnessRun, settings: Settings, kept: dict[str, Any], n_bo
         audit = audit_classifier(subject.model, subject.y_true, subject.y_pred, subject.groups, subject.y_score,
                                  min_rows=min_rows, n_boot=n_boot, seed=seed, detail=subject.split)
     extra = subject.extra
-    # Mitigate the group column whose demographic-parity gap's interval excludes 0 with the largest gap.
+    # Mitigate the column whose demographic-parity gap is most surely real: its interval excludes 0
+    # and its lower end is the highest (a gap between two large groups, not between two tiny ones).
     candidates = []
     for column in audit.columns:
-        gap = column.gaps["demographic_parity_difference"]
-        if gap.excludes_zero:
-            candidates.append((gap.value, column.column))
+        gap = column.gaps.get("demographic_parity_difference")
+        if gap is not None and gap.excludes_zero:
+            candidates.append((gap.low, column.column))
     if not candidates:
         log.info("no gap whose interval excludes 0: nothing to mitigate", model=subject.model)
         return
