@@ -100,7 +100,8 @@ def prepare(frame: pd.DataFrame, id_col: str, date_col: str, value_col: str, fre
     ids = _column(frame, id_col, "--id-col").astype(str)
     raw_dates = _column(frame, date_col, "--date-col")
     raw_values = _column(frame, value_col, "--value-col")
-    dates = pd.to_datetime(raw_dates, errors="coerce", format="mixed")
+    # One format inferred for the whole column: an ambiguous day-month mix becomes an error, not a silent swap.
+    dates = pd.to_datetime(raw_dates, errors="coerce")
     _first_bad(dates.isna(), raw_dates, date_col, "a date")
     values = pd.to_numeric(raw_values, errors="coerce")
     _first_bad(values.isna(), raw_values, value_col, "a number")

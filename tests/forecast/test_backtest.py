@@ -1,0 +1,63 @@
+"""Rolling-origin backtests use nothing after their cut-off, and their intervals cover on real sales."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from shopintent.forecast.backtest import BacktestPlan, backtest, run_models, score
+from shopintent.forecast.intervals import rolling_conformal
+
+MODELS = ("SeasonalNaive", "AutoETS", "ADIDA", "LightGBM")
+
+
+def test_changing_the_future_leaves_earlier_forecasts_and_intervals_identical(weekly: pd.DataFrame) -> None:
+    series = weekly[weekly["unique_id"] == "N02BE"].reset_index(drop=True)
+    plan = BacktestPlan(horizon=2, windows=4, calibration=6, refit=1)  # refit=1: every cut-off fits afresh
+    full, _ = run_models(series, "W", plan, MODELS)
+    cutoffs = np.sort(full["cutoff"].unique())
+    truncate_at = cutoffs[-4]
+    # Wreck every week after the cut-off: a forecast that peeked would change.
+    future = series["ds"] > truncate_at
+    wrecked = series.assign(y=np.where(future, series["y"] * 50 + 1000, series["y"]))
+    changed, _ = run_models(wrecked, "W", plan, MODELS)
+    for frame in (full, changed):
+        for model in MODELS:
+            frame[model] = frame[model].astype(float)
+    keep = full["cutoff"] <= truncate_at
+    assert keep.sum() > 0 and (~keep).sum() > 0
+    for model in MODELS:
+        np.testing.assert_allclose(full.loc[keep, model].to_numpy(), changed.loc[keep, model].to_numpy(), rtol=1e-9)
+        if model != "SeasonalNaive":  # it repeats last year, which the wrecking leaves alone
+            assert not np.allclose(full.loc[~keep, model].to_numpy(), changed.loc[~keep, model].to_numpy())
+    a = rolling_conformal(full, "AutoETS", (80,), min_calibration=2)
+    b = rolling_conformal(changed, "AutoETS", (80,), min_calibration=2)
+    known = keep & a["AutoETS-hi-80"].notna()
+    assert known.sum() > 0
+    np.testing.assert_allclose(a.loc[known, "AutoETS-hi-80"], b.loc[known, "AutoETS-hi-80"], rtol=1e-9)
+
+
+def test_conformal_intervals_cover_about_their_level_on_real_weekly_sales(weekly: pd.DataFrame) -> None:
+    plan = BacktestPlan(horizon=1, windows=52, calibration=26, refit=13)
+    result = backtest(weekly, "W", plan, ("SeasonalNaive", "Naive", "ADIDA"))
+    rows = result.per_series
+    pooled_80 = rows["coverage_80"].mean()
+    pooled_95 = rows["coverage_95"].mean()
+    # 3 models x 8 categories x 52 held-out weeks
+    assert 0.72 <= pooled_80 <= 0.88, pooled_80
+    assert 0.90 <= pooled_95 <= 0.99, pooled_95
+    assert result.summary.loc["ADIDA", "mase"] < result.summary.loc["SeasonalNaive", "mase"]
+    assert len(result.rows["cutoff"].unique()) == 52
+
+
+def test_score_uses_history_before_the_first_scored_cut_off_for_mase(weekly: pd.DataFrame) -> None:
+    series = weekly[weekly["unique_id"] == "M01AB"].reset_index(drop=True)
+    plan = BacktestPlan(horizon=1, windows=10, calibration=10, refit=5)
+    cv, runtime = run_models(series, "W", plan, ("SeasonalNaive",))
+    result = score(series, cv, "W", plan, ("SeasonalNaive",), runtime)
+    first = np.sort(cv["cutoff"].unique())[10]
+    history = series.loc[series["ds"] <= first, "y"].to_numpy()
+    scale = np.mean(np.abs(history[52:] - history[:-52]))
+    rows = result.rows
+    expected = np.mean(np.abs(rows["y"] - rows["SeasonalNaive"])) / scale
+    assert abs(result.per_series["mase"].iloc[0] - expected) < 1e-9
