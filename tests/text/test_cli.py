@@ -89,6 +89,11 @@ def test_train_eval_predict_on_unseen_files(shop_files: dict[str, Path], tmp_pat
     summary = json.loads(trained.stdout)
     assert summary["classes"] == 29  # 27 intents + product_question + oos
     assert (out / "model.json").is_file()
+    # without --C the head's C (and TF-IDF on/off) is chosen on the validation rows, and recorded
+    assert summary["C_chosen_on"] == "validation" and summary["tfidf"] in {"on", "off"}
+    record = json.loads((out / "model.json").read_text())
+    assert record["parameters"]["C"] is None and record["head"]["C"] == summary["C"]
+    assert set(record["languages"]["training_rows"]) == {"zh", "en"}
 
     evaluated = _evaluate(out, shop_files["test"])
     assert evaluated.exit_code == 0, evaluated.output

@@ -262,8 +262,9 @@ class IntentClassifier(RejectingClassifier):
         index = {c: i for i, c in enumerate(classes)}
         known = np.array([label in index for label in valid_labels])
         proba = calibrated_proba(logits[known], self.temperature_)
-        targets = np.array([index[label] for label in np.array(valid_labels)[known]])
-        log_loss = float(-np.log(np.clip(proba[np.arange(len(targets)), targets], 1e-12, None)).mean())
+        targets = np.array([index[label] for label in np.array(valid_labels)[known]], dtype=np.int64)
+        picked = np.clip(proba[np.arange(len(targets)), targets], 1e-12, None)
+        log_loss = float(-np.log(picked).mean()) if len(targets) else 0.0  # only unknown labels: accuracy decides
         return float(metrics["validation_accuracy"]), log_loss
 
     def _select(
@@ -291,17 +292,23 @@ class IntentClassifier(RejectingClassifier):
         if dense.shape[1]:
             options.append(False)
         grid: list[dict[str, object]] = []
+        def joined(embedded: np.ndarray, ngrams: sp.csr_matrix | None) -> object:
+            if ngrams is None:
+                return embedded
+            if not embedded.shape[1]:
+                return ngrams
+            return sp.hstack([sp.csr_matrix(embedded), ngrams], format="csr")
+
         for with_tfidf in options:
-            train_x = sp.hstack([sp.csr_matrix(dense), sparse], format="csr") if with_tfidf else dense
-            valid_x = (
-                sp.hstack([sp.csr_matrix(valid_dense), valid_sparse], format="csr") if with_tfidf else valid_dense
-            )
+            train_x = joined(dense, sparse if with_tfidf else None)
+            valid_x = joined(valid_dense, valid_sparse if with_tfidf else None)
             for C in C_GRID:
                 classes, coef, intercept = self._fit_head(train_x, labels, C)
                 logits = np.asarray(valid_x @ coef.T) + intercept
                 accuracy, log_loss = self._candidate_score(logits, classes, valid_labels, valid_texts)
                 grid.append({"C": C, "tfidf": with_tfidf, "validation_accuracy": accuracy,
                              "validation_log_loss": log_loss})
+
         def key(row: dict[str, object]) -> tuple[float, float]:
             return (-float(row["validation_accuracy"]), float(row["validation_log_loss"]))  # type: ignore[arg-type]
 
