@@ -186,7 +186,7 @@ class DualEncoderScorer:
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
-                total += float(loss)
+                total += float(loss.detach())
                 batches += 1
                 steps += 1
                 if max_steps is not None and steps >= max_steps:

@@ -113,7 +113,7 @@ class QAIndex:
     @classmethod
     def build(cls, questions: Sequence[str], answers: Sequence[str],
               product_ids: Sequence[str | None] | None = None, ids: Sequence[str] | None = None, *,
-              kind: str = "bm25", settings: Settings | None = None, seed: int = 0) -> QAIndex:
+              kind: str = "hybrid", settings: Settings | None = None, seed: int = 0) -> QAIndex:
         """Fit a ``kind`` scorer on the pairs, calibrate its confidence on held-out products, index every answer.
 
         Raises ``ValueError`` for misaligned inputs or an empty table.
