@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from shopintent.serve.adapters.base import ModelSlot
 from shopintent.serve.adapters.text import parser_model
@@ -126,6 +127,18 @@ def test_odd_text_gets_a_clear_answer(shop, text: str) -> None:  # type: ignore[
     assert body["answer"].strip()
     if text.strip("😀\x01\x02\x03？ ") == "":
         assert body["sources"] == [f"template:fallback.{body['language']}.no_text"]
+
+
+@hsettings(max_examples=60, deadline=None, derandomize=True,
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(text=st.text(max_size=300) | st.sampled_from(["退货 refund 订单 201700022891 😡", "\u202e\u200b", "\x7f\x1b[31m"]),
+       product=st.none() | st.text(max_size=40))
+def test_any_text_is_answered_or_refused_never_a_500(shop, text: str, product: str | None) -> None:  # type: ignore[no-untyped-def]
+    client, sessions, _ = shop
+    response = _assist(client, sessions[ALICE], text, product_id=product)
+    assert response.status_code in (200, 422), response.text
+    if response.status_code == 200:
+        assert response.json()["answer"].strip()
 
 
 @pytest.mark.parametrize(("body", "field"), [
