@@ -54,7 +54,7 @@ class FairnessRun:
 
 def _classifiers(run: FairnessRun, settings: Settings, n_boot: int, seed: int, min_rows: int) -> dict[str, Any]:
     kept: dict[str, Any] = {}
-    for make in (subjects.uci_purchase, subjects.dmc_fraud, subjects.talkingdata_clicks):
+    for make in (subjects.uci_purchase, subjects.dmc_fraud, subjects.talkingdata_clicks, subjects.zh_en_sentiment):
         subject = make(settings, seed)
         run.audits.append(audit_classifier(subject.model, subject.y_true, subject.y_pred, subject.groups,
                                            subject.y_score, min_rows=min_rows, n_boot=n_boot, seed=seed,

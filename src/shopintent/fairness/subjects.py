@@ -190,3 +190,46 @@ def amazon_recommendations(settings: Settings, subset: str = "Beauty", k_neighbo
     return recommendation_subject(list(sequences), f"Amazon {subset}",
                                   {f.path: f.sha256 for f in amazon_seqrec.SPEC.files if subset in f.path},
                                   k_neighbours)
+
+
+#: Chinese training reviews sampled for the sentiment audit (the English set has 2,210; all are used).
+ZH_TRAIN_SAMPLE = 6_000
+
+
+def zh_en_sentiment(settings: Settings, seed: int = 0) -> Subject:
+    """Negative-review detection for Chinese and English text with one TF-IDF model; held-out test splits.
+
+    The text package's sentiment splits (``text/recipes.py``: online_shopping_10_cats
+    and amazon_alexa_reviews, their own stratified test sets); the classifier
+    (:class:`~shopintent.text.intent.IntentClassifier`, character n-grams, logistic
+    head, C fixed at 1) learns from a sample of the Chinese training reviews and all
+    English ones. Decision = predicted ``negative`` (what routes a review to service);
+    group = language.
+    """
+    import random
+
+    from shopintent.datasets import amazon_alexa_reviews, online_shopping_10_cats
+    from shopintent.text.intent import IntentClassifier
+    from shopintent.text.recipes import en_sentiment_splits, zh_sentiment_splits
+
+    zh, en = zh_sentiment_splits(settings), en_sentiment_splits(settings)
+    rng = random.Random(seed)
+    rows = rng.sample(range(len(zh["train"])), min(ZH_TRAIN_SAMPLE, len(zh["train"])))
+    valid = rng.sample(range(len(zh["validation"])), min(ZH_TRAIN_SAMPLE // 6, len(zh["validation"])))
+    model = IntentClassifier(encoders=(), tfidf_max_features=30_000, head="logreg", C=1.0, random_state=seed).fit(
+        [zh["train"].texts[i] for i in rows] + en["train"].texts,
+        [zh["train"].labels[i] for i in rows] + en["train"].labels,
+        [zh["validation"].texts[i] for i in valid] + en["validation"].texts,
+        [zh["validation"].labels[i] for i in valid] + en["validation"].labels)
+    texts = zh["test"].texts + en["test"].texts
+    labels = np.array(zh["test"].labels + en["test"].labels)
+    proba = model.predict_proba(texts)[:, list(model.classes_).index("negative")]
+    predicted = np.array(model.predict(texts))
+    return Subject(model="negative-review detection (zh + en, TF-IDF logistic)",
+                   y_true=(labels == "negative").astype(int), y_pred=(predicted == "negative").astype(int),
+                   y_score=proba,
+                   groups=pd.DataFrame({"language": ["zh"] * len(zh["test"]) + ["en"] * len(en["test"])}),
+                   split=f"text sentiment test splits (zh {len(zh['test']):,}, en {len(en['test']):,} reviews); "
+                         f"trained on {len(rows):,} sampled zh + {len(en['train']):,} en training reviews, seed {seed}",
+                   data={"online_shopping_10_cats": online_shopping_10_cats.SPEC.files[0].sha256,
+                         "amazon_alexa_reviews": amazon_alexa_reviews.SPEC.files[0].sha256})

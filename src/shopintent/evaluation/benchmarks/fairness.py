@@ -12,7 +12,8 @@ Protocol (every quality number on held-out rows; seed 0; 200 bootstrap resamples
   (UCI, LightGBM, 70/30 stratified) by VisitorType, Region, Browser,
   OperatingSystems; fraud verdicts (DMC 2019, logistic, 70/30) by trustLevel;
   click review flags (TalkingData, train earlier days, test the last) by device
-  and os; session-kNN recommendations (Amazon Beauty and Taobao, leave-one-out)
+  and os; negative-review detection (one TF-IDF model, zh + en test splits) by
+  language; session-kNN recommendations (Amazon Beauty and Taobao, leave-one-out)
   by user activity and target popularity band; the decision engine replayed over
   the held-out Taobao day by shopper activity. Gaps: fairlearn's
   demographic-parity and equalised-odds differences (between groups); intervals
@@ -52,6 +53,7 @@ SHORT: dict[str, str] = {
     "recommendations (Amazon Beauty, session kNN k=100)": "recs Amazon Beauty",
     "recommendations (Taobao head, session kNN k=100)": "recs Taobao",
     "decision engine offers (Taobao held-out day)": "offers Taobao",
+    "negative-review detection (zh + en, TF-IDF logistic)": "sentiment zh+en",
 }
 
 
