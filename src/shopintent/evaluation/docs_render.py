@@ -129,6 +129,21 @@ def _transfer_rows() -> tuple[tuple[Cell, ...], ...]:
                  for name, shown in models)
 
 
+def _transfer_size_rows() -> tuple[tuple[Cell, ...], ...]:
+    """The en→zh comparison at 25, 50 (the main rows) and 100 English training rows per intent."""
+    default = ("default `intent train` (USE + TF-IDF + SVM, C and TF-IDF chosen on en validation, unseen language "
+               "→ encoder head)")
+    logreg = "frozen USE + logistic regression, C chosen on en validation"
+
+    def name(model: str, size: str) -> str:
+        return f"en→zh transfer zh accuracy{size} — {model}"
+
+    rows = []
+    for per_intent, size in (("25", ", 25 en rows per intent"), ("50", ""), ("100", ", 100 en rows per intent")):
+        rows.append((per_intent, Value(name(default, size)), Value(name(logreg, size))))
+    return tuple(rows)
+
+
 #: The recommenders in the order the recommend benchmark names them.
 RECOMMENDERS = ("popularity (global)", "popularity (recent)", "V-SKNN", "ALS (implicit)", "content-based",
                 "SASRec (full CE + attributes)", "hybrid (blend learned on valid)")
@@ -423,6 +438,8 @@ TABLES: dict[str, Table] = {
     "text.sentiment": Table("sentiment", ("", "3-way default", "binary (before)"), _sentiment_rows()),
     "text.transfer": Table("text", ("model (trained on 560 en rows)", "zh accuracy", "zh macro-F1", "en test accuracy",
                                     "chosen on en validation"), _transfer_rows()),
+    "text.transfer_sizes": Table("text", ("en train rows per intent", "default `intent train`, zh accuracy",
+                                          "frozen USE + logistic regression, zh accuracy"), _transfer_size_rows()),
     "risk.dmc": Table("risk", ("model", "ROC-AUC ± sd", "PR-AUC ± sd", "profit per 1,000 (95 % CI)", "flagged"),
                       _risk_dmc_rows()),
     "risk.clicks": Table("risk", ("click features", "ROC-AUC, last day", "PR-AUC, last day", "goal"),
