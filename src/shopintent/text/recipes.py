@@ -433,11 +433,13 @@ EN_ZH_TRAIN_PER_INTENT = 50
 EN_ZH_TEST_PER_INTENT = 100
 
 
-def en_zh_transfer_splits(settings: Settings) -> dict[str, TextSplit]:
+def en_zh_transfer_splits(
+    settings: Settings, train_per_intent: int = EN_ZH_TRAIN_PER_INTENT
+) -> dict[str, TextSplit]:
     """English train / validation / test and Chinese test rows of the same eight intents.
 
-    - ``train``: CLINC150 official train, the first ``EN_ZH_TRAIN_PER_INTENT`` rows of each
-      mapped intent (file order);
+    - ``train``: CLINC150 official train, the first ``train_per_intent`` rows of each
+      mapped intent (file order; ``EN_ZH_TRAIN_PER_INTENT`` by default, at most 100);
     - ``validation``: CLINC150 official validation rows of those intents (20 each, English):
       everything chosen on validation (C, TF-IDF on/off, temperature) sees English only;
     - ``test_en``: CLINC150 official test rows of those intents (30 each);
@@ -457,7 +459,7 @@ def en_zh_transfer_splits(settings: Settings) -> dict[str, TextSplit]:
             if label not in EN_ZH_INTENTS:
                 continue
             seen[label] = seen.get(label, 0) + 1
-            if name == "train" and seen[label] > EN_ZH_TRAIN_PER_INTENT:
+            if name == "train" and seen[label] > train_per_intent:
                 continue
             texts.append(text)
             labels.append(label)
