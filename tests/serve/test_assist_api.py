@@ -177,3 +177,22 @@ def test_the_conversation_context_is_shared_through_redis(redis_url: str) -> Non
     finally:
         one.close()
         other.close()
+
+
+def test_a_broken_template_file_stops_the_assistant_not_the_service(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from shopintent.assist.phrasebook import DEFAULT_TEMPLATES
+    from shopintent.serve.adapters.base import ModelUnavailable
+
+    broken = tmp_path / "answers.toml"
+    broken.write_text(DEFAULT_TEMPLATES.read_text(encoding="utf-8").replace("arrives by ${delivery_by}", "arrives by ${eta}"),
+                      encoding="utf-8")
+    with make_client(settings.model_copy(update={"assist_templates": broken})) as client:
+        events = _events(settings)[:3]
+        stored = client.post("/v1/events?wait=store", json={"events": events}, headers=AUTH).json()
+        assert stored["stored"] == 3  # the service ingests as before
+        service = client.app.state.service  # type: ignore[attr-defined]
+        state = service.resolve_session(stored["results"][-1]["session_id"])
+        with pytest.raises(ModelUnavailable, match=r"answers.toml: \[order_status.en\] `found` uses \$\{eta\}"):
+            asyncio.run(service.assist_desk.reply(service, state, "where is my order", {}, None))

@@ -25,7 +25,7 @@ from typing import Any
 
 from shopintent.assist.assistant import Assistant, OrderReader, QuestionAnswerer
 from shopintent.assist.dialogue import Dialogues, MemoryDialogues, RedisDialogues
-from shopintent.assist.phrasebook import Phrasebook
+from shopintent.assist.phrasebook import Phrasebook, TemplateError
 from shopintent.assist.store_lookup import lookup_order
 from shopintent.log import get_logger
 from shopintent.privacy import Pseudonymizer
@@ -101,16 +101,26 @@ class AssistDesk:
     def __init__(self, settings: Settings, pseudonymizer: Pseudonymizer, state: str = "memory",
                  redis_url: str | None = None, prefix: str = "shopintent:") -> None:
         self.settings = settings
-        self.book = Phrasebook.load(settings.assist_templates)
         self.dialogues: Dialogues = (RedisDialogues(redis_url, prefix=prefix)
                                      if state == "redis" and redis_url else MemoryDialogues())
         self.stats = AssistStats()
-        self.assistant = Assistant(self.book, pseudonymizer)
+        # A broken template file stops the assistant (503 with the reason), not the service.
+        self.unavailable: str | None = None
+        try:
+            book = Phrasebook.load(settings.assist_templates)
+        except TemplateError as exc:
+            self.unavailable = str(exc)
+            log.error("assist templates not loaded: POST /v1/assist answers 503", detail=str(exc)[:500])
+            book = None
+        self.book = book
+        self.assistant = Assistant(book, pseudonymizer) if book is not None else None
         self._index_checked = 0.0
         self._index_lock = threading.Lock()
 
     def qa(self) -> QuestionAnswerer | None:
         """The Q&A index, loaded on first need (looked for again every 30 s while missing)."""
+        if self.assistant is None:
+            return None
         if self.assistant.qa is not None or time.monotonic() - self._index_checked < INDEX_RETRY_S:
             return self.assistant.qa
         with self._index_lock:
@@ -143,6 +153,10 @@ class AssistDesk:
     async def reply(self, service: Any, state: Any, text: str, parsed: dict[str, Any],
                     product_id: str | None) -> dict[str, Any]:
         """Answer one message of a live session (``state``) whose text ``service`` has parsed."""
+        if self.assistant is None:
+            from shopintent.serve.adapters.base import ModelUnavailable
+
+            raise ModelUnavailable("assist", f"the answer template file is not usable: {self.unavailable}")
         verdict = service.risk.verdict_for(state.session_id) if service.models["risk"].ready else None
         risk_action = str(verdict.get("action")) if verdict else None
         self.qa()
