@@ -1,0 +1,84 @@
+"""The generated tables of ``docs/forecast.md`` (registered into :data:`shopintent.evaluation.docs_render.TABLES`).
+
+Kept beside the forecast benchmark's measurement names rather than in ``docs_render``, so
+the forecast benchmark and its page change together. Imported lazily inside
+:func:`forecast_tables` because ``docs_render`` imports this module at its end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopintent.forecast.models import ALL_MODELS
+from shopintent.forecast.pharma import CATEGORIES, PAPER_XGBOOST_MAPE
+
+W52 = "pharma weekly last-52 h1"
+NO_ARIMA = tuple(m for m in ALL_MODELS if m != "AutoARIMA")
+OTHER_TAGS: tuple[tuple[str, str], ...] = (
+    ("pharma weekly h1-4", "pharma weekly, weeks 1-4"),
+    ("pharma daily h7", "pharma daily, days 1-7"),
+    ("cdnow daily h7", "CDNOW daily (store), days 1-7"),
+    ("taobao hourly h6", "Taobao hourly (store), hours 1-6"),
+)
+
+
+def forecast_tables() -> dict[str, Any]:
+    """Block key → table for every generated block of docs/forecast.md."""
+    from shopintent.evaluation.docs_render import Detail, Table, Value
+
+    best_of = Detail(f"{W52} best model", r"^(\w+) \(lowest")
+    summary = tuple(
+        (model, Value(f"{W52} {model} mean MASE", ".3f"), Value(f"{W52} {model} mean WAPE", ".3f"),
+         Value(f"{W52} {model} 80% coverage", ".3f"), Value(f"{W52} {model} 95% coverage", ".3f"),
+         Value(f"{W52} {model} backtest runtime", ".1f"))
+        for model in ALL_MODELS)
+    grid = tuple((model, *(Value(f"{W52} {model} {c} MASE", ".2f") for c in CATEGORIES)) for model in ALL_MODELS)
+    mape_grid = tuple((model, *(Value(f"{W52} {model} {c} MAPE", ".2f") for c in CATEGORIES)) for model in ALL_MODELS)
+    goals = tuple(
+        (c, best_of, Value(f"{W52} best {c} MAPE vs paper goal", ".2f"), f"{PAPER_XGBOOST_MAPE[c]}",
+         Detail(f"{W52} best {c} MAPE vs paper goal", r"goal (≤ [\d.]+)"),
+         Detail(f"{W52} best {c} MAPE vs paper goal", r"; (met|not met)$"),
+         Value(f"{W52} best {c} relative MAE vs seasonal naive", ".3f"))
+        for c in PAPER_XGBOOST_MAPE)
+    relative = tuple((c, Value(f"{W52} best {c} relative MAE vs seasonal naive", ".3f"), best_of)
+                     for c in CATEGORIES)
+    other = tuple(
+        (label, Detail(f"{tag} best model", r"^(\w+) \(lowest"),
+         *(Value(f"{tag} {m} mean MASE", ".3f") for m in ("SeasonalNaive", "AutoETS", "AutoTheta", "ADIDA",
+                                                           "LightGBM", "Ensemble")),
+         Value(f"{tag} Ensemble 80% coverage", ".3f"), Value(f"{tag} Ensemble 95% coverage", ".3f"))
+        for tag, label in OTHER_TAGS)
+    stock = tuple(
+        (label, Value(f"{tag} stock forecast fill rate (mean of series)", ".3f"),
+         Value(f"{tag} stock naive fill rate (mean of series)", ".3f"),
+         Value(f"{tag} stock average stock / mean demand, forecast policy", ".2f"),
+         Value(f"{tag} stock average stock / mean demand, naive rule", ".2f"))
+        for tag, label in (("pharma weekly h1-4", "pharma weekly, lead time 1 week"),
+                           ("pharma daily", "pharma daily, lead time 2 days")))
+    intent = tuple(
+        (f"next {h} h", Value(f"intent next {h}h MAE, sales history only", ".4f"),
+         Value(f"intent next {h}h MAE, with carts/favourites/views", ".4f"),
+         Value(f"intent next {h}h MAE reduction from signals", ".4f"),
+         Detail(f"intent next {h}h MAE reduction from signals", r"CI (\[[^\]]+\])"))
+        for h in (1, 3, 6))
+    intermittent = tuple((m, Value(f"taobao hourly h6 {m} mean WAPE", ".3f"),
+                          Value(f"taobao hourly h6 {m} mean WAPE, intermittent series", ".3f")) for m in NO_ARIMA)
+    return {
+        "forecast.weekly": Table("forecast", ("model", "mean MASE", "mean WAPE", "80 % coverage", "95 % coverage",
+                                              "backtest s"), summary),
+        "forecast.weekly_mase": Table("forecast", ("model", *CATEGORIES), grid),
+        "forecast.weekly_mape": Table("forecast", ("model", *CATEGORIES), mape_grid),
+        "forecast.paper": Table("forecast", ("category", "model (best mean MASE)", "MAPE %", "paper XGBoost MAPE %",
+                                             "goal", "", "MAE / seasonal-naive MAE"), goals),
+        "forecast.relative": Table("forecast", ("category", "MAE / seasonal-naive MAE (goal < 1)", "model"),
+                                   relative),
+        "forecast.other": Table("forecast", ("backtest", "best", "SeasonalNaive", "AutoETS", "AutoTheta", "ADIDA",
+                                             "LightGBM", "Ensemble", "Ensemble 80 % cov.", "Ensemble 95 % cov."),
+                                other),
+        "forecast.intermittent": Table("forecast", ("model", "WAPE, all 11 series", "WAPE, intermittent series"),
+                                       intermittent),
+        "forecast.stock": Table("forecast", ("backtest", "fill rate, forecast policy", "fill rate, naive rule",
+                                             "stock / mean demand, forecast", "stock / mean demand, naive"), stock),
+        "forecast.intent": Table("forecast", ("horizon", "MAE, sales only", "MAE, + carts/favs/views",
+                                              "MAE reduction", "95 % CI"), intent),
+    }
