@@ -82,7 +82,7 @@ def order_fields(book: Phrasebook, language: str, lookup: OrderLookup, now: date
     bought = order.purchased_at
     total = order.total
     return {
-        "order_ref": order_ref or words["latest_order"],
+        "order_ref": f"…{order_ref}" if order_ref else words["latest_order"],
         "purchased_at": _date(bought),
         "item": order.item_id or words["unknown"],
         "quantity": order.quantity or 1,
