@@ -42,6 +42,7 @@ AREAS: dict[str, str] = {
     "assist": "product QA 1-of-100 (AmazonQA), yes/no answers, Chinese response selection (ECD), selective answering, ask speed",
     "assistflows": "assistant service flows: where real shopper text is routed (zh + en), own orders only, order answer speed",
     "fairness": "shopper profiles, per-group audits with intervals, incentive replay + constraint, mitigation, DP release",
+    "multimodal": "product photos + titles: attribute heads per modality and fusion, zh/en text-to-image search, attribute filling, encoder speed",
 }
 
 
