@@ -65,6 +65,6 @@ def finetune_head(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         log.info("fine-tune epoch", epoch=epoch + 1, loss=round(total / len(rows), 4))
     return head.eval()

@@ -28,7 +28,7 @@ class SoftmaxHead:
     """
 
     weight_decay: float = 1e-4
-    epochs: int = 300
+    epochs: int = 100
     lr: float = 0.01
     seed: int = 0
     classes_: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)
