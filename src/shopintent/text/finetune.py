@@ -22,40 +22,26 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
 
 from shopintent.log import get_logger
 from shopintent.persist import begin_save, load_tensors, save_tensors
-from shopintent.text.backbones import BACKBONES, Backbone, make_backbone, make_tokenizer
+from shopintent.text.tokenizers import BACKBONES, make_tokenizer
 from shopintent.text.clean import clean_text
 from shopintent.text.onnx_runtime import FP32_FILE, INT8_FILE, ExportReport, OnnxNetwork, export_network
 from shopintent.text.intent import OOS, NotFittedError, data_checksum, prepare_fit_data
 from shopintent.text.rejection import RejectingClassifier
 
+if TYPE_CHECKING:  # torch is imported where a network is built or trained, never to answer on ONNX
+    import torch
+
+    from shopintent.text.backbones import ClassifierNetwork
+
 log = get_logger(__name__)
 
 FORMAT_VERSION = 1
-#: Logit scale on the unit-norm sentence vector (a cosine classifier needs one to reach confident softmax).
-LOGIT_SCALE = 20.0
-
-
-class _Network(nn.Module):
-    """Backbone → dropout → linear head on ``LOGIT_SCALE ×`` the unit sentence vector."""
-
-    def __init__(self, backbone: Backbone, n_classes: int, dropout: float) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(backbone.dim, n_classes)
-
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.backbone(ids, mask) * LOGIT_SCALE))
-
-
 def _length_batches(
     lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None
 ) -> list[np.ndarray]:
@@ -207,13 +193,18 @@ class FineTunedClassifier(RejectingClassifier):
 
     def _start_training(self, labels: list[str]) -> np.random.Generator:
         """Seed torch and NumPy, fix the classes and build a fresh network; return the shuffling generator."""
+        import torch
+
+        from shopintent.text.backbones import ClassifierNetwork, make_backbone
+
         if self.threads:
             torch.set_num_threads(self.threads)
         self.runtime_ = None
         torch.manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
         self.classes_ = np.array(sorted(set(labels)))
-        self.network_ = _Network(make_backbone(self.backbone, self.max_length), len(self.classes_), self.dropout)
+        self.network_ = ClassifierNetwork(make_backbone(self.backbone, self.max_length), len(self.classes_),
+                                          self.dropout)
         self.tokenizer_ = self.network_.backbone.tokenizer
         return rng
 
@@ -221,6 +212,8 @@ class FineTunedClassifier(RejectingClassifier):
         self, texts: list[str], labels: list[str], valid_texts: list[str], valid_labels: list[str]
     ) -> _TrainingRows:
         """Tokenised train and validation rows with their class indices (unknown validation labels: -1)."""
+        import torch
+
         index = {c: i for i, c in enumerate(self.classes_)}
         train_ids = self._tokenize(texts)
         return _TrainingRows(
@@ -234,6 +227,8 @@ class FineTunedClassifier(RejectingClassifier):
 
     def _scheduler(self, optimiser: torch.optim.Optimizer, n_rows: int) -> torch.optim.lr_scheduler.LambdaLR:
         """Linear warm-up over ``warmup_fraction`` of all steps, then linear decay to zero."""
+        import torch
+
         steps_per_epoch = math.ceil(n_rows / self.batch_size)
         total = steps_per_epoch * self.epochs
         warmup = max(1, int(total * self.warmup_fraction))
@@ -283,6 +278,9 @@ class FineTunedClassifier(RejectingClassifier):
         rng: np.random.Generator,
     ) -> list[float]:
         """One pass over shuffled length-bucketed batches; the loss of each step."""
+        import torch
+        from torch.nn import functional as F
+
         self.network_.train()
         losses = []
         for batch in _length_batches(rows.lengths, self.batch_size, rng):
@@ -313,6 +311,8 @@ class FineTunedClassifier(RejectingClassifier):
         self.metrics_["train_seconds"] = time.perf_counter() - started
 
     def _optimiser(self) -> torch.optim.Optimizer:
+        import torch
+
         lr = self.learning_rate or self.network_.backbone.default_learning_rate
         decay, no_decay = [], []
         for name, param in self.network_.backbone.named_parameters():
@@ -328,31 +328,41 @@ class FineTunedClassifier(RejectingClassifier):
 
     # -- inference --------------------------------------------------------------------------
     def _batched(
-        self, rows: list[list[int]], width: int, forward: Callable[[torch.Tensor, torch.Tensor], np.ndarray]
+        self, rows: list[list[int]], width: int, forward: Callable[[np.ndarray, np.ndarray], np.ndarray]
     ) -> np.ndarray:
-        """Run ``forward(ids, mask)`` over length-sorted batches of 128; rows back in input order."""
+        """Run ``forward(ids, mask)`` (int64 arrays) over length-sorted batches of 128; rows back in
+        input order. NumPy in and out, so the ONNX Runtime path never imports torch."""
         out = np.zeros((len(rows), width), dtype=np.float32)
-        with torch.inference_mode():
-            for batch in _length_batches(np.array([len(r) for r in rows]), 128, None):
-                out[batch] = forward(*self.tokenizer_.pad([rows[i] for i in batch]))
+        for batch in _length_batches(np.array([len(r) for r in rows]), 128, None):
+            out[batch] = forward(*self.tokenizer_.pad_arrays([rows[i] for i in batch]))
         return out
+
+    def _torch_batched(self, rows: list[list[int]], width: int,
+                       module: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> np.ndarray:
+        """:meth:`_batched` through a torch module, without autograd."""
+        import torch
+
+        with torch.inference_mode():
+            return self._batched(rows, width, lambda i, m: module(torch.from_numpy(i), torch.from_numpy(m)).numpy())
 
     def _logits(self, rows: list[list[int]]) -> np.ndarray:
         if self.runtime_ is not None:
-            runtime = self.runtime_
-            return self._batched(rows, len(self.classes_), lambda i, m: runtime(i.numpy(), m.numpy()))
+            return self._batched(rows, len(self.classes_), self.runtime_)
         network = self._network()
         was_training = network.training
         network.eval()
         try:
-            return self._batched(rows, len(self.classes_), lambda i, m: network(i, m).numpy())
+            return self._torch_batched(rows, len(self.classes_), network)
         finally:
             network.train(was_training)
 
-    def _network(self) -> _Network:
+    def _network(self) -> ClassifierNetwork:
         """The torch network, built from the saved weights on first need when the model runs on ONNX."""
         if not hasattr(self, "network_"):
-            network = _Network(make_backbone(self.backbone, self.max_length), len(self.classes_), self.dropout)
+            from shopintent.text.backbones import ClassifierNetwork, make_backbone
+
+            network = ClassifierNetwork(make_backbone(self.backbone, self.max_length), len(self.classes_),
+                                        self.dropout)
             network.load_state_dict(load_tensors(self.weights_file_))
             self.network_ = network.eval()
         return self.network_
@@ -371,7 +381,7 @@ class FineTunedClassifier(RejectingClassifier):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The fine-tuned sentence vectors (unit rows), e.g. for nearest-neighbour OOS scores."""
         backbone = self._network().backbone
-        return self._batched(self._tokenize(list(texts)), backbone.dim, lambda i, m: backbone(i, m).numpy())
+        return self._torch_batched(self._tokenize(list(texts)), backbone.dim, backbone)
 
     def export_onnx(
         self,
@@ -410,6 +420,8 @@ class FineTunedClassifier(RejectingClassifier):
         if self.runtime_ is not None:
             self.runtime_ = OnnxNetwork(self.runtime_.path, threads)
         else:
+            import torch
+
             torch.set_num_threads(threads)
 
     # -- persistence ------------------------------------------------------------------------

