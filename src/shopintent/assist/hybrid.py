@@ -64,17 +64,21 @@ class HybridScorer:
 
     def fit(self, questions: Sequence[str], answers: Sequence[str],
             groups: Sequence[str] | None = None) -> HybridScorer:
-        """Choose the BM25 weight on held-out products (unless given), then fit the dense part on every pair."""
-        if self.weight is None:
-            groups = list(groups) if groups is not None else [str(i) for i in range(len(questions))]
-            train, held = product_split(groups, (0.85, 0.15), seed=self.seed)
-            self.dense.fit([questions[i] for i in train], [answers[i] for i in train],
-                           [groups[i] for i in train])
-            self.choose_weight([questions[i] for i in held], [answers[i] for i in held])
-            from shopintent.assist.retrieval import make_scorer
+        """Fit the dense part and, unless the weight is given, choose it on held-out products.
 
-            self.dense = make_scorer(self.dense_kind, self.settings)
-        self.dense.fit(questions, answers, groups)
+        Without a weight the dense part trains on 85 % of the products and the
+        weight is chosen on the other 15 % for that very model (one training,
+        not two: the blend is measured for the model that is kept).
+        """
+        if self.weight is not None:
+            self.dense.fit(questions, answers, groups)
+            return self
+        groups = list(groups) if groups is not None else [str(i) for i in range(len(questions))]
+        train, held = product_split(groups, (0.85, 0.15), seed=self.seed)
+        if len(held) == 0:
+            train, held = np.arange(len(questions)), np.arange(len(questions))
+        self.dense.fit([questions[i] for i in train], [answers[i] for i in train], [groups[i] for i in train])
+        self.choose_weight([questions[i] for i in held], [answers[i] for i in held])
         return self
 
     def choose_weight(self, questions: Sequence[str], answers: Sequence[str]) -> float:
