@@ -460,6 +460,14 @@ TABLES: dict[str, Table] = {
                              Value("store: order answer p50", ".2f"), Value("store: order answer p99", ".2f")),)),
 }
 
+# Tables an area keeps beside its benchmark (imported here: they need Table, Value and Detail above).
+from shopintent.fairness.docs_tables import fairness_tables  # noqa: E402
+
+TABLES.update(fairness_tables())
+from shopintent.forecast.docs_tables import forecast_tables  # noqa: E402
+
+TABLES.update(forecast_tables())
+
 
 def _part(part: Part, measurements: dict[str, dict[str, Any]], key: str) -> str:
     if isinstance(part, str):
