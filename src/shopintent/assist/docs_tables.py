@@ -2,7 +2,7 @@
 
 Kept beside the assistant (not in ``evaluation/docs_render.py``) so the rows change
 with the benchmark that names them; ``docs_render`` adds :data:`ASSIST_TABLES` to its
-``TABLES``.
+``TABLES`` (:func:`assist_tables`).
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ def _speed_rows() -> tuple[tuple[Cell, ...], ...]:
     return tuple((m, Value(f"ask p50 per question, 1 thread, {m}", ".2f"),
                   Value(f"ask p99 per question, 1 thread, {m}", ".2f"), Value(f"questions/s batched, {m}", ",.0f"))
                  for m in ("BM25 (bm25s)", "hybrid BM25 + fine-tuned dual encoder"))
+
+
+def assist_tables() -> dict[str, Table]:
+    """The generated blocks of docs/assist.md's product-QA sections, by key."""
+    return dict(ASSIST_TABLES)
 
 
 ASSIST_TABLES: dict[str, Table] = {
