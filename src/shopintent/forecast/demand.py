@@ -15,6 +15,8 @@ a store holds events, not empty hours.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 
 from shopintent.store.engine import Engine, check_identifier
@@ -58,7 +60,7 @@ GROUP BY 1, 2
 
 def demand_series(engine: Engine, source: str = "events", freq: str = "D", level: str = "category",
                   utc_offset_hours: int = 0, start: pd.Timestamp | None = None,
-                  end: pd.Timestamp | None = None) -> pd.DataFrame:
+                  end: pd.Timestamp | None = None, ids: Collection[str] | None = None) -> pd.DataFrame:
     """``unique_id, ds, y`` (units bought) plus signal columns, every period of the span, zeros filled.
 
     ``ds`` is the period start in the shop's local time (naive). ``start``/``end`` (local,
@@ -72,6 +74,8 @@ def demand_series(engine: Engine, source: str = "events", freq: str = "D", level
     first = start if start is not None else frame["ds"].min()
     last = (end - pd.Timedelta(period, unit="us")) if end is not None else frame["ds"].max()
     frame = frame[(frame["ds"] >= first) & (frame["ds"] <= last)]
+    if ids is not None:
+        frame = frame[frame["unique_id"].astype(str).isin({str(i) for i in ids})]
     grid = pd.date_range(first, last, freq=pandas_freq)
     ids = sorted(frame["unique_id"].astype(str).unique())
     full = pd.MultiIndex.from_product([ids, grid], names=["unique_id", "ds"])

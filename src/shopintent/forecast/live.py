@@ -32,8 +32,9 @@ class NotEnoughHistory(ValueError):
 def live_series(store: EventStore, category: str | None, utc_offset_hours: int = 0) -> pd.DataFrame:
     """The newest hours of units bought for ``category`` (None: the whole shop, id ``all``)."""
     level = "total" if category is None else "category"
-    series = demand_series(store.engine(), "events", freq="H", level=level, utc_offset_hours=utc_offset_hours)
     key = "all" if category is None else str(category)
+    series = demand_series(store.engine(), "events", freq="H", level=level, utc_offset_hours=utc_offset_hours,
+                           ids=[key])
     one = series[series["unique_id"] == key][["unique_id", "ds", "y"]].tail(LIVE_HISTORY_HOURS)
     one.attrs["category"] = key
     return one.reset_index(drop=True)
