@@ -27,6 +27,8 @@ EXPECTED_SCOPES = {
     ("POST", "/v1/risk/transactions"): "write",
     ("GET", "/v1/sessions"): "read",
     ("GET", "/v1/sessions/{session_id}"): "read",
+    ("GET", "/v1/users/{user_id}/profile"): "read",
+    ("GET", "/v1/fairness/live"): "read",
     ("POST", "/v1/intent"): "read",
     ("GET", "/v1/recommendations"): "read",
     ("GET", "/v1/dashboard"): "read",
