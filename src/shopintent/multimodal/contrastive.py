@@ -16,6 +16,10 @@ import torch
 from torch import nn
 
 
+#: Fewest optimiser steps, whatever the catalogue's size.
+MIN_STEPS = 300
+
+
 class _Tower(nn.Module):
     """Standardise, then a two-layer projection to the shared space, L2-normalised."""
 
@@ -63,11 +67,13 @@ class ContrastiveProjection:
         log_t = nn.Parameter(torch.tensor(np.log(1 / 0.07), dtype=torch.float32))
         params = [*self.image_tower_.parameters(), *self.text_tower_.parameters(), log_t]
         opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-        steps = self.epochs * max(1, -(-len(img) // self.batch_size))
+        batches = max(1, -(-len(img) // self.batch_size))
+        epochs = max(self.epochs, -(-MIN_STEPS // batches))  # a small catalogue still gets enough steps
+        steps = epochs * batches
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=steps)
         self.image_tower_.train()
         self.text_tower_.train()
-        for _ in range(self.epochs):
+        for _ in range(epochs):
             order = torch.randperm(len(img), generator=gen)
             for start in range(0, len(img), self.batch_size):
                 idx = order[start : start + self.batch_size]

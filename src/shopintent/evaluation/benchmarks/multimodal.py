@@ -51,7 +51,8 @@ from shopintent.multimodal.fashion import LABELS_URL, IMAGES_URL, TASKS, load_fa
 from shopintent.multimodal.finetune import finetune_head
 from shopintent.multimodal.heads import SoftmaxHead
 from shopintent.multimodal.images import read_image
-from shopintent.multimodal.onnx_export import export_encoder, run
+from shopintent.multimodal.onnx_export import export_encoder
+from shopintent.multimodal.onnx_export import run as run_onnx
 from shopintent.multimodal.queries import templated_queries
 from shopintent.multimodal.split import kept_classes, split_ids
 from shopintent.multimodal.text import embed_texts
@@ -147,17 +148,17 @@ def _speed_and_onnx(paths: list[Path], encoder: ImageEncoder) -> tuple[list[Meas
         batch = np.stack(images[:32])
         with torch.inference_mode():
             want = encoder(torch.from_numpy(batch)).numpy()
-        got = run(onnx_file, batch, threads=2)
+        got = run_onnx(onnx_file, batch, threads=2)
         diff = float(np.abs(got - want).max())
-        run(onnx_file, batch[:16], threads=2)  # warm-up
+        run_onnx(onnx_file, batch[:16], threads=2)  # warm-up
         started = time.perf_counter()
         for i in range(0, len(images), 16):
-            run(onnx_file, np.stack(images[i : i + 16]), threads=2)
+            run_onnx(onnx_file, np.stack(images[i : i + 16]), threads=2)
         rate = len(images) / (time.perf_counter() - started)
         per_image = []
         for path in paths:
             t0 = time.perf_counter()
-            run(onnx_file, read_image(path)[None], threads=2)
+            run_onnx(onnx_file, read_image(path)[None], threads=2)
             per_image.append((time.perf_counter() - t0) * 1000)
     busy = f"measured on a shared, busy machine (1-min load average {load:.1f} on 2 cores)"
     out = [
@@ -173,7 +174,7 @@ def _speed_and_onnx(paths: list[Path], encoder: ImageEncoder) -> tuple[list[Meas
     return out, {"loadavg_1min_at_speed": round(load, 2)}
 
 
-def run(settings: Settings) -> BenchResult:  # noqa: F811  (the area's entry point; onnx ``run`` is imported above)
+def run(settings: Settings) -> BenchResult:
     """Measure every part of the protocol (module docstring)."""
     started = time.perf_counter()
     torch.set_num_threads(1)
