@@ -96,7 +96,7 @@ def index(images: Path = IMAGES, labels: Path = LABELS, id_col: str = ID_COL, ti
                         raise ValueError(f"--label-col {col!r}: no such column in {labels}")
                     attrs[col] = frame.loc[products["id"], col].tolist()
             built = ProductIndex.build(products["id"].tolist(), products["title"].tolist(), image, attrs,
-                                       seed=seed, state_dir=settings.state_dir)
+                                       seed=seed, state_dir=settings.state_dir, paths=products["path"].tolist())
             built.save(target)
     except (FileNotFoundError, ValueError) as exc:
         _fail(exc)

@@ -69,6 +69,7 @@ class ProductIndex:
     titles: list[str] = field(default_factory=list)
     image_embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 1280), np.float32))
     shared: np.ndarray = field(default_factory=lambda: np.zeros((0, 256), np.float32))
+    paths: list[str] = field(default_factory=list)  # each product's photo file ("" when unknown)
     state_dir: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -76,7 +77,7 @@ class ProductIndex:
     def build(
         cls, ids: Sequence[str], titles: Sequence[str], image_embeddings: np.ndarray,
         labels: Mapping[str, Sequence[str]] | None = None, seed: int = 0, state_dir: Path | None = None,
-        epochs: int = 40,
+        epochs: int = 40, paths: Sequence[str] | None = None,
     ) -> ProductIndex:
         """Train the projection on (image, title) pairs and one image head per label column."""
         title_emb = embed_texts(titles, state_dir)
@@ -91,6 +92,7 @@ class ProductIndex:
             projection=projection, heads=heads, ids=[str(i) for i in ids], titles=list(titles),
             image_embeddings=image_embeddings.astype(np.float32),
             shared=projection.embed_images(image_embeddings), state_dir=state_dir,
+            paths=[str(p) for p in paths] if paths is not None else [""] * len(ids),
         )
 
     def embed_image_bytes(self, data: bytes, name: str) -> np.ndarray:
@@ -108,18 +110,20 @@ class ProductIndex:
             out[task] = {"value": str(head.classes_[best]), "confidence": round(float(proba[best]), 4)}
         return out
 
-    def add(self, product_id: str, title: str, embedding: np.ndarray) -> None:
+    def add(self, product_id: str, title: str, embedding: np.ndarray, path: str = "") -> None:
         """Add or replace one product (thread-safe; the service calls it per upload)."""
         shared = self.projection.embed_images(embedding[None])
         with self._lock:
             if product_id in self.ids:
                 row = self.ids.index(product_id)
                 self.titles[row] = title
+                self.paths[row] = path
                 self.image_embeddings[row] = embedding
                 self.shared[row] = shared[0]
                 return
             self.ids.append(product_id)
             self.titles.append(title)
+            self.paths.append(path)
             self.image_embeddings = np.vstack([self.image_embeddings, embedding[None]])
             self.shared = np.vstack([self.shared, shared])
 
@@ -139,6 +143,13 @@ class ProductIndex:
         scores[row] = -np.inf
         return self._top(scores, k)
 
+    def image_path(self, product_id: str) -> Path | None:
+        """The photo file of a product, when the index knows one."""
+        if product_id not in self.ids:
+            return None
+        path = self.paths[self.ids.index(product_id)]
+        return Path(path) if path and Path(path).is_file() else None
+
     def _top(self, scores: np.ndarray, k: int) -> list[dict[str, Any]]:
         order = np.argsort(-scores, kind="stable")[:k]
         return [{"id": self.ids[i], "title": self.titles[i], "score": round(float(scores[i]), 4)} for i in order]
@@ -154,7 +165,7 @@ class ProductIndex:
         write_model_json(out, KIND, VERSION, {
             "dim": self.projection.dim, "hidden": self.projection.hidden,
             "classes": {t: [str(c) for c in h.classes_] for t, h in self.heads.items()},
-            "ids": self.ids, "titles": self.titles,
+            "ids": self.ids, "titles": self.titles, "paths": self.paths,
         })
         write_manifest(out)
         return out
@@ -172,4 +183,5 @@ class ProductIndex:
         return cls(
             projection=projection, heads=heads, ids=list(params["ids"]), titles=list(params["titles"]),
             image_embeddings=arrays["image_embeddings"].copy(), shared=arrays["shared"].copy(), state_dir=state_dir,
+            paths=list(params.get("paths", [""] * len(params["ids"]))),
         )

@@ -60,7 +60,7 @@ class ProductCatalogue:
                 for meta in sorted(self.uploads.glob("*.json")):
                     record = read_json(meta)
                     emb = load_arrays(meta.with_suffix(".safetensors"))["embedding"]
-                    index.add(record["id"], record["title"], emb)
+                    index.add(record["id"], record["title"], emb, record.get("path", ""))
                 self._index = index
                 log.info("product index loaded", products=len(index.ids))
             return self._index
@@ -70,13 +70,19 @@ class ProductCatalogue:
         index = self.index()
         title = scrub_text(title)
         embedding = index.embed_image_bytes(image, f"product {product_id!r} image")
-        index.add(product_id, title, embedding)
         self.uploads.mkdir(parents=True, exist_ok=True)
         stem = self.uploads / hashlib.sha256(product_id.encode()).hexdigest()[:24]
+        photo = stem.with_suffix(".image")
+        photo.write_bytes(image)
+        index.add(product_id, title, embedding, str(photo))
         save_arrays(stem.with_suffix(".safetensors"), {"embedding": embedding.astype(np.float32)})
-        write_json(stem.with_suffix(".json"), {"id": product_id, "title": title})
+        write_json(stem.with_suffix(".json"), {"id": product_id, "title": title, "path": str(photo)})
         return {"id": product_id, "title": title, "embedding_dim": int(embedding.shape[0]),
                 "attributes": index.attributes(embedding), "products": len(index.ids)}
+
+    def image(self, product_id: str) -> Path | None:
+        """The stored photo of a product (for the dashboard), or None."""
+        return self.index().image_path(product_id)
 
     def search(self, query: str, k: int) -> list[dict[str, Any]]:
         """Products for a zh/en text query, best first, with cosine scores."""

@@ -6,6 +6,7 @@ import base64
 import binascii
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from shopintent.multimodal.images import ImageError
@@ -53,3 +54,15 @@ async def get_search(request: Request, q: str = Query(..., min_length=1, max_len
     except NoProductIndex as exc:
         raise HTTPException(503, str(exc)) from None
     return SearchOut(query=q, results=hits)
+
+
+@search_router.get("/products/{product_id}/image", response_class=FileResponse, responses={404: {}, 503: {}})
+async def get_product_image(product_id: str, request: Request) -> FileResponse:
+    """The product's photo as stored (the dashboard's search results show it)."""
+    try:
+        path = await run_in_threadpool(_catalogue(request).image, product_id)
+    except NoProductIndex as exc:
+        raise HTTPException(503, str(exc)) from None
+    if path is None:
+        raise HTTPException(404, f"product {product_id!r}: no photo stored")
+    return FileResponse(path)
