@@ -34,6 +34,9 @@ EXPECTED_SCOPES = {
     ("GET", "/v1/dashboard"): "read",
     ("POST", "/v1/assist"): "write",
     ("GET", "/v1/assist/live"): "read",
+    ("POST", "/v1/products"): "write",
+    ("GET", "/v1/search"): "read",
+    ("GET", "/v1/products/{product_id}/image"): "read",
 }
 
 
