@@ -36,6 +36,7 @@ EXPECTED_SCOPES = {
     ("GET", "/v1/assist/live"): "read",
     ("POST", "/v1/products"): "write",
     ("GET", "/v1/search"): "read",
+    ("GET", "/v1/forecast"): "read",
     ("GET", "/v1/products/{product_id}/image"): "read",
 }
 
