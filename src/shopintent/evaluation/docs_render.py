@@ -467,6 +467,9 @@ TABLES.update(fairness_tables())
 from shopintent.forecast.docs_tables import forecast_tables  # noqa: E402
 
 TABLES.update(forecast_tables())
+from shopintent.assist.docs_tables import assist_tables  # noqa: E402
+
+TABLES.update(assist_tables())
 
 
 def _part(part: Part, measurements: dict[str, dict[str, Any]], key: str) -> str:
