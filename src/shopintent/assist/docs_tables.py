@@ -10,7 +10,8 @@ from __future__ import annotations
 from shopintent.evaluation.docs_render import Cell, Table, Value
 
 _QA_MODELS = ("BM25 (bm25s)", "USE-multilingual, frozen", "e5-small, frozen", "MiniLM-L6, frozen",
-              "dual encoder fine-tuned (USE towers)", "hybrid BM25 + fine-tuned dual encoder")
+              "dual encoder fine-tuned (USE towers)", "hybrid BM25 + fine-tuned dual encoder",
+              "hybrid BM25 + MiniLM-L6 (English only)")
 _ECD_MODELS = ("BM25 (bm25s)", "USE-multilingual, frozen", "e5-small, frozen",
                "dual encoder fine-tuned (USE towers)", "hybrid BM25 + fine-tuned dual encoder")
 
