@@ -17,7 +17,7 @@ from unittest import mock
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shopintent.datasets import taobao_userbehavior_head
@@ -243,6 +243,9 @@ def _batch(draw: st.DrawFn, odd: bool) -> tuple[list[dict[str, Any]], list[int] 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_batch(odd=False))
+# Seconds past int64 nanoseconds beside a fraction: pandas made the column NaT in a batch,
+# a wrapped date alone; both paths now call it out of range.
+@example(([{"timestamp": 9_223_372_037}, {"timestamp": 1.5}], None))
 def test_odd_rows_give_identical_records_ids_and_rejections(case) -> None:
     rows, groups = case
     table, row_wise = _both(rows, groups)

@@ -138,6 +138,12 @@ def _parse_timestamps(raw: pd.Series) -> pd.Series:
         parsed = pd.to_datetime(raw, utc=True)
     else:
         numeric = pd.to_numeric(raw, errors="coerce")
+        # Seconds past ±2**33 (year 2242) are out of range whatever they are. Clamp them
+        # there: pandas turns them into NaT or a wrapped date depending on the other values
+        # of the column, so the verdict would change with the batch a row arrives in.
+        beyond = (numeric.abs() > _EPOCH_RANGE) & np.isfinite(numeric)
+        if beyond.any():
+            numeric = numeric.astype("float64").where(~beyond, np.sign(numeric) * _EPOCH_RANGE)
         from_epoch = pd.to_datetime(numeric, unit="s", utc=True, errors="coerce")
         as_text = raw.where(numeric.isna())
         from_text = pd.to_datetime(as_text, utc=True, errors="coerce", format="ISO8601")
