@@ -4,15 +4,7 @@
 // (SHOPINTENT_FAIRNESS_GAP_BOUND). Uses the key dashboard.js keeps in this tab's sessionStorage.
 "use strict";
 (function fairnessCard() {
-  const KEY_ITEM = "shopintent.apiKey";
-  const el = (id) => document.getElementById(id);
-  const num = (x, d = 0) => (x === null || x === undefined) ? "–" : Number(x).toLocaleString(undefined, {maximumFractionDigits: d, minimumFractionDigits: d});
-  const pct = (x) => (x === null || x === undefined) ? "–" : num(100 * x, 1) + " %";
-  function headers() {
-    const key = sessionStorage.getItem(KEY_ITEM);
-    return key ? {"X-API-Key": key} : {};
-  }
-  function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
+  const {el, num, pct, headers, cell} = window.shopintentCard;
   function draw(d) {
     el("fairness-gap").textContent = pct(d.gap);
     el("fairness-bound").textContent = pct(d.bound);

@@ -4,13 +4,8 @@
 // Uses the key dashboard.js keeps in this tab's sessionStorage.
 "use strict";
 (function forecastCard() {
-  const KEY_ITEM = "shopintent.apiKey";
-  const el = (id) => document.getElementById(id);
+  const {el, headers} = window.shopintentCard;
   if (!el("forecast-chart")) return;
-  function headers() {
-    const key = sessionStorage.getItem(KEY_ITEM);
-    return key ? {"X-API-Key": key} : {};
-  }
   const band = (label, color) => ({label, data: [], borderWidth: 0, pointRadius: 0, backgroundColor: color, fill: "-1"});
   const chart = new Chart(el("forecast-chart"), {
     type: "line",
@@ -22,7 +17,7 @@
       {label: "bought", data: [], borderColor: "#333", pointRadius: 0, fill: false, tension: .2},
       {label: "forecast", data: [], borderColor: "#2f6fed", borderDash: [4, 3], pointRadius: 0, fill: false},
     ]},
-    options: {animation: false, plugins: {legend: {labels: {boxWidth: 10, filter: (item) => !item.text.includes("low")}}},
+    options: {animation: false, responsive: true, maintainAspectRatio: false, plugins: {legend: {labels: {boxWidth: 10, filter: (item) => !item.text.includes("low")}}},
               scales: {y: {beginAtZero: true}}},
   });
   function draw(d) {

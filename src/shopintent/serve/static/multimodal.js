@@ -3,12 +3,7 @@
 // cosine score. Titles are shown as text, never as markup.
 "use strict";
 (function productSearchCard() {
-  const KEY_ITEM = "shopintent.apiKey";
-  const el = (id) => document.getElementById(id);
-  function headers() {
-    const key = sessionStorage.getItem(KEY_ITEM);
-    return key ? {"X-API-Key": key} : {};
-  }
+  const {el, headers} = window.shopintentCard;
   async function photo(id) {
     const response = await fetch("/v1/products/" + encodeURIComponent(id) + "/image", {headers: headers()});
     return response.ok ? URL.createObjectURL(await response.blob()) : null;
