@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shopintent.settings import Settings
+from shopintent.settings import Settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,3 +50,17 @@ def session_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         allow_download=False,
         pseudonym_key="test-key-not-secret-32-bytes-long!!",
     )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The CLI's settings (read from the environment) on the real data and a throwaway state folder."""
+    if REAL_DATA_DIR is None:
+        pytest.skip("real data not found: set SHOPINTENT_DATA_DIR to the shared data folder")
+    monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(REAL_DATA_DIR))
+    monkeypatch.setenv("SHOPINTENT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SHOPINTENT_PSEUDONYM_KEY", "cli-test-key-not-secret-32-bytes!")
+    monkeypatch.setenv("SHOPINTENT_ALLOW_DOWNLOAD", "false")
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,23 +11,9 @@ from typer.testing import CliRunner
 
 from shopintent.assist.datasets import load_amazon_qa
 from shopintent.cli.main import app
-from shopintent.settings import Settings, get_settings
-from tests.conftest import REAL_DATA_DIR
+from shopintent.settings import Settings
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The CLI's settings on the real data and a throwaway state folder."""
-    if REAL_DATA_DIR is None:
-        pytest.skip("real data not found")
-    monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(REAL_DATA_DIR))
-    monkeypatch.setenv("SHOPINTENT_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("SHOPINTENT_ALLOW_DOWNLOAD", "false")
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
