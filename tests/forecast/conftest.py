@@ -7,7 +7,6 @@ import pytest
 
 from shopintent.forecast import pharma
 from shopintent.settings import Settings
-from tests.cli.conftest import cli_env  # noqa: F401  (the CLI tests' settings fixture, shared)
 
 
 @pytest.fixture(scope="session")
