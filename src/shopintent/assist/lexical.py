@@ -21,6 +21,7 @@ import bm25s
 import numpy as np
 
 from shopintent.assist.tokens import tokenize
+from shopintent.settings import Settings
 
 
 @dataclass
@@ -66,8 +67,9 @@ class BM25Scorer:
         return {"k1": self.k1, "b": self.b}, {}
 
     @classmethod
-    def from_state(cls, parameters: dict[str, Any], arrays: dict[str, np.ndarray]) -> BM25Scorer:
-        """Rebuild from :meth:`state`."""
+    def from_state(cls, parameters: dict[str, Any], arrays: dict[str, np.ndarray],
+                   settings: Settings | None = None) -> BM25Scorer:
+        """Rebuild from :meth:`state` (``settings``: unused, as every scorer takes it)."""
         return cls(k1=float(parameters["k1"]), b=float(parameters["b"]))
 
     def documents_state(self, documents: BM25Documents) -> dict[str, np.ndarray]:  # type: ignore[override]

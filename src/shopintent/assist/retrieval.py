@@ -80,9 +80,7 @@ def make_scorer(kind: str, settings: Settings | None = None) -> Scorer:
 def scorer_from_state(kind: str, parameters: dict[str, Any], arrays: dict[str, np.ndarray],
                       settings: Settings | None = None) -> Scorer:
     """Rebuild a fitted scorer from its saved state."""
-    scorer = make_scorer(kind, settings)
-    return scorer.from_state(parameters, arrays, settings=settings) if kind != "bm25" \
-        else scorer.from_state(parameters, arrays)  # type: ignore[attr-defined]
+    return make_scorer(kind, settings).from_state(parameters, arrays, settings=settings)  # type: ignore[attr-defined]
 
 
 class QAIndex:
