@@ -29,10 +29,11 @@ def accuracy_coverage(confidence: np.ndarray, correct: np.ndarray,
     """Area under accuracy-vs-coverage, accuracy at chosen coverages, and the curve's points."""
     order = np.argsort(-np.asarray(confidence), kind="stable")
     hits = np.asarray(correct, dtype=float)[order]
+    ranked = np.asarray(confidence)[order]
     accuracy = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    at = {str(c): float(accuracy[max(int(np.ceil(c * len(hits))) - 1, 0)]) for c in coverages}
-    threshold_at = {str(c): float(np.asarray(confidence)[order][max(int(np.ceil(c * len(hits))) - 1, 0)])
-                    for c in coverages}
+    last = {str(c): max(int(np.ceil(c * len(hits))) - 1, 0) for c in coverages}
+    at = {c: float(accuracy[i]) for c, i in last.items()}
+    threshold_at = {c: float(ranked[i]) for c, i in last.items()}
     return {"area": float(accuracy.mean()), "accuracy_at_coverage": at,
             "confidence_threshold_at_coverage": threshold_at, "rows": int(len(hits))}
 
