@@ -4,7 +4,8 @@ Why these four: the issue asks to show the fusion gain, so every task is
 scored by the same softmax head on each input — image embedding, title
 embedding, both concatenated (early fusion) — plus late fusion, the
 average of the image and title heads' log-probabilities (their product of experts).
-A small torch softmax head (full-batch Adam, weight decay) trains in seconds on cached embeddings.
+A small torch softmax head (full-batch Adam, weight decay) trains in seconds on cached embeddings;
+the per-task table of all modalities is built in :mod:`shopintent.multimodal.understanding`.
 """
 
 from __future__ import annotations
@@ -66,9 +67,6 @@ class SoftmaxHead:
         return self.classes_[self.log_proba(x).argmax(axis=1)]
 
 
-MODALITIES = ("image", "title", "late_fusion", "early_fusion")
-
-
 def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Accuracy and macro-F1 (classes present in the truth or the predictions)."""
     return {
@@ -76,28 +74,3 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
         "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
     }
 
-
-def fit_modalities(
-    image: np.ndarray, title: np.ndarray, y: np.ndarray, train: np.ndarray, seed: int = 0
-) -> dict[str, SoftmaxHead]:
-    """The image, title and early-fusion heads trained on the ``train`` rows."""
-    both = np.hstack([image, title])
-    return {
-        "image": SoftmaxHead(seed=seed).fit(image[train], y[train]),
-        "title": SoftmaxHead(seed=seed).fit(title[train], y[train]),
-        "early_fusion": SoftmaxHead(seed=seed).fit(both[train], y[train]),
-    }
-
-
-def predict_modalities(
-    heads: dict[str, SoftmaxHead], image: np.ndarray, title: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Predictions of every modality (late fusion = mean of image and title log-probabilities)."""
-    img, txt = heads["image"].log_proba(image), heads["title"].log_proba(title)
-    classes = heads["image"].classes_
-    return {
-        "image": classes[img.argmax(1)],
-        "title": classes[txt.argmax(1)],
-        "late_fusion": classes[(img + txt).argmax(1)],
-        "early_fusion": heads["early_fusion"].predict(np.hstack([image, title])),
-    }
