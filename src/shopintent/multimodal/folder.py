@@ -18,9 +18,6 @@ from shopintent.multimodal.fashion import folder_sha256
 
 log = get_logger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
-
-
 class CatalogueError(ValueError):
     """The CSV or folder cannot be used at all (missing column, no matching image)."""
 
@@ -56,9 +53,7 @@ def read_catalogue(
     skipped: dict[str, str] = {}
     rows = []
     for path in files:
-        if path.suffix.lower() not in IMAGE_SUFFIXES and path.suffix:
-            # Still tried: a shop may name files oddly; decoding decides. Only the row match is checked here.
-            pass
+        # Any suffix is tried: a shop may name files oddly; decoding decides. Only the row match is checked here.
         key = path.stem
         if key not in table.index:
             skipped[str(path)] = f"{path}: no row with {id_col}={key!r} in {labels}"
