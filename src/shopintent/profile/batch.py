@@ -13,6 +13,7 @@ import pandas as pd
 
 from shopintent.profile.features import (
     COUNTED_EVENTS,
+    DAY_US,
     GAP_MINUTES,
     INTENT_EVENTS,
     LAST_INTENTS,
@@ -21,8 +22,6 @@ from shopintent.profile.features import (
     intent_label,
 )
 from shopintent.store.engine import Dialect, Engine, check_identifier
-
-_DAY_US = 86_400_000_000
 
 
 def counts_sql(dialect: Dialect, source: str = "events", gap_minutes: float = GAP_MINUTES) -> str:
@@ -53,7 +52,7 @@ SELECT
         {by_type},
         MIN(timestamp) AS first_seen,
         MAX(timestamp) AS last_seen,
-        COUNT(DISTINCT CAST(FLOOR(ts_us / {_DAY_US}) AS BIGINT)) AS active_days,
+        COUNT(DISTINCT CAST(FLOOR(ts_us / {DAY_US}) AS BIGINT)) AS active_days,
         COUNT(price) AS priced_events,
         COALESCE(SUM(price), 0.0) AS price_sum
 FROM flagged

@@ -21,6 +21,8 @@ LAST_INTENTS = 3
 INTENT_EVENTS: tuple[str, ...] = ("add_to_cart", "favourite", "purchase")
 #: Event types counted one by one.
 COUNTED_EVENTS: tuple[str, ...] = ("view", "add_to_cart", "favourite", "purchase")
+#: Microseconds in a day (``active_days`` counts distinct UTC days of epoch µs).
+DAY_US = 86_400_000_000
 
 #: The columns of the raw profile table (index ``user_id``).
 RAW_COLUMNS: tuple[str, ...] = (

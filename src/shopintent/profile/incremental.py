@@ -29,6 +29,7 @@ import pandas as pd
 
 from shopintent.profile.features import (
     COUNTED_EVENTS,
+    DAY_US,
     GAP_MINUTES,
     INTENT_EVENTS,
     LAST_INTENTS,
@@ -37,7 +38,6 @@ from shopintent.profile.features import (
     intent_label,
 )
 
-_DAY_US = 86_400_000_000
 _REQUIRED = ("user_id", "timestamp", "event_type")
 
 
@@ -75,7 +75,7 @@ class ShopperAccumulator:
             self.items.add(item)
         if category is not None:
             self.categories[category] += 1
-        self.days.add(ts_us // _DAY_US)
+        self.days.add(ts_us // DAY_US)
         if price is not None:
             self.priced_events += 1
             self.price_sum += price
