@@ -35,7 +35,7 @@ def live_series(store: EventStore, category: str | None, utc_offset_hours: int =
     key = "all" if category is None else str(category)
     series = demand_series(store.engine(), "events", freq="H", level=level, utc_offset_hours=utc_offset_hours,
                            ids=[key])
-    one = series[series["unique_id"] == key][["unique_id", "ds", "y"]].tail(LIVE_HISTORY_HOURS)
+    one = series[["unique_id", "ds", "y"]].tail(LIVE_HISTORY_HOURS)  # ids=[key]: only this series
     one.attrs["category"] = key
     return one.reset_index(drop=True)
 
