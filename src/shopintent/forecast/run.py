@@ -56,9 +56,8 @@ def backtest_file(data: Path, id_col: str, date_col: str, value_col: str, freq: 
     check_models(models)
     if horizon < 1:
         raise ValueError(f"--horizon {horizon}: must be at least 1")
+    series, report = prepare_file(data, id_col, date_col, value_col, freq, horizon, models, windows, calibration)
     plan = BacktestPlan(horizon=horizon, windows=windows, calibration=calibration)
-    series, report = prepare(read_table(data), id_col, date_col, value_col, freq,
-                             plan.min_length(history_needed(freq, models)))
     return result_json(backtest(series, freq, plan, models, seed, on_model), report)
 
 
