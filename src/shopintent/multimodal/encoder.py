@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import threading
 from collections.abc import Iterable
@@ -132,9 +133,15 @@ def trunk_features(
     return np.concatenate(out)
 
 
+@functools.cache
+def _pretrained_head() -> HeadStage:
+    """The pretrained last stage, copied out of the net once per process (not once per upload)."""
+    return HeadStage(pretrained_net()).eval()
+
+
 def head_embeddings(trunk: np.ndarray, head: HeadStage | None = None, batch_size: int = 512) -> np.ndarray:
     """Pooled 1280-d embeddings from cached trunk features, through ``head`` (default: pretrained)."""
-    head = head if head is not None else HeadStage(pretrained_net())
+    head = head if head is not None else _pretrained_head()
     head.eval()
     out = np.zeros((len(trunk), EMBED_DIM), dtype=np.float32)
     with torch.inference_mode():
