@@ -25,6 +25,12 @@ TEST_SHARE = 0.2
 BAD_ROWS_SHOWN = 20
 
 
+def bad_rows_summary(table: QATable) -> dict[str, Any]:
+    """How many rows were bad, and the first :data:`BAD_ROWS_SHOWN` of them by place and reason."""
+    return {"bad_rows": len(table.bad_rows),
+            "bad_rows_listed": [{"where": w, "reason": r} for w, r in table.bad_rows[:BAD_ROWS_SHOWN]]}
+
+
 def evaluate_table(table: QATable, kind: str = "hybrid", seed: int = 0,
                    settings: Settings | None = None) -> dict[str, Any]:
     """Split ``table`` by product, fit a ``kind`` scorer on 80 %, rank each test answer among 100."""
@@ -67,7 +73,6 @@ def evaluate_file(path: Path | str, question_col: str = "question", answer_col: 
         "file": str(path),
         "sha256": table.sources[0]["sha256"],
         "rows": len(table),
-        "bad_rows": len(table.bad_rows),
-        "bad_rows_listed": [{"where": w, "reason": r} for w, r in table.bad_rows[:BAD_ROWS_SHOWN]],
+        **bad_rows_summary(table),
     })
     return result

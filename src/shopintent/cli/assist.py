@@ -72,6 +72,7 @@ def index(qa: Path = QA, out: Path = typer.Option(..., "--out", help="Directory 
           id_col: str = ID_COL, kind: QAKind = KIND, seed: int = SEED, as_json: bool = JSON_OPTION) -> None:
     """Build a QA index from every usable row of QA (confidence calibrated on held-out products) and save it."""
     from shopintent.assist.datasets import load_qa_file
+    from shopintent.assist.files import bad_rows_summary
     from shopintent.assist.retrieval import QAIndex
 
     try:
@@ -83,8 +84,7 @@ def index(qa: Path = QA, out: Path = typer.Option(..., "--out", help="Directory 
             built.save(out)
     except (FileNotFoundError, ValueError) as exc:
         _fail(exc)
-    summary = {"index": str(out), "kind": kind.value, "rows": len(data), "bad_rows": len(data.bad_rows),
-               "bad_rows_listed": [{"where": w, "reason": r} for w, r in data.bad_rows[:20]],
+    summary = {"index": str(out), "kind": kind.value, "rows": len(data), **bad_rows_summary(data),
                "sha256": data.sources[0]["sha256"], **built.record}
     if as_json:
         print_json(summary)
