@@ -28,11 +28,11 @@ import numpy as np
 
 from shopintent.log import get_logger
 from shopintent.persist import begin_save, load_tensors, save_tensors
-from shopintent.text.tokenizers import BACKBONES, make_tokenizer
 from shopintent.text.clean import clean_text
 from shopintent.text.onnx_runtime import FP32_FILE, INT8_FILE, ExportReport, OnnxNetwork, export_network
 from shopintent.text.intent import OOS, NotFittedError, data_checksum, prepare_fit_data
 from shopintent.text.rejection import RejectingClassifier
+from shopintent.text.tokenizers import BACKBONES, make_tokenizer
 
 if TYPE_CHECKING:  # torch is imported where a network is built or trained, never to answer on ONNX
     import torch
@@ -42,6 +42,8 @@ if TYPE_CHECKING:  # torch is imported where a network is built or trained, neve
 log = get_logger(__name__)
 
 FORMAT_VERSION = 1
+
+
 def _length_batches(
     lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None
 ) -> list[np.ndarray]:
