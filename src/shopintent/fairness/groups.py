@@ -4,13 +4,13 @@ Why a module: every audit starts the same way — the group column must exist,
 its values become readable labels, and groups too small to say anything about
 are *reported* (name and row count) and kept out of the gaps, never dropped
 without a word. The helpers that derive groups the data does not state
-directly (activity deciles, new vs returning shoppers, item popularity bands)
+directly (activity deciles, item popularity bands)
 live here too, so every audit derives them the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,13 +90,6 @@ def deciles(values: pd.Series | np.ndarray, name: str = "activity_decile") -> pd
     ranks = series.rank(method="first")
     labels = np.ceil(ranks / len(series) * 10).clip(1, 10).astype(int)
     return pd.Series([f"d{k:02d}" for k in labels], index=getattr(values, "index", None), name=name)
-
-
-def new_vs_returning(users: Iterable[str], seen_before: Iterable[str], name: str = "shopper") -> pd.Series:
-    """``returning`` when the user was seen before the period, else ``new``."""
-    seen = set(map(str, seen_before))
-    users = list(map(str, users))
-    return pd.Series(["returning" if u in seen else "new" for u in users], name=name)
 
 
 def popularity_bands(counts: pd.Series, shares: Sequence[float] = (0.2, 0.5)) -> pd.Series:
