@@ -47,17 +47,17 @@ def rolling_conformal(cv: pd.DataFrame, model: str, levels: tuple[int, ...], ste
     position = {c: i for i, c in enumerate(cutoffs_sorted)}
     out["_pos"] = out["cutoff"].map(position)
     out["_abs"] = (out["y"] - out[model]).abs()
-    for (_, _), group in out.groupby(["unique_id", "step"], sort=False):
+    for (_, step), group in out.groupby(["unique_id", "step"], sort=False):
         pos = group["_pos"].to_numpy()
         errors = group["_abs"].to_numpy()
         point = group[model].to_numpy()
+        # An error at cut-off c with step h is known only at c + h periods, so only
+        # cut-offs at least ceil(h / step_size) positions before p are usable.
+        lag = math.ceil(int(step) / step_size)
         for level in levels:
             lo = np.full(len(group), np.nan)
             hi = np.full(len(group), np.nan)
             for i, p in enumerate(pos):
-                # An error at cut-off c with step h is known only at c + h periods, so only
-                # cut-offs at least ceil(h / step_size) positions before p are usable.
-                lag = math.ceil(int(group["step"].iloc[i]) / step_size)
                 past = errors[(pos <= p - lag) & (pos > p - lag - window)]
                 if len(past) >= min_calibration:
                     q = conformal_quantile(past, level)
