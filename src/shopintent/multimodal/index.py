@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from shopintent.log import get_logger
+from shopintent.multimodal.attributes import fill
 from shopintent.multimodal.contrastive import ContrastiveProjection
 from shopintent.multimodal.encoder import head_embeddings
 from shopintent.multimodal.heads import SoftmaxHead
@@ -105,9 +106,8 @@ class ProductIndex:
         """Predicted attribute -> {value, confidence} from the image alone."""
         out = {}
         for task, head in self.heads.items():
-            proba = np.exp(head.log_proba(embedding[None])[0])
-            best = int(proba.argmax())
-            out[task] = {"value": str(head.classes_[best]), "confidence": round(float(proba[best]), 4)}
+            values, confidence = fill(head, embedding[None], threshold=0.0)
+            out[task] = {"value": str(values[0]), "confidence": round(float(confidence[0]), 4)}
         return out
 
     def add(self, product_id: str, title: str, embedding: np.ndarray, path: str = "") -> None:
