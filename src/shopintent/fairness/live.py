@@ -47,6 +47,7 @@ class LiveGroupRates:
             ["group"], registry=registry), {"group": GROUPS})
         self._counts: dict[str, list[int]] = {}
         self._segments: dict[str, int] = {}
+        self._frame: Any = None  # the profile frame ``_segments`` was read from
         self._cache: Any = None  # the profile reader, imported on the first decision (not at service start)
         self._checked = float("-inf")
         self._lock = threading.Lock()
@@ -60,9 +61,11 @@ class LiveGroupRates:
             self._checked = now
             try:
                 frame = self._cache.get(self.settings)
-                self._segments = frame["segment"].astype(int).to_dict()
+                if frame is not self._frame:  # re-read only after a rebuild, not every RELOAD_S
+                    self._segments = frame["segment"].astype(int).to_dict()
+                    self._frame = frame
             except ProfilesMissing:
-                self._segments = {}
+                self._segments, self._frame = {}, None
         segment = self._segments.get(user_id)
         if segment is None:
             return UNPROFILED
