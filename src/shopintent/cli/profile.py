@@ -8,7 +8,7 @@ import typer
 
 from shopintent.cli.output import console, errors, print_json, step_progress, table
 from shopintent.persist import ModelFileError
-from shopintent.profile.build import ProfileNotFound, ProfilesMissing, build_profiles, load_profiles, profile_record
+from shopintent.profile.build import ProfileNotFound, ProfilesMissing, build_profiles, profile_dir, profile_of
 from shopintent.settings import get_settings
 from shopintent.store import EventStore
 
@@ -48,7 +48,7 @@ def build(
     summary = {"shoppers": len(profiles), "segments": {str(k): int(v) for k, v in sizes.items()},
                "mean_purchase_probability": float(profiles["purchase_probability"].mean()),
                "mean_churn_probability": float(profiles["churn_probability"].mean()),
-               "folder": str(settings.state_dir / "profile")}
+               "folder": str(profile_dir(settings))}
     if as_json:
         print_json(summary)
         return
@@ -63,7 +63,7 @@ def show(
 ) -> None:
     """One shopper's profile."""
     try:
-        record = profile_record(load_profiles(get_settings()), user_id)
+        record = profile_of(get_settings(), user_id)
     except (ProfilesMissing, ProfileNotFound, ModelFileError) as exc:
         raise _fail(exc) from exc
     if as_json:
