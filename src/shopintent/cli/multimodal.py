@@ -79,9 +79,10 @@ def index(images: Path = IMAGES, labels: Path = LABELS, id_col: str = ID_COL, ti
 
     from shopintent.multimodal.evaluate import catalogue_embeddings
     from shopintent.multimodal.index import ProductIndex
+    from shopintent.multimodal.live import index_dir
 
     settings = _settings()
-    target = out or settings.state_dir / "multimodal" / "index"
+    target = out or index_dir(settings.state_dir)
     try:
         with step_progress(quiet=as_json) as progress:
             progress.add_task(f"indexing {images}", total=None)
@@ -115,9 +116,10 @@ def search(query: str = typer.Argument(..., help="What the shopper is looking fo
            index_dir: Path = INDEX, k: int = TOP_K, as_json: bool = JSON_OPTION) -> None:
     """Products whose photo best matches a text query (zh or en), with cosine scores."""
     from shopintent.multimodal.index import ProductIndex
+    from shopintent.multimodal.live import index_dir as default_index_dir
 
     settings = _settings()
-    folder = index_dir or settings.state_dir / "multimodal" / "index"
+    folder = index_dir or default_index_dir(settings.state_dir)
     try:
         hits = ProductIndex.load(folder, state_dir=settings.state_dir).search(query, k)
     except (FileNotFoundError, ValueError, KeyError) as exc:
