@@ -28,7 +28,7 @@ from sklearn.svm import LinearSVC
 
 from shopintent.log import get_logger
 from shopintent.persist import begin_save, load_arrays, save_arrays
-from shopintent.text.calibration import calibrated_proba
+from shopintent.text.calibration import calibrated_proba, fit_temperature
 from shopintent.text.features import TextFeaturizer
 from shopintent.text.language import LANGUAGES, detect_language, language_counts
 from shopintent.text.rejection import RejectingClassifier
@@ -45,6 +45,14 @@ MIN_LANGUAGE_ROWS = 10
 
 
 __all__ = ["C_GRID", "OOS", "IntentClassifier", "NotFittedError", "data_checksum", "prepare_fit_data"]
+
+
+def _known_targets(classes: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(known, targets)``: which ``labels`` are among ``classes``, and each one's class index (-1 if not)."""
+    index = {c: i for i, c in enumerate(classes)}
+    known = np.array([label in index for label in labels], dtype=bool)
+    targets = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+    return known, targets
 
 
 def data_checksum(texts: Sequence[str], labels: Sequence[str]) -> str:
@@ -259,10 +267,9 @@ class IntentClassifier(RejectingClassifier):
         """
         self.classes_ = classes
         metrics = self._calibrate(logits, valid_labels, valid_texts)
-        index = {c: i for i, c in enumerate(classes)}
-        known = np.array([label in index for label in valid_labels])
+        known, targets = _known_targets(classes, valid_labels)
         proba = calibrated_proba(logits[known], self.temperature_)
-        targets = np.array([index[label] for label in np.array(valid_labels)[known]], dtype=np.int64)
+        targets = targets[known]
         picked = np.clip(proba[np.arange(len(targets)), targets], 1e-12, None)
         log_loss = float(-np.log(picked).mean()) if len(targets) else 0.0  # only unknown labels: accuracy decides
         return float(metrics["validation_accuracy"]), log_loss
@@ -385,13 +392,9 @@ class IntentClassifier(RejectingClassifier):
 
     def _encoder_temperature(self, valid_texts: list[str], valid_labels: list[str]) -> float:
         """Temperature of the encoder-only head, fitted on the validation rows (every language)."""
-        from shopintent.text.calibration import fit_temperature
-
         dense = self.featurizer_.embed(valid_texts)
         logits = dense @ self.encoder_coef_.T + self.encoder_intercept_  # type: ignore[union-attr]
-        index = {c: i for i, c in enumerate(self.classes_)}
-        known = np.array([label in index for label in valid_labels])
-        targets = np.array([index.get(label, -1) for label in valid_labels])
+        known, targets = _known_targets(self.classes_, valid_labels)
         return float(fit_temperature(logits[known], targets[known]))
 
     def _choice_record(self) -> dict[str, object]:
