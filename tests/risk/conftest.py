@@ -8,7 +8,6 @@ import pytest
 from shopintent.datasets import dmc2019_selfcheckout_fraud as dmc
 from shopintent.datasets import talkingdata_adtracking_sample as talkingdata
 from shopintent.settings import Settings
-from tests.cli.conftest import cli_env  # noqa: F401  (the CLI tests' settings fixture, shared)
 
 
 @pytest.fixture(scope="session")
