@@ -633,10 +633,14 @@ class Service:
             choice = intervene_adapter.decide(slot, context)
             choice["trigger"] = trigger
             made.append(choice)
-            self.metrics.decisions.labels(choice["action"]).inc()
-            self.stats.record_decision(choice["action"], choice["cost"])
-            self.fairness.observe(state.user_id, choice["action"])
+            self._count_decision(state, choice)
         return made
+
+    def _count_decision(self, state: LiveSessionState, choice: dict[str, Any]) -> None:
+        """Every place that counts a made decision: metrics, dashboard stats, live group rates."""
+        self.metrics.decisions.labels(choice["action"]).inc()
+        self.stats.record_decision(choice["action"], choice["cost"])
+        self.fairness.observe(state.user_id, choice["action"])
 
     def _context(self, state: LiveSessionState, score: dict[str, Any]) -> dict[str, Any]:
         """The engine's context: scores, the session's latest text intent and its risk score."""
@@ -654,9 +658,7 @@ class Service:
         context = self._context(state, score)
         choice = intervene_adapter.decide(self.models["intervene"], context)
         choice["trigger"] = "api"
-        self.metrics.decisions.labels(choice["action"]).inc()
-        self.stats.record_decision(choice["action"], choice["cost"])
-        self.fairness.observe(state.user_id, choice["action"])
+        self._count_decision(state, choice)
         return {**choice, "context": {k: (v.isoformat() if isinstance(v, datetime) else v)
                                       for k, v in context.items()}}
 
