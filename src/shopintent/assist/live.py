@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shopintent.assist.assistant import Assistant, OrderReader, QuestionAnswerer
+from shopintent.assist.assistant import Assistant, OrderReader, QuestionAnswerer, Reply
 from shopintent.assist.dialogue import Dialogues, MemoryDialogues, RedisDialogues
 from shopintent.assist.phrasebook import Phrasebook, TemplateError
 from shopintent.assist.store_lookup import lookup_order
@@ -159,18 +159,24 @@ class AssistDesk:
             raise ModelUnavailable("assist", f"the answer template file is not usable: {self.unavailable}")
         verdict = service.risk.verdict_for(state.session_id) if service.models["risk"].ready else None
         risk_action = str(verdict.get("action")) if verdict else None
-        self.qa()
-        turn = self.dialogues.get(state.session_id)
         now = datetime.fromtimestamp(state.last or time.time(), UTC)
         reply = await asyncio.to_thread(
-            self.assistant.reply, text, parsed, session_id=state.session_id, turn=turn,
-            orders=self.orders_for(service, state.user_id), now=now, product_id=product_id,
-            risk_action=risk_action)
-        self.dialogues.put(state.session_id, reply.turn)
+            self._answer, text, parsed, state.session_id, orders=self.orders_for(service, state.user_id),
+            now=now, product_id=product_id, risk_action=risk_action)
         body = reply.as_dict()
         self.stats.record(state.session_id, body)
         body["decision"] = await asyncio.to_thread(self._decide, service, state.session_id)
         return body
+
+    def _answer(self, text: str, parsed: dict[str, Any], session_id: str, **context: Any) -> Reply:
+        """On a worker thread: the Q&A index (loaded on first need), the conversation so far, the
+        reply, and the conversation kept; none of it blocks the event loop."""
+        assert self.assistant is not None
+        self.qa()
+        reply = self.assistant.reply(text, parsed, session_id=session_id,
+                                     turn=self.dialogues.get(session_id), **context)
+        self.dialogues.put(session_id, reply.turn)
+        return reply
 
     @staticmethod
     def _decide(service: Any, session_id: str) -> dict[str, Any] | None:
