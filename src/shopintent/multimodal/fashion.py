@@ -83,9 +83,9 @@ def parse_styles(text: str) -> tuple[pd.DataFrame, int]:
     return pd.DataFrame(rows, columns=list(COLUMNS)), joined
 
 
-def folder_sha256(paths: list[Path], extra: str = "") -> str:
+def folder_sha256(paths: list[Path]) -> str:
     """One SHA-256 over many files (name and bytes, in the given order) — the cache key of a data set."""
-    digest = hashlib.sha256(extra.encode())
+    digest = hashlib.sha256()
     for path in paths:
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
