@@ -25,13 +25,13 @@ from sklearn.model_selection import train_test_split
 
 from shopintent import persist
 from shopintent.profile.incremental import IncrementalProfiles
+from shopintent.recommend.segments import _LOGGED as SEGMENT_LOGGED
 from shopintent.recommend.segments import FEATURES as SEGMENT_FEATURES
 from shopintent.recommend.segments import segment_users
 
 KIND = "shopper_profile"
 FORMAT_VERSION = 1
 RETRAIN = "shopintent profile build"
-_LOGGED = ("events", "sessions", "items", "categories", "events_per_session")
 #: Inputs of the purchase and churn models (counts log-scaled).
 MODEL_INPUTS: tuple[str, ...] = (
     "log_events", "log_sessions", "log_items", "log_categories", "log_n_add_to_cart",
@@ -43,7 +43,7 @@ PRICE_BANDS: tuple[str, ...] = ("low", "mid", "high")
 
 def _segment_matrix(features: pd.DataFrame) -> pd.DataFrame:
     x = features.loc[:, list(SEGMENT_FEATURES)].astype(float).copy()
-    for column in _LOGGED:
+    for column in SEGMENT_LOGGED:
         x[column] = np.log1p(x[column])
     return x
 
