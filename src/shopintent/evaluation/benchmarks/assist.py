@@ -47,7 +47,7 @@ from shopintent.assist.dense import FrozenEncoderScorer
 from shopintent.assist.dual_encoder import DualEncoderScorer
 from shopintent.assist.hybrid import HybridScorer
 from shopintent.assist.lexical import BM25Scorer
-from shopintent.assist.protocol import candidate_scores, candidate_sets, rank_metrics
+from shopintent.assist.protocol import candidate_scores, candidate_sets, rank_metrics, ranks
 from shopintent.assist.response_selection import chat_scores, choose_turns, load_chats, recall_at
 from shopintent.assist.retrieval import QAIndex
 from shopintent.assist.selective import accuracy_coverage, clinc_out_of_scope
@@ -170,9 +170,9 @@ def selective_rows(scorer: Any, val: QATable, test: QATable, settings: Settings,
     documents = scorer.index(test.answers)
     oos_full = scorer.score(oos, documents)
     oos_scores = np.take_along_axis(oos_full, rng.integers(0, len(test), size=(len(oos), 100)), axis=1)
-    conf = np.concatenate([confidence.predict(answerable), confidence.predict(oos_scores)])
-    correct = np.concatenate([(1 + (answerable[:, 1:] >= answerable[:, :1]).sum(axis=1)) == 1,
-                              np.zeros(len(oos), dtype=bool)])
+    oos_conf = confidence.predict(oos_scores)
+    conf = np.concatenate([confidence.predict(answerable), oos_conf])
+    correct = np.concatenate([ranks(answerable) == 1, np.zeros(len(oos), dtype=bool)])
     curve = accuracy_coverage(conf, correct)
     detail = (f"{len(test):,} AmazonQA test questions ({split}) + {len(oos):,} CLINC150 out-of-scope test queries "
               "(unanswerable); hybrid scorer, confidence fitted on the validation side")
@@ -184,7 +184,7 @@ def selective_rows(scorer: Any, val: QATable, test: QATable, settings: Settings,
             Measurement("selective answering: accuracy at 30 % coverage", curve["accuracy_at_coverage"]["0.3"],
                         "fraction", detail),
             Measurement("selective answering: share of out-of-scope queries below the 50 % coverage threshold",
-                        float((confidence.predict(oos_scores) < curve["confidence_threshold_at_coverage"]["0.5"]).mean()),
+                        float((oos_conf < curve["confidence_threshold_at_coverage"]["0.5"]).mean()),
                         "fraction", detail)]
     return rows, curve
 
