@@ -32,7 +32,14 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import roc_auc_score
 
-from shopintent.fairness.bootstrap import N_BOOT, Interval, gap_intervals, group_replicates, rate_intervals
+from shopintent.fairness.bootstrap import (
+    N_BOOT,
+    QUANTILES,
+    Interval,
+    gap_intervals,
+    group_replicates,
+    rate_intervals,
+)
 from shopintent.fairness.groups import MIN_GROUP_ROWS, check_groups
 
 
@@ -173,11 +180,11 @@ def audit_means(model: str, values: Mapping[str, np.ndarray], groups: pd.DataFra
             per_group = {g: float(table.loc[g, name]) for g in check.kept}
             intervals[name] = {}
             for k, g in enumerate(check.kept):
-                low, high = np.quantile(draws[:, k], (0.025, 0.975))
+                low, high = np.quantile(draws[:, k], QUANTILES)
                 intervals[name][g] = Interval(per_group[g], float(low), float(high))
             values_kept = np.array([per_group[g] for g in check.kept])
             spread = draws[:, int(values_kept.argmax())] - draws[:, int(values_kept.argmin())]
-            low, high = np.quantile(spread, (0.025, 0.975))
+            low, high = np.quantile(spread, QUANTILES)
             gaps[f"{name}_difference"] = Interval(float(values_kept.max() - values_kept.min()),
                                                   float(low), float(high))
         table = table.sort_values("rows", ascending=False)
