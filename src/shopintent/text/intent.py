@@ -218,8 +218,7 @@ class IntentClassifier(RejectingClassifier):
             self.cache_dir,
         )
 
-    def _new_head(self, C: float | None = None):  # type: ignore[no-untyped-def]
-        C = float(C if C is not None else getattr(self, "C_", self.C if self.C is not None else 1.0))
+    def _new_head(self, C: float):  # type: ignore[no-untyped-def]
         if self.head == "svm":
             return LinearSVC(C=C, random_state=self.random_state, max_iter=5000)
         if self.head == "logreg":
