@@ -137,13 +137,13 @@ def _mitigation(run: FairnessRun, settings: Settings, kept: dict[str, Any], n_bo
         return
     column_map = {"VisitorType": "visitor_type", "Region": "region", "Browser": "browser",
                   "OperatingSystems": "operating_systems"}
-    for _, column in sorted(candidates, reverse=True)[:1]:
-        groups = extra["table"][column_map[column]].astype(str).rename(column)
-        for constraint in ("demographic_parity", "equalized_odds"):
-            run.mitigation.append(threshold_optimizer(
-                lambda: SessionPurchaseModel(kind="lightgbm", random_state=seed), extra["X"], extra["y"], groups,
-                extra["train"], extra["test"], constraint=constraint, name=subject.model, min_rows=min_rows,
-                n_boot=n_boot, seed=seed))
+    _, column = max(candidates)
+    groups = extra["table"][column_map[column]].astype(str).rename(column)
+    for constraint in ("demographic_parity", "equalized_odds"):
+        run.mitigation.append(threshold_optimizer(
+            lambda: SessionPurchaseModel(kind="lightgbm", random_state=seed), extra["X"], extra["y"], groups,
+            extra["train"], extra["test"], constraint=constraint, name=subject.model, min_rows=min_rows,
+            n_boot=n_boot, seed=seed))
 
 
 def _dp(run: FairnessRun, settings: Settings, seed: int) -> None:
