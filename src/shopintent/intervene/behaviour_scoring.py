@@ -102,10 +102,7 @@ def decision_scores(scorer: Any, states: Sequence[Any]) -> list[tuple[float | No
                 for i, p in zip(due, model.boosters_["y_purchase"].predict(x, num_threads=1), strict=True):
                     purchase[i] = float(p)
             else:
-                leaves = explainer.booster.predict(x, pred_leaf=True, num_threads=1)
-                for i, leaf in zip(due, leaves, strict=True):
-                    contrib = explainer.leaf_contrib_[explainer.offsets_ + leaf.astype(np.int64)].sum(axis=0)
-                    raw = explainer.bias_ + float(contrib.sum())
+                for i, raw in zip(due, explainer.raw_scores(x), strict=True):
                     purchase[i] = 1.0 / (1.0 + math.exp(-raw))
     if (model := scorer.models.get("abandon")) is not None:
         due = [i for i, state in enumerate(states) if state.carted]
