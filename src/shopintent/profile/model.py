@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 
 from shopintent import persist
 from shopintent.profile.incremental import IncrementalProfiles
-from shopintent.recommend.segments import _LOGGED as SEGMENT_LOGGED
+from shopintent.recommend.segments import LOGGED_COLUMNS as SEGMENT_LOGGED
 from shopintent.recommend.segments import FEATURES as SEGMENT_FEATURES
 from shopintent.recommend.segments import segment_users
 

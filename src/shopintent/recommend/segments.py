@@ -21,7 +21,8 @@ FEATURES: tuple[str, ...] = (
     "events", "sessions", "items", "categories", "events_per_session",
     "share_view", "share_add_to_cart", "share_favourite", "share_purchase",
 )
-_LOGGED = ("events", "sessions", "items", "categories", "events_per_session")
+#: Count features clustered on log1p (heavy-tailed); profiles use the same list.
+LOGGED_COLUMNS = ("events", "sessions", "items", "categories", "events_per_session")
 
 
 def user_features(events: pd.DataFrame, gap_minutes: float = 30.0) -> pd.DataFrame:
@@ -68,7 +69,7 @@ def segment_users(features: pd.DataFrame, k: int = 5, seed: int = 0) -> Segments
     if len(features) < k:
         raise ValueError(f"{len(features)} users cannot form {k} segments; lower k")
     x = features.copy()
-    for column in _LOGGED:
+    for column in LOGGED_COLUMNS:
         x[column] = np.log1p(x[column])
     x = (x - x.mean()) / x.std(ddof=0).replace(0.0, 1.0)
     km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(x.to_numpy())
