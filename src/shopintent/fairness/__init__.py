@@ -4,6 +4,6 @@
 and gaps with fairlearn; ``bootstrap`` their intervals; ``subjects`` trains the
 audited models on real training splits; ``mitigation`` applies fairlearn's
 ``ThresholdOptimizer``; ``incentive`` replays the decision engine per group;
-``dp`` releases counts with differential privacy (diffprivlib); ``report``
+``dp`` releases counts with differential privacy (OpenDP); ``report``
 writes the HTML report.
 """

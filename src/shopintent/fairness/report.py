@@ -123,7 +123,7 @@ def render_html(run: FairnessRun, title: str = "shopintent fairness report") -> 
             out.append(_table(["gap", "plain", "mitigated", "mitigated 95 % interval"], gaps))
             out.append(f'<p class="note">{html.escape(m.detail)}</p>')
     if run.dp:
-        out.append(f"<h2>Private aggregates (diffprivlib, ε = {run.dp['epsilon']})</h2>")
+        out.append(f"<h2>Private aggregates (OpenDP, ε = {run.dp['epsilon']})</h2>")
         for release in run.dp["releases"]:
             rows = release["rows"]
             out.append(f"<h4>{html.escape(release['name'])}</h4>")

@@ -160,14 +160,14 @@ def _dp(run: FairnessRun, settings: Settings, seed: int) -> None:
     numerators = table.groupby(visitor)["revenue"].sum().astype(int).to_dict()
     denominators = visitor.value_counts().to_dict()
     eps = settings.dp_epsilon
-    releases = [dp.release_counts("Taobao funnel (shoppers)", funnel, eps, "sequential", seed),
-                dp.release_counts("Taobao segment sizes (shoppers)", sizes, eps, "parallel", seed),
-                dp.release_rates("UCI purchase rate by VisitorType (sessions)", numerators, denominators, eps, seed)]
+    releases = [dp.release_counts("Taobao funnel (shoppers)", funnel, eps, "sequential"),
+                dp.release_counts("Taobao segment sizes (shoppers)", sizes, eps, "parallel"),
+                dp.release_rates("UCI purchase rate by VisitorType (sessions)", numerators, denominators, eps)]
     errors = []
     for epsilon in dp.EPSILONS:
         for name, counts, composition in (("Taobao funnel (shoppers)", funnel, "sequential"),
                                           ("Taobao segment sizes (shoppers)", sizes, "parallel")):
-            errors.append({"table": name, **dp.release_error(counts, epsilon, composition, seed=seed)})
+            errors.append({"table": name, **dp.release_error(counts, epsilon, composition)})
     run.dp = {"epsilon": eps, "releases": [r.as_dict() for r in releases], "errors": errors}
     run.data["uci_online_shoppers"] = uci.SPEC.files[0].sha256
     run.data["taobao_userbehavior_head"] = taobao.SPEC.files[0].sha256
