@@ -14,9 +14,18 @@ app = typer.Typer(help="Demand forecasting: rolling-origin backtests, fit, predi
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 DATA = typer.Option(..., "--data", help="Delimited file with one row per series, date and quantity (separator sniffed).")
+SALES = typer.Option(None, "--data", help="Delimited file with one row per series, date and quantity (separator "
+                                          "sniffed); or give --events.")
+EVENTS = typer.Option(None, "--events", help="Raw event file (CSV, Parquet, JSON lines; the store's event fields): "
+                                             "demand = units bought per --level, read through the event store.")
+LEVEL = typer.Option("category", "--level", help="With --events: series per category, item or total (the shop).")
+UTC_OFFSET = typer.Option(0, "--utc-offset", help="With --events: the shop's UTC offset in hours (day/hour buckets).")
 ID_COL = typer.Option(..., "--id-col", help="Column naming the series (product, category, store …).")
 DATE_COL = typer.Option(..., "--date-col", help="Column holding the date (or date-time for --freq H).")
 VALUE_COL = typer.Option(..., "--value-col", help="Column holding the quantity sold (non-negative).")
+OPT_ID_COL = typer.Option(None, "--id-col", help="With --data: column naming the series (product, category …).")
+OPT_DATE_COL = typer.Option(None, "--date-col", help="With --data: column holding the date (date-time for --freq H).")
+OPT_VALUE_COL = typer.Option(None, "--value-col", help="With --data: column holding the quantity sold (non-negative).")
 FREQ = typer.Option(ForecastFreq.D, "--freq", help="Period: D day, W week ending Sunday, H hour.")
 HORIZON = typer.Option(7, "--horizon", help="Periods ahead to forecast from every cut-off.")
 MODELS = typer.Option(None, "--models",
@@ -50,21 +59,44 @@ def _model_progress(models: tuple[str, ...], quiet: bool):  # noqa: ANN202 - ric
     return progress, lambda name: progress.update(task, advance=1, description=f"backtested {name}")
 
 
+def _source(data: Path | None, events: Path | None, columns: dict[str, str | None]) -> None:
+    """Exactly one of --data / --events; --data needs its three column options."""
+    from shopintent.forecast.series import SeriesError
+
+    if (data is None) == (events is None):
+        raise SeriesError("give exactly one of --data (a sales table) or --events (an event file)")
+    missing = [option for option, value in columns.items() if value is None]
+    if data is not None and missing:
+        raise SeriesError(f"--data needs {', '.join(missing)}")
+
+
 @app.command("backtest")
-def backtest_command(data: Path = DATA, id_col: str = ID_COL, date_col: str = DATE_COL, value_col: str = VALUE_COL,
+def backtest_command(data: Path | None = SALES, events: Path | None = EVENTS, id_col: str | None = OPT_ID_COL,
+                     date_col: str | None = OPT_DATE_COL, value_col: str | None = OPT_VALUE_COL,
+                     level: str = LEVEL, utc_offset: int = UTC_OFFSET,
                      freq: ForecastFreq = FREQ, horizon: int = HORIZON, models: str = MODELS,
                      windows: int = WINDOWS, calibration: int = CALIBRATION, seed: int = SEED,
                      as_json: bool = JSON_OPTION) -> None:
-    """Rolling-origin backtest of every model: MASE, WAPE, MAPE, 80/95 % interval coverage; names the best."""
-    from shopintent.forecast.run import backtest_file
+    """Rolling-origin backtest of every model: MASE, WAPE, MAPE, 80/95 % interval coverage; names the best.
+
+    From a sales table (--data with --id-col/--date-col/--value-col) or from a raw event file
+    (--events: units bought per --level, through the event store).
+    """
+    from shopintent.forecast.run import backtest_events, backtest_file
     from shopintent.forecast.series import SeriesError
+    from shopintent.settings import get_settings
 
     try:
+        _source(data, events, {"--id-col": id_col, "--date-col": date_col, "--value-col": value_col})
         chosen = _models(models)
         progress, advance = _model_progress(chosen, as_json)
         with progress:
-            result = backtest_file(data, id_col, date_col, value_col, freq.value, horizon, chosen, windows,
-                                   calibration, seed, advance)
+            if events is not None:
+                result = backtest_events(events, level, utc_offset, freq.value, horizon, chosen, windows,
+                                         calibration, get_settings(), seed, advance)
+            else:
+                result = backtest_file(data, id_col, date_col, value_col, freq.value, horizon, chosen, windows,
+                                       calibration, seed, advance)
     except (SeriesError, ValueError) as exc:
         _fail(exc)
     if as_json:
@@ -80,6 +112,11 @@ def backtest_command(data: Path = DATA, id_col: str = ID_COL, date_col: str = DA
                   f"excluded {result['input']['series_excluded']}")
     for uid, reason in result["input"]["excluded"].items():
         console.print(f"  excluded {uid}: {reason}")
+    if "events" in result:
+        ingest = result["events"]
+        console.print(f"events: {ingest['rows']:,} rows, {ingest['stored']:,} stored, {ingest['duplicates']:,} "
+                      f"duplicates, {ingest['rejected']:,} rejected; {ingest['series_without_purchases']:,} "
+                      f"{ingest['level']} series without purchases not forecast")
 
 
 @app.command("fit")

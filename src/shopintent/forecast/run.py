@@ -15,6 +15,7 @@ import pandas as pd
 from shopintent.forecast.backtest import BacktestPlan, BacktestResult, backtest
 from shopintent.forecast.models import ML_MODELS, check_models, min_history
 from shopintent.forecast.series import SEASON_LENGTH, SeriesReport, prepare, read_table
+from shopintent.settings import Settings
 
 
 def history_needed(freq: str, models: tuple[str, ...]) -> int:
@@ -67,3 +68,21 @@ def prepare_file(data: Path, id_col: str, date_col: str, value_col: str, freq: s
     plan = BacktestPlan(horizon=horizon, windows=windows, calibration=calibration)
     return prepare(read_table(data), id_col, date_col, value_col, freq,
                    plan.min_length(history_needed(freq, models)))
+
+
+def backtest_events(events: Path, level: str, utc_offset_hours: int, freq: str, horizon: int,
+                    models: tuple[str, ...], windows: int, calibration: int, settings: Settings, seed: int = 0,
+                    on_model: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Backtest every model on the demand per ``level`` read from an event file through the store.
+
+    The JSON is :func:`result_json`'s plus ``events``: what ingest did to the file's rows.
+    """
+    from shopintent.forecast.events import prepare_events
+
+    check_models(models)
+    if horizon < 1:
+        raise ValueError(f"--horizon {horizon}: must be at least 1")
+    plan = BacktestPlan(horizon=horizon, windows=windows, calibration=calibration)
+    series, report, ingest = prepare_events(events, freq, level, utc_offset_hours, settings,
+                                            plan.min_length(history_needed(freq, models)))
+    return {**result_json(backtest(series, freq, plan, models, seed, on_model), report), "events": ingest}
