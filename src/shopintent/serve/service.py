@@ -28,6 +28,7 @@ from shopintent.fairness.live import LiveGroupRates
 from shopintent.log import get_logger
 from shopintent.prepare.catalogue import not_prepared
 from shopintent.privacy import Pseudonymizer
+from shopintent.profile.live import LiveProfiles
 from shopintent.serve.adapters import intervene as intervene_adapter
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable
 from shopintent.serve.adapters.behaviour import behaviour_slot, decision_scores, score_sessions
@@ -209,6 +210,7 @@ class Service:
         self.seen = _make_seen(config)
         self.risk = LiveRisk(settings, config, self.pseudonymizer, self.metrics.registry)
         self.fairness = LiveGroupRates(settings, self.metrics.registry)
+        self.profiles = LiveProfiles(settings)  # folded in by the store sink, read by GET /v1/users/{id}/profile
         self.assist_desk = AssistDesk(settings, self.pseudonymizer, config.state, config.redis_url,
                                       prefix=config.stream_name + ":state:")
         self.source = _make_source(config, log_dir or self._temporary_log,
@@ -484,6 +486,7 @@ class Service:
             self._on_counts("stream", stored, duplicates, rejected, seconds)
         # The histories now hold every stored event (the request path applied the others).
         self.histories.observe([], last_seq)
+        self.profiles.catch_up(self.gateway.call)  # what this round stored, off the request path
 
     def _store_round(self, messages: Sequence[StreamMessage],
                      store: EventStore) -> tuple[list[dict[str, Any]], tuple[int, int, int, float], int]:
