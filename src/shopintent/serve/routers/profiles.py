@@ -1,4 +1,5 @@
-"""``GET /v1/users/{user_id}/profile`` (a shopper's profile, by the issued pseudonymous id) and
+"""``GET /v1/users/{user_id}/profile`` (a shopper's profile, by the issued pseudonymous id: live,
+kept current by the store sink, once a profile model is built; else the batch-built file) and
 ``GET /v1/fairness/live`` (intervention rates per shopper segment, for the dashboard's fairness panel)."""
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ _CACHE = ProfileCache()
 @router.get("/users/{user_id}/profile", response_model=ProfileOut, responses={404: {}, 503: {}})
 def get_profile(user_id: str, service: Service = Depends(get_service)) -> ProfileOut:
     """The profile of a shopper addressed by the issued pseudonymous id (a client's own id is not looked up)."""
+    live = service.profiles
+    if live.enabled and live.current:
+        try:
+            return _out(live.record(user_id), "live")
+        except ProfileNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc.args[0])) from exc
     try:
         profiles = _CACHE.get(service.settings)
     except ProfilesMissing as exc:
@@ -29,7 +36,11 @@ def get_profile(user_id: str, service: Service = Depends(get_service)) -> Profil
         record = profile_record(profiles, user_id)
     except ProfileNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc.args[0])) from exc
-    return ProfileOut(**{k: v for k, v in record.items() if k in ProfileOut.model_fields})
+    return _out(record, "batch")
+
+
+def _out(record: dict[str, Any], source: str) -> ProfileOut:
+    return ProfileOut(**{k: v for k, v in record.items() if k in ProfileOut.model_fields}, source=source)
 
 
 @router.get("/fairness/live", tags=["fairness"])

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 
 class ProfileOut(BaseModel):
-    """A shopper's profile, as built by ``shopintent profile build`` (docs/fairness.md)."""
+    """A shopper's profile (docs/fairness.md): live once a profile model is built, else the batch-built one."""
 
     user_id: str = Field(description="the pseudonymous id the service issued")
     segment: int = Field(description="K-means behaviour segment (recommend.segments)")
@@ -25,3 +25,5 @@ class ProfileOut(BaseModel):
     n_purchase: int
     n_add_to_cart: int
     n_favourite: int
+    source: str = Field("batch", description="live: folded in by the store sink as events are stored; "
+                                             "batch: from the last `shopintent profile build`")
