@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from shopintent.forecast.backtest import BacktestPlan, backtest, run_models, score
+from shopintent.forecast.backtest import BacktestPlan, backtest, run_models, score, validated_combination
 from shopintent.forecast.intervals import rolling_conformal
 
 MODELS = ("SeasonalNaive", "AutoETS", "ADIDA", "LightGBM")
@@ -61,3 +61,22 @@ def test_score_uses_history_before_the_first_scored_cut_off_for_mase(weekly: pd.
     rows = result.rows
     expected = np.mean(np.abs(rows["y"] - rows["SeasonalNaive"])) / scale
     assert abs(result.per_series["mase"].iloc[0] - expected) < 1e-9
+
+
+def test_validated_combination_chooses_on_targets_before_the_first_scored_cut_off_only(weekly: pd.DataFrame) -> None:
+    series = weekly[weekly["unique_id"].isin(["N02BE", "R03"])].reset_index(drop=True)
+    plan = BacktestPlan(horizon=2, windows=6, calibration=8, refit=4)
+    models = ["SeasonalNaive", "Naive", "ADIDA", "IMAPA"]
+    cv, _ = run_models(series, "W", plan, (*models, "ValidatedTop3"))
+    first_scored = np.sort(cv["cutoff"].unique())[8]
+    _, chosen = validated_combination(cv, models, plan.calibration)
+    validation = cv[(cv["cutoff"] < first_scored) & (cv["ds"] <= first_scored)]
+    for uid, members in chosen.items():
+        v = validation[validation["unique_id"] == uid]
+        mae = {m: float(np.mean(np.abs(v["y"] - v[m]))) for m in models}
+        assert members == sorted(mae, key=mae.get)[:3]
+        rows = cv[cv["unique_id"] == uid]
+        np.testing.assert_allclose(rows["ValidatedTop3"], rows[members].mean(axis=1).clip(lower=0.0))
+    # Targets after the first scored cut-off (the test weeks) cannot move the choice.
+    wrecked = cv.assign(y=np.where(cv["ds"] > first_scored, cv["y"] * 50 + 1000, cv["y"]))
+    assert validated_combination(wrecked, models, plan.calibration)[1] == chosen

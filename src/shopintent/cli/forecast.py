@@ -55,7 +55,7 @@ def _model_progress(models: tuple[str, ...], quiet: bool):  # noqa: ANN202 - ric
 
     progress = Progress(description_column(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=errors, transient=True, disable=quiet)
-    task = progress.add_task("backtesting models", total=len([m for m in models if m != "Ensemble"]))
+    task = progress.add_task("backtesting models", total=len([m for m in models if m not in ("Ensemble", "ValidatedTop3")]))
     return progress, lambda name: progress.update(task, advance=1, description=f"backtested {name}")
 
 

@@ -26,6 +26,8 @@ from shopintent.forecast.models import (
     INTERMITTENT_MODELS,
     ML_MODELS,
     STAT_MODELS,
+    VALIDATED,
+    VALIDATED_SIZE,
     check_models,
     lightgbm_forecaster,
     stat_model,
@@ -90,6 +92,29 @@ def _with_step(cv: pd.DataFrame) -> pd.DataFrame:
     return cv
 
 
+def validated_combination(cv: pd.DataFrame, models: list[str], calibration: int,
+                          size: int = VALIDATED_SIZE) -> tuple[pd.Series, dict[str, list[str]]]:
+    """Per series, the mean forecast of the ``size`` models with the lowest MAE on the validation cut-offs.
+
+    Validation = the first ``calibration`` cut-offs, and of their rows only those whose
+    target period is at or before the first scored cut-off, so the choice uses nothing a
+    scored forecast could not have known (for horizons > 1 the last calibration cut-offs'
+    later steps fall after it and are left out). Returns the column and the chosen models.
+    """
+    cutoffs = np.sort(cv["cutoff"].unique())
+    if len(cutoffs) <= calibration:
+        raise ValueError(f"{VALIDATED} needs scored cut-offs after the {calibration} validation ones")
+    first_scored = cutoffs[calibration]
+    validation = cv[(cv["cutoff"] < first_scored) & (cv["ds"] <= first_scored)]
+    errors = validation[models].sub(validation["y"], axis=0).abs().groupby(validation["unique_id"]).mean()
+    chosen = {str(uid): list(row.sort_values(kind="stable").index[:size]) for uid, row in errors.iterrows()}
+    combined = pd.Series(np.nan, index=cv.index)
+    for uid, members in chosen.items():
+        mask = cv["unique_id"] == uid
+        combined[mask] = cv.loc[mask, members].mean(axis=1)
+    return combined, chosen
+
+
 def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...], seed: int = 0,
                on_model: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Point forecasts of every model at every cut-off (one column per model) and each model's run time."""
@@ -102,7 +127,7 @@ def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tupl
     runtime: dict[str, float] = {}
     keys = ["unique_id", "ds", "cutoff", "y"]
     for name in models:
-        if name == ENSEMBLE:
+        if name in (ENSEMBLE, VALIDATED):
             continue
         started = time.perf_counter()
         if name in STAT_MODELS:
@@ -123,13 +148,20 @@ def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tupl
         members = [m for m in ENSEMBLE_MEMBERS if m in merged.columns]
         merged[ENSEMBLE] = merged[members].median(axis=1)
         runtime[ENSEMBLE] = sum(runtime[m] for m in members)
+    merged = _with_step(merged)
+    if VALIDATED in models:
+        candidates = [m for m in models if m != VALIDATED]
+        merged[VALIDATED], chosen = validated_combination(merged, candidates, plan.calibration)
+        merged.attrs["validated_members"] = chosen
+        runtime[VALIDATED] = sum(runtime[m] for m in candidates)
     merged[[m for m in models]] = merged[list(models)].clip(lower=0.0)  # demand is never negative
-    return _with_step(merged), runtime
+    return merged, runtime
 
 
 def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...],
           runtime: dict[str, float]) -> BacktestResult:
     """Intervals from earlier cut-offs, then MASE / WAPE / MAPE / coverage on the scored cut-offs."""
+    validated_members = cv.attrs.get("validated_members", {})
     for name in models:
         cv = rolling_conformal(cv, name, LEVELS, step_size=plan.step_size)
     cutoffs = np.sort(cv["cutoff"].unique())
@@ -162,7 +194,8 @@ def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan,
     summary["runtime_s"] = [runtime.get(m, float("nan")) for m in summary.index]
     summary["intermittent_model"] = [m in INTERMITTENT_MODELS for m in summary.index]
     return BacktestResult(rows=rows, per_series=table, summary=summary, runtime_s=runtime,
-                          intermittent=intermittent, plan=plan, freq=freq)
+                          intermittent=intermittent, plan=plan, freq=freq,
+                          extra={"validated_members": validated_members})
 
 
 def backtest(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...], seed: int = 0,

@@ -32,6 +32,7 @@ from shopintent.forecast.models import (
     ENSEMBLE_MEMBERS,
     FAST_MODELS,
     ML_MODELS,
+    VALIDATED,
     lightgbm_forecaster,
     stat_model,
 )
@@ -52,6 +53,11 @@ class Forecaster:
     windows: int = 8
     calibration: int = 26
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if VALIDATED in self.models:
+            raise ValueError(f"{VALIDATED} picks models per series for a backtest; fit chooses one model for "
+                             "every series, so leave it out of --models")
 
     def plan(self) -> BacktestPlan:
         """The backtest ``fit`` runs (one cut-off per period, refits every 13)."""

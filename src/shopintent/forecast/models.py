@@ -19,7 +19,11 @@ STAT_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoARIMA"
 ML_MODELS: tuple[str, ...] = ("LightGBM",)
 ENSEMBLE = "Ensemble"
 ENSEMBLE_MEMBERS: tuple[str, ...] = ("AutoETS", "AutoTheta", "AutoARIMA", "LightGBM")
-ALL_MODELS: tuple[str, ...] = (*STAT_MODELS, *ML_MODELS, ENSEMBLE)
+#: Per series, the mean of the models with the lowest MAE on the validation cut-offs (see
+#: :func:`shopintent.forecast.backtest.validated_combination`); a backtest comparison only.
+VALIDATED = "ValidatedTop3"
+VALIDATED_SIZE = 3
+ALL_MODELS: tuple[str, ...] = (*STAT_MODELS, *ML_MODELS, ENSEMBLE, VALIDATED)
 #: Models used when a caller asks for a quick run (the contract CLI's default).
 FAST_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoTheta", "CrostonOptimized", "ADIDA",
                                 "IMAPA", "LightGBM", ENSEMBLE)
@@ -38,6 +42,8 @@ def check_models(names: tuple[str, ...]) -> tuple[str, ...]:
             raise UnknownModel(f"model {name!r} is unknown; choose from {', '.join(ALL_MODELS)}")
     if ENSEMBLE in names and not all(m in names for m in ENSEMBLE_MEMBERS if m != "AutoARIMA"):
         raise UnknownModel(f"{ENSEMBLE} needs its members {', '.join(ENSEMBLE_MEMBERS)} (AutoARIMA optional)")
+    if VALIDATED in names and len([m for m in names if m != VALIDATED]) < VALIDATED_SIZE:
+        raise UnknownModel(f"{VALIDATED} picks {VALIDATED_SIZE} of the other models: give at least that many")
     return names
 
 
