@@ -37,6 +37,10 @@ def _profile_rows() -> tuple[tuple[Cell, ...], ...]:
          _cells().Value("profile batch build (SQL on DuckDB)", ".2f")),
         ("incremental, all events in 4 appends (s; shared busy machine)",
          _cells().Value("profile incremental update, all events", ".2f")),
+        ("live profiles in the service: fold, CPU µs per stored event (rounds of 250)",
+         _cells().Value("profile live fold: CPU per event", ".1f")),
+        ("live profiles in the service: one shopper's answer, CPU ms",
+         _cells().Value("profile live answer: CPU per shopper", ".2f")),
     )
 
 

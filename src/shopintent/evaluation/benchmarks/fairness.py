@@ -90,6 +90,7 @@ def _profiles(settings: Settings) -> list[Measurement]:
     incremental_s = time.perf_counter() - t0
     pd.testing.assert_frame_equal(batch, features)  # the benchmark refuses to report unequal paths
     model = ProfileModel(seed=SEED).fit(stored, batch)
+    fold_us, answer_ms = _live_costs(settings, stored, model)
     load = os.getloadavg()[0]
     split = (f"Taobao head, {len(stored):,} in-window events, {len(batch):,} shoppers; model trained on the profile "
              f"as of {model.metrics_['cutoff']} (the last day held out as labels), AUC on 30 % held-out shoppers "
@@ -105,7 +106,44 @@ def _profiles(settings: Settings) -> list[Measurement]:
         Measurement("profile batch build (SQL on DuckDB)", batch_s, "seconds", f"{len(stored):,} events; {busy}"),
         Measurement("profile incremental update, all events", incremental_s, "seconds",
                     f"{len(stored):,} events in 4 appends; {busy}"),
+        Measurement("profile live fold: CPU per event", fold_us, "microseconds",
+                    f"LiveProfiles.fold (what the service's store sink calls) over {len(stored):,} stored events "
+                    f"in rounds of {LIVE_ROUND} (CPU time of this process, so less sensitive to the busy machine)"),
+        Measurement("profile live answer: CPU per shopper", answer_ms, "milliseconds",
+                    f"LiveProfiles.record (what GET /v1/users/{{id}}/profile calls) for {LIVE_ANSWERS} shoppers, "
+                    "annotated by the saved model (CPU time, model already loaded)"),
     ]
+
+
+#: Events per store-sink round in the live-profile measurement (the bench serve rate: about 250 events/s).
+LIVE_ROUND = 250
+#: Shoppers whose live profile is read in the answer measurement.
+LIVE_ANSWERS = 200
+
+
+def _live_costs(settings: Settings, stored: pd.DataFrame, model: Any) -> tuple[float, float]:
+    """CPU µs per event folded into live profiles, and CPU ms per shopper answered (model saved to a temp folder)."""
+    import tempfile
+    from pathlib import Path
+
+    from shopintent.profile.build import profile_dir
+    from shopintent.profile.live import LiveProfiles
+
+    with tempfile.TemporaryDirectory(prefix="shopintent-bench-profile-") as folder:
+        scratch = settings.model_copy(update={"state_dir": Path(folder)})
+        model.save(profile_dir(scratch) / "model")
+        live = LiveProfiles(scratch)
+        t0 = time.process_time()
+        for lo in range(0, len(stored), LIVE_ROUND):
+            live.fold(stored.iloc[lo:lo + LIVE_ROUND])
+        fold_us = (time.process_time() - t0) / len(stored) * 1e6
+        users = sorted(live.profiles.shoppers)[:LIVE_ANSWERS]
+        live.record(users[0])  # loads the model once, as the service's first answer does
+        t0 = time.process_time()
+        for user in users:
+            live.record(user)
+        answer_ms = (time.process_time() - t0) / len(users) * 1e3
+    return fold_us, answer_ms
 
 
 def _audits(run: FairnessRun) -> list[Measurement]:
