@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ("tokens", "lexical", "protocol", "confidence", "datasets", "selective", "response_selection",
-           "retrieval")
+           "retrieval", "fusion")
 
 
 @pytest.mark.parametrize("name", MODULES)

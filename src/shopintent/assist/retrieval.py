@@ -4,8 +4,8 @@ Why: the assistant must answer only from what the shop has said before
 (grounded, no generation) and must know when it does not know, so the
 hand-over to a person can be decided on a probability. A QAIndex holds Q&A
 pairs, a question→answer scorer (``kind``: ``bm25``, frozen encoders ``use``,
-``e5``, ``minilm``, the fine-tuned dual encoder ``dual``, or ``hybrid`` =
-BM25 + dual) and a :class:`~shopintent.assist.confidence.Confidence` fitted on
+``e5``, ``minilm``, the fine-tuned dual encoder ``dual``, ``hybrid`` =
+BM25 + dual, or ``fusion`` = BM25 + MiniLM + dual, English only) and a :class:`~shopintent.assist.confidence.Confidence` fitted on
 products held out from the scorer's training (the 1-of-100 protocol), so the
 confidence is measured, not guessed.
 
@@ -38,7 +38,7 @@ from shopintent.settings import Settings
 
 log = get_logger(__name__)
 
-KINDS = ("bm25", "use", "e5", "minilm", "dual", "hybrid")
+KINDS = ("bm25", "use", "e5", "minilm", "dual", "hybrid", "fusion")
 FORMAT_VERSION = 1
 #: Share of products held out of the scorer's training to fit the confidence.
 CALIBRATION_SHARE = 0.2
@@ -74,6 +74,10 @@ def make_scorer(kind: str, settings: Settings | None = None) -> Scorer:
         from shopintent.assist.hybrid import HybridScorer
 
         return HybridScorer(settings=settings)
+    if kind == "fusion":
+        from shopintent.assist.fusion import FusionScorer
+
+        return FusionScorer(settings=settings)
     raise ValueError(f"unknown QA model kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 

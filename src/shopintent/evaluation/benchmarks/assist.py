@@ -10,7 +10,9 @@ Protocol:
   USE-multilingual / e5-small / MiniLM, the dual encoder fine-tuned on the
   training pairs (in-batch negatives; hyper-parameters fixed before the test
   side was scored), and the hybrid whose BM25 weight is chosen on the
-  validation side (also BM25 + MiniLM, English only, weight chosen alike). Goal:
+  validation side (also BM25 + MiniLM, English only, weight chosen alike), and
+  the fusion of BM25 + MiniLM + the fine-tuned dual encoder (standardised
+  scores, weights on a 0.1 simplex grid chosen on the validation side). Goal:
   1-of-100 accuracy ≥ 0.75.
 * **Yes/no answers.** Rows with ``answerType`` Y or N on the same split;
   logistic regression on USE + TF-IDF, regularisation chosen on validation,
@@ -45,6 +47,7 @@ from shopintent.assist.confidence import Confidence
 from shopintent.assist.datasets import QATable, load_amazon_qa, product_split
 from shopintent.assist.dense import FrozenEncoderScorer
 from shopintent.assist.dual_encoder import DualEncoderScorer
+from shopintent.assist.fusion import PARTS as FUSION_PARTS, FusionScorer
 from shopintent.assist.hybrid import HybridScorer
 from shopintent.assist.lexical import BM25Scorer
 from shopintent.assist.protocol import candidate_scores, candidate_sets, rank_metrics, ranks
@@ -69,7 +72,8 @@ SPEED_QUESTIONS = 300
 MODEL_NAMES = {"bm25": "BM25 (bm25s)", "use": "USE-multilingual, frozen", "e5": "e5-small, frozen",
                "minilm": "MiniLM-L6, frozen", "dual": "dual encoder fine-tuned (USE towers)",
                "hybrid": "hybrid BM25 + fine-tuned dual encoder",
-               "hybrid-minilm": "hybrid BM25 + MiniLM-L6 (English only)"}
+               "hybrid-minilm": "hybrid BM25 + MiniLM-L6 (English only)",
+               "fusion": "fusion BM25 + MiniLM-L6 + fine-tuned dual encoder (English only)"}
 
 
 def _split(table: QATable) -> tuple[QATable, QATable, QATable]:
@@ -90,9 +94,13 @@ def qa_models(train: QATable, val: QATable, settings: Settings) -> dict[str, Any
     hybrid_minilm = HybridScorer(dense="minilm", weight=None, seed=SEED, settings=settings)
     hybrid_minilm.dense = minilm
     hybrid_minilm.choose_weight(val.questions, val.answers)
-    return {"bm25": BM25Scorer(), "use": FrozenEncoderScorer("use", settings),
+    bm25 = BM25Scorer()
+    fusion = FusionScorer(weights=None, seed=SEED, settings=settings)
+    fusion.parts = [bm25, minilm, dual]  # the fitted parts above, in PARTS order
+    fusion.choose_weights(val.questions, val.answers)
+    return {"bm25": bm25, "use": FrozenEncoderScorer("use", settings),
             "e5": FrozenEncoderScorer("e5", settings), "minilm": minilm,
-            "dual": dual, "hybrid": hybrid, "hybrid-minilm": hybrid_minilm}
+            "dual": dual, "hybrid": hybrid, "hybrid-minilm": hybrid_minilm, "fusion": fusion}
 
 
 def qa_rows(models: dict[str, Any], test: QATable, split: str) -> tuple[list[Measurement], dict[str, Any]]:
@@ -256,6 +264,8 @@ def run(settings: Settings) -> BenchResult:
         "hybrid_bm25_weight": models["hybrid"].weight,
         "hybrid_minilm_bm25_weight": models["hybrid-minilm"].weight,
         "hybrid_validation_accuracy_by_weight": models["hybrid"].validation_,
+        "fusion_parts": list(FUSION_PARTS), "fusion_weights": models["fusion"].weights,
+        "fusion_validation_accuracy_best": max(models["fusion"].validation_.values()),
         "qa": qa, "ecd": ecd_found, "selective_curve": curve,
         "goal_qa_met": bool(qa[best]["one_of_100_accuracy"] >= QA_GOAL), "best_qa_model": best,
         "goal_ecd_met": bool(ecd_found[best_ecd]["r10_at_1"] >= ECD_GOAL), "best_ecd_model": best_ecd,
