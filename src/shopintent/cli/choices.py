@@ -218,3 +218,4 @@ class QAKind(StrEnum):
     MINILM = "minilm"
     DUAL = "dual"
     HYBRID = "hybrid"
+    FUSION = "fusion"
