@@ -84,3 +84,15 @@ def test_derived_groups_deciles_and_popularity_bands() -> None:
     assert d.value_counts().to_dict() == {f"d{k:02d}": 10 for k in range(1, 11)}
     bands = popularity_bands(pd.Series([10, 20, 20, 10, 20, 20], index=list("abcdef")))
     assert bands.to_dict() == {"b": "head", "c": "mid", "e": "mid", "f": "tail", "a": "tail", "d": "tail"}
+
+
+def test_zh_intent_rows_halve_each_shared_intent_without_a_text_in_both_halves(session_settings: Settings) -> None:
+    from shopintent.fairness.subjects import _zh_intent_rows
+    from shopintent.text.recipes import EN_ZH_INTENTS
+
+    test_x, test_y, train_x, train_y = _zh_intent_rows(session_settings, seed=0)
+    assert not set(test_x) & set(train_x)  # the bilingual model never trains on a test text
+    assert set(test_y) == set(EN_ZH_INTENTS) and set(train_y) <= set(EN_ZH_INTENTS)
+    for intent in EN_ZH_INTENTS:  # the test half is the larger one (capped), so both models meet every intent
+        assert test_y.count(intent) >= min(train_y.count(intent), 1)
+    assert _zh_intent_rows(session_settings, seed=0)[0] == test_x  # seeded: the same rows every run

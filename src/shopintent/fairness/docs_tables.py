@@ -122,6 +122,16 @@ def _dp_rows() -> tuple[tuple[Cell, ...], ...]:
     return tuple(rows)
 
 
+def _text_intent_rows() -> tuple[tuple[Cell, ...], ...]:
+    rows: list[tuple[Cell, ...]] = []
+    for key, shown in (("intents zh/en en-trained", "English rows only"),
+                       ("intents zh/en bilingual", "English + Chinese training half")):
+        rows.append((shown, *(_with_ci(f"rate: {key} / language / {g} / accuracy", ".3f") for g in ("en", "zh")),
+                     _with_ci(f"gap: {key} / language / accuracy_difference", ".3f"),
+                     *(_cells().Value(f"text intents: {key} / {g} / macro-F1", ".3f") for g in ("en", "zh"))))
+    return tuple(rows)
+
+
 def fairness_tables() -> dict[str, Table]:
     """Every table of docs/fairness.md, by block key."""
     Table = _cells().Table  # noqa: N806
@@ -130,6 +140,9 @@ def fairness_tables() -> dict[str, Table]:
         "fairness.gaps": Table("fairness", ("model", "group column", "demographic-parity difference (95 % CI)",
                                         "equalised-odds difference (95 % CI)", "calibration-gap range (95 % CI)"),
                            _gap_rows()),
+        "fairness.text_intents": Table("fairness", ("trained on", "en accuracy (95 % CI)", "zh accuracy (95 % CI)",
+                                                "accuracy difference (95 % CI)", "en macro-F1", "zh macro-F1"),
+                                   _text_intent_rows()),
         "fairness.recs": Table("fairness", ("data", "group column", "HR@10 light / head (95 % CI)",
                                         "middle / mid", "heavy / tail", "HR@10 difference (95 % CI)"), _recs_rows()),
         "fairness.incentive": Table("fairness", ("replay", "group column", "offer-rate gap", "coupon-rate gap",

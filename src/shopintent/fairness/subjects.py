@@ -233,3 +233,93 @@ def zh_en_sentiment(settings: Settings, seed: int = 0) -> Subject:
                          f"trained on {len(rows):,} sampled zh + {len(en['train']):,} en training reviews, seed {seed}",
                    data={"online_shopping_10_cats": online_shopping_10_cats.SPEC.files[0].sha256,
                          "amazon_alexa_reviews": amazon_alexa_reviews.SPEC.files[0].sha256})
+
+
+@dataclass
+class TextIntentSubject:
+    """A text intent model's held-out predictions on Chinese and English rows of the same intents."""
+
+    model: str
+    correct: np.ndarray
+    groups: pd.DataFrame
+    macro_f1: dict[str, float]
+    split: str
+    data: dict[str, str] = field(default_factory=dict)
+
+
+#: Most Chinese test / training rows per intent (SMP2019 rows of an intent are shuffled, seeded, and halved).
+ZH_INTENT_TEST_PER_INTENT = 100
+ZH_INTENT_TRAIN_PER_INTENT = 50
+
+
+def _zh_intent_rows(settings: Settings, seed: int) -> tuple[list[str], list[str], list[str], list[str]]:
+    """SMP2019 rows of the shared intents, relabelled with the CLINC name: (test texts, labels, train texts, labels).
+
+    Each intent's rows are shuffled (``seed``); the first half (at most
+    ``ZH_INTENT_TEST_PER_INTENT``) is test, the rest (at most ``ZH_INTENT_TRAIN_PER_INTENT``)
+    is what the bilingual model may train on, so both models meet the same test rows and no
+    test text is trained on (texts are deduplicated across the halves).
+    """
+    from shopintent.text import recipes
+
+    smp = recipes.smp_frame(settings)
+    rng = np.random.default_rng(seed)
+    test_x: list[str] = []
+    test_y: list[str] = []
+    train_x: list[str] = []
+    train_y: list[str] = []
+    for clinc_label, smp_label in recipes.EN_ZH_INTENTS.items():
+        rows = list(dict.fromkeys(smp.loc[smp["label"] == smp_label, "text"].astype(str)))
+        rows = [rows[i] for i in rng.permutation(len(rows))]
+        half = (len(rows) + 1) // 2
+        test, rest = rows[:half][:ZH_INTENT_TEST_PER_INTENT], rows[half:][:ZH_INTENT_TRAIN_PER_INTENT]
+        test_x += test
+        test_y += [clinc_label] * len(test)
+        train_x += rest
+        train_y += [clinc_label] * len(rest)
+    return test_x, test_y, train_x, train_y
+
+
+def zh_en_intents(settings: Settings, bilingual: bool, seed: int = 0) -> TextIntentSubject:
+    """The default ``intent train`` model (USE + TF-IDF + SVM, C chosen on validation) on zh vs en rows.
+
+    Rows: the eight intents CLINC150 (en) and SMP2019 (zh) share
+    (``text.recipes.EN_ZH_INTENTS``), written independently in each language (neither side
+    is a translation). English: ``recipes.en_zh_transfer_splits`` (CLINC150 official train,
+    validation and test rows of those intents). Chinese: :func:`_zh_intent_rows`.
+    ``bilingual=False``: trained on the English rows only (a shop whose labelled queries are
+    English, serving Chinese shoppers too; the kind routes the unseen language to its encoder
+    head). ``bilingual=True``: the same English rows plus the Chinese training half. C is
+    chosen on the English validation rows in both. Group = language; per row: predicted
+    intent correct or not.
+    """
+    from sklearn.metrics import f1_score
+
+    from shopintent.datasets import clinc150, smp2019_zh_intent
+    from shopintent.text import recipes
+    from shopintent.text.intent import IntentClassifier
+
+    splits = recipes.en_zh_transfer_splits(settings)
+    train, valid, en = splits["train"], splits["validation"], splits["test_en"]
+    zh_x, zh_y, zh_train_x, zh_train_y = _zh_intent_rows(settings, seed)
+    train_texts = train.texts + (zh_train_x if bilingual else [])
+    train_labels = train.labels + (zh_train_y if bilingual else [])
+    model = IntentClassifier(cache_dir=settings.state_dir, random_state=seed, C=None).fit(
+        train_texts, train_labels, valid.texts, valid.labels)
+    texts, truth = zh_x + en.texts, np.array(zh_y + en.labels)
+    said = np.array(model.predict(texts))
+    language = np.array(["zh"] * len(zh_x) + ["en"] * len(en))
+    macro = {lang: float(f1_score(truth[language == lang], said[language == lang], average="macro",
+                                  labels=sorted(set(truth[language == lang]))))
+             for lang in ("zh", "en")}
+    trained = f"{len(train)} CLINC150 en train rows" + (
+        f" + {len(zh_train_x)} SMP2019 zh rows (the training halves)" if bilingual else " (English only)")
+    name = "text intents (8 shared intents, " + ("en + zh training" if bilingual else "en-only training") + ")"
+    return TextIntentSubject(
+        model=name, correct=(said == truth).astype(float), groups=pd.DataFrame({"language": language}),
+        macro_f1=macro,
+        split=(f"default `intent train` kind (USE + TF-IDF + SVM; C = {model.C_:g} chosen on {len(valid)} en "
+               f"validation rows); trained on {trained}; test: {len(en)} CLINC150 official en test rows and "
+               f"{len(zh_x)} SMP2019 zh rows (each intent's test half, ≤ {ZH_INTENT_TEST_PER_INTENT}, seed {seed}) "
+               f"of {len(recipes.EN_ZH_INTENTS)} intents (recipes.EN_ZH_INTENTS)"),
+        data={"clinc150": clinc150.SPEC.files[0].sha256, "smp2019_zh_intent": smp2019_zh_intent.SPEC.files[0].sha256})

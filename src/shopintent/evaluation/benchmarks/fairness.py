@@ -13,7 +13,10 @@ Protocol (every quality number on held-out rows; seed 0; 200 bootstrap resamples
   OperatingSystems; fraud verdicts (DMC 2019, logistic, 70/30) by trustLevel;
   click review flags (TalkingData, train earlier days, test the last) by device
   and os; negative-review detection (one TF-IDF model, zh + en test splits) by
-  language; session-kNN recommendations (Amazon Beauty and Taobao, leave-one-out)
+  language; text intents (the default `intent train` kind on the eight intents
+  CLINC150 en and SMP2019 zh share; trained on English rows only, and on English
+  plus the training half of the Chinese rows; accuracy per row with intervals,
+  macro-F1 per language) by language; session-kNN recommendations (Amazon Beauty and Taobao, leave-one-out)
   by user activity and target popularity band; the decision engine replayed over
   the held-out Taobao day by shopper activity. Gaps: fairlearn's
   demographic-parity and equalised-odds differences (between groups); intervals
@@ -56,6 +59,8 @@ SHORT: dict[str, str] = {
     "recommendations (Taobao head, session kNN k=100)": "recs Taobao",
     "decision engine offers (Taobao held-out day)": "offers Taobao",
     "negative-review detection (zh + en, TF-IDF logistic)": "sentiment zh+en",
+    "text intents (8 shared intents, en-only training)": "intents zh/en en-trained",
+    "text intents (8 shared intents, en + zh training)": "intents zh/en bilingual",
 }
 
 
@@ -217,6 +222,18 @@ def _mitigation(run: FairnessRun) -> list[Measurement]:
     return out
 
 
+def _text_intents(run: FairnessRun) -> list[Measurement]:
+    """Macro-F1 per language of the text-intent audits (accuracy with intervals comes from :func:`_audits`)."""
+    out = []
+    for audit in run.audits:
+        if not audit.model.startswith("text intents"):
+            continue
+        for language in ("en", "zh"):
+            out.append(Measurement(f"text intents: {_short(audit.model)} / {language} / macro-F1",
+                                   audit.overall[f"macro_f1_{language}"], "macro-F1", audit.detail))
+    return out
+
+
 def _dp(run: FairnessRun) -> list[Measurement]:
     out = []
     for error in run.dp.get("errors", []):
@@ -235,7 +252,7 @@ def run(settings: Settings) -> BenchResult:
     measurements = _profiles(settings)
     result = run_fairness(settings, n_boot=N_BOOT, seed=SEED)
     measurements += _audits(result) + _recommendation_bands(result) + _incentive(result)
-    measurements += _mitigation(result) + _dp(result)
+    measurements += _mitigation(result) + _dp(result) + _text_intents(result)
     parameters: dict[str, Any] = {**result.parameters, "timings_s": result.timings_s, "splits": result.splits,
                                   "loadavg": list(os.getloadavg()), "incentive": {
                                       k: v for k, v in result.incentive.items() if k != "constraint_opes"},
