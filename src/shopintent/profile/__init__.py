@@ -3,7 +3,8 @@
 ``features`` defines the columns; ``batch`` computes them from the event store in
 portable SQL (DuckDB or Spark); ``incremental`` keeps them up to date event by
 event; ``model`` adds the segment and the predicted purchase / churn
-probabilities; ``build`` ties them to the store and the state folder. Names are
+probabilities; ``build`` ties them to the store and the state folder; ``live`` keeps
+them current in the service from its store sink. Names are
 imported on first use, so the service (which only reads saved profiles) does
 not import scikit-learn for them at start.
 """
