@@ -9,11 +9,15 @@ after each run:
 
 * ``/healthz`` (GET, the empty FastAPI endpoint of the same server), closed loop;
 * ``POST /v1/intent`` with Bitext test-split texts, closed loop, 16 in flight;
+* ``POST /v1/events`` one event per request (``--events N``: the first N in-window
+  Taobao events in time order, fresh ids), closed loop, 16 in flight, automatic cart
+  decisions: CPU ms per event on the event loop and on the other threads (log writer,
+  effects, store sink) that compete with it for the GIL;
 * start to ready: ``shopintent serve`` until ``/readyz`` lists every model loaded.
 
-``--profile DIR`` also runs the service under ``cProfile`` (its event-loop
-thread: the request overhead; the model runs on the batcher thread) and writes
-``DIR/serve.prof`` plus the top functions by own time as text.
+``--profile DIR`` also runs the service under ``cProfile`` on every thread, timing
+each thread's CPU, and writes ``DIR/serve.prof`` (all threads merged) plus the top
+functions by own time per thread (``DIR/serve_top.txt``).
 
 Run::
 
@@ -43,7 +47,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.support import ServiceProcess, closed_loop
+from benchmarks.support import ServiceProcess, closed_loop, numbered_events
 from benchmarks.support.load import LoadResult, _Connection, quiet_client_logs
 from shopintent.settings import Settings, get_settings
 
@@ -108,6 +112,12 @@ def _texts(settings: Settings, n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
+def _events(settings: Settings, n: int, prefix: str) -> list[dict[str, Any]]:
+    from shopintent.serve.replay import taobao_stream
+
+    return numbered_events(taobao_stream(settings, limit=n), prefix)
+
+
 def _measured(pid: int, run: Any) -> tuple[LoadResult, float, dict[str, float]]:
     before, threads_before = cpu_seconds(pid), thread_cpu(pid)
     result = run()
@@ -151,10 +161,13 @@ def _start(settings: Settings, work: Path, profile: Path | None) -> ServiceProce
     raise RuntimeError("the profiled service did not become ready in 600 s")
 
 
-def measure(settings: Settings, n: int, starts: int, profile: Path | None) -> dict[str, Any]:
-    """Start-to-ready seconds (``starts`` times) and CPU per request of /healthz and /v1/intent."""
+def measure(settings: Settings, n: int, starts: int, profile: Path | None, events: int = 0,
+            intent: bool = True) -> dict[str, Any]:
+    """Start-to-ready seconds (``starts`` times) and CPU per request of /healthz, /v1/intent
+    (unless ``intent`` is false) and one-event ``POST /v1/events`` (``events`` requests)."""
     quiet_client_logs()
-    bodies = [{"text": t} for t in _texts(settings, n)]
+    bodies = [{"text": t} for t in _texts(settings, n)] if intent else []
+    singles = _events(settings, 200 + events, "pe") if events else []
     out: dict[str, Any] = {"start_to_ready_s": [], "start_to_ready_cpu_s": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -172,11 +185,19 @@ def measure(settings: Settings, n: int, starts: int, profile: Path | None) -> di
             pid = service.process.pid
             host, port = "127.0.0.1", service.port
             # Warm-up: first requests pay for lazy imports and caches.
-            closed_loop(service.url + "/v1/intent", bodies[:200], API_KEY, 16, [1] * 200)
+            if intent:
+                closed_loop(service.url + "/v1/intent", bodies[:200], API_KEY, 16, [1] * 200)
+            if singles:
+                closed_loop(service.url + "/v1/events", singles[:200], API_KEY, 16, [1] * 200)
             asyncio.run(_get_loop(host, port, "/healthz", 200, 16))
             empty, empty_cpu, empty_threads = _measured(pid, lambda: asyncio.run(_get_loop(host, port, "/healthz", n, 16)))
-            intent, intent_cpu, intent_threads = _measured(
-                pid, lambda: closed_loop(service.url + "/v1/intent", bodies, API_KEY, 16, [1] * n))
+            if intent:
+                asked, intent_cpu, intent_threads = _measured(
+                    pid, lambda: closed_loop(service.url + "/v1/intent", bodies, API_KEY, 16, [1] * n))
+            if singles:
+                one, one_cpu, one_threads = _measured(
+                    pid, lambda: closed_loop(service.url + "/v1/events", singles[200:], API_KEY, 16,
+                                             [1] * events))
         finally:
             if profile is not None and service.process is not None:
                 service.process.send_signal(signal.SIGINT)
@@ -184,35 +205,63 @@ def measure(settings: Settings, n: int, starts: int, profile: Path | None) -> di
             else:
                 service.stop()
     out["healthz"] = _row(empty, empty_cpu, empty_threads)
-    out["intent"] = _row(intent, intent_cpu, intent_threads)
-    out["intent_over_healthz_cpu"] = round(intent_cpu / max(empty_cpu, 1e-9), 2)
+    if intent:
+        out["intent"] = _row(asked, intent_cpu, intent_threads)
+        out["intent_over_healthz_cpu"] = round(intent_cpu / max(empty_cpu, 1e-9), 2)
+    if singles:
+        # One event per request: CPU per request is CPU per event.
+        out["event_one_per_request"] = _row(one, one_cpu, one_threads)
+        out["event_over_healthz_cpu"] = round((one_cpu / events) / max(empty_cpu / n, 1e-9), 2)
     if profile is not None:
-        text = profile / "serve_top.txt"
-        with text.open("w") as f:
-            pstats.Stats(str(profile / "serve.prof"), stream=f).sort_stats("tottime").print_stats(40)
+        with (profile / "serve_top.txt").open("w") as f:
+            for prof in sorted(profile.glob("serve.*.prof")):
+                f.write(f"==== {prof.stem.split('.', 1)[1]} ====\n")
+                pstats.Stats(str(prof), stream=f).sort_stats("tottime").print_stats(30)
     return out
 
 
 def serve_profiled(out: Path, argv: list[str]) -> None:
-    """Run ``shopintent <argv>`` with cProfile timing the main thread's CPU time (not wall time).
+    """Run ``shopintent <argv>`` with cProfile on every thread, each timing its own CPU time.
 
     The main thread is uvicorn's event loop: every request's HTTP, routing,
-    validation and middleware work. CPU time, so waits (for the GIL, for the
-    batcher thread, for the socket) are not counted as work.
+    validation and middleware work; the log writer, effects, store sink and batcher
+    threads compete with it for the GIL. CPU time, so waits (for the GIL, for
+    another thread, for the socket) are not counted as work. Writes ``out`` (all
+    threads merged) and ``<out stem>.<thread name>.prof`` per thread.
     """
     import cProfile
     import runpy
+    import threading
 
-    profiler = cProfile.Profile(time.thread_time)
+    profilers: dict[str, cProfile.Profile] = {}
+
+    def start_thread_profile(*_: Any) -> None:  # the first profile event of a new thread
+        thread = threading.current_thread()
+        profiler = cProfile.Profile(time.thread_time)
+        profilers[f"{thread.name}-{thread.native_id}"] = profiler
+        profiler.enable()  # replaces this hook for the thread
+
+    main_profiler = cProfile.Profile(time.thread_time)
+    profilers["event-loop"] = main_profiler
     sys.argv = ["shopintent", *argv]
-    profiler.enable()
+    threading.setprofile(start_thread_profile)
+    main_profiler.enable()
     try:
         runpy.run_module("shopintent.cli.main", run_name="__main__")
     except (SystemExit, KeyboardInterrupt):
         pass
     finally:
-        profiler.disable()
-        profiler.dump_stats(str(out))
+        main_profiler.disable()
+        threading.setprofile(None)
+        merged: pstats.Stats | None = None
+        for name, profiler in list(profilers.items()):
+            stats = pstats.Stats(profiler)
+            if not stats.total_tt:
+                continue
+            stats.dump_stats(str(out.with_name(f"{out.stem}.{name}.prof")))
+            merged = stats if merged is None else merged.add(stats)
+        if merged is not None:
+            merged.dump_stats(str(out))
 
 
 def main() -> None:
@@ -224,13 +273,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serve_profile.json"))
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--events", type=int, default=0,
+                        help="Also POST this many Taobao events one per request (0: skip).")
+    parser.add_argument("--no-intent", action="store_true", help="Skip the /v1/intent run.")
     parser.add_argument("--profile", type=Path, default=None, help="Also write a cProfile of the service here.")
     parser.add_argument("--note", default="", help="What this run measured (e.g. the commit).")
     args = parser.parse_args()
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     settings = get_settings()
-    run = measure(settings, args.requests, args.starts, args.profile)
+    run = measure(settings, args.requests, args.starts, args.profile, args.events, not args.no_intent)
     run.update({"at": datetime.now(UTC).isoformat(timespec="seconds"), "note": args.note,
                 "load_average_1m_before": round(os.getloadavg()[0], 2)})
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -239,7 +291,10 @@ def main() -> None:
         "python -m benchmarks.serve_profile: one `shopintent serve` process (uvicorn, 1 worker, cached "
         "default models) and the load generator in this process on the same machine; CPU ms per request "
         "= the service process's user+system CPU time over the run / requests. /healthz: GET, 16 "
-        f"keep-alive connections; /v1/intent: {args.requests} Bitext test-split texts, 16 in flight. "
+        f"keep-alive connections; /v1/intent: {args.requests} Bitext test-split texts, 16 in flight; "
+        "event_one_per_request: POST /v1/events with one Taobao event each (the first in-window events "
+        "in time order after 200 warm-up ones, fresh ids, --auto-decide cart), 16 in flight, CPU ms per "
+        "request = CPU ms per event; event_over_healthz_cpu: its CPU per request over /healthz's. "
         "start_to_ready_s: `shopintent serve` until /readyz lists text, behaviour, recommend, intervene "
         "(wall); start_to_ready_cpu_s: the service process's CPU seconds at that moment.")
     results["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),

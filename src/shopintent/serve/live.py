@@ -52,9 +52,17 @@ class RateWindow:
         return [(s, counts.get(s, 0)) for s in range(now - self.window_s + 1, now + 1)]
 
     def rate(self, last_s: int = 10) -> float:
-        """Mean count per second over the last ``last_s`` complete seconds."""
-        points = self.series()[-last_s - 1 : -1]
-        return sum(c for _, c in points) / max(len(points), 1)
+        """Mean count per second over the last ``last_s`` complete seconds (within the window).
+
+        Summed from the buckets, not from :meth:`series`: the log writer sets the rate gauge
+        after every write group, and a zero-filled series of the whole window per group
+        cost more than the group's dedup claim."""
+        now = int(self._clock())
+        n = max(min(last_s + 1, self.window_s) - 1, 0)
+        first = now - n
+        with self._lock:
+            total = sum(count for second, count in self._buckets if first <= second < now)
+        return total / max(n, 1)
 
 
 @dataclass
