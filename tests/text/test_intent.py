@@ -39,6 +39,29 @@ def test_rejected_text_gets_oos_with_its_confidence(clinc_model: IntentClassifie
     assert 0.0 < confidence <= 1.0
 
 
+def test_head_scores_equal_the_strided_product_and_follow_a_new_coef(
+    clinc_model: IntentClassifier, clinc_small: dict[str, recipes.TextSplit]
+) -> None:
+    # decision_function keeps a contiguous copy of the TF-IDF block of the head (scipy copied the
+    # strided view on every call): the scores must be the very same numbers, and a replaced coef_
+    # must not be scored with the old copy.
+    texts = clinc_small["test"].texts[:20]
+    dense, sparse = clinc_model.featurizer_.transform_parts(texts)
+    assert sparse is not None
+    width = dense.shape[1]
+    expected = dense @ clinc_model.coef_[:, :width].T + clinc_model.intercept_
+    expected = expected + np.asarray(sparse @ clinc_model.coef_[:, width:].T)
+    assert np.array_equal(clinc_model.decision_function(texts), expected)
+    original = clinc_model.coef_
+    try:
+        clinc_model.coef_ = original * 2.0
+        doubled = dense @ clinc_model.coef_[:, :width].T + clinc_model.intercept_
+        doubled = doubled + np.asarray(sparse @ clinc_model.coef_[:, width:].T)
+        assert np.array_equal(clinc_model.decision_function(texts), doubled)
+    finally:
+        clinc_model.coef_ = original
+
+
 def test_save_and_load_give_identical_predictions(
     clinc_model: IntentClassifier, clinc_small, tmp_path: Path, session_settings: Settings
 ) -> None:
