@@ -8,6 +8,7 @@ import math
 import threading
 
 import numpy as np
+import pytest
 
 from shopintent.serve.adapters.convert import plain
 from shopintent.serve.adapters.text import json_ready
@@ -107,3 +108,57 @@ def test_closed_labels_cache_only_values_inside_their_sets() -> None:
     assert metrics.registry.get_sample_value("shopintent_outcomes_total", {"kind": "purchase"}) == 2
     assert metrics.registry.get_sample_value("shopintent_outcomes_total", {"kind": "other"}) == 2
     assert metrics.events.labels(outcome="stored", source="http") is metrics.events.labels("stored", "http")
+
+
+def test_gateway_wakes_each_event_loop_once_per_write_group(settings: Settings) -> None:
+    """Concurrent one-event requests on real Taobao rows: each caller gets its own event's
+    status and keyed id, the loop is woken once per write group (not once per request), and
+    a request sent after the gateway stopped is refused with IngestUnavailable."""
+    import pandas as pd
+
+    from shopintent.datasets import taobao_userbehavior_head
+    from shopintent.privacy import Pseudonymizer
+    from shopintent.serve.dedup import MemorySeenIds
+    from shopintent.serve.gateway import STORED, IngestGateway, IngestUnavailable, StoredEffects
+    from shopintent.serve.streams.memory import MemorySource
+
+    raw = taobao_userbehavior_head.read_raw(settings).head(120)
+    rows = [{k: v for k, v in r.items() if not pd.isna(v)} | {"event_id": f"g-{i}"}
+            for i, r in enumerate(raw.to_dict(orient="records"))]
+    first_group = threading.Event()
+
+    def effects(records: list[dict[str, object]], source: str) -> StoredEffects:
+        first_group.wait(5)  # the first group holds the effects thread; the rest queue up
+        return StoredEffects()
+
+    gateway = IngestGateway(MemorySource(), Pseudonymizer(b"k" * 32), MemorySeenIds(3600.0), None,
+                            on_committed=effects, max_future_skew_s=None)
+    gateway.start()
+    wake_ups = 0
+
+    async def all_at_once() -> list[object]:
+        nonlocal wake_ups
+        loop = asyncio.get_running_loop()
+        plain_wake = loop.call_soon_threadsafe
+
+        def counted(*args: object, **kwargs: object) -> object:
+            nonlocal wake_ups
+            wake_ups += 1
+            return plain_wake(*args, **kwargs)  # type: ignore[arg-type]
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        calls = [asyncio.ensure_future(gateway.ingest([row])) for row in rows]
+        await asyncio.sleep(0.2)
+        first_group.set()
+        return list(await asyncio.gather(*calls))
+
+    try:
+        outcomes = asyncio.run(all_at_once())
+        expected = gateway.submit(rows).result(timeout=10)  # the same rows again: duplicates
+    finally:
+        gateway.stop()
+    assert [o.results[0].status for o in outcomes] == [STORED] * len(rows)
+    assert [o.results[0].event_id for o in outcomes] == [r.event_id for r in expected.results]
+    assert 1 <= wake_ups < len(rows) / 4  # groups formed, one wake-up each
+    with pytest.raises(IngestUnavailable):
+        asyncio.run(gateway.ingest(rows[:1]))

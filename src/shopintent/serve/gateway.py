@@ -14,7 +14,10 @@ and runs it through the steps of issue 14's design:
    publishing comes first, so a claimed id is always in the log;
 4. on an effects thread, the live effects of the claimed events (session
    state, histories, signals, decisions), then each caller's future resolves
-   with its statuses, sessions and decisions.
+   with its statuses, sessions and decisions. Async callers (the HTTP route) are
+   woken once per write group and event loop (one ``call_soon_threadsafe`` for
+   every request of the group), not once per request: each cross-thread wake-up
+   costs the loop a self-pipe read and a GIL hand-over.
 
 The request path never waits for DuckDB. The store is a *sink* behind the log:
 the service's :class:`~shopintent.serve.streams.consumer.StreamConsumer` reads
@@ -127,6 +130,37 @@ class _Job:
     records: list[dict[str, Any]]
     source: str
     future: Future[BatchOutcome]
+    #: An async caller's loop and the future it awaits (set from ``future`` on that loop).
+    waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[BatchOutcome]] | None = None
+
+
+#: An async caller's awaited future and its job's future.
+_Pair = tuple["asyncio.Future[BatchOutcome]", "Future[BatchOutcome]"]
+
+
+def _copy_outcomes(pairs: Sequence[_Pair]) -> None:
+    """On the caller's loop: give each waiting asyncio future its job's result or error."""
+    for waiter, future in pairs:
+        if waiter.done():  # cancelled: the client went away
+            continue
+        error = future.exception()
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(future.result())
+
+
+def _wake(jobs: Iterable[_Job]) -> None:
+    """Wake the async callers of finished ``jobs``: one ``call_soon_threadsafe`` per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Pair]] = {}
+    for job in jobs:
+        if job.waiter is not None and job.future.done():
+            by_loop.setdefault(job.waiter[0], []).append((job.waiter[1], job.future))
+    for loop, pairs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_copy_outcomes, pairs)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
 
 
 @dataclass
@@ -231,17 +265,29 @@ class IngestGateway:
     # -- public API -----------------------------------------------------------------------
     def submit(self, records: Sequence[Mapping[str, Any]], source: str = "http") -> Future[BatchOutcome]:
         """Queue a batch; the future resolves once its events are in the log (or rejected)."""
+        return self._enqueue(records, source, None)[0]
+
+    def _enqueue(self, records: Sequence[Mapping[str, Any]], source: str,
+                 waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[BatchOutcome]] | None,
+                 ) -> tuple[Future[BatchOutcome], bool]:
+        """``submit``, and whether the job was queued; a queued job's ``waiter`` (an asyncio
+        future on its loop) is given the same outcome once the job is done."""
         future: Future[BatchOutcome] = Future()
         if not self.alive:
             future.set_exception(IngestUnavailable("the event log is not open (service starting "
                                                    "or stopping); retry shortly"))
-            return future
-        self._queue.put(_Job([dict(r) for r in records], source, future))
-        return future
+            return future, False
+        self._queue.put(_Job([dict(r) for r in records], source, future, waiter))
+        return future, True
 
     async def ingest(self, records: Sequence[Mapping[str, Any]], source: str = "http") -> BatchOutcome:
-        """``submit`` for async callers."""
-        return await asyncio.wrap_future(self.submit(records, source))
+        """``submit`` for async callers (woken once per write group, see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[BatchOutcome] = loop.create_future()
+        future, queued = self._enqueue(records, source, (loop, waiter))
+        if not queued:
+            return future.result()  # raises: the gateway is not running
+        return await waiter
 
     def call(self, fn: Callable[[EventStore], Any]) -> Future[Any]:
         """Run ``fn(store)`` on the thread that owns the store (the sink's writes, reads)."""
@@ -340,6 +386,7 @@ class IngestGateway:
                     break
                 if item is not _STOP and not item.future.done():
                     item.future.set_exception(IngestUnavailable("the service is stopping; retry"))
+                    _wake([item])
 
     def _write_group(self, jobs: list[_Job]) -> None:
         try:
@@ -353,6 +400,7 @@ class IngestGateway:
             error = exc if isinstance(exc, ValueError | TypeError | OverflowError) else \
                 IngestUnavailable(f"the event log could not take the batch: {type(exc).__name__}")
             jobs[0].future.set_exception(error)
+            _wake(jobs)
             return
         self._effects.put(committed)
 
@@ -420,3 +468,4 @@ class IngestGateway:
                 decisions = [d for s in sessions for d in effects.decisions_by_session.get(s, [])]
                 if not job.future.done():
                     job.future.set_result(BatchOutcome(final, decisions, item.message_id))
+            _wake(item.jobs)
