@@ -50,14 +50,15 @@ def _segment_matrix(features: pd.DataFrame) -> pd.DataFrame:
 
 def model_inputs(features: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """The purchase / churn model's inputs from profile columns, recency measured at ``as_of``."""
-    x = pd.DataFrame(index=features.index)
+    # One frame from a dict of columns (not column-by-column inserts): the live endpoint calls this per answer.
+    columns: dict[str, Any] = {}
     for column in ("events", "sessions", "items", "categories", "n_add_to_cart", "n_favourite", "n_purchase"):
-        x[f"log_{column}"] = np.log1p(features[column].astype(float))
-    x["active_days"] = features["active_days"].astype(float)
+        columns[f"log_{column}"] = np.log1p(features[column].to_numpy(dtype=float))
+    columns["active_days"] = features["active_days"].to_numpy(dtype=float)
     for column in ("share_view", "share_add_to_cart", "share_favourite", "share_purchase"):
-        x[column] = features[column].astype(float)
-    x["recency_days"] = (as_of - features["last_seen"]).dt.total_seconds() / 86400.0
-    return x[list(MODEL_INPUTS)]
+        columns[column] = features[column].to_numpy(dtype=float)
+    columns["recency_days"] = ((as_of - features["last_seen"]).dt.total_seconds() / 86400.0).to_numpy()
+    return pd.DataFrame({c: columns[c] for c in MODEL_INPUTS}, index=features.index)
 
 
 class ProfileModel:
@@ -132,11 +133,14 @@ class ProfileModel:
         distance = ((z[:, None, :] - self.centroids_[None, :, :]) ** 2).sum(axis=2)
         return distance.argmin(axis=1)
 
-    def probability(self, features: pd.DataFrame, target: str, as_of: pd.Timestamp) -> np.ndarray:
-        """P(``target``) within the horizon after ``as_of`` (``purchase`` or ``churn``)."""
+    def probability(self, features: pd.DataFrame, target: str, as_of: pd.Timestamp,
+                    inputs: pd.DataFrame | None = None) -> np.ndarray:
+        """P(``target``) within the horizon after ``as_of`` (``purchase`` or ``churn``); ``inputs``:
+        :func:`model_inputs` of ``features`` at ``as_of`` when the caller already has them."""
         if target not in self.coef_:
             raise KeyError(f"unknown profile target {target!r}; known: {', '.join(self.coef_)}")
-        z = (model_inputs(features, as_of).to_numpy() - self.input_center_) / self.input_scale_
+        x = model_inputs(features, as_of) if inputs is None else inputs
+        z = (x.to_numpy() - self.input_center_) / self.input_scale_
         return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.coef_[target]) + self.intercept_[target])))
 
     def price_band(self, features: pd.DataFrame) -> list[str]:
@@ -156,8 +160,9 @@ class ProfileModel:
         out["recency_days"] = (as_of - features["last_seen"]).dt.total_seconds() / 86400.0
         span = ((features["last_seen"] - features["first_seen"]).dt.total_seconds() / 86400.0).clip(lower=1.0)
         out["sessions_per_day"] = features["sessions"] / span
-        out["purchase_probability"] = self.probability(features, "purchase", as_of)
-        out["churn_probability"] = self.probability(features, "churn", as_of)
+        inputs = model_inputs(features, as_of)
+        out["purchase_probability"] = self.probability(features, "purchase", as_of, inputs)
+        out["churn_probability"] = self.probability(features, "churn", as_of, inputs)
         return out
 
     def save(self, path: Path | str) -> Path:
