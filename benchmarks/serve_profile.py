@@ -118,6 +118,50 @@ def _events(settings: Settings, n: int, prefix: str) -> list[dict[str, Any]]:
     return numbered_events(taobao_stream(settings, limit=n), prefix)
 
 
+def sink_round_cpu(settings: Settings, rows: int = 300, repeats: int = 20) -> dict[str, Any]:
+    """CPU ms of the store sink's check of one round of ``rows`` log rows, both ways, in this process.
+
+    The rows are the first in-window Taobao events as the event log holds them
+    (``prepare_records`` output, through JSON). ``as_rows``: ``prepare_protected`` on
+    the dicts (the row-wise path, what the sink passes now); ``as_frame``: on a frame
+    of them (the table path, what it passed before). ``same_table``: both gave the same
+    rows, ids and rejections. Thread CPU time, median of ``repeats``.
+    """
+    import statistics
+
+    import pandas as pd
+
+    from shopintent.privacy import Pseudonymizer
+    from shopintent.schema.validation import EVENT_COLUMNS
+    from shopintent.serve.replay import taobao_stream
+    from shopintent.store import ingest
+
+    pseudonymizer = Pseudonymizer.from_settings(settings)
+    logged = json.loads(json.dumps(ingest.prepare_records(taobao_stream(settings, limit=rows),
+                                                          pseudonymizer).records, default=str))
+
+    def outcome(prepared: Any) -> str:
+        frame = prepared.protected
+        return json.dumps([frame.astype(object).where(frame.notna(), None).to_dict("records"),
+                           prepared.positions.tolist(), prepared.event_ids,
+                           [str(r) for r in prepared.report.rejections]], default=str)
+
+    out: dict[str, Any] = {"rows": rows, "repeats": repeats}
+    outcomes = {}
+    for name, batch in (("as_rows", lambda: logged),
+                        ("as_frame", lambda: pd.DataFrame.from_records(logged, columns=list(EVENT_COLUMNS)))):
+        times = []
+        for _ in range(repeats):
+            given = batch()
+            started = time.thread_time()
+            prepared = ingest.prepare_protected(given)
+            times.append((time.thread_time() - started) * 1000)
+        outcomes[name] = outcome(prepared)
+        out[f"{name}_cpu_ms"] = round(statistics.median(times), 3)
+    out["same_table"] = outcomes["as_rows"] == outcomes["as_frame"]
+    return out
+
+
 def _measured(pid: int, run: Any) -> tuple[LoadResult, float, dict[str, float]]:
     before, threads_before = cpu_seconds(pid), thread_cpu(pid)
     result = run()
@@ -212,6 +256,7 @@ def measure(settings: Settings, n: int, starts: int, profile: Path | None, event
         # One event per request: CPU per request is CPU per event.
         out["event_one_per_request"] = _row(one, one_cpu, one_threads)
         out["event_over_healthz_cpu"] = round((one_cpu / events) / max(empty_cpu / n, 1e-9), 2)
+        out["sink_round_check"] = sink_round_cpu(settings)
     if profile is not None:
         with (profile / "serve_top.txt").open("w") as f:
             for prof in sorted(profile.glob("serve.*.prof")):
@@ -294,7 +339,10 @@ def main() -> None:
         f"keep-alive connections; /v1/intent: {args.requests} Bitext test-split texts, 16 in flight; "
         "event_one_per_request: POST /v1/events with one Taobao event each (the first in-window events "
         "in time order after 200 warm-up ones, fresh ids, --auto-decide cart), 16 in flight, CPU ms per "
-        "request = CPU ms per event; event_over_healthz_cpu: its CPU per request over /healthz's. "
+        "request = CPU ms per event; event_over_healthz_cpu: its CPU per request over /healthz's; "
+        "sink_round_check: in this process, thread CPU ms (median of 20) of the store sink's check "
+        "(store.ingest.prepare_protected) of one 300-row round of log rows, as dicts (row-wise path) "
+        "and as a frame (table path), and whether both gave the same rows. "
         "start_to_ready_s: `shopintent serve` until /readyz lists text, behaviour, recommend, intervene "
         "(wall); start_to_ready_cpu_s: the service process's CPU seconds at that moment.")
     results["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
