@@ -12,11 +12,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from shopintent.multimodal.fusion import choose_weight, fuse
 from shopintent.multimodal.heads import SoftmaxHead, score
 from shopintent.multimodal.split import kept_classes
 
-#: Rows of the table, in order; "image" is the frozen ImageNet embedding, "image_finetuned" the fine-tuned last stage.
-MODALITIES = ("image", "image_finetuned", "title", "late_fusion", "early_fusion")
+#: Rows of the table, in order; "image" is the frozen ImageNet embedding, "image_finetuned" the fine-tuned last stage;
+#: "late_fusion" sums the two heads' log-probabilities, "late_fusion_weighted" weighs them (weight chosen on validation).
+MODALITIES = ("image", "image_finetuned", "title", "late_fusion", "late_fusion_weighted", "early_fusion")
 
 
 def task_rows(
@@ -26,12 +28,17 @@ def task_rows(
     train: np.ndarray,
     test: np.ndarray,
     seed: int = 0,
+    fit: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
 ) -> list[dict[str, object]]:
     """Accuracy and macro-F1 per task and modality on the ``test`` products.
 
     ``embeddings`` holds "image", "title" and optionally "image_finetuned";
     fusion uses the fine-tuned image embedding when present. Only classes with
     at least 20 products are kept (others dropped from train and test).
+    With ``fit`` and ``valid`` (a partition of ``train``) the late-fusion image
+    weight is chosen on ``valid`` by heads trained on ``fit``, then applied to
+    heads trained on all of ``train`` ("late_fusion_weighted", weight in the row).
     """
     image = embeddings.get("image_finetuned", embeddings["image"])
     title = embeddings["title"]
@@ -51,6 +58,10 @@ def task_rows(
             classes = head.classes_
         img_key = "image_finetuned" if "image_finetuned" in logp else "image"
         preds["late_fusion"] = classes[(logp[img_key] + logp["title"]).argmax(1)]
+        weight = None
+        if fit is not None and valid is not None:
+            weight = _fusion_weight(embeddings[img_key], title, labels, fit & keep, valid & keep, seed)
+            preds["late_fusion_weighted"] = classes[fuse(logp[img_key], logp["title"], weight).argmax(1)]
         both = np.hstack([image, title])
         preds["early_fusion"] = SoftmaxHead(seed=seed).fit(both[tr], labels[tr]).predict(both[te])
         for modality in MODALITIES:
@@ -58,5 +69,18 @@ def task_rows(
                 rows.append({
                     "task": task, "modality": modality, **score(labels[te], preds[modality]),
                     "test_products": int(te.sum()), "classes": int(len(classes)),
+                    **({"fusion_weight": weight} if modality == "late_fusion_weighted" else {}),
                 })
     return rows
+
+
+def _fusion_weight(
+    image: np.ndarray, title: np.ndarray, labels: np.ndarray, fit: np.ndarray, valid: np.ndarray, seed: int
+) -> float:
+    """The image weight of late fusion chosen on ``valid`` rows by heads trained on ``fit`` rows."""
+    img = SoftmaxHead(seed=seed).fit(image[fit], labels[fit])
+    txt = SoftmaxHead(seed=seed).fit(title[fit], labels[fit])
+    known = valid & np.isin(labels, img.classes_)
+    codes = np.searchsorted(img.classes_, labels[known])
+    weight, _ = choose_weight(img.log_proba(image[known]), txt.log_proba(title[known]), codes)
+    return weight

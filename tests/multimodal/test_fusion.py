@@ -1,0 +1,28 @@
+"""Weighted late fusion and the cache-side flip: small real-shaped arrays, milliseconds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from shopintent.multimodal.finetune import flip_maps
+from shopintent.multimodal.fusion import choose_weight, fuse
+
+
+def test_choose_weight_trusts_the_input_that_is_right_on_validation() -> None:
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, 200)
+    title = np.log(np.full((200, 4), 0.1))
+    title[np.arange(200), codes] = np.log(0.7)  # the title head is always right
+    image = np.log(rng.dirichlet(np.ones(4), 200))  # the image head is noise
+    weight, table = choose_weight(image, title, codes)
+    assert weight < 0.5 and table[weight] == 1.0 and table[1.0] < 0.5
+    with pytest.raises(ValueError, match="shape"):
+        fuse(image[:, :3], title, 0.5)
+
+
+def test_flip_maps_mirrors_only_the_chosen_rows() -> None:
+    x = torch.arange(2 * 1 * 2 * 3, dtype=torch.float32).reshape(2, 1, 2, 3)
+    out = flip_maps(x, torch.tensor([True, False]))
+    assert torch.equal(out[0, 0, 0], torch.tensor([2.0, 1.0, 0.0])) and torch.equal(out[1], x[1])
