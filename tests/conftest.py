@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +70,66 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
+
+
+def cli_process_env(state_dir: Path) -> dict[str, str]:
+    """The environment of a `shopintent` process on the real data and the given state folder."""
+    assert REAL_DATA_DIR is not None
+    return {**os.environ, "SHOPINTENT_DATA_DIR": str(REAL_DATA_DIR),
+            "SHOPINTENT_STATE_DIR": str(state_dir), "SHOPINTENT_ALLOW_DOWNLOAD": "false",
+            "SHOPINTENT_LOG_LEVEL": "WARNING"}
+
+
+def run_cli(state_dir: Path, *args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``shopintent ARGS`` as its own process (what a user types), output captured."""
+    return subprocess.run([sys.executable, "-m", "shopintent.cli.main", *args], capture_output=True,
+                          text=True, env=cli_process_env(state_dir), timeout=timeout_s, check=False)
+
+
+@pytest.fixture(scope="session")
+def prepared_state(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, Any]]:
+    """An empty state folder after ``shopintent models prepare --fast-only`` (a real process).
+
+    Why once per session: it trains every default model the service needs
+    (behaviour, recommend, shop_intent, risk: ~90 s on CI). The demo-path test
+    asserts on this very run; tests that need a trained default reuse it
+    instead of training the same model again. Shared read-only: a test that
+    changes models copies the folder (:func:`copy_state`) first.
+    """
+    if REAL_DATA_DIR is None:
+        pytest.skip("real data not found: set SHOPINTENT_DATA_DIR to the shared data folder")
+    state = tmp_path_factory.mktemp("demo") / "state"
+    started = time.perf_counter()
+    # ~90 s on CI; the limit only guards against a hang (a shared, busy host takes many times that)
+    done = run_cli(state, "models", "prepare", "--fast-only", "--json", timeout_s=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    report["wall_s"] = time.perf_counter() - started
+    settings = Settings(data_dir=REAL_DATA_DIR, state_dir=state, allow_download=False,
+                        pseudonym_key="test-key-not-secret-32-bytes-long!!")
+    return settings, report
+
+
+def copy_state(source: Settings, target: Path, *parts: str) -> None:
+    """Copy the prepared state folder (or only its ``parts``, e.g. ``behaviour/default``) under ``target``."""
+    for part in parts or (".",):
+        shutil.copytree(source.state_dir / part, target / part, dirs_exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def model_settings(session_settings: Settings, prepared_state: tuple[Settings, dict[str, Any]]) -> Settings:
+    """``session_settings`` whose state folder holds the default behaviour and recommendation models.
+
+    They are the ones the session's ``models prepare`` run trained (:func:`prepared_state`, the
+    same ``load_default_models`` / ``load_default_recommender`` calls), copied rather than trained
+    a second time (~45 s on CI); loading them here checks their manifests as a service start does.
+    """
+    from shopintent.behaviour import load_default_models
+    from shopintent.recommend import load_default_recommender
+
+    for part in ("behaviour/default", "recommend"):
+        if not (session_settings.state_dir / part).exists():
+            copy_state(prepared_state[0], session_settings.state_dir, part)
+    load_default_models(session_settings)
+    load_default_recommender(session_settings)
+    return session_settings

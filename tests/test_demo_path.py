@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,38 +27,21 @@ from benchmarks.support import ServiceProcess
 from shopintent.serve import ServeConfig
 from shopintent.serve.adapters.base import ModelSlot
 from shopintent.settings import Settings
-from tests.conftest import REAL_DATA_DIR
+from tests.conftest import REAL_DATA_DIR, cli_process_env, copy_state, run_cli
 from tests.serve.conftest import API_KEY, AUTH, make_client
 
 SERVICE_MODELS = ("intervene", "risk", "behaviour", "recommend", "text")
 
 
-def _cli_env(state_dir: Path) -> dict[str, str]:
-    assert REAL_DATA_DIR is not None
-    return {**os.environ, "SHOPINTENT_DATA_DIR": str(REAL_DATA_DIR),
-            "SHOPINTENT_STATE_DIR": str(state_dir), "SHOPINTENT_ALLOW_DOWNLOAD": "false",
-            "SHOPINTENT_LOG_LEVEL": "WARNING"}
+_cli_env = cli_process_env
+_cli = run_cli
 
 
-def _cli(state_dir: Path, *args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shopintent.cli.main", *args], capture_output=True,
-                          text=True, env=_cli_env(state_dir), timeout=timeout_s, check=False)
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, dict]]:  # type: ignore[type-arg]
-    """An empty state folder after `shopintent models prepare --fast-only` (a real process)."""
-    if REAL_DATA_DIR is None:
-        pytest.skip("real data not found: set SHOPINTENT_DATA_DIR to the shared data folder")
-    state = tmp_path_factory.mktemp("demo") / "state"
-    started = time.perf_counter()
-    done = _cli(state, "models", "prepare", "--fast-only", "--json")
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout)
-    report["wall_s"] = time.perf_counter() - started
-    settings = Settings(data_dir=REAL_DATA_DIR, state_dir=state, allow_download=False,
-                        pseudonym_key="test-key-not-secret-32-bytes-long!!")
-    yield settings, report
+@pytest.fixture
+def prepared(prepared_state) -> tuple[Settings, dict]:  # type: ignore[no-untyped-def, type-arg]
+    """An empty state folder after `shopintent models prepare --fast-only` (a real process, run
+    once per session by ``tests/conftest.py``: other tests reuse the models it trained)."""
+    return prepared_state
 
 
 def ready_text_labels(settings: Settings) -> list[str]:
@@ -95,7 +77,10 @@ def test_prepare_fast_only_trains_what_the_service_needs_on_an_empty_folder(prep
 
 
 def test_service_after_prepare_loads_every_model_and_answers_an_intent(prepared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    settings, _ = prepared
+    shared, _ = prepared
+    copy_state(shared, tmp_path / "state")  # the test promotes a model: not in the shared folder
+    settings = Settings(data_dir=shared.data_dir, state_dir=tmp_path / "state", allow_download=False,
+                        pseudonym_key="test-key-not-secret-32-bytes-long!!")
     service = ServiceProcess(settings, tmp_path / "events.duckdb", API_KEY,
                              log_path=tmp_path / "serve.log")
     service.start(ready="/readyz", timeout_s=180, wait_models=SERVICE_MODELS)

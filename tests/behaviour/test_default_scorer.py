@@ -24,12 +24,14 @@ def _replay(scorer) -> list[Score]:
     ]
 
 
-def test_default_scorer_trains_once_caches_and_scores_with_reasons(session_settings):
-    first = _replay(load_default_scorer(session_settings))
+def test_default_scorer_trains_once_caches_and_scores_with_reasons(model_settings):
+    """The default models were trained once, by the session's `models prepare` run (the same
+    ``load_default_models``, tests/conftest.py); every later scorer reloads them from disk."""
+    first = _replay(load_default_scorer(model_settings))
     for task in ("purchase", "abandon", "next-action"):
-        assert (default_model_dir(session_settings) / task / "model.json").is_file()
+        assert (default_model_dir(model_settings) / task / "model.json").is_file()
     start = time.perf_counter()
-    scorer = load_default_scorer(session_settings)
+    scorer = load_default_scorer(model_settings)
     again = _replay(scorer)
     assert time.perf_counter() - start < 10  # reloaded from disk, not retrained
     assert [s.as_dict() for s in again] == [s.as_dict() for s in first]
@@ -45,10 +47,10 @@ def test_default_scorer_trains_once_caches_and_scores_with_reasons(session_setti
     assert first[2].purchase_probability > first[1].purchase_probability
 
 
-def test_scorer_accepts_event_records_and_rejects_out_of_order_or_naive_times(session_settings):
+def test_scorer_accepts_event_records_and_rejects_out_of_order_or_naive_times(model_settings):
     from datetime import UTC, datetime
 
-    scorer = load_default_scorer(session_settings, history=UserHistory())
+    scorer = load_default_scorer(model_settings, history=UserHistory())
     when = datetime(2017, 12, 3, 2, 0, tzinfo=UTC)
     score = scorer.update(Event(user_id="u", timestamp=when, event_type=EventType.VIEW, item_id="1"))
     assert score.k == 1

@@ -15,17 +15,21 @@ from shopintent.text.metrics import intent_scores
 
 
 def test_default_shop_intent_is_the_linear_model_trained_once_and_loaded(
-    session_settings: Settings,
+    prepared_state: tuple[Settings, dict[str, object]],
 ) -> None:
-    path = defaults.model_path(session_settings, "shop_intent")
-    if path.exists():  # another test of this session may have promoted a fine-tuned model there
-        shutil.rmtree(path)
-    model = defaults.ensure_model(session_settings, "shop_intent", train_missing=True)
+    """The linear default `models prepare` trained (``ensure_model(train_missing=True)`` in its own
+    process, on an empty folder: tests/conftest.py) is cached: asked again it loads, never retrains.
+    Reused rather than trained a second time here (~45 s on CI); the shared folder is only read."""
+    settings, _ = prepared_state
+    path = defaults.model_path(settings, "shop_intent")
+    saved_at = (path / "manifest.json").stat().st_mtime_ns
     meta = json.loads((path / "model.json").read_text())
     assert meta["kind"] == "IntentClassifier"
-    loaded = defaults.ensure_model(session_settings, "shop_intent", train_missing=False)
-    assert isinstance(loaded, IntentClassifier)
-    test = recipes.shop_intent_splits(session_settings)["test"]
+    model = defaults.ensure_model(settings, "shop_intent", train_missing=True)
+    assert (path / "manifest.json").stat().st_mtime_ns == saved_at  # trained once: not again
+    loaded = defaults.ensure_model(settings, "shop_intent", train_missing=False)
+    assert isinstance(loaded, IntentClassifier) and isinstance(model, IntentClassifier)
+    test = recipes.shop_intent_splits(settings)["test"]
     texts, labels = test.texts[::10], test.labels[::10]
     assert loaded.predict(texts) == model.predict(texts)
     scores = intent_scores(labels, loaded.predict(texts))
