@@ -67,16 +67,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def model_settings(session_settings: Settings) -> Settings:
-    """Settings whose state folder holds the default behaviour and recommendation models
-    (trained once per test session, ~45 s)."""
-    from shopintent.behaviour import load_default_models
-    from shopintent.recommend import load_default_recommender
-
-    load_default_models(session_settings)
-    load_default_recommender(session_settings)
-    return session_settings
+# ``model_settings`` (the default behaviour and recommendation models in the session's state
+# folder) is in tests/conftest.py: it reuses the models the session's `models prepare` run trained.
 
 
 def wait_ready(client: TestClient, models: tuple[str, ...], timeout_s: float = 120.0) -> None:
