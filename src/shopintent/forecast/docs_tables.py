@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopintent.forecast.models import ALL_MODELS
+from shopintent.forecast.models import ALL_MODELS, INTERMITTENT_MODELS, VALIDATED
 from shopintent.forecast.pharma import CATEGORIES, PAPER_XGBOOST_MAPE
 
 W52 = "pharma weekly last-52 h1"
 NO_ARIMA = tuple(m for m in ALL_MODELS if m != "AutoARIMA")
+OTHER_MODELS: tuple[str, ...] = ("SeasonalNaive", "AutoETS", "AutoTheta", "ADIDA", "LightGBM", "Ensemble", VALIDATED)
+ITEMS = "taobao items hourly h6"
+ITEM_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", *INTERMITTENT_MODELS, VALIDATED)
 OTHER_TAGS: tuple[tuple[str, str], ...] = (
     ("pharma weekly h1-4", "pharma weekly, weeks 1-4"),
     ("pharma daily h7", "pharma daily, days 1-7"),
@@ -44,8 +47,7 @@ def forecast_tables() -> dict[str, Any]:
                      for c in CATEGORIES)
     other = tuple(
         (label, Detail(f"{tag} best model", r"^(\w+) \(lowest"),
-         *(Value(f"{tag} {m} mean MASE", ".3f") for m in ("SeasonalNaive", "AutoETS", "AutoTheta", "ADIDA",
-                                                           "LightGBM", "Ensemble")),
+         *(Value(f"{tag} {m} mean MASE", ".3f") for m in OTHER_MODELS),
          Value(f"{tag} Ensemble 80% coverage", ".3f"), Value(f"{tag} Ensemble 95% coverage", ".3f"))
         for tag, label in OTHER_TAGS)
     stock = tuple(
@@ -61,6 +63,13 @@ def forecast_tables() -> dict[str, Any]:
          Value(f"intent next {h}h MAE reduction from signals", ".4f"),
          Detail(f"intent next {h}h MAE reduction from signals", r"CI (\[[^\]]+\])"))
         for h in (1, 3, 6))
+    items = tuple((m, Value(f"{ITEMS} {m} mean MASE", ".3f"), Value(f"{ITEMS} {m} mean WAPE", ".3f"),
+                   Value(f"{ITEMS} {m} 80% coverage", ".3f"), Value(f"{ITEMS} {m} 95% coverage", ".3f"))
+                  for m in ITEM_MODELS)
+    validated = tuple((c, Detail(f"{W52} {VALIDATED} {c} members", r"^([^;]+);"),
+                       Value(f"{W52} {VALIDATED} {c} MASE", ".2f"), Value(f"{W52} {VALIDATED} {c} MAPE", ".2f"))
+                      for c in CATEGORIES)
+    runtime = (("wall clock", Value("benchmark run time", ".0f")), ("CPU, this process", Value("benchmark CPU time", ".0f")))
     intermittent = tuple((m, Value(f"taobao hourly h6 {m} mean WAPE", ".3f"),
                           Value(f"taobao hourly h6 {m} mean WAPE, intermittent series", ".3f")) for m in NO_ARIMA)
     return {
@@ -72,9 +81,13 @@ def forecast_tables() -> dict[str, Any]:
                                              "goal", "", "MAE / seasonal-naive MAE"), goals),
         "forecast.relative": Table("forecast", ("category", "MAE / seasonal-naive MAE (goal < 1)", "model"),
                                    relative),
-        "forecast.other": Table("forecast", ("backtest", "best", "SeasonalNaive", "AutoETS", "AutoTheta", "ADIDA",
-                                             "LightGBM", "Ensemble", "Ensemble 80 % cov.", "Ensemble 95 % cov."),
-                                other),
+        "forecast.other": Table("forecast", ("backtest", "best", *OTHER_MODELS, "Ensemble 80 % cov.",
+                                             "Ensemble 95 % cov."), other),
+        "forecast.items": Table("forecast", ("model", "mean MASE", "mean WAPE", "80 % coverage", "95 % coverage"),
+                                items),
+        "forecast.validated": Table("forecast", ("category", "models chosen on validation", "MASE", "MAPE %"),
+                                    validated),
+        "forecast.runtime": Table("forecast", ("time", "seconds"), runtime),
         "forecast.intermittent": Table("forecast", ("model", "WAPE, all 11 series", "WAPE, intermittent series"),
                                        intermittent),
         "forecast.stock": Table("forecast", ("backtest", "fill rate, forecast policy", "fill rate, naive rule",
