@@ -19,7 +19,8 @@ Protocol (data: ``fashion_product_images_224``, 9,583 real Myntra catalogue phot
   fusion (one head on both). Accuracy and macro-F1 per task and modality.
 * **Text -> image search.** The contrastive projection trains on the training
   products' (image, title) pairs plus (image, English label template) pairs,
-  and — when that wins on ``valid`` Chinese recall@10 — (image, Chinese label
+  and — when that wins on ``valid`` Chinese recall@10 while English titles keep
+  recall@10 >= 0.60 there — (image, Chinese label
   template) pairs of the *training* products (same template as the test
   queries, never a test product's text); the variant is chosen on a ``valid``
   gallery by projections trained on ``fit``;
@@ -89,6 +90,7 @@ SPEED_IMAGES = 64
 CALIBRATION_IMAGES = 128
 INT8_TOLERANCE = 0.005
 INT8_PHOTOS = 500
+TITLE_RECALL_GOAL = 0.60
 GOALS = {("articleType", "image"): 0.90, ("articleType", "late_fusion_weighted"): 0.97,
          ("baseColour", "late_fusion_weighted"): 0.80}
 
@@ -151,10 +153,11 @@ def _retrieval(products, image, title, train, test, fit, valid, split, state_dir
         _, val = _train_and_rank(image, title, en_t, zh, fit, valid, with_zh)
         choice[f"chinese_pairs={with_zh}"] = {k: round(val[k]["recall_at_10"], 4)
                                                for k in ("title", "en_template", "zh_template")}
-    # the variant with the best validation Chinese recall@10 as long as English titles lose < 1 point
+    # the variant with the better validation Chinese recall@10, as long as English titles keep the
+    # issue's goal (recall@10 >= 0.60) on validation
     base = choice["chinese_pairs=False"]
     with_zh = (choice["chinese_pairs=True"]["zh_template"] > base["zh_template"]
-               and choice["chinese_pairs=True"]["title"] >= base["title"] - 0.01)
+               and choice["chinese_pairs=True"]["title"] >= TITLE_RECALL_GOAL)
     projection, ret = _train_and_rank(image, title, en_t, zh, train, test, with_zh)
     gallery_rows = ret.pop("gallery_rows")
     trained_on = ("(image, title) + (image, English template)"
