@@ -133,3 +133,28 @@ def model_settings(session_settings: Settings, prepared_state: tuple[Settings, d
     load_default_models(session_settings)
     load_default_recommender(session_settings)
     return session_settings
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One local Spark session for every Spark test (each start costs 15-20 s of JVM start-up).
+
+    Tests wrap it in ``SparkEngine(session=spark_session)``, whose ``stop()`` leaves a shared
+    session running. Its settings suit all of them: two shuffle partitions for two cores, no
+    UI, no empty trailing micro-batch; the streaming source runs in Spark's Python workers,
+    which must import shopintent, so they start with this interpreter (PYSPARK_PYTHON is read
+    when the session starts).
+    """
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.fail("the Spark tests need Java 17+ on PATH (apt-get install openjdk-17-jre-headless)")
+    from shopintent.store.spark_engine import SparkEngine
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYSPARK_PYTHON", sys.executable)
+        engine = SparkEngine(master="local[2]", config={
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": "2",
+            "spark.sql.streaming.noDataMicroBatches.enabled": "false"})
+        yield engine.session
+        engine.stop()

@@ -8,7 +8,6 @@ once warm, moving the table and running both queries takes seconds either way.
 
 from __future__ import annotations
 
-import shutil
 
 import pandas as pd
 import pytest
@@ -21,12 +20,10 @@ from shopintent.store import DuckDBEngine, EventStore
 pytestmark = pytest.mark.spark
 #: The event columns the demand SQL reads.
 COLUMNS = ["timestamp", "event_type", "category_id", "item_id", "quantity"]
-SPARK_CONFIG = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "1"}
 
 
-def test_hourly_category_demand_and_signals_match_on_duckdb_and_spark(session_settings: Settings) -> None:
-    if shutil.which("java") is None:
-        pytest.fail("the Spark test needs Java 17+ on PATH (apt-get install openjdk-17-jre-headless)")
+def test_hourly_category_demand_and_signals_match_on_duckdb_and_spark(session_settings: Settings,
+                                                                     spark_session) -> None:  # type: ignore[no-untyped-def]
     from shopintent.store.spark_engine import SparkEngine
 
     with EventStore() as store:
@@ -34,7 +31,7 @@ def test_hourly_category_demand_and_signals_match_on_duckdb_and_spark(session_se
         events = store.events()[COLUMNS]
     duck = DuckDBEngine()
     duck.register("events", events)
-    spark = SparkEngine(master="local[2]", config=SPARK_CONFIG)
+    spark = SparkEngine(session=spark_session)
     try:
         spark.register("events", events)
         for freq, level in (("H", "category"), ("D", "total")):
@@ -43,7 +40,6 @@ def test_hourly_category_demand_and_signals_match_on_duckdb_and_spark(session_se
             assert len(a) > 0
             pd.testing.assert_frame_equal(a, b, check_exact=True)
     finally:
-        spark.stop()
         duck.close()
     # The last pair is daily shop totals: 1,750 purchases in the 9-day window, each counted once
     # (Taobao has no quantity: 1 unit each), days in China time.

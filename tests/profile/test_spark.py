@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import pandas as pd
 import pytest
@@ -15,9 +14,7 @@ from shopintent.store import DuckDBEngine, EventStore
 pytestmark = pytest.mark.spark
 
 
-def test_profiles_are_identical_on_duckdb_and_spark(session_settings: Settings) -> None:
-    if shutil.which("java") is None:
-        pytest.fail("the Spark test needs Java 17+ on PATH (apt-get install openjdk-17-jre-headless)")
+def test_profiles_are_identical_on_duckdb_and_spark(session_settings: Settings, spark_session) -> None:  # type: ignore[no-untyped-def]
     from shopintent.store.spark_engine import SparkEngine
 
     events = taobao_userbehavior_head.load(session_settings).events
@@ -26,12 +23,9 @@ def test_profiles_are_identical_on_duckdb_and_spark(session_settings: Settings) 
         stored = store.events()
     duck = DuckDBEngine()
     duck.register("events", stored)
-    spark = SparkEngine(master="local[2]")
-    try:
-        spark.register("events", stored)
-        on_spark = batch_profile_features(spark)
-    finally:
-        spark.stop()
+    spark = SparkEngine(session=spark_session)
+    spark.register("events", stored)
+    on_spark = batch_profile_features(spark)
     on_duck = batch_profile_features(duck)
     duck.close()
     assert len(on_duck) == 815

@@ -7,7 +7,6 @@ aggregates and ordered sequences of 84,439 real events must match exactly
 
 from __future__ import annotations
 
-import shutil
 
 import pandas as pd
 import pytest
@@ -31,14 +30,10 @@ def taobao_events(session_settings: Settings) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def spark_engine():  # type: ignore[no-untyped-def]
-    if shutil.which("java") is None:
-        pytest.fail("the Spark test needs Java 17+ on PATH (apt-get install openjdk-17-jre-headless)")
+def spark_engine(spark_session):  # type: ignore[no-untyped-def]
     from shopintent.store.spark_engine import SparkEngine
 
-    engine = SparkEngine(master="local[2]")
-    yield engine
-    engine.stop()
+    return SparkEngine(session=spark_session)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ must equal the DuckDB store's sessionisation of the same events.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,21 +101,10 @@ def published(broker: TansuBroker, protected: tuple[list[dict], str]) -> int:
 
 
 @pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    if shutil.which("java") is None:
-        pytest.fail("the Spark test needs Java 17+ on PATH (apt-get install openjdk-17-jre-headless)")
-    from shopintent.store.spark_engine import SparkEngine
-
-    # The data source runs in Spark's Python workers, which must import shopintent: the
-    # JVM starts them with PYSPARK_PYTHON (its environment, read when the session starts).
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYSPARK_PYTHON", sys.executable)
-        # Two shuffle partitions for two cores; no empty trailing batch after availableNow's one.
-        engine = SparkEngine(master="local[2]", config={
-            "spark.sql.shuffle.partitions": "2",
-            "spark.sql.streaming.noDataMicroBatches.enabled": "false"})
-        yield engine.session
-        engine.stop()
+def spark(spark_session):  # type: ignore[no-untyped-def]
+    # The shared session (tests/conftest.py) starts its Python workers with this interpreter,
+    # two shuffle partitions, and no empty trailing batch after availableNow's one.
+    return spark_session
 
 
 @pytest.fixture(scope="module")
