@@ -11,7 +11,8 @@ from shopintent.evaluation.docs_render import Cell, Table, Value
 
 _QA_MODELS = ("BM25 (bm25s)", "USE-multilingual, frozen", "e5-small, frozen", "MiniLM-L6, frozen",
               "dual encoder fine-tuned (USE towers)", "hybrid BM25 + fine-tuned dual encoder",
-              "hybrid BM25 + MiniLM-L6 (English only)")
+              "hybrid BM25 + MiniLM-L6 (English only)",
+              "fusion BM25 + MiniLM-L6 + fine-tuned dual encoder (English only)")
 _ECD_MODELS = ("BM25 (bm25s)", "USE-multilingual, frozen", "e5-small, frozen",
                "dual encoder fine-tuned (USE towers)", "hybrid BM25 + fine-tuned dual encoder")
 
