@@ -13,6 +13,7 @@ import inspect
 import pkgutil
 from typing import Any
 
+import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.exceptions import NotFittedError
@@ -37,6 +38,8 @@ def _same(a: Any, b: Any) -> bool:
     """Equal values; for estimators (an ensemble's members) the same class and parameters."""
     if isinstance(a, BaseEstimator):
         return type(a) is type(b) and _same(a.get_params(deep=False), b.get_params(deep=False))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and np.array_equal(a, b)
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple):

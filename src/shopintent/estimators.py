@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sklearn.base import BaseEstimator
 
 from shopintent.persist import ModelFileError, peek_kind
@@ -65,6 +66,12 @@ def _ensemble_members() -> dict[str, Any]:
     from shopintent.text.intent import IntentClassifier
 
     return {"members": [IntentClassifier(encoders=(), tfidf_max_features=500)]}
+
+
+def _side_cold_members() -> dict[str, Any]:
+    from shopintent.recommend.popularity import Popularity
+
+    return {"base": Popularity(), "side": {"i1": np.ones(2, dtype=np.float32)}}
 
 
 _TEXT_DIR = "model.json (parameters, classes, temperature, threshold, training record) + manifest.json"
@@ -120,6 +127,8 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
                       {"components": (("pop", {}), ("sknn", {"k": 20}))}, "hybrid",
                       "component_<i>_<kind>/ (each a recommender directory), weights.json, "
                       "model.json + manifest.json"),
+        EstimatorSpec("shopintent.recommend.side_features:SideFeatureColdStart", "recommend",
+                      {"offset": 2.0}, members=_side_cold_members),
         EstimatorSpec("shopintent.recommend.sasrec:SASRec", "recommend",
                       {"hidden": 16, "epochs": 1}, "sasrec",
                       "network.safetensors, sasrec.json (attribute vocabulary, history), items.json, "

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 
 from shopintent.log import get_logger
 from shopintent.recommend.base import Recommender, histories_matrix
@@ -77,14 +78,18 @@ def similar_items(matrix: np.ndarray, rows: np.ndarray, k: int = 10, among: np.n
 class SideFeatureColdStart(Recommender):
     """A recommender whose cold items (no training interactions) are scored from side features.
 
-    ``base`` is an unfitted recommender; ``side`` maps item id -> a vector (see
-    :func:`side_matrix`). Persistence is not supported: rebuild it around a
-    saved ``base`` (its side vectors come from the catalogue, not from training).
+    ``base`` is an unfitted recommender (cloned at fit, as scikit-learn's
+    meta-estimators do; the fitted copy is ``base_``); ``side`` maps item id -> a
+    vector (see :func:`side_matrix`). Both are required at fit, not at
+    construction (scikit-learn's rule: ``__init__`` only stores). Persistence is
+    not supported: rebuild it around a saved ``base`` (its side vectors come from
+    the catalogue, not from training).
     """
 
     kind = "sidecold"
 
-    def __init__(self, base: Recommender, side: Mapping[str, np.ndarray], offset: float | None = None,
+    def __init__(self, base: Recommender | None = None, side: Mapping[str, np.ndarray] | None = None,
+                 offset: float | None = None,
                  warm_tolerance: float = 0.01, max_valid: int = 4000) -> None:
         self.base = base
         self.side = side
@@ -93,7 +98,12 @@ class SideFeatureColdStart(Recommender):
         self.max_valid = max_valid
 
     def _fit(self, encoded: list[np.ndarray], sequences: Sequence[InteractionSequence], valid: Any) -> None:
-        self.base.fit(sequences, self.items_, catalogue=self.index_.ids)
+        if self.base is None:
+            raise ValueError("SideFeatureColdStart needs `base`: the recommender to wrap, e.g. Popularity()")
+        if not self.side:
+            raise ValueError("SideFeatureColdStart needs `side`: item id -> side-feature vector, for some items")
+        self.base_ = clone(self.base)
+        self.base_.fit(sequences, self.items_, catalogue=self.index_.ids)
         counts = np.zeros(self.index_.size, dtype=np.int64)
         for seq in encoded:
             np.add.at(counts, seq, 1)
@@ -110,7 +120,7 @@ class SideFeatureColdStart(Recommender):
 
     def _parts(self, histories: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The wrapped model's scores z-scored over warm items (n, size), and cold items' z-scored side similarity."""
-        base = np.asarray(self.base.score(histories), dtype=np.float32)
+        base = np.asarray(self.base_.score(histories), dtype=np.float32)
         warm = base[:, self.warm_]
         warm_z = (base - warm.mean(axis=1, keepdims=True)) / (warm.std(axis=1, keepdims=True) + 1e-9)
         hist = histories_matrix(histories, self.index_.size, "linear")
