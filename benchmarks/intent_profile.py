@@ -36,13 +36,14 @@ import asyncio
 import hashlib
 import json
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchmarks.support.labelled_runs import save_labelled_run
 
 API_KEY = "intent-profile-key-0123456789"
 SEED = 0  # the texts are the test split in file order; nothing here is random
@@ -261,19 +262,13 @@ def main() -> None:
     run["intent_over_empty_cpu"] = round(intent / max(empty, 1e-9), 2)
     run.update(at=datetime.now(UTC).isoformat(timespec="seconds"), note=args.note,
                load_average_1m=round(os.getloadavg()[0], 2))
-    record: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {"runs": {}}
-    record["runs"][args.label] = run
-    record["data"] = {"split": "shop-intent test (text.recipes.shop_intent_splits)", "seed": SEED,
-                      "texts_sha256": digest}
-    record["machine"] = {"platform": platform.platform(), "python": platform.python_version(),
-                         "cpu_count": os.cpu_count()}
-    record["protocol"] = (
+    data = {"split": "shop-intent test (text.recipes.shop_intent_splits)", "seed": SEED, "texts_sha256": digest}
+    save_labelled_run(args.out, args.label, run, data=data, protocol=(
         "`python -m benchmarks.intent_profile --label LABEL`: thread CPU ms per text of each stage of "
         "the default shop-intent parser on test-split texts in batches of 1 and 16 (encoder memory "
         "cache emptied per batch), and process CPU ms per request of GET /healthz and POST /v1/intent "
         "through the real app as ASGI (no sockets, 16 in flight, in-memory store); CPU time because "
-        "the 2-core machine is shared with other work (load average recorded).")
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
+        "the 2-core machine is shared with other work (load average recorded)."))
     print(json.dumps(run, indent=1))  # noqa: T201 - a benchmark script's report
 
 

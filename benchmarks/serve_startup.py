@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchmarks.support.labelled_runs import save_labelled_run
 
 # Only the standard library at module level: ``--steps-child`` measures the service's own
 # imports from a cold interpreter, so this module must not import them first.
@@ -140,19 +141,14 @@ def main() -> None:
     if args.steps > 0:
         run["steps"] = measure_steps(args.steps)
     run.update(at=datetime.now(UTC).isoformat(timespec="seconds"), note=args.note)
-    record: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {"runs": {}}
-    record["runs"][args.label] = run
-    record["machine"] = {"platform": platform.platform(), "python": platform.python_version(),
-                         "cpu_count": os.cpu_count()}
-    record["protocol"] = (
+    save_labelled_run(args.out, args.label, run, protocol=(
         "`python -m benchmarks.serve_startup --label LABEL --starts N`: N cold starts of "
         "`shopintent serve` (own process, new empty store, cached default models), wall seconds "
         "until /readyz lists text, behaviour, recommend, intervene loaded, and the service "
         "process's CPU seconds at that moment; measured on a shared, busy machine (load average "
         "beside each start), so compare the CPU seconds and the medians. `--steps N`: each start-up "
         "step's CPU seconds (imports, app, Service, start, each model load in LOAD_ORDER), median "
-        "of N fresh processes; the whole process's CPU, so a model's load includes its imports.")
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
+        "of N fresh processes; the whole process's CPU, so a model's load includes its imports."))
     print(json.dumps(run, indent=1))
 
 
