@@ -84,6 +84,19 @@ class SideFeatureColdStart(Recommender):
     construction (scikit-learn's rule: ``__init__`` only stores). Persistence is
     not supported: rebuild it around a saved ``base`` (its side vectors come from
     the catalogue, not from training).
+
+    A product nobody has bought yet ("new") whose vector is close to the
+    history's item surfaces in the list, between the popular items:
+
+    >>> import numpy as np
+    >>> from shopintent.recommend.popularity import Popularity
+    >>> from shopintent.schema.records import InteractionSequence as S
+    >>> side = {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0]),
+    ...         "c": np.array([0.2, 1.0]), "new": np.array([1.0, 0.1])}
+    >>> m = SideFeatureColdStart(Popularity(), side, offset=0.0).fit(
+    ...     [S("u1", ("a", "b")), S("u2", ("b", "c"))], catalogue=["a", "b", "c", "new"])
+    >>> [item for item, _ in m.recommend(["a"], k=3)]
+    ['b', 'new', 'c']
     """
 
     kind = "sidecold"
