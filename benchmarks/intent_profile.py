@@ -36,7 +36,6 @@ import asyncio
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -129,8 +128,7 @@ def model_components(settings: Any, texts: list[str]) -> dict[str, Any]:
             "USE tokenizer + forward": _cpu_ms_per_text(texts, batch, forward),
             "TF-IDF rows": _cpu_ms_per_text(texts, batch, lambda c: featurizer.tfidf(cleaned(c))),
             "features + head (decision_function)": _cpu_ms_per_text(texts, batch, head, forget),
-            "calibration + out-of-scope decision": _cpu_ms_per_text(
-                texts, batch, lambda c: decide(c)),
+            "calibration + out-of-scope decision": _cpu_ms_per_text(texts, batch, decide),
             "slots": _cpu_ms_per_text(
                 texts, batch, lambda c: [parser.slots(t, detect_language(cleaned_of[t])) for t in c]),
             "JSON-ready result": _cpu_ms_per_text(
@@ -251,12 +249,11 @@ def main() -> None:
     configure_logging("WARNING")
     settings = get_settings()
     texts, digest = _test_texts(settings, max(args.texts, args.requests))
-    with tempfile.TemporaryDirectory():
-        run: dict[str, Any] = {
-            "model_cpu_ms_per_text": model_components(settings, texts[:args.texts]),
-            "use_weights_cpu_ms_per_text": mapped_vs_own_load(settings, texts[:args.texts]),
-            "request_cpu_ms": asyncio.run(_request_costs(settings, texts[:args.requests], 16)),
-        }
+    run: dict[str, Any] = {
+        "model_cpu_ms_per_text": model_components(settings, texts[:args.texts]),
+        "use_weights_cpu_ms_per_text": mapped_vs_own_load(settings, texts[:args.texts]),
+        "request_cpu_ms": asyncio.run(_request_costs(settings, texts[:args.requests], 16)),
+    }
     intent = run["request_cpu_ms"]["POST /v1/intent"]["cpu_ms_per_request"]
     empty = run["request_cpu_ms"]["GET /healthz (empty endpoint)"]["cpu_ms_per_request"]
     run["intent_over_empty_cpu"] = round(intent / max(empty, 1e-9), 2)
