@@ -30,7 +30,7 @@ from sklearn.base import clone
 from shopintent.log import get_logger
 from shopintent.recommend.base import Recommender, histories_matrix
 from shopintent.recommend.data import Example
-from shopintent.recommend.evaluate import metrics_from_ranks, ranks_from_scores
+from shopintent.recommend.evaluate import item_popularity, metrics_from_ranks, ranks_from_scores
 from shopintent.schema.records import InteractionSequence
 
 log = get_logger(__name__)
@@ -117,11 +117,7 @@ class SideFeatureColdStart(Recommender):
             raise ValueError("SideFeatureColdStart needs `side`: item id -> side-feature vector, for some items")
         self.base_ = clone(self.base)
         self.base_.fit(sequences, self.items_, catalogue=self.index_.ids)
-        counts = np.zeros(self.index_.size, dtype=np.int64)
-        for seq in encoded:
-            np.add.at(counts, seq, 1)
-        self.warm_ = counts > 0
-        self.warm_[0] = False
+        self.warm_ = item_popularity(encoded, self.index_.size) > 0  # padding row 0 counts 0
         self.cold_ = ~self.warm_
         self.cold_[0] = False
         self.side_ = side_matrix(self.index_.ids, {"side": self.side})
