@@ -68,13 +68,15 @@ class LiveProfiles:
         """At least one round was folded: the accumulators hold the whole store up to :attr:`seq`."""
         return self.seq > 0
 
-    def catch_up(self, call: Callable[[Callable[[EventStore], Any]], Future[Any]]) -> int:
-        """Fold the events stored since the last call (``call`` runs a function on the store's thread).
+    def catch_up(self, call: Callable[[Callable[[EventStore], Any]], Future[Any]], last_seq: int) -> int:
+        """Fold the events stored since the last call (``call`` runs a function on the store's thread;
+        ``last_seq``: the store's last seq after the round, so a round that stored nothing new costs no
+        trip to the store).
 
         Never raises: the events are stored whatever happens here, and the next
         round starts again from the last seq folded in.
         """
-        if not self.enabled:
+        if last_seq <= self.seq or not self.enabled:
             return 0
         try:
             rows = call(lambda store: store.events_after(self.seq)).result()

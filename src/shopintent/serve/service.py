@@ -486,7 +486,7 @@ class Service:
             self._on_counts("stream", stored, duplicates, rejected, seconds)
         # The histories now hold every stored event (the request path applied the others).
         self.histories.observe([], last_seq)
-        self.profiles.catch_up(self.gateway.call)  # what this round stored, off the request path
+        self.profiles.catch_up(self.gateway.call, last_seq)  # what this round stored, off the request path
 
     def _store_round(self, messages: Sequence[StreamMessage],
                      store: EventStore) -> tuple[list[dict[str, Any]], tuple[int, int, int, float], int]:
