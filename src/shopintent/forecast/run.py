@@ -50,15 +50,20 @@ def result_json(result: BacktestResult, report: SeriesReport) -> dict[str, Any]:
     }
 
 
+def _checked_plan(models: tuple[str, ...], horizon: int, windows: int, calibration: int) -> BacktestPlan:
+    """The backtest plan, after checking the model names and the horizon."""
+    check_models(models)
+    if horizon < 1:
+        raise ValueError(f"--horizon {horizon}: must be at least 1")
+    return BacktestPlan(horizon=horizon, windows=windows, calibration=calibration)
+
+
 def backtest_file(data: Path, id_col: str, date_col: str, value_col: str, freq: str, horizon: int,
                   models: tuple[str, ...], windows: int, calibration: int, seed: int = 0,
                   on_model: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Backtest every model on the series of a (series id, date, quantity) file."""
-    check_models(models)
-    if horizon < 1:
-        raise ValueError(f"--horizon {horizon}: must be at least 1")
+    plan = _checked_plan(models, horizon, windows, calibration)
     series, report = prepare_file(data, id_col, date_col, value_col, freq, horizon, models, windows, calibration)
-    plan = BacktestPlan(horizon=horizon, windows=windows, calibration=calibration)
     return result_json(backtest(series, freq, plan, models, seed, on_model), report)
 
 
@@ -79,10 +84,7 @@ def backtest_events(events: Path, level: str, utc_offset_hours: int, freq: str, 
     """
     from shopintent.forecast.events import prepare_events
 
-    check_models(models)
-    if horizon < 1:
-        raise ValueError(f"--horizon {horizon}: must be at least 1")
-    plan = BacktestPlan(horizon=horizon, windows=windows, calibration=calibration)
+    plan = _checked_plan(models, horizon, windows, calibration)
     series, report, ingest = prepare_events(events, freq, level, utc_offset_hours, settings,
                                             plan.min_length(history_needed(freq, models)))
     return {**result_json(backtest(series, freq, plan, models, seed, on_model), report), "events": ingest}
