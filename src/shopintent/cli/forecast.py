@@ -53,9 +53,11 @@ def _fail(exc: Exception) -> None:
 def _model_progress(models: tuple[str, ...], quiet: bool):  # noqa: ANN202 - rich Progress and a callback
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from shopintent.forecast.models import COMBINATIONS
+
     progress = Progress(description_column(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=errors, transient=True, disable=quiet)
-    task = progress.add_task("backtesting models", total=len([m for m in models if m not in ("Ensemble", "ValidatedTop3")]))
+    task = progress.add_task("backtesting models", total=len([m for m in models if m not in COMBINATIONS]))
     return progress, lambda name: progress.update(task, advance=1, description=f"backtested {name}")
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from shopintent.forecast import metrics
 from shopintent.forecast.intervals import rolling_conformal
 from shopintent.forecast.models import (
+    COMBINATIONS,
     ENSEMBLE,
     ENSEMBLE_MEMBERS,
     INTERMITTENT_MODELS,
@@ -127,7 +128,7 @@ def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tupl
     runtime: dict[str, float] = {}
     keys = ["unique_id", "ds", "cutoff", "y"]
     for name in models:
-        if name in (ENSEMBLE, VALIDATED):
+        if name in COMBINATIONS:
             continue
         started = time.perf_counter()
         if name in STAT_MODELS:

@@ -23,7 +23,9 @@ ENSEMBLE_MEMBERS: tuple[str, ...] = ("AutoETS", "AutoTheta", "AutoARIMA", "Light
 #: :func:`shopintent.forecast.backtest.validated_combination`); a backtest comparison only.
 VALIDATED = "ValidatedTop3"
 VALIDATED_SIZE = 3
-ALL_MODELS: tuple[str, ...] = (*STAT_MODELS, *ML_MODELS, ENSEMBLE, VALIDATED)
+#: Combinations of the other models' forecasts: nothing of their own to fit.
+COMBINATIONS: tuple[str, ...] = (ENSEMBLE, VALIDATED)
+ALL_MODELS: tuple[str, ...] = (*STAT_MODELS, *ML_MODELS, *COMBINATIONS)
 #: Models used when a caller asks for a quick run (the contract CLI's default).
 FAST_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoTheta", "CrostonOptimized", "ADIDA",
                                 "IMAPA", "LightGBM", ENSEMBLE)
