@@ -16,6 +16,7 @@ W52 = "pharma weekly last-52 h1"
 NO_ARIMA = tuple(m for m in ALL_MODELS if m != "AutoARIMA")
 OTHER_MODELS: tuple[str, ...] = ("SeasonalNaive", "AutoETS", "AutoTheta", "ADIDA", "LightGBM", "Ensemble", VALIDATED)
 ITEMS = "taobao items hourly h6"
+#: The models of the item-level backtest (bench forecast runs exactly these).
 ITEM_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", *INTERMITTENT_MODELS, VALIDATED)
 OTHER_TAGS: tuple[tuple[str, str], ...] = (
     ("pharma weekly h1-4", "pharma weekly, weeks 1-4"),

@@ -48,8 +48,9 @@ from shopintent.evaluation.bench import BenchResult, Measurement
 from shopintent.forecast import pharma
 from shopintent.forecast.backtest import BacktestPlan, BacktestResult, backtest
 from shopintent.forecast.demand import demand_series
+from shopintent.forecast.docs_tables import ITEM_MODELS
 from shopintent.forecast.intent import compare
-from shopintent.forecast.models import ALL_MODELS, ENSEMBLE, ENSEMBLE_MEMBERS, INTERMITTENT_MODELS, VALIDATED
+from shopintent.forecast.models import ALL_MODELS, ENSEMBLE, ENSEMBLE_MEMBERS, VALIDATED
 from shopintent.forecast.stock import compare_policies
 from shopintent.log import get_logger
 from shopintent.settings import Settings
@@ -64,7 +65,6 @@ INTENT_TOP = 50
 INTENT_SPLIT = pd.Timestamp("2017-12-01 00:00")
 INTENT_AHEAD: tuple[int, ...] = (1, 3, 6)
 ITEM_TOP = 50
-ITEM_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", *INTERMITTENT_MODELS, VALIDATED)
 GOAL_MAPE_FACTOR = 0.9
 
 
