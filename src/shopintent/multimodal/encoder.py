@@ -139,22 +139,13 @@ def _pretrained_head() -> HeadStage:
     return HeadStage(pretrained_net()).eval()
 
 
-def head_embeddings(
-    trunk: np.ndarray, head: HeadStage | None = None, batch_size: int = 512, flip_tta: bool = False
-) -> np.ndarray:
-    """Pooled 1280-d embeddings from cached trunk features, through ``head`` (default: pretrained).
-
-    ``flip_tta``: average with the embedding of the left-right mirrored trunk map (test-time
-    augmentation matching the fine-tuning's cache-side flip).
-    """
+def head_embeddings(trunk: np.ndarray, head: HeadStage | None = None, batch_size: int = 512) -> np.ndarray:
+    """Pooled 1280-d embeddings from cached trunk features, through ``head`` (default: pretrained)."""
     head = head if head is not None else _pretrained_head()
     head.eval()
     out = np.zeros((len(trunk), EMBED_DIM), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(trunk), batch_size):
             chunk = torch.from_numpy(trunk[start : start + batch_size].astype(np.float32))
-            emb = head(chunk)
-            if flip_tta:
-                emb = (emb + head(chunk.flip(-1))) / 2
-            out[start : start + len(chunk)] = emb.numpy()
+            out[start : start + len(chunk)] = head(chunk).numpy()
     return out
