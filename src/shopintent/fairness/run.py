@@ -62,8 +62,7 @@ def _classifiers(run: FairnessRun, settings: Settings, n_boot: int, seed: int, m
         run.splits[subject.model] = subject.split
         run.data.update(subject.data)
         kept[subject.model] = subject
-    for bilingual in (False, True):  # text intents: per-row correctness by language (multi-class, not a decision)
-        text = subjects.zh_en_intents(settings, bilingual, seed)
+    for text in subjects.zh_en_intents(settings, seed):  # per-row correctness by language (multi-class)
         audit = audit_means(text.model, {"accuracy": text.correct}, text.groups, min_rows=min_rows, n_boot=n_boot,
                             seed=seed, detail=text.split)
         audit.overall.update({f"macro_f1_{language}": value for language, value in text.macro_f1.items()})

@@ -280,28 +280,37 @@ def _zh_intent_rows(settings: Settings, seed: int) -> tuple[list[str], list[str]
     return test_x, test_y, train_x, train_y
 
 
-def zh_en_intents(settings: Settings, bilingual: bool, seed: int = 0) -> TextIntentSubject:
-    """The default ``intent train`` model (USE + TF-IDF + SVM, C chosen on validation) on zh vs en rows.
+def zh_en_intents(settings: Settings, seed: int = 0) -> list[TextIntentSubject]:
+    """The default ``intent train`` model (USE + TF-IDF + SVM, C chosen on validation) on zh vs en rows,
+    trained twice on rows loaded once: English only, then bilingual.
 
     Rows: the eight intents CLINC150 (en) and SMP2019 (zh) share
     (``text.recipes.EN_ZH_INTENTS``), written independently in each language (neither side
     is a translation). English: ``recipes.en_zh_transfer_splits`` (CLINC150 official train,
     validation and test rows of those intents). Chinese: :func:`_zh_intent_rows`.
-    ``bilingual=False``: trained on the English rows only (a shop whose labelled queries are
-    English, serving Chinese shoppers too; the kind routes the unseen language to its encoder
-    head). ``bilingual=True``: the same English rows plus the Chinese training half. C is
-    chosen on the English validation rows in both. Group = language; per row: predicted
-    intent correct or not.
+    English only: a shop whose labelled queries are English, serving Chinese shoppers too (the
+    kind routes the unseen language to its encoder head). Bilingual: the same English rows plus
+    the Chinese training half. C is chosen on the English validation rows in both. Group =
+    language; per row: predicted intent correct or not.
     """
+    from shopintent.text import recipes
+
+    splits = recipes.en_zh_transfer_splits(settings)
+    zh = _zh_intent_rows(settings, seed)
+    return [_zh_en_intent_subject(settings, splits, zh, bilingual, seed) for bilingual in (False, True)]
+
+
+def _zh_en_intent_subject(settings: Settings, splits: dict[str, Any],
+                          zh: tuple[list[str], list[str], list[str], list[str]], bilingual: bool,
+                          seed: int) -> TextIntentSubject:
     from sklearn.metrics import f1_score
 
     from shopintent.datasets import clinc150, smp2019_zh_intent
     from shopintent.text import recipes
     from shopintent.text.intent import IntentClassifier
 
-    splits = recipes.en_zh_transfer_splits(settings)
     train, valid, en = splits["train"], splits["validation"], splits["test_en"]
-    zh_x, zh_y, zh_train_x, zh_train_y = _zh_intent_rows(settings, seed)
+    zh_x, zh_y, zh_train_x, zh_train_y = zh
     train_texts = train.texts + (zh_train_x if bilingual else [])
     train_labels = train.labels + (zh_train_y if bilingual else [])
     model = IntentClassifier(cache_dir=settings.state_dir, random_state=seed, C=None).fit(
