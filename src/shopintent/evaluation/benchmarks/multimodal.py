@@ -247,9 +247,9 @@ def _cold_start(settings: Settings) -> tuple[list[Measurement], dict[str, Any]]:
     matrix, _ = attribute_matrix(split.catalogue, items)
     side = {item: matrix[r + 1].toarray().ravel() for r, item in enumerate(split.catalogue)}
     cold = np.asarray([ex.target in new for ex in split.test])
-    base = make_model("sknn").fit(train, items, catalogue=split.catalogue)
     wrapped = SideFeatureColdStart(make_model("sknn"), side).fit(
         train, items, catalogue=split.catalogue, valid=split.valid)
+    base = wrapped.base_  # V-SKNN alone: the wrapped copy, fitted on the same training sequences and catalogue
     protocol = (f"Amazon Beauty leave-one-out test, full ranking over {len(split.catalogue):,} items, history "
                 f"excluded; {len(new):,} items (10 %, seed {SEED}) made new: all their training interactions "
                 f"removed; {int(cold.sum()):,} cold / {int((~cold).sum()):,} warm test targets; side vectors = "
