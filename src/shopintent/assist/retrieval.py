@@ -56,35 +56,45 @@ class Answer:
     score: float
 
 
-def make_scorer(kind: str, settings: Settings | None = None) -> Scorer:
-    """A fresh scorer of ``kind`` (one of :data:`KINDS`)."""
+def scorer_class(kind: str) -> Any:
+    """The scorer class of ``kind`` (one of :data:`KINDS`), imported on first use."""
     if kind == "bm25":
         from shopintent.assist.lexical import BM25Scorer
 
-        return BM25Scorer()
+        return BM25Scorer
     if kind in ("use", "e5", "minilm"):
         from shopintent.assist.dense import FrozenEncoderScorer
 
-        return FrozenEncoderScorer(kind, settings=settings)
+        return FrozenEncoderScorer
     if kind == "dual":
         from shopintent.assist.dual_encoder import DualEncoderScorer
 
-        return DualEncoderScorer(settings=settings)
+        return DualEncoderScorer
     if kind == "hybrid":
         from shopintent.assist.hybrid import HybridScorer
 
-        return HybridScorer(settings=settings)
+        return HybridScorer
     if kind == "fusion":
         from shopintent.assist.fusion import FusionScorer
 
-        return FusionScorer(settings=settings)
+        return FusionScorer
     raise ValueError(f"unknown QA model kind {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+def make_scorer(kind: str, settings: Settings | None = None) -> Scorer:
+    """A fresh scorer of ``kind`` (one of :data:`KINDS`)."""
+    cls = scorer_class(kind)
+    if kind == "bm25":
+        return cls()
+    if kind in ("use", "e5", "minilm"):
+        return cls(kind, settings=settings)
+    return cls(settings=settings)
 
 
 def scorer_from_state(kind: str, parameters: dict[str, Any], arrays: dict[str, np.ndarray],
                       settings: Settings | None = None) -> Scorer:
-    """Rebuild a fitted scorer from its saved state."""
-    return make_scorer(kind, settings).from_state(parameters, arrays, settings=settings)  # type: ignore[attr-defined]
+    """Rebuild a fitted scorer from its saved state (no fresh scorer is built to reach the class)."""
+    return scorer_class(kind).from_state(parameters, arrays, settings=settings)
 
 
 class QAIndex:
