@@ -61,7 +61,8 @@ class FusionScorer:
     kind = "fusion"
 
     def __init__(self, parts: Sequence[str] = PARTS, weights: Sequence[float] | None = None, seed: int = 0,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, scorers: Sequence[Any] | None = None) -> None:
+        """``scorers``: the parts' scorers, already built (in ``parts`` order); else fresh ones are made."""
         from shopintent.assist.retrieval import make_scorer
 
         if len(parts) < 2 or "fusion" in parts:
@@ -72,7 +73,9 @@ class FusionScorer:
         self.weights = None if weights is None else [float(w) for w in weights]
         self.seed = seed
         self.settings = settings
-        self.parts = [make_scorer(k, settings) for k in parts]
+        if scorers is not None and len(scorers) != len(parts):
+            raise ValueError(f"{len(parts)} parts need {len(parts)} scorers, got {len(scorers)}")
+        self.parts = list(scorers) if scorers is not None else [make_scorer(k, settings) for k in parts]
         self.validation_: dict[str, float] = {}
 
     def fit(self, questions: Sequence[str], answers: Sequence[str],
@@ -148,9 +151,10 @@ class FusionScorer:
         from shopintent.assist.retrieval import scorer_from_state
 
         kinds = list(parameters["parts"])
-        scorer = cls(kinds, weights=parameters["weights"], seed=int(parameters["seed"]), settings=settings)
-        scorer.parts = [scorer_from_state(k, p, _prefixed(arrays, i), settings)
-                        for i, (k, p) in enumerate(zip(kinds, parameters["part_parameters"], strict=True))]
+        parts = [scorer_from_state(k, p, _prefixed(arrays, i), settings)
+                 for i, (k, p) in enumerate(zip(kinds, parameters["part_parameters"], strict=True))]
+        scorer = cls(kinds, weights=parameters["weights"], seed=int(parameters["seed"]), settings=settings,
+                     scorers=parts)
         scorer.validation_ = dict(parameters.get("validation", {}))
         return scorer
 

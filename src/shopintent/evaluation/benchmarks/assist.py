@@ -95,8 +95,8 @@ def qa_models(train: QATable, val: QATable, settings: Settings) -> dict[str, Any
     hybrid_minilm.dense = minilm
     hybrid_minilm.choose_weight(val.questions, val.answers)
     bm25 = BM25Scorer()
-    fusion = FusionScorer(weights=None, seed=SEED, settings=settings)
-    fusion.parts = [bm25, minilm, dual]  # the fitted parts above, in PARTS order
+    fusion = FusionScorer(weights=None, seed=SEED, settings=settings,
+                          scorers=[bm25, minilm, dual])  # the fitted parts above, in PARTS order
     fusion.choose_weights(val.questions, val.answers)
     return {"bm25": bm25, "use": FrozenEncoderScorer("use", settings),
             "e5": FrozenEncoderScorer("e5", settings), "minilm": minilm,
