@@ -265,28 +265,29 @@ class IngestGateway:
     # -- public API -----------------------------------------------------------------------
     def submit(self, records: Sequence[Mapping[str, Any]], source: str = "http") -> Future[BatchOutcome]:
         """Queue a batch; the future resolves once its events are in the log (or rejected)."""
-        return self._enqueue(records, source, None)[0]
+        return self._enqueue(records, source, None)
 
     def _enqueue(self, records: Sequence[Mapping[str, Any]], source: str,
                  waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[BatchOutcome]] | None,
-                 ) -> tuple[Future[BatchOutcome], bool]:
-        """``submit``, and whether the job was queued; a queued job's ``waiter`` (an asyncio
-        future on its loop) is given the same outcome once the job is done."""
+                 ) -> Future[BatchOutcome]:
+        """``submit``; the ``waiter`` (an asyncio future on its loop, the caller's) is given the
+        same outcome: at once if the job is refused, once the job is done if it is queued."""
         future: Future[BatchOutcome] = Future()
         if not self.alive:
-            future.set_exception(IngestUnavailable("the event log is not open (service starting "
-                                                   "or stopping); retry shortly"))
-            return future, False
+            error = IngestUnavailable("the event log is not open (service starting or stopping); "
+                                      "retry shortly")
+            future.set_exception(error)
+            if waiter is not None:  # called on the waiter's own loop (``ingest``)
+                waiter[1].set_exception(error)
+            return future
         self._queue.put(_Job([dict(r) for r in records], source, future, waiter))
-        return future, True
+        return future
 
     async def ingest(self, records: Sequence[Mapping[str, Any]], source: str = "http") -> BatchOutcome:
         """``submit`` for async callers (woken once per write group, see the module docstring)."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[BatchOutcome] = loop.create_future()
-        future, queued = self._enqueue(records, source, (loop, waiter))
-        if not queued:
-            return future.result()  # raises: the gateway is not running
+        self._enqueue(records, source, (loop, waiter))
         return await waiter
 
     def call(self, fn: Callable[[EventStore], Any]) -> Future[Any]:
