@@ -33,15 +33,8 @@ from tests.serve.conftest import API_KEY, AUTH, make_client
 SERVICE_MODELS = ("intervene", "risk", "behaviour", "recommend", "text")
 
 
-_cli_env = cli_process_env
-_cli = run_cli
-
-
-@pytest.fixture
-def prepared(prepared_state) -> tuple[Settings, dict]:  # type: ignore[no-untyped-def, type-arg]
-    """An empty state folder after `shopintent models prepare --fast-only` (a real process, run
-    once per session by ``tests/conftest.py``: other tests reuse the models it trained)."""
-    return prepared_state
+# ``prepared_state`` (tests/conftest.py): an empty state folder after one real
+# `shopintent models prepare --fast-only` run per session; other tests reuse the models it trained.
 
 
 def ready_text_labels(settings: Settings) -> list[str]:
@@ -50,8 +43,9 @@ def ready_text_labels(settings: Settings) -> list[str]:
     return [str(c) for c in meta["classes"]]
 
 
-def test_prepare_fast_only_trains_what_the_service_needs_on_an_empty_folder(prepared) -> None:  # type: ignore[no-untyped-def]
-    settings, report = prepared
+def test_prepare_fast_only_trains_what_the_service_needs_on_an_empty_folder(
+        prepared_state: tuple[Settings, dict]) -> None:  # type: ignore[type-arg]
+    settings, report = prepared_state
     outcomes = {r["name"]: r["outcome"] for r in report["prepared"]}
     assert outcomes == {"behaviour": "trained", "recommend": "trained",
                         "intervene": "nothing to train", "shop_intent": "trained", "risk": "trained"}
@@ -61,7 +55,7 @@ def test_prepare_fast_only_trains_what_the_service_needs_on_an_empty_folder(prep
     assert set(times) == {"behaviour", "recommend", "shop_intent", "risk"}
     assert all(0 < t["seconds"] <= report["wall_s"] for t in times.values())
 
-    status = json.loads(_cli(settings.state_dir, "models", "status", "--json").stdout)
+    status = json.loads(run_cli(settings.state_dir, "models", "status", "--json").stdout)
     states = {m["name"]: (m["state"], m["kind"]) for m in status["models"]}
     assert states["shop_intent"] == ("present", "linear")
     assert states["behaviour"] == ("present", "LightGBM")
@@ -72,12 +66,13 @@ def test_prepare_fast_only_trains_what_the_service_needs_on_an_empty_folder(prep
     shop = next(m for m in status["models"] if m["name"] == "shop_intent")
     assert shop["score"].startswith("acc. 0.9")  # validation accuracy of the linear default (0.9569)
 
-    again = _cli(settings.state_dir, "models", "prepare", "--fast-only", "--json")
+    again = run_cli(settings.state_dir, "models", "prepare", "--fast-only", "--json")
     assert {r["outcome"] for r in json.loads(again.stdout)["prepared"]} == {"cached", "nothing to train"}
 
 
-def test_service_after_prepare_loads_every_model_and_answers_an_intent(prepared, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    shared, _ = prepared
+def test_service_after_prepare_loads_every_model_and_answers_an_intent(
+        prepared_state: tuple[Settings, dict], tmp_path: Path) -> None:  # type: ignore[type-arg]
+    shared, _ = prepared_state
     copy_state(shared, tmp_path / "state")  # the test promotes a model: not in the shared folder
     settings = Settings(data_dir=shared.data_dir, state_dir=tmp_path / "state", allow_download=False,
                         pseudonym_key="test-key-not-secret-32-bytes-long!!")
@@ -155,7 +150,7 @@ def test_service_on_an_empty_folder_trains_nothing_and_says_what_to_run(settings
 def test_training_in_the_service_is_refused_with_the_command_to_run(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="shopintent models prepare"):
         ServeConfig(train_missing=True)
-    refused = _cli(tmp_path / "state", "serve", "--train-missing", "--port", "1")
+    refused = run_cli(tmp_path / "state", "serve", "--train-missing", "--port", "1")
     assert refused.returncode == 2 and "shopintent models prepare" in refused.stderr
 
 
@@ -199,7 +194,7 @@ def test_ctrl_c_while_preparing_exits_130_with_a_message(tmp_path: Path) -> None
     state = tmp_path / "state"
     process = subprocess.Popen(
         [sys.executable, "-m", "shopintent.cli.main", "models", "prepare", "--only", "behaviour"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env(state))
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_process_env(state))
     assert process.stdout is not None
     for line in process.stdout:  # without a terminal, each model's start is a plain line
         if line.startswith("behaviour: preparing"):
