@@ -126,6 +126,16 @@ class Settings(BaseSettings):
         description="Largest live gap in intervention rate between shopper groups before the dashboard's "
         "fairness panel flags it (docs/fairness.md).",
     )
+    profile_live_chunk_events: int = Field(
+        default=5_000, ge=1,
+        description="Store seqs the service's live profiles read and fold per step while they catch up with "
+        "the store in the background after start (each store trip and fold stays bounded; docs/fairness.md).",
+    )
+    profile_live_snapshot_events: int = Field(
+        default=50_000, ge=1,
+        description="Events folded into live profiles between two saved snapshots of their state "
+        "(<state_dir>/profile/live/): a restart folds only what is newer than the last one.",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False, description="Log JSON lines instead of console text.")
     api_keys: SecretStr | None = Field(
