@@ -150,8 +150,11 @@ def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _count(request: Request, bucket: str, identity: str) -> None:
-    """Count the request in ``bucket``; 429 with ``Retry-After`` when over the limit."""
+async def count_request(request: Request, bucket: str, identity: str) -> None:
+    """Count the request in ``bucket``; 429 with ``Retry-After`` when over the limit.
+
+    The guard's counting, also used by the lean ``POST /v1/events`` path
+    (:mod:`shopintent.serve.routers.events_fast`), so both count alike."""
     wait = await request.app.state.access.limiter.retry_after(bucket, identity)
     if wait is None:
         return
@@ -186,7 +189,7 @@ async def refusal_before_guard(request: Request) -> JSONResponse | None:
     if access.keys.find(given) is not None:
         return None
     try:
-        await _count(request, ANONYMOUS, _client_address(request))
+        await count_request(request, ANONYMOUS, _client_address(request))
         if given is None:
             raise _unauthorised(f"missing API key: send it in the {HEADER} header")
         raise _unauthorised(f"the {HEADER} header does not hold a valid API key")
@@ -213,7 +216,7 @@ def require_scope(scope: str, public_dashboard: bool = False) -> Callable[..., A
         client = _client_address(request)
         key = access.keys.find(given)
         if key is None:
-            await _count(request, ANONYMOUS, client)
+            await count_request(request, ANONYMOUS, client)
             if public_dashboard and access.public_dashboard and given is None:
                 caller = Caller(None, frozenset({"read"}), client)
                 request.state.caller = caller
@@ -221,7 +224,7 @@ def require_scope(scope: str, public_dashboard: bool = False) -> Callable[..., A
             if given is None:
                 raise _unauthorised(f"missing API key: send it in the {HEADER} header")
             raise _unauthorised(f"the {HEADER} header does not hold a valid API key")
-        await _count(request, scope, key.key_id)
+        await count_request(request, scope, key.key_id)
         if not key.allows(scope):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

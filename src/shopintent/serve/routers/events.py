@@ -88,6 +88,17 @@ async def post_events(
     Each event is answered on its own: one with a wrong JSON type, an unknown field or
     a value the validator refuses is ``rejected`` with its reasons, the others are kept.
     """
+    return await answer(service, payload, mode, wait)  # type: ignore[return-value]
+
+
+async def answer(service: Service, payload: EventBatch | EventIn | InvalidEvent,
+                 mode: str, wait: str) -> JSONResponse:
+    """The answer to a validated ``POST /v1/events`` body: the route's work, shared with the
+    lean ASGI path (:mod:`shopintent.serve.routers.events_fast`) so both answer alike.
+
+    Raises ``HTTPException`` (413, 400, 503) as the route does; the caller turns it into the
+    app's error answer.
+    """
     entries = payload.events if isinstance(payload, EventBatch) else [payload]
     limit = service.config.max_batch_events
     if len(entries) > limit:
@@ -107,7 +118,7 @@ async def post_events(
             "results": [{"index": r.index, "event_id": r.event_id, "status": r.status,
                          "reasons": list(r.reasons)} for r in results],
         }
-        return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)  # type: ignore[return-value]
+        return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
     try:
         outcome = await service.ingest(records, wait_store=wait == "store") if records else None
     except SinkNotHere as exc:
@@ -129,4 +140,4 @@ async def post_events(
         "decisions": [{k: d[k] for k in DecisionOut.model_fields}
                       for d in (outcome.decisions if outcome else [])],
     }
-    return JSONResponse(body)  # type: ignore[return-value]
+    return JSONResponse(body)
