@@ -55,6 +55,7 @@ from shopintent.serve.routers import (
     risk,
     sessions,
 )
+from shopintent.serve.routers.events_fast import EventsFastPath
 from shopintent.serve.service import DecisionNotFound, Service, SessionNotFound
 from shopintent.settings import Settings, get_settings
 
@@ -226,7 +227,9 @@ def create_app(settings: Settings | None = None, config: ServeConfig | None = No
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _install_docs(app)
     _install_handlers(app)
-    # Outermost first: the size limit refuses big bodies before anything reads them.
+    # Outermost first: the size limit refuses big bodies before anything reads them. Innermost,
+    # ordinary POST /v1/events requests skip FastAPI's per-request machinery (routers/events_fast).
+    app.add_middleware(EventsFastPath)
     app.add_middleware(_LatencyFromState)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     return app
