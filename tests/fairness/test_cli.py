@@ -26,3 +26,15 @@ def test_profile_commands_name_the_missing_store_and_profiles(settings: Settings
     shown = runner.invoke(app, ["profile", "show", "u_123"])
     assert shown.exit_code == 2 and "run `shopintent profile build`" in shown.output
     get_settings.cache_clear()
+
+
+def test_audit_names_the_missing_data_of_a_model_it_cannot_train(settings: Settings, monkeypatch,  # type: ignore[no-untyped-def]
+                                                                 tmp_path: Path) -> None:
+    monkeypatch.setenv("SHOPINTENT_STATE_DIR", str(settings.state_dir))
+    monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("SHOPINTENT_ALLOW_DOWNLOAD", "false")
+    get_settings.cache_clear()
+    audited = CliRunner().invoke(app, ["audit", "fairness", "--part", "dp", "--out", str(tmp_path / "r.html")])
+    get_settings.cache_clear()
+    assert audited.exit_code == 2 and "taobao_userbehavior_head" in audited.output, audited.output
+    assert not (tmp_path / "r.html").exists()
