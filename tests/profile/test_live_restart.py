@@ -60,4 +60,9 @@ def test_restart_resumes_from_the_snapshot_and_equals_the_batch_profile(settings
         ingest_events(other, rest, pseudonymizer)
         fresh = _caught_up(LiveProfiles(scratch), lambda fn: pool.submit(fn, other), other.last_seq())
         assert fresh.restored_seq is None and fresh.folded == other.count()
-        pd.testing.assert_frame_equal(fresh.profiles.features(), batch_profile_features(other.engine()))
+        expected = batch_profile_features(other.engine())
+        pd.testing.assert_frame_equal(fresh.profiles.features(), expected)
+        fresh.snapshot_path.write_bytes(b"not a parquet file")  # a damaged snapshot: ignored, never fatal
+        again = _caught_up(LiveProfiles(scratch), lambda fn: pool.submit(fn, other), other.last_seq())
+        assert again.restored_seq is None and again.folded == other.count()
+        pd.testing.assert_frame_equal(again.profiles.features(), expected)

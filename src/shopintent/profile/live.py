@@ -96,6 +96,8 @@ class LiveProfiles:
         self._saved_events = 0  # profiles.n_events when the state was last saved or restored
         #: Events folded since this object was made (a restored snapshot's are not counted).
         self.folded = 0
+        #: CPU seconds of the background steps (thread time): the longest chunk fold, the last snapshot save.
+        self.step_cpu_s: dict[str, float] = {"longest_chunk": 0.0, "snapshot_save": 0.0, "restore": 0.0}
         #: The newest background thread (catch-up or snapshot), for a caller that must wait for it.
         self.background: threading.Thread | None = None
         self._model: ProfileModel | None = None
@@ -174,7 +176,9 @@ class LiveProfiles:
                         self._warming = False
                         self._current.set()
                         break
+                step = time.thread_time()
                 self._fold_range(call, self.seq, min(self.seq + self.chunk, target))
+                self.step_cpu_s["longest_chunk"] = max(self.step_cpu_s["longest_chunk"], time.thread_time() - step)
                 time.sleep(_CHUNK_PAUSE_S)
         except Exception as exc:
             log.warning("live profiles: background catch-up failed; restarted next round",
@@ -202,7 +206,14 @@ class LiveProfiles:
             log.info("live profiles: snapshot does not cover this store's events; folding the store whole",
                      snapshot_seq=meta.position.seq)
             return
-        profiles = load_snapshot(path, meta)
+        step = time.thread_time()
+        try:
+            profiles = load_snapshot(path, meta)
+        except Exception as exc:  # a damaged file must not stop the catch-up: fold the store whole instead
+            log.warning("live profiles: snapshot unreadable; folding the store whole", error=type(exc).__name__,
+                        detail=str(exc)[:200])
+            return
+        self.step_cpu_s["restore"] = time.thread_time() - step
         with self._lock:
             self.profiles = profiles
             self.seq = meta.position.seq
@@ -229,6 +240,7 @@ class LiveProfiles:
     def _save(self, call: StoreCall) -> None:
         """Save the accumulators with the store position they cover (never raises: the next save retries)."""
         try:
+            step = time.thread_time()
             with self._lock:
                 table = to_table(self.profiles)
                 seq, n_events, latest = self.seq, self.profiles.n_events, self.latest
@@ -237,6 +249,7 @@ class LiveProfiles:
             meta = SnapshotMeta(format=FORMAT, position=position, gap_minutes=self.profiles.gap_minutes,
                                 n_events=n_events, latest_us=latest_us)
             save_snapshot(table, meta, self.snapshot_path)
+            self.step_cpu_s["snapshot_save"] = time.thread_time() - step
             self._saved_events = n_events
             log.info("live profiles: snapshot saved", seq=seq, shoppers=table.num_rows)
         except Exception as exc:
