@@ -41,6 +41,23 @@ def _profile_rows() -> tuple[tuple[Cell, ...], ...]:
          _cells().Value("profile live fold: CPU per event", ".1f")),
         ("live profiles in the service: one shopper's answer, CPU ms",
          _cells().Value("profile live answer: CPU per shopper", ".2f")),
+        ("first round after start, before: whole store folded inside the sink's round, CPU s",
+         _cells().Value("profile live first round before: whole store folded in the sink round", ".2f")),
+        ("first round after start, now: the sink round's own CPU, ms",
+         _cells().Value("profile live first round after: the sink round's own CPU", ".2f")),
+        ("now: background catch-up of the whole store without a snapshot, CPU s",
+         _cells().Value("profile live catch-up after: background CPU, whole store, no snapshot", ".2f")),
+        ("now: longest background chunk fold (5,000 seqs), CPU ms",
+         _cells().Value("profile live catch-up after: longest chunk fold CPU", ".1f")),
+        ("snapshot of the accumulators: save CPU s / size MB",
+         (_cells().Value("profile live snapshot: save CPU", ".2f"), " / ",
+          _cells().Value("profile live snapshot: size", ".2f"))),
+        ("restart from a 90 % snapshot + the newer 10 %, CPU s",
+         _cells().Value("profile live restart: snapshot of 90% + the newer events, CPU", ".2f")),
+        ("restart from a snapshot of the whole store, CPU s",
+         _cells().Value("profile live restart: snapshot of the whole store, CPU", ".2f")),
+        ("restart = batch: shoppers compared, every column equal",
+         _cells().Value("profile live restart equals batch (shoppers compared)", ",.0f")),
     )
 
 

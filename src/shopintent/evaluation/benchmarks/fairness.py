@@ -7,7 +7,10 @@ Protocol (every quality number on held-out rows; seed 0; 200 bootstrap resamples
   (portable SQL on DuckDB) and incrementally (4 uneven appends); equal (the
   benchmark fails otherwise). The purchase / churn model's AUC on 30 % held-out
   shoppers (labels: the last day of the log). Build times measured on a shared,
-  busy machine (load average recorded).
+  busy machine (load average recorded). Live profiles' start-up on the same
+  store, in CPU time: the old first round (whole store folded in the sink's
+  round) beside the background catch-up in chunks, a snapshot's save, and
+  restarts from a 90 % and a whole-store snapshot, each asserted equal to batch.
 * **Audits** (:func:`shopintent.fairness.run.run_fairness`): purchase intent
   (UCI, LightGBM, 70/30 stratified) by VisitorType, Region, Browser,
   OperatingSystems; fraud verdicts (DMC 2019, logistic, 70/30) by trustLevel;
@@ -87,15 +90,16 @@ def _profiles(settings: Settings) -> list[Measurement]:
         t0 = time.perf_counter()
         batch = batch_profile_features(store.engine())
         batch_s = time.perf_counter() - t0
-    incremental = IncrementalProfiles()
-    t0 = time.perf_counter()
-    for lo, hi in ((0, 1), (1, 7_000), (7_000, 40_000), (40_000, len(stored))):
-        incremental.update(stored.iloc[lo:hi])
-    features = incremental.features()
-    incremental_s = time.perf_counter() - t0
-    pd.testing.assert_frame_equal(batch, features)  # the benchmark refuses to report unequal paths
-    model = ProfileModel(seed=SEED).fit(stored, batch)
-    fold_us, answer_ms = _live_costs(settings, stored, model)
+        incremental = IncrementalProfiles()
+        t0 = time.perf_counter()
+        for lo, hi in ((0, 1), (1, 7_000), (7_000, 40_000), (40_000, len(stored))):
+            incremental.update(stored.iloc[lo:hi])
+        features = incremental.features()
+        incremental_s = time.perf_counter() - t0
+        pd.testing.assert_frame_equal(batch, features)  # the benchmark refuses to report unequal paths
+        model = ProfileModel(seed=SEED).fit(stored, batch)
+        fold_us, answer_ms = _live_costs(settings, stored, model)
+        startup = _startup_costs(settings, store, model, batch)
     load = os.getloadavg()[0]
     split = (f"Taobao head, {len(stored):,} in-window events, {len(batch):,} shoppers; model trained on the profile "
              f"as of {model.metrics_['cutoff']} (the last day held out as labels), AUC on 30 % held-out shoppers "
@@ -117,6 +121,7 @@ def _profiles(settings: Settings) -> list[Measurement]:
         Measurement("profile live answer: CPU per shopper", answer_ms, "milliseconds",
                     f"LiveProfiles.record (what GET /v1/users/{{id}}/profile calls) for {LIVE_ANSWERS} shoppers, "
                     "annotated by the saved model (CPU time, model already loaded)"),
+        *startup,
     ]
 
 
@@ -149,6 +154,92 @@ def _live_costs(settings: Settings, stored: pd.DataFrame, model: Any) -> tuple[f
             live.record(user)
         answer_ms = (time.process_time() - t0) / len(users) * 1e3
     return fold_us, answer_ms
+
+
+#: Share of the store a snapshot covers in the restart measurement (the rest is stored while "down").
+RESTART_SNAPSHOT_SHARE = 0.9
+
+
+def _startup_costs(settings: Settings, store: Any, model: Any, batch: pd.DataFrame) -> list[Measurement]:
+    """The live profiles' first round after a start, before (the sink folded the whole store in its round)
+    and after (background catch-up in chunks; restart from a snapshot), in CPU time; equal to batch."""
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    from shopintent.profile.build import profile_dir
+    from shopintent.profile.live import LiveProfiles
+
+    n = store.count()
+    last = store.last_seq()
+    with tempfile.TemporaryDirectory(prefix="shopintent-bench-startup-") as folder, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-store") as pool:
+        scratch = settings.model_copy(update={"state_dir": Path(folder)})
+        model.save(profile_dir(scratch) / "model")
+
+        def call(fn: Any) -> Any:
+            return pool.submit(fn, store)
+
+        def started(live: LiveProfiles, last_seq: int) -> tuple[float, float]:
+            """(CPU s of the sink's call, CPU s of the whole process until caught up and saved)."""
+            process, sink = time.process_time(), time.thread_time()
+            live.catch_up(call, last_seq)
+            sink_s = time.thread_time() - sink
+            if not live.wait_current(3_600):
+                raise RuntimeError("live profiles did not catch up within an hour")
+            if live.background is not None:
+                live.background.join()
+            return sink_s, time.process_time() - process
+
+        before = LiveProfiles(scratch)  # what the sink's first round did before: the whole store, in the round
+        t0 = time.process_time()
+        before.fold(call(lambda s: s.events_after(0)).result())
+        before_s = time.process_time() - t0
+
+        cold = LiveProfiles(scratch)  # no snapshot yet: the whole store, in chunks, in the background
+        cold_sink_s, cold_s = started(cold, last)
+        pd.testing.assert_frame_equal(cold.profiles.features(), batch)
+        snapshot_bytes = cold.snapshot_path.stat().st_size
+        cold.snapshot_path.unlink()
+
+        cut = int(store.engine().sql(
+            f"SELECT quantile_disc(seq, {RESTART_SNAPSHOT_SHARE}) AS q FROM events")["q"].iloc[0])
+        partial = LiveProfiles(scratch)  # the service ran until 90 % of the store was in, then stopped
+        started(partial, cut)
+        restarted = LiveProfiles(scratch)  # restart: snapshot + the newer 10 %
+        restart_sink_s, restart_s = started(restarted, last)
+        pd.testing.assert_frame_equal(restarted.profiles.features(), batch)  # refuses to report unequal paths
+        whole = LiveProfiles(scratch)  # restart again: the snapshot (saved by the last run) covers the store
+        _, whole_s = started(whole, last)
+        pd.testing.assert_frame_equal(whole.profiles.features(), batch)
+    chunk = settings.profile_live_chunk_events
+    what = f"Taobao head store, {n:,} events, {len(batch):,} shoppers; CPU time of this process"
+    return [
+        Measurement("profile live first round before: whole store folded in the sink round", before_s, "seconds",
+                    f"{what}; events_after(0) + LiveProfiles.fold in one sink round, as before this change: the "
+                    "sink stores and acknowledges nothing meanwhile and the store thread is held for the read"),
+        Measurement("profile live first round after: the sink round's own CPU", cold_sink_s * 1e3, "milliseconds",
+                    f"{what}; catch_up on the sink's thread only starts the background catch-up (thread time)"),
+        Measurement("profile live catch-up after: background CPU, whole store, no snapshot", cold_s, "seconds",
+                    f"{what}; chunks of {chunk:,} seqs on a background thread (store trips + folds + snapshot "
+                    "save); the endpoint answers from the batch file meanwhile"),
+        Measurement("profile live catch-up after: longest chunk fold CPU", cold.step_cpu_s["longest_chunk"] * 1e3,
+                    "milliseconds", f"{what}; the most one background step holds the accumulators "
+                    f"({chunk:,} seqs; thread time)"),
+        Measurement("profile live snapshot: save CPU", cold.step_cpu_s["snapshot_save"], "seconds",
+                    f"{what}; accumulators to Parquet (thread time)"),
+        Measurement("profile live snapshot: size", snapshot_bytes / 1e6, "MB", f"{what}; Parquet, no pickle"),
+        Measurement(f"profile live restart: snapshot of {RESTART_SNAPSHOT_SHARE:.0%} + the newer events, CPU",
+                    restart_s, "seconds",
+                    f"{what}; snapshot at seq {cut:,}, {restarted.folded:,} newer events folded in the background "
+                    f"(restore {restarted.step_cpu_s['restore']:.2f} s CPU); sink round "
+                    f"{restart_sink_s * 1e3:.2f} ms CPU"),
+        Measurement("profile live restart: snapshot of the whole store, CPU", whole_s, "seconds",
+                    f"{what}; restore only ({whole.folded:,} events folded)"),
+        Measurement("profile live restart equals batch (shoppers compared)", float(len(batch)), "shoppers",
+                    "every column of every shopper equal (pandas assert_frame_equal) after a cold catch-up, a restart "
+                    "from a 90 % snapshot and a restart from a whole-store snapshot"),
+    ]
 
 
 def _audits(run: FairnessRun) -> list[Measurement]:
