@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -96,3 +99,15 @@ def test_zh_intent_rows_halve_each_shared_intent_without_a_text_in_both_halves(s
     for intent in EN_ZH_INTENTS:  # the test half is the larger one (capped), so both models meet every intent
         assert test_y.count(intent) >= min(train_y.count(intent), 1)
     assert _zh_intent_rows(session_settings, seed=0)[0] == test_x  # seeded: the same rows every run
+
+
+def test_report_writes_the_audits_tables_and_plot_as_one_html_file(dmc: subjects.Subject, tmp_path: Path) -> None:
+    from shopintent.fairness.report import write_report
+    from shopintent.fairness.run import FairnessRun
+
+    audit = audit_classifier(dmc.model, dmc.y_true, dmc.y_pred, dmc.groups, dmc.y_score, n_boot=20)
+    path = write_report(FairnessRun(audits=[audit], data={"dmc": "sha"}), tmp_path / "reports" / "fairness.html")
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and html.escape(audit.model) in page
+    assert "<h4>trustLevel</h4>" in page and "demographic_parity_difference" in page
+    assert page.count('<img alt="selection_rate" src="data:image/png;base64,') == 1  # the plot, embedded
