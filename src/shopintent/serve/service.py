@@ -189,6 +189,8 @@ class Service:
         self.config = config
         self.metrics = ServiceMetrics()
         self.stats = LiveStats(window_s=config.live_window_s)
+        # computed when /metrics is scraped, not after every write group on the log writer
+        self.metrics.events_per_second.set_function(self.stats.events.rate)
         self.pseudonymizer = Pseudonymizer.from_settings(settings)
         self.state = _make_state(settings, config)
         self.histories = _make_history(config)
@@ -422,7 +424,6 @@ class Service:
                 m.events.labels(outcome, source).inc(n)
         m.ingest_latency.observe(seconds)
         self.stats.record_ingest(stored, duplicates, rejected)
-        m.events_per_second.set(self.stats.events.rate())
 
     def _apply_effects(self, records: list[dict[str, Any]], source: str) -> StoredEffects:
         """Live effects of newly committed events (protected records): state, funnel, histories,
