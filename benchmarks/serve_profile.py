@@ -206,12 +206,15 @@ def _start(settings: Settings, work: Path, profile: Path | None) -> ServiceProce
 
 
 def measure(settings: Settings, n: int, starts: int, profile: Path | None, events: int = 0,
-            intent: bool = True) -> dict[str, Any]:
+            intent: bool = True, batched: int = 0, batch_size: int = 1000) -> dict[str, Any]:
     """Start-to-ready seconds (``starts`` times) and CPU per request of /healthz, /v1/intent
-    (unless ``intent`` is false) and one-event ``POST /v1/events`` (``events`` requests)."""
+    (unless ``intent`` is false), one-event ``POST /v1/events`` (``events`` requests) and
+    ``batched`` events posted ``batch_size`` per request (the events after the single ones)."""
     quiet_client_logs()
     bodies = [{"text": t} for t in _texts(settings, n)] if intent else []
-    singles = _events(settings, 200 + events, "pe") if events else []
+    singles = _events(settings, 200 + events + batched, "pe") if events or batched else []
+    batches = [{"events": singles[i:i + batch_size]}
+               for i in range(200 + events, 200 + events + batched, batch_size)]
     out: dict[str, Any] = {"start_to_ready_s": [], "start_to_ready_cpu_s": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -238,10 +241,14 @@ def measure(settings: Settings, n: int, starts: int, profile: Path | None, event
             if intent:
                 asked, intent_cpu, intent_threads = _measured(
                     pid, lambda: closed_loop(service.url + "/v1/intent", bodies, API_KEY, 16, [1] * n))
-            if singles:
+            if events:
                 one, one_cpu, one_threads = _measured(
-                    pid, lambda: closed_loop(service.url + "/v1/events", singles[200:], API_KEY, 16,
-                                             [1] * events))
+                    pid, lambda: closed_loop(service.url + "/v1/events", singles[200:200 + events],
+                                             API_KEY, 16, [1] * events))
+            if batches:
+                many, many_cpu, many_threads = _measured(
+                    pid, lambda: closed_loop(service.url + "/v1/events", batches, API_KEY, 4,
+                                             [len(b["events"]) for b in batches]))
         finally:
             if profile is not None and service.process is not None:
                 service.process.send_signal(signal.SIGINT)
@@ -252,7 +259,18 @@ def measure(settings: Settings, n: int, starts: int, profile: Path | None, event
     if intent:
         out["intent"] = _row(asked, intent_cpu, intent_threads)
         out["intent_over_healthz_cpu"] = round(intent_cpu / max(empty_cpu, 1e-9), 2)
-    if singles:
+    if batches:
+        row = _row(many, many_cpu, many_threads)
+        n_events = sum(len(b["events"]) for b in batches)
+        row.update({"batch_size": batch_size, "events": n_events,
+                    "cpu_ms_per_event": round(many_cpu * 1000 / n_events, 4),
+                    "cpu_ms_per_event_by_thread": {
+                        name: round(seconds * 1000 / n_events, 4) for name, seconds in
+                        sorted(many_threads.items(), key=lambda kv: -kv[1]) if seconds > 0},
+                    "events_per_cpu_second": round(n_events / max(many_cpu, 1e-9)),
+                    "events_per_s": round(n_events / max(many.seconds, 1e-9))})
+        out["event_batched"] = row
+    if events:
         # One event per request: CPU per request is CPU per event.
         out["event_one_per_request"] = _row(one, one_cpu, one_threads)
         out["event_over_healthz_cpu"] = round((one_cpu / events) / max(empty_cpu / n, 1e-9), 2)
@@ -320,6 +338,9 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--events", type=int, default=0,
                         help="Also POST this many Taobao events one per request (0: skip).")
+    parser.add_argument("--batched", type=int, default=0,
+                        help="Also POST this many Taobao events in batches of --batch-size, 4 in flight (0: skip).")
+    parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--no-intent", action="store_true", help="Skip the /v1/intent run.")
     parser.add_argument("--profile", type=Path, default=None, help="Also write a cProfile of the service here.")
     parser.add_argument("--note", default="", help="What this run measured (e.g. the commit).")
@@ -327,7 +348,8 @@ def main() -> None:
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     settings = get_settings()
-    run = measure(settings, args.requests, args.starts, args.profile, args.events, not args.no_intent)
+    run = measure(settings, args.requests, args.starts, args.profile, args.events, not args.no_intent,
+                  args.batched, args.batch_size)
     run.update({"at": datetime.now(UTC).isoformat(timespec="seconds"), "note": args.note,
                 "load_average_1m_before": round(os.getloadavg()[0], 2)})
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -340,6 +362,8 @@ def main() -> None:
         "event_one_per_request: POST /v1/events with one Taobao event each (the first in-window events "
         "in time order after 200 warm-up ones, fresh ids, --auto-decide cart), 16 in flight, CPU ms per "
         "request = CPU ms per event; event_over_healthz_cpu: its CPU per request over /healthz's; "
+        "event_batched (--batched N): the next N Taobao events POSTed --batch-size per request, 4 in "
+        "flight, CPU ms per event and events per service CPU second; "
         "sink_round_check: in this process, thread CPU ms (median of 20) of the store sink's check "
         "(store.ingest.prepare_protected) of one 300-row round of log rows, as dicts (row-wise path) "
         "and as a frame (table path), and whether both gave the same rows. "
