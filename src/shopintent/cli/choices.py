@@ -216,6 +216,7 @@ class QAKind(StrEnum):
     USE = "use"
     E5 = "e5"
     MINILM = "minilm"
+    MINILM_TUNED = "minilm-tuned"
     DUAL = "dual"
     HYBRID = "hybrid"
     FUSION = "fusion"
