@@ -28,3 +28,23 @@ def test_a_confidence_that_knows_nothing_leaves_accuracy_flat(session_settings: 
     assert abs(flat["area"] - 0.4) < 0.05
     assert informed["accuracy_at_coverage"]["0.3"] == 1.0 and informed["area"] > 0.7  # 0.4 + 0.4 ln(1/0.4) for a perfect ranking
     assert len(clinc_out_of_scope(session_settings)) == 1000
+
+
+def test_next_turn_chats_come_from_training_contexts_only(session_settings: Settings) -> None:
+    from shopintent.assist.ecd_ranker import next_turn_chats
+
+    train = load_chats("train", session_settings)
+    examples = next_turn_chats(train, near="mixed", seed=0)
+    # every shop turn inside a training context (odd positions), never the published reply
+    assert len(examples) == sum(len(c.context) // 2 for c in train)
+    assert all(len(e.candidates) == 10 and len(set(e.candidates)) == 10 for e in examples)
+    published = {c.candidates[0] for c in train} - {t for c in train for t in c.context}
+    assert not published & {e.candidates[0] for e in examples}
+    checked = 0
+    for e in examples:
+        mine = [c for c in train if c.context[: len(e.context)] == e.context]
+        assert e.candidates[0] not in e.candidates[1:]
+        if len(mine) == 1:  # a context only one chat starts with: no negative is a shop turn of that chat
+            assert not set(e.candidates[1:]) & set(mine[0].context[1::2])
+            checked += 1
+    assert checked > len(examples) // 2

@@ -4,7 +4,7 @@ Why: the assistant must answer only from what the shop has said before
 (grounded, no generation) and must know when it does not know, so the
 hand-over to a person can be decided on a probability. A QAIndex holds Q&A
 pairs, a question→answer scorer (``kind``: ``bm25``, frozen encoders ``use``,
-``e5``, ``minilm``, the fine-tuned dual encoder ``dual``, ``hybrid`` =
+``e5``, ``minilm``, MiniLM with its top layer fine-tuned ``minilm-tuned`` (English only), the fine-tuned dual encoder ``dual``, ``hybrid`` =
 BM25 + dual, or ``fusion`` = BM25 + MiniLM + dual, English only) and a :class:`~shopintent.assist.confidence.Confidence` fitted on
 products held out from the scorer's training (the 1-of-100 protocol), so the
 confidence is measured, not guessed.
@@ -38,7 +38,7 @@ from shopintent.settings import Settings
 
 log = get_logger(__name__)
 
-KINDS = ("bm25", "use", "e5", "minilm", "dual", "hybrid", "fusion")
+KINDS = ("bm25", "use", "e5", "minilm", "minilm-tuned", "dual", "hybrid", "fusion")
 FORMAT_VERSION = 1
 #: Share of products held out of the scorer's training to fit the confidence.
 CALIBRATION_SHARE = 0.2
@@ -70,6 +70,10 @@ def scorer_class(kind: str) -> Any:
         from shopintent.assist.dual_encoder import DualEncoderScorer
 
         return DualEncoderScorer
+    if kind == "minilm-tuned":
+        from shopintent.assist.minilm_tuned import MiniLMTunedScorer
+
+        return MiniLMTunedScorer
     if kind == "hybrid":
         from shopintent.assist.hybrid import HybridScorer
 

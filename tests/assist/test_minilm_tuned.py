@@ -1,0 +1,57 @@
+"""The fine-tuned MiniLM: starts as frozen MiniLM exactly, a few steps move it, the index round-trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shopintent.assist.confidence import Confidence
+from shopintent.assist.datasets import QATable, load_amazon_qa
+from shopintent.assist.minilm_tuned import MiniLMTunedScorer
+from shopintent.assist.retrieval import QAIndex
+from shopintent.settings import Settings
+from shopintent.text.encoders import MiniLMEncoder
+
+
+@pytest.fixture(scope="module")
+def pairs(session_settings: Settings) -> QATable:
+    """24 real Appliances pairs."""
+    return load_amazon_qa(session_settings, categories=("Appliances",)).take(range(24))
+
+
+def test_untrained_scorer_reproduces_frozen_minilm(pairs: QATable, session_settings: Settings) -> None:
+    texts = pairs.questions[:3] + pairs.answers[:3]
+    scorer = MiniLMTunedScorer(settings=session_settings)
+    reference = MiniLMEncoder(max_length=scorer.max_length).encode(texts)
+    assert np.abs(scorer.encode(texts) - reference).max() < 1e-5
+
+
+def test_steps_move_the_top_layer_keep_the_best_check_and_the_index_round_trips(
+        pairs: QATable, session_settings: Settings, tmp_path: Path) -> None:
+    scorer = MiniLMTunedScorer(batch_size=8, lr=1e-3, checks_per_epoch=1, settings=session_settings)
+    before = scorer.encode(pairs.questions[:2])
+    saved: list[str] = []
+    scorer.fit(pairs.questions[:16], pairs.answers[:16], max_steps=2,
+               validation=(pairs.questions[16:], pairs.answers[16:]),
+               checkpoint=lambda _, label: saved.append(label))
+    assert saved == ["2"] and len(scorer.history_) == 1 and scorer.history_[0] > 0
+    assert set(scorer.validation_) == {"0", "2"} and scorer.chosen_check_ in scorer.validation_
+    if scorer.chosen_check_ == "2":
+        assert not np.allclose(before, scorer.encode(pairs.questions[:2]))
+    index = QAIndex(pairs.questions, pairs.answers, pairs.products, pairs.ids, scorer,
+                    scorer.index(pairs.answers), Confidence(), {})
+    index.save(tmp_path / "idx")
+    again = QAIndex.load(tmp_path / "idx", settings=session_settings)
+    assert again.kind == "minilm-tuned"
+    first, second = index.ask(pairs.questions[3], k=3), again.ask(pairs.questions[3], k=3)
+    assert [a.source_id for a in first[0]] == [a.source_id for a in second[0]]
+    assert np.allclose(scorer.encode(pairs.questions[:2]), again.scorer.encode(pairs.questions[:2]), atol=1e-5)
+
+
+def test_a_state_for_other_layers_is_refused(session_settings: Settings) -> None:
+    parameters, arrays = MiniLMTunedScorer(settings=session_settings).state()
+    parameters["train_layers"] = 2
+    with pytest.raises(ValueError, match="rebuild the index"):
+        MiniLMTunedScorer.from_state(parameters, arrays, settings=session_settings)
