@@ -46,6 +46,6 @@ def test_unknown_encoder_name_is_refused_with_the_choices() -> None:
     try:
         get_encoder("bert")
     except ValueError as exc:
-        assert "use, e5, minilm" in str(exc)
+        assert "use, use-int8, e5, minilm" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("expected ValueError")

@@ -35,6 +35,10 @@ def _tfidf(max_features: int) -> TfidfVectorizer:
     )
 
 
+#: Encoders that compute (nearly) the same vectors as a fitted one: what ``serve_with`` may swap in.
+SERVING_VARIANTS = {"use": "use-int8"}
+
+
 class TextFeaturizer:
     """Maps texts to ``[w * embedding(encoder_1), …, tfidf_char_ngrams]`` as one sparse matrix.
 
@@ -62,6 +66,21 @@ class TextFeaturizer:
             "encoder_weight": self.encoder_weight,
             "tfidf_max_features": self.tfidf_max_features,
         }
+
+    def serve_with(self, replacements: dict[str, str]) -> tuple[str, ...]:
+        """Embed with another encoder of the same vectors' space where the fitted features name one
+        (``{"use": "use-int8"}``: the int8 ONNX run of the same USE); the encoders now used.
+
+        Why: a serving process may trade a little precision for speed without retraining; the
+        accuracy with each encoder is measured side by side (``benchmarks/intent_profile.py``).
+        Only same-network variants are allowed, since the head's weights are kept.
+        """
+        for old, new in replacements.items():
+            if SERVING_VARIANTS.get(old) != new:
+                raise ValueError(f"encoder {old!r} cannot be served as {new!r}; "
+                                 f"variants: {', '.join(f'{a}→{b}' for a, b in SERVING_VARIANTS.items())}")
+        self.encoders = tuple(replacements.get(name, name) for name in self.encoders)
+        return self.encoders
 
     def fit(self, texts: Sequence[str]) -> TextFeaturizer:
         """Learn the TF-IDF vocabulary (the encoders are frozen)."""

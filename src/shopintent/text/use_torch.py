@@ -141,8 +141,15 @@ class USEModule(nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``ids``/``mask``: (batch, length) piece ids and 1/0 for real/padding positions."""
+        return self.forward_embedded(self.embedding(ids), mask)
+
+    def forward_embedded(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The network above the embedding table: ``emb`` (batch, length, 512) looked-up rows.
+
+        Apart so that the int8 ONNX graph (:mod:`shopintent.text.use_onnx`) holds only these
+        ~3.5 M weights, while the 65 MB table stays memory-mapped and shared by workers.
+        """
         maskf = mask.to(torch.float32).unsqueeze(-1)
-        emb = self.embedding(ids)
         x = self.proj_norm(self.proj(emb))
         features = [emb]
         for i, branch in enumerate(self.branches):
