@@ -39,10 +39,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.support.labelled_runs import save_labelled_run
-
 # Only the standard library at module level: ``--steps-child`` measures the service's own
-# imports from a cold interpreter, so this module must not import them first.
+# imports from a cold interpreter, so this module must not import them first (nor
+# ``benchmarks.support``, whose package imports httpx and the service's settings: ~0.5 s of CPU
+# that was counted as "python start" before).
 
 API_KEY = "startup-key"
 ALL_MODELS = ("text", "behaviour", "recommend", "intervene")
@@ -129,6 +129,8 @@ def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--steps-child":
         _steps_child(sys.argv[2])
         return
+    from benchmarks.support.labelled_runs import save_labelled_run
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--label", required=True, help="Name of this run in the results file (before, after).")
     parser.add_argument("--starts", type=int, default=5, help="Cold starts to time.")
