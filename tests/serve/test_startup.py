@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -22,12 +23,14 @@ from tests.serve.conftest import API_KEY, AUTH, REPO_ROOT, small_parser
 NEEDED = ("text", "behaviour", "recommend", "intervene")
 
 
-def _state_with_cached_models(model_settings: Settings, state: Path) -> tuple[Settings, str]:
+def _state_with_cached_models(model_settings: Settings, prepared: Settings, state: Path) -> tuple[Settings, str]:
     """A fresh state folder holding the session's cached behaviour and recommend models, the
-    default risk models and a small real shop-intent model at the default path, as `shopintent
-    models prepare` leaves one; and that model's intent for "where is my order"."""
+    default risk models, a small real shop-intent model at the default path and the USE caches
+    (mapped weights, int8 graph) of the session's `models prepare`, as that command leaves one;
+    and that model's intent for "where is my order"."""
     for part in ("behaviour", "recommend"):
         shutil.copytree(model_settings.state_dir / part, state / part)
+    shutil.copytree(prepared.state_dir / "text" / "use-m3", state / "text" / "use-m3")
     settings = model_settings.model_copy(update={"state_dir": state})
     from shopintent.risk.default import load_default_risk
 
@@ -41,8 +44,9 @@ def _mapped_libraries(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text()
 
 
-def test_serve_is_ready_on_cached_models_without_torch(model_settings: Settings, tmp_path: Path) -> None:
-    settings, expected = _state_with_cached_models(model_settings, tmp_path / "state")
+def test_serve_is_ready_on_cached_models_without_torch(
+        model_settings: Settings, prepared_state: tuple[Settings, dict[str, Any]], tmp_path: Path) -> None:
+    settings, expected = _state_with_cached_models(model_settings, prepared_state[0], tmp_path / "state")
     service = ServiceProcess(settings, tmp_path / "events.duckdb", API_KEY, log_path=tmp_path / "serve.log")
     try:
         service.start("/readyz", timeout_s=240, wait_models=NEEDED)
@@ -51,6 +55,7 @@ def test_serve_is_ready_on_cached_models_without_torch(model_settings: Settings,
         assert ready.status_code == 200, ready.text
         models = ready.json()["models"]
         assert {m: models[m]["ready"] for m in NEEDED} == dict.fromkeys(NEEDED, True)
+        assert models["text"]["version"].endswith("served with use-int8"), models["text"]
         answer = httpx.post(service.url + "/v1/intent", json={"text": "where is my order"},
                             headers=AUTH, timeout=10)
         assert answer.status_code == 200 and answer.json()["intent"] == expected, answer.text

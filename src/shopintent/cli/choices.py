@@ -125,6 +125,13 @@ class ReplayScorer(StrEnum):
     BEHAVIOUR = "behaviour"
 
 
+class IntentEncoder(StrEnum):
+    """``serve --intent-encoder``: how the linear intent model's USE block runs (``serve.config.INTENT_ENCODERS``)."""
+
+    USE_INT8 = "use-int8"
+    USE = "use"
+
+
 class StreamBackend(StrEnum):
     """``serve --stream``: the durable event log, the commit point (``serve.config.STREAM_BACKENDS``)."""
 

@@ -19,7 +19,10 @@ from shopintent.persist import MANIFEST_FILE
 from shopintent.prepare.timings import read_durations
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable, import_or_unavailable
 from shopintent.serve.adapters.convert import plain
+from shopintent.log import get_logger
 from shopintent.settings import Settings
+
+log = get_logger(__name__)
 
 #: The parser's components, as ``text.defaults`` names them.
 TEXT_COMPONENTS = ("shop_intent", "sentiment", "ner_zh", "slots_en")
@@ -40,8 +43,13 @@ def text_fingerprint(settings: Settings) -> tuple[float, ...]:
     return tuple(out)
 
 
-def text_slot(settings: Settings) -> ModelSlot[Any]:
-    """The default parser (language, intent + out-of-scope, slots, sentiment), loaded, never trained."""
+def text_slot(settings: Settings, intent_encoder: str = "use") -> ModelSlot[Any]:
+    """The default parser (language, intent + out-of-scope, slots, sentiment), loaded, never trained.
+
+    ``intent_encoder`` ``"use-int8"`` embeds with the int8 ONNX run of the same USE where the
+    linear intent model was fitted on ``"use"`` (``ServeConfig.intent_encoder``) once ``models
+    prepare`` has exported its graph; a fine-tuned model has its own network and is served as it is.
+    """
 
     def load() -> tuple[Any, dict[str, Any]]:
         (parser_cls,) = import_or_unavailable("text", "shopintent.text", ("Parser",), "issue: text")
@@ -50,6 +58,17 @@ def text_slot(settings: Settings) -> ModelSlot[Any]:
         intent = ensure_model(settings, "shop_intent", train_missing=False)
         if intent is None:
             raise ModelUnavailable("text", NOT_PREPARED)
+        featurizer = getattr(intent, "featurizer_", None)
+        if intent_encoder != "use" and featurizer is not None and "use" in featurizer.encoders:
+            from shopintent.text.use_onnx import graph_ready
+
+            # Exported by `models prepare` (it needs torch, which a service never loads); without
+            # it the float encoder the model was trained with answers, and the card says which.
+            if graph_ready(Path(settings.state_dir) / "text"):
+                featurizer.serve_with({"use": intent_encoder})
+            else:
+                log.warning("int8 USE graph not prepared: serving the intent model with the float "
+                            "encoder (run `shopintent models prepare`)", encoder=intent_encoder)
         parser = parser_cls(
             intent_model=intent,
             sentiment_model=ensure_model(settings, "sentiment", train_missing=False),
@@ -61,6 +80,10 @@ def text_slot(settings: Settings) -> ModelSlot[Any]:
         name = "shop_intent_finetuned" if type(intent).__name__ == "FineTunedClassifier" else "shop_intent"
         trained = read_durations(Path(settings.state_dir)).get(name) or {}
         card["intent_model"]["prepare_seconds"] = trained.get("seconds")
+        if featurizer is not None:
+            card["intent_model"]["encoders"] = list(featurizer.encoders)
+            if intent_encoder in featurizer.encoders:
+                card["version"] += f", served with {intent_encoder}"
         return model, card
 
     return ModelSlot("text", load, watch=lambda: text_fingerprint(settings))
