@@ -197,7 +197,7 @@ class Service:
         self.signals = _make_signals(config)
         self.history_restored = threading.Event()
         self.models: dict[str, ModelSlot[Any]] = {
-            "text": text_slot(settings),
+            "text": text_slot(settings, config.intent_encoder),
             "behaviour": behaviour_slot(settings),
             "recommend": recommend_slot(settings),
             "intervene": intervene_adapter.intervene_slot(settings, config),
