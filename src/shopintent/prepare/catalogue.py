@@ -158,7 +158,12 @@ def _train_text(component: str) -> Callable[[Settings], object]:
     def train(settings: Settings) -> object:
         from shopintent.text.defaults import ensure_model
 
-        return ensure_model(settings, component, train_missing=True)
+        model = ensure_model(settings, component, train_missing=True)
+        if component == "shop_intent":  # the service's int8 USE graph, exported here, not at its start
+            from shopintent.text.use_onnx import graph_path
+
+            graph_path(Path(settings.state_dir) / "text")
+        return model
 
     return train
 
