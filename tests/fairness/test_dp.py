@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from shopintent.cli.main import app
 from shopintent.datasets import taobao_userbehavior_head as taobao
 from shopintent.fairness import dp
-from shopintent.settings import Settings
+from shopintent.privacy import Pseudonymizer
+from shopintent.settings import Settings, get_settings
+from shopintent.store import EventStore
+from shopintent.store.ingest import ingest_events
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +60,31 @@ def test_bad_release_input_is_refused() -> None:
         dp.release_counts("x", {"a": -3}, 1.0, "parallel")
     with pytest.raises(ValueError, match="group 'b' has a numerator but no denominator"):
         dp.release_rates("x", {"b": 1}, {"a": 2}, 1.0)
+
+
+def test_store_export_releases_its_own_tables_under_one_budget_without_exact_counts(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    events = taobao.load(settings).events.iloc[:6_000]
+    pseudonymizer = Pseudonymizer.from_settings(settings)
+    path = tmp_path / "events.duckdb"
+    with EventStore(path, key_id=pseudonymizer.key_id) as store:
+        ingest_events(store, events, pseudonymizer)
+    monkeypatch.setenv("SHOPINTENT_STATE_DIR", str(settings.state_dir))
+    monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    done = runner.invoke(app, ["audit", "release", "--store", str(path), "--epsilon", "1.5", "--json"])
+    missing = runner.invoke(app, ["audit", "release", "--store", str(tmp_path / "none.duckdb")])
+    get_settings.cache_clear()
+    assert done.exit_code == 0, done.output
+    export = json.loads(done.output)
+    assert export["epsilon"] == 1.5 and [t["epsilon"] for t in export["tables"]] == pytest.approx([0.5] * 3)
+    funnel, sizes, rates = export["tables"]
+    # The scales OpenDP certifies at ε/3 = 0.5 per table: L1 sensitivity 3 (funnel), 1 (disjoint sizes), 2 (rates).
+    for table, scale in ((funnel, 6.0), (sizes, 2.0), (rates, 4.0)):
+        assert [r["scale"] for r in table["rows"]] == pytest.approx([scale] * len(table["rows"])), table["name"]
+    assert [r["count"] for r in funnel["rows"]] == ["view", "add_to_cart", "purchase"] and len(sizes["rows"]) == 5
+    assert all(0.0 <= r["released_rate"] <= 1.0 for r in rates["rows"])
+    keys = {k for t in export["tables"] for r in t["rows"] for k in r}
+    assert not keys & {"exact", "exact_rate", "noise", "numerator_noise", "denominator_noise"}  # nothing exact leaves
+    assert missing.exit_code == 2 and "no event store" in missing.output

@@ -53,3 +53,42 @@ def fairness(
                             [[r.model, r.column, r.gap, f"{r.value:.3f}", f"[{r.low:.3f}, {r.high:.3f}]"
                               + (" *" if r.excludes_zero else "")] for r in rows.itertuples()]))
     console.print(f"report written to {path}  (* interval excludes 0)", markup=False)
+
+
+@app.command()
+def release(
+    store_path: Path = typer.Option(None, "--store", help="DuckDB file (default: SHOPINTENT_STATE_DIR/events.duckdb)."),
+    epsilon: float = typer.Option(None, "--epsilon", help="Total privacy budget ε (default: SHOPINTENT_DP_EPSILON)."),
+    segments: int = typer.Option(5, "--segments", min=2, help="K-means segments of the segment tables."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the segmentation (the noise cannot be seeded)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the export as JSON."),
+) -> None:
+    """Release the store's funnel, segment sizes and purchase rate per segment with differential privacy."""
+    from shopintent.fairness.release import release_store
+    from shopintent.store import EventStore
+
+    settings = get_settings()
+    path = store_path or settings.store_path
+    if not Path(path).is_file():
+        errors.print(f"{path}: no event store; ingest events first (`shopintent store ingest`)", markup=False,
+                     highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2)
+    try:
+        with EventStore(path) as store:
+            released = release_store(store.events(), settings.dp_epsilon if epsilon is None else epsilon,
+                                     k=segments, seed=seed)
+    except ValueError as exc:
+        errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from exc
+    export = released.export()
+    if as_json:
+        print_json(export)
+        return
+    for t in export["tables"]:
+        value = "released_rate" if t["rows"] and "released_rate" in t["rows"][0] else "released"
+        label = "group" if value == "released_rate" else "count"
+        console.print(table(f"{t['name']}, ε = {t['epsilon']:.4g}", [label, value, "noise scale"],
+                            [[r[label], f"{r[value]:.4f}" if value == "released_rate" else f"{r[value]:,}",
+                              f"{r['scale']:.4g}"] for r in t["rows"]]))
+    console.print(f"total ε = {export['epsilon']:g} ({export['composition']}); exact counts are not shown",
+                  markup=False)

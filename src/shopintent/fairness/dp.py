@@ -124,7 +124,8 @@ def release_rates(name: str, numerators: Mapping[str, int], denominators: Mappin
     noisy_top, noisy_bottom = np.array(noisy[:len(groups)]), np.array(noisy[len(groups):])
     table = pd.DataFrame({
         "group": groups, "exact_rate": [t / max(b, 1) for t, b in zip(top, bottom, strict=True)],
-        "released_rate": np.clip(noisy_top, 0, None) / np.clip(noisy_bottom, 1, None),
+        # post-processing (no privacy cost): a noisy numerator may pass its noisy denominator
+        "released_rate": np.clip(np.clip(noisy_top, 0, None) / np.clip(noisy_bottom, 1, None), 0.0, 1.0),
         "numerator_noise": noisy_top - np.array(top), "denominator_noise": noisy_bottom - np.array(bottom),
         "epsilon": [epsilon / 2] * len(groups), "scale": [mechanism.scale] * len(groups),
     })
