@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from shopintent.log import get_logger
-from shopintent.multimodal.encoder import TRUNK_CHANNELS, TRUNK_SIDE, head_embeddings, trunk_features
+from shopintent.multimodal.encoder import head_embeddings, trunk_features, trunk_shape
 from shopintent.multimodal.images import ImageError, read_image
 from shopintent.multimodal.onnx_export import ensure_trunk
 from shopintent.persist import load_arrays, read_json, save_arrays, write_json
@@ -31,38 +31,46 @@ def cache_dir(state_dir: Path, sha256: str) -> Path:
 
 
 def encode_paths(
-    paths: Sequence[Path], threads: int = 1, batch_size: int = 16, onnx_path: Path | None = None
+    paths: Sequence[Path], threads: int = 1, batch_size: int = 16, onnx_path: Path | None = None,
+    stop: int | None = None, flip: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
-    """Trunk features of the readable images; returns (features, ok mask, {file: error})."""
+    """Trunk features (first ``stop`` blocks) of the readable images, mirrored left to right with ``flip``;
+    returns (features, ok mask, {file: error})."""
     ok = np.zeros(len(paths), dtype=bool)
     errors: dict[str, str] = {}
     good: list[np.ndarray] = []
     for i, path in enumerate(paths):
         try:
-            good.append(read_image(Path(path)))
+            image = read_image(Path(path))
+            good.append(np.ascontiguousarray(image[:, :, ::-1]) if flip else image)
             ok[i] = True
         except ImageError as exc:
             errors[str(path)] = str(exc)
             log.warning("image skipped", file=str(path), reason=str(exc))
-    feats = trunk_features(good, batch_size=batch_size, threads=threads, onnx_path=onnx_path)
-    full = np.zeros((len(paths), TRUNK_CHANNELS, TRUNK_SIDE, TRUNK_SIDE), dtype=np.float16)
+    feats = trunk_features(good, batch_size=batch_size, threads=threads, onnx_path=onnx_path, stop=stop)
+    full = np.zeros((len(paths), *trunk_shape(stop)), dtype=np.float16)
     full[ok] = feats
     return full, ok, errors
 
 
 def cached_trunk(
-    paths: Sequence[Path], sha256: str, state_dir: Path, threads: int = 1
+    paths: Sequence[Path], sha256: str, state_dir: Path, threads: int = 1, stop: int | None = None,
+    flip: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
     """Trunk features (n,320,7,7) float16 for ``paths``, computed shard by shard and cached.
 
+    ``stop``: cache the output of the first ``stop`` MBConv blocks instead (the input of a deeper
+    fine-tuned head); ``flip``: of the photos mirrored left to right (training augmentation and
+    test-time flip averaging, computed on the real mirrored photo). Each variant has its own shards.
     Returns the features, a mask of images that decoded, and the errors of those that did not.
     """
     folder = cache_dir(state_dir, sha256)
     folder.mkdir(parents=True, exist_ok=True)
-    onnx_path = ensure_trunk(state_dir)
+    onnx_path = ensure_trunk(state_dir, stop)
+    prefix = "trunk" + ("" if stop is None else f"{stop}") + ("-flip" if flip else "")
     parts, masks, errors = [], [], {}
     for start in range(0, len(paths), SHARD):
-        shard = folder / f"trunk-{start:06d}.safetensors"
+        shard = folder / f"{prefix}-{start:06d}.safetensors"
         chunk = list(paths[start : start + SHARD])
         if shard.is_file():
             arrays = load_arrays(shard)
@@ -73,7 +81,7 @@ def cached_trunk(
                 if notes.is_file():
                     errors.update(read_json(notes))
                 continue
-        feats, ok, errs = encode_paths(chunk, threads=threads, onnx_path=onnx_path)
+        feats, ok, errs = encode_paths(chunk, threads=threads, onnx_path=onnx_path, stop=stop, flip=flip)
         errors.update(errs)
         tmp = shard.with_suffix(".tmp")
         save_arrays(tmp, {"trunk": feats, "ok": ok.astype(np.uint8)})
@@ -84,7 +92,7 @@ def cached_trunk(
         parts.append(feats)
         masks.append(ok)
     if not parts:
-        return np.zeros((0, TRUNK_CHANNELS, TRUNK_SIDE, TRUNK_SIDE), np.float16), np.zeros(0, bool), {}
+        return np.zeros((0, *trunk_shape(stop)), np.float16), np.zeros(0, bool), {}
     return np.concatenate(parts), np.concatenate(masks), errors
 
 

@@ -1,23 +1,30 @@
-"""Fine-tune the image encoder's last stage on cached trunk features, for all label tasks at once.
+"""Fine-tune the image encoder's top on cached block features, for all label tasks at once.
 
-What is fine-tuned, exactly: the 1x1 ``conv_head`` (320->1280 channels) and
-its BatchNorm — the last stage of EfficientNet-Lite0, 0.41 M of its 4.7 M
-parameters — plus one linear classifier per task, jointly (summed
-cross-entropy). The stem and the 16 MBConv blocks stay frozen at their
-ImageNet weights; their output is read from the cache, which is what makes
-training take seconds per epoch on a CPU instead of hours.
+What is fine-tuned, exactly: the MBConv blocks from ``train_from`` on (none by
+default), the 1x1 ``conv_head`` (320->1280 channels) and its BatchNorm — the
+last stage of EfficientNet-Lite0 — plus one linear classifier per task,
+jointly (summed cross-entropy, optional label smoothing). The stem and the
+blocks below stay frozen at their ImageNet weights: their output is read from
+the feature cache (``first_block`` = the block index the cached features feed,
+:func:`shopintent.multimodal.cache.cached_trunk` with ``stop``), and frozen
+blocks between the cache and ``train_from`` are run once, before the first
+epoch. That is what makes training take minutes per epoch on a shared 2-core
+CPU instead of hours.
 
-Augmentation is computed on the cache: a horizontal flip of the 7x7 trunk
-map (``flip``). The trunk is not exactly flip-equivariant, so this is an
-approximation of flipping the photo, but it is free and it is what a cached
-pipeline can afford. With ``valid`` rows the epoch count is chosen on them
-(the state of the best epoch on ``select_task`` is returned) and the
-per-epoch validation accuracies are kept in ``head.history_``.
+Augmentation: a horizontal flip. With ``flipped`` (the cached features of the
+real mirrored photos) each training row is drawn plain or mirrored at random;
+without it, ``flip=True`` mirrors the cached map (an approximation: the trunk
+is not exactly flip-equivariant). With ``valid`` rows the epoch is chosen on
+them: the state of the best epoch on ``select_task`` is returned (accuracy of
+the jointly trained classifier, averaged over both orientations when
+``flipped`` is given), training stops after ``patience`` epochs without a gain,
+and the per-epoch validation accuracies are kept in ``head.history_``.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -25,13 +32,13 @@ import torch
 from torch import nn
 
 from shopintent.log import get_logger
-from shopintent.multimodal.encoder import EMBED_DIM, HeadStage, pretrained_net
+from shopintent.multimodal.encoder import EMBED_DIM, NUM_BLOCKS, HeadStage, pretrained_net
 
 log = get_logger(__name__)
 
 
 def flip_maps(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mirror the (n,c,7,7) trunk maps of the rows in ``mask`` left to right (cache-side augmentation)."""
+    """Mirror the (n,c,h,w) maps of the rows in ``mask`` left to right (cache-side augmentation)."""
     return torch.where(mask[:, None, None, None], x.flip(-1), x)
 
 
@@ -46,16 +53,34 @@ def finetune_head(
     flip: bool = False,
     valid: np.ndarray | None = None,
     select_task: str = "articleType",
+    flipped: np.ndarray | None = None,
+    first_block: int = NUM_BLOCKS,
+    train_from: int | None = None,
+    label_smoothing: float = 0.0,
+    patience: int | None = None,
 ) -> HeadStage:
-    """Return a copy of the last stage fine-tuned on the ``train`` rows of every task in ``labels``.
+    """Return a copy of the encoder's top fine-tuned on the ``train`` rows of every task in ``labels``.
 
+    ``trunk``: cached features feeding block ``first_block`` (default: the 320x7x7 trunk output).
     ``labels`` maps task -> label per product ("" = unknown, ignored for that task).
+    ``flipped``: the same rows' features of the mirrored photos (real flip augmentation).
+    ``train_from``: the first trainable block (default ``first_block``); blocks below it stay frozen.
     ``valid`` (a mask, disjoint from ``train``): keep the epoch whose ``select_task``
     accuracy on those rows is best; ``head.history_`` lists every epoch's.
     """
+    if valid is not None and select_task not in labels:
+        raise ValueError(f"select_task {select_task!r} is not one of the label tasks {sorted(labels)}; "
+                         "the epoch cannot be chosen on validation without its classifier")
+    train_from = first_block if train_from is None else train_from
+    if not first_block <= train_from <= NUM_BLOCKS:
+        raise ValueError(f"train_from={train_from} must lie between first_block={first_block} and {NUM_BLOCKS}")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    head = HeadStage(pretrained_net())
+    head = HeadStage(pretrained_net(), first_block)
+    for block in head.blocks[: train_from - first_block]:
+        block.requires_grad_(False)
+    inputs = _frozen_part(head, trunk, train_from)
+    inputs_flipped = _frozen_part(head, flipped, train_from) if flipped is not None else None
     rows = np.flatnonzero(train)
     codes, classifiers = {}, nn.ModuleDict()
     for task, values in labels.items():
@@ -64,54 +89,93 @@ def finetune_head(
         lookup = {c: i for i, c in enumerate(classes)}
         codes[task] = torch.tensor([lookup.get(v, -100) for v in values], dtype=torch.int64)
         classifiers[task] = nn.Linear(EMBED_DIM, len(classes))
+    trainable = [p for p in head.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(
-        [{"params": head.parameters(), "lr": lr}, {"params": classifiers.parameters(), "lr": lr * 10}],
+        [{"params": trainable, "lr": lr}, {"params": classifiers.parameters(), "lr": lr * 10}],
         weight_decay=1e-4,
     )
+    steps = epochs * math.ceil(len(rows) / batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
     history: list[float] = []
     best: tuple[float, int, dict[str, torch.Tensor]] | None = None
     for epoch in range(epochs):
-        head.train()
+        _train_mode(head, train_from)
         order = torch.from_numpy(rows)[torch.randperm(len(rows), generator=gen)]
         total = 0.0
         for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            x = torch.from_numpy(trunk[idx.numpy()].astype(np.float32))
-            if flip:
-                x = flip_maps(x, torch.rand(len(idx), generator=gen) < 0.5)
-            emb = nn.functional.dropout(head(x), p=0.2, training=True)
+            idx = order[start : start + batch_size].numpy()
+            x = torch.from_numpy(inputs[idx].astype(np.float32))
+            if flip or inputs_flipped is not None:
+                mirror = torch.rand(len(idx), generator=gen) < 0.5
+                if inputs_flipped is not None:
+                    x = torch.where(mirror[:, None, None, None],
+                                    torch.from_numpy(inputs_flipped[idx].astype(np.float32)), x)
+                else:
+                    x = flip_maps(x, mirror)
+            emb = nn.functional.dropout(head(x, start=train_from), p=0.2, training=True)
             loss = sum(
-                nn.functional.cross_entropy(classifiers[t](emb), codes[t][idx], ignore_index=-100)
+                nn.functional.cross_entropy(classifiers[t](emb), codes[t][idx], ignore_index=-100,
+                                            label_smoothing=label_smoothing)
                 for t in classifiers
             )
             opt.zero_grad()
             loss.backward()
             opt.step()
+            schedule.step()
             total += float(loss.detach()) * len(idx)
-        score = _valid_accuracy(head, classifiers[select_task], trunk, codes[select_task], valid) \
-            if valid is not None and select_task in classifiers else float("nan")
+        score = float("nan")
+        if valid is not None:
+            score = _valid_accuracy(head, classifiers[select_task], inputs, inputs_flipped, codes[select_task],
+                                    valid, train_from)
+            if best is None or score > best[0]:
+                best = (score, epoch + 1, copy.deepcopy(head.state_dict()))
         history.append(score)
-        if valid is not None and (best is None or score > best[0]):
-            best = (score, epoch + 1, copy.deepcopy(head.state_dict()))
         log.info("fine-tune epoch", epoch=epoch + 1, loss=round(total / len(rows), 4), valid_accuracy=round(score, 4))
+        if best is not None and patience is not None and epoch + 1 - best[1] >= patience:
+            log.info("fine-tune stopped early", best_epoch=best[1], patience=patience)
+            break
     if best is not None:
         head.load_state_dict(best[2])
     head.history_ = history  # type: ignore[assignment]
-    head.best_epoch_ = best[1] if best is not None else epochs  # type: ignore[assignment]
+    head.best_epoch_ = best[1] if best is not None else len(history)  # type: ignore[assignment]
     return head.eval()
 
 
+def _train_mode(head: HeadStage, train_from: int) -> None:
+    """Training mode for the trainable part only: frozen blocks keep their BatchNorm statistics."""
+    head.train()
+    for block in head.blocks[: train_from - head.first_block]:
+        block.eval()
+
+
+def _frozen_part(head: HeadStage, trunk: np.ndarray, train_from: int, batch_size: int = 256) -> np.ndarray:
+    """Run the frozen blocks between the cache and ``train_from`` once (float16, as the cache)."""
+    if train_from == head.first_block:
+        return trunk
+    head.eval()
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(trunk), batch_size):
+            chunk = torch.from_numpy(trunk[start : start + batch_size].astype(np.float32))
+            parts.append(head.forward_blocks(chunk, stop=train_from).numpy().astype(np.float16))
+    return np.concatenate(parts)
+
+
 def _valid_accuracy(
-    head: HeadStage, classifier: nn.Module, trunk: np.ndarray, codes: torch.Tensor, valid: np.ndarray
+    head: HeadStage, classifier: nn.Module, inputs: np.ndarray, flipped: np.ndarray | None, codes: torch.Tensor,
+    valid: np.ndarray, train_from: int,
 ) -> float:
-    """Accuracy of the jointly trained classifier on the known-label ``valid`` rows."""
+    """Accuracy of the jointly trained classifier on the known-label ``valid`` rows (flip-averaged if given)."""
     rows = np.flatnonzero(valid)
     rows = rows[codes[rows].numpy() >= 0]
     head.eval()
     correct = 0
     with torch.inference_mode():
-        for start in range(0, len(rows), 512):
-            idx = rows[start : start + 512]
-            pred = classifier(head(torch.from_numpy(trunk[idx].astype(np.float32)))).argmax(1)
-            correct += int((pred == codes[idx]).sum())
+        for start in range(0, len(rows), 256):
+            idx = rows[start : start + 256]
+            logits = classifier(head(torch.from_numpy(inputs[idx].astype(np.float32)), start=train_from))
+            if flipped is not None:
+                logits = logits.log_softmax(1) + classifier(
+                    head(torch.from_numpy(flipped[idx].astype(np.float32)), start=train_from)).log_softmax(1)
+            correct += int((logits.argmax(1) == codes[idx]).sum())
     return correct / max(len(rows), 1)

@@ -48,17 +48,18 @@ def export(module: nn.Module, path: Path) -> Path:
     return path
 
 
-def trunk_path(state_dir: Path) -> Path:
-    """Where the state folder keeps the exported frozen trunk."""
-    return Path(state_dir) / "multimodal" / "onnx" / "trunk.onnx"
+def trunk_path(state_dir: Path, stop: int | None = None) -> Path:
+    """Where the state folder keeps the exported frozen trunk (the first ``stop`` blocks; default all)."""
+    name = "trunk.onnx" if stop is None else f"trunk-{stop}.onnx"
+    return Path(state_dir) / "multimodal" / "onnx" / name
 
 
-def ensure_trunk(state_dir: Path) -> Path:
-    """The exported trunk of this state folder, exported on first use."""
-    path = trunk_path(state_dir)
+def ensure_trunk(state_dir: Path, stop: int | None = None) -> Path:
+    """The exported trunk (first ``stop`` blocks) of this state folder, exported on first use."""
+    path = trunk_path(state_dir, stop)
     with _LOCK:
         if not path.is_file():
-            export(Trunk(pretrained_net()), path)
+            export(Trunk(pretrained_net(), stop), path)
     return path
 
 
