@@ -306,6 +306,10 @@ def main() -> None:
     settings = get_settings()
     texts, digest = _test_texts(settings, max(args.texts, args.requests))
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    if "use-int8" in encoders:  # the service falls back to the float encoder without the graph
+        from shopintent.text.use_onnx import graph_path
+
+        graph_path(Path(settings.state_dir) / "text")
     run: dict[str, Any] = {}
     for encoder in encoders:
         suffix = "" if encoder == "use" else f" ({encoder})"
