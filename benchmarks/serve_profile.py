@@ -162,6 +162,18 @@ def sink_round_cpu(settings: Settings, rows: int = 300, repeats: int = 20) -> di
     return out
 
 
+def _data_digests() -> dict[str, str]:
+    """sha256 of the data the runs read: the Taobao log head (events) and Bitext (intent texts;
+    the events-only runs read none of it). No model is trained here and nothing is sampled at
+    random: the events are the log's first in-window ones in time order, the texts the test split."""
+    from shopintent.datasets import bitext_customer_service as bitext
+    from shopintent.datasets import taobao_userbehavior_head as taobao
+
+    digests = {taobao.FILE: taobao.SPEC.files[0].sha256}
+    digests.update({f.path: f.sha256 for f in bitext.SPEC.files})
+    return digests
+
+
 def _measured(pid: int, run: Any) -> tuple[LoadResult, float, dict[str, float]]:
     before, threads_before = cpu_seconds(pid), thread_cpu(pid)
     result = run()
@@ -369,6 +381,7 @@ def main() -> None:
         "and as a frame (table path), and whether both gave the same rows. "
         "start_to_ready_s: `shopintent serve` until /readyz lists text, behaviour, recommend, intervene "
         "(wall); start_to_ready_cpu_s: the service process's CPU seconds at that moment.")
+    results["data"] = _data_digests()
     results["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
                           "shared": "the 2 cores were shared with other engineers' work while this ran: "
                                     "latency and req/s are noisy; CPU ms per request is the comparable "
