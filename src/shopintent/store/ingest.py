@@ -169,8 +169,8 @@ class PreparedRecords:
 #: A table costs a fixed tens of milliseconds of pandas work per batch, the rows about the
 #: same per row either way, so the row-wise path wins by far for a request and stays
 #: ahead into the thousands: in CPU it was the cheaper one at every size measured, 3,000
-#: rows 113 vs 146 ms and 10,000 rows 261 vs 344 ms (`shopintent bench ingest`,
-#: benchmarks/results/ingest.json, ``crossover_per_call``). So the table path is kept for
+#: rows 98.742 vs 244.167 ms and 10,000 rows 423.931 vs 557.986 ms on a busy machine
+#: (`shopintent bench ingest`, benchmarks/results/ingest.json, ``crossover_per_call``). So the table path is kept for
 #: frames and for batches from the API's 10,000-event limit up (merged write groups, a
 #: sink round catching up), where the costs meet.
 FAST_PATH_MAX_ROWS = 10_000
