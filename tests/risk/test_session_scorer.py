@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from shopintent import persist
 from shopintent.datasets import taobao_userbehavior_head as taobao
 from shopintent.risk.anomaly import SESSION_FEATURES, AnomalyDetector, session_features, sessionise
 from shopintent.risk.session_scorer import (
@@ -167,3 +169,46 @@ def test_plain_python_features_equal_numpy_bit_for_bit_on_every_real_session(set
         t = np.cumsum(rng.exponential(60.0, length) * rng.choice([1e-3, 1.0, 1e3], length)) + 1.5e9
         session = [["view", float(x), "i", "c"] for x in t]
         assert live_session_values(session) == _numpy_session_values(session), length
+
+
+def _write_per_tree_layout(scorer: SessionRiskScorer, folder: Path) -> Path:
+    """``scorer`` saved as saves before the packed layout wrote it (five npz entries per tree)."""
+    scorer.save(folder)
+    np.savez(folder / "trees.npz", **{f"{k}_{i}": v for i, tree in enumerate(scorer.trees) for k, v in tree.items()})
+    (folder / persist.MANIFEST_FILE).unlink()
+    persist.write_manifest(folder)
+    return folder
+
+
+def test_packed_forest_loads_the_same_trees_and_scores_as_the_per_tree_layout(
+        settings: Settings, tmp_path: Path) -> None:
+    """The packed ``trees.npz`` (six arrays) and an older per-tree save of the same forest load to
+    equal node arrays and bit-identical scores on real Taobao sessions; a malformed file is refused
+    with its name and the fix."""
+    events = taobao.load(settings).events.head(10_000)
+    X = session_features(events)
+    scorer = SessionRiskScorer.from_detector(AnomalyDetector(n_estimators=30, random_state=0).fit(X), X)
+    packed = SessionRiskScorer.load(scorer.save(tmp_path / "packed"))
+    legacy = SessionRiskScorer.load(_write_per_tree_layout(scorer, tmp_path / "legacy"))
+    with np.load(tmp_path / "packed" / "trees.npz") as data:
+        assert sorted(data.files) == ["feature", "left", "n", "right", "threshold", "tree_offsets"]
+    assert (packed.packed_on_disk, legacy.packed_on_disk) == (True, False)
+    for a, b, c in zip(packed.trees, legacy.trees, scorer.trees, strict=True):
+        for k in c:
+            np.testing.assert_array_equal(a[k], c[k])
+            np.testing.assert_array_equal(b[k], c[k])
+            assert a[k].dtype == b[k].dtype == c[k].dtype
+    values = X[scorer.feature_names].to_numpy(dtype=float)
+    assert len(values) > 300
+    np.testing.assert_array_equal(packed.scores_values(values), scorer.scores_values(values))
+    np.testing.assert_array_equal(legacy.scores_values(values), scorer.scores_values(values))
+    # a packed file whose offsets do not split the nodes into model.json's trees
+    bad = tmp_path / "bad"
+    scorer.save(bad)
+    with np.load(bad / "trees.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    np.savez(bad / "trees.npz", **{**arrays, "tree_offsets": arrays["tree_offsets"][:-1]})
+    (bad / persist.MANIFEST_FILE).unlink()
+    persist.write_manifest(bad)
+    with pytest.raises(persist.ModelFileError, match=r"trees\.npz.*tree_offsets.*models prepare --only risk"):
+        SessionRiskScorer.load(bad)

@@ -85,7 +85,11 @@ def train_default_models(settings: Settings) -> None:
 
 
 def load_default_risk(settings: Settings, train_missing: bool = True) -> DefaultRisk:
-    """The default risk models and rules; trained first when missing and ``train_missing``."""
+    """The default risk models and rules; trained first when missing and ``train_missing``.
+
+    With ``train_missing`` (``models prepare``), a session model saved in the older per-tree
+    layout is also rewritten in the packed one; the service (``train_missing=False``) only reads.
+    """
     from shopintent.risk.fraud import FraudModel
 
     folders = model_folders(settings)
@@ -95,6 +99,12 @@ def load_default_risk(settings: Settings, train_missing: bool = True) -> Default
         train_default_models(settings)
     source = rules_path(settings)
     rules = load_rules(source)
-    return DefaultRisk(sessions=SessionRiskScorer.load(folders[0]),
+    sessions = SessionRiskScorer.load(folders[0])
+    if train_missing and not sessions.packed_on_disk:
+        # `models prepare` rewrites an older per-tree save packed (same arrays, same scores, no
+        # re-training), so the service's next start reads six arrays instead of 1,000
+        sessions.save(folders[0], metrics=sessions.metrics)
+        log.info("default session risk model rewritten in the packed layout", path=str(folders[0]))
+    return DefaultRisk(sessions=sessions,
                        transactions=TransactionScorer(FraudModel.load(folders[1]), rules),
                        rules=rules, rules_source=source)
