@@ -204,40 +204,40 @@ class SessionRiskScorer:
     @staticmethod
     def _complete_levels(trees: list[dict[str, np.ndarray]]) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
         """Per level: split features and thresholds; and every tree's leaf value at the last level
-        (the leaf's depth plus the average path length of its samples, as the walk adds them)."""
-        def depth_of(tree: dict[str, np.ndarray]) -> int:
-            deepest, stack = 0, [(0, 0)]
-            while stack:
-                node, d = stack.pop()
-                if tree["left"][node] == -1:
-                    deepest = max(deepest, d)
-                else:
-                    stack += [(int(tree["left"][node]), d + 1), (int(tree["right"][node]), d + 1)]
-            return deepest
+        (the leaf's depth plus the average path length of its samples, as the walk adds them).
 
-        depth = max(depth_of(t) for t in trees)
-        k = len(trees)
-        features = [np.zeros(k << level, dtype=np.intp) for level in range(depth)]
-        thresholds = [np.zeros(k << level) for level in range(depth)]
-        leaves = np.zeros(k << depth)
-        for i, tree in enumerate(trees):
-            leaf_length = _average_path_length(tree["n"])
-            # (node, its depth, level, position in the tree at that level)
-            stack = [(0, 0, 0, 0)]
-            while stack:
-                node, node_depth, level, j = stack.pop()
-                q = (i << level) + j
-                if level == depth:
-                    leaves[q] = float(node_depth) + leaf_length[node]
-                    continue
-                left = int(tree["left"][node])
-                if left == -1:  # a leaf above the last level: both children are the same leaf
-                    stack += [(node, node_depth, level + 1, 2 * j + 1), (node, node_depth, level + 1, 2 * j)]
-                    continue
-                features[level][q] = max(int(tree["feature"][node]), 0)
-                thresholds[level][q] = tree["threshold"][node]
-                stack += [(left, node_depth + 1, level + 1, 2 * j + 1),
-                          (int(tree["right"][node]), node_depth + 1, level + 1, 2 * j)]
+        Built level by level for all trees at once (numpy, ~3 ms for the default forest; the
+        node-by-node Python walk it replaced was ~0.13 s CPU of every service start). At each
+        level ``node`` holds, per complete-tree position ``q``, the tree node there (a leaf above
+        the deepest level stays put, with its depth, in both of its children's positions).
+        """
+        if not trees:
+            return [], [], np.zeros(0)
+        sizes = np.array([len(tree["left"]) for tree in trees], dtype=np.intp)
+        base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        left = np.concatenate([tree["left"] for tree in trees]).astype(np.intp)
+        right = np.concatenate([tree["right"] for tree in trees]).astype(np.intp)
+        feature = np.concatenate([tree["feature"] for tree in trees]).astype(np.intp)
+        threshold = np.concatenate([np.asarray(tree["threshold"], dtype=np.float64) for tree in trees])
+        leaf_length = _average_path_length(np.concatenate([tree["n"] for tree in trees]))
+        owner = np.repeat(base, sizes)  # each node's tree's first node, to make children global
+        split = left != -1
+        left = np.where(split, left + owner, -1)
+        right = np.where(split, right + owner, -1)
+        node = base.copy()  # level 0: every tree's root
+        node_depth = np.zeros(len(trees), dtype=np.intp)
+        features: list[np.ndarray] = []
+        thresholds: list[np.ndarray] = []
+        while split[node].any():
+            at_split = split[node]
+            features.append(np.where(at_split, np.maximum(feature[node], 0), 0))
+            thresholds.append(np.where(at_split, threshold[node], 0.0))
+            below = np.empty(2 * len(node), dtype=np.intp)  # position 2q + 1: left child; 2q: right
+            below[1::2] = np.where(at_split, left[node], node)
+            below[0::2] = np.where(at_split, right[node], node)
+            node_depth = np.repeat(node_depth + at_split, 2)
+            node = below
+        leaves = node_depth.astype(np.float64) + leaf_length[node]
         return features, thresholds, leaves
 
     @classmethod
