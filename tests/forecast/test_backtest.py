@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from shopintent.forecast.backtest import BacktestPlan, backtest, run_models, score, validated_combination
-from shopintent.forecast.intervals import rolling_conformal
+from shopintent.forecast.backtest import (
+    MAPE_FACTORS,
+    BacktestPlan,
+    mape_targeted,
+    run_models,
+    score,
+    validated_combination,
+)
+from shopintent.forecast.intervals import SCALES, local_scales, rolling_conformal
 
 MODELS = ("SeasonalNaive", "AutoETS", "ADIDA", "LightGBM")
 
@@ -39,7 +46,9 @@ def test_changing_the_future_leaves_earlier_forecasts_and_intervals_identical(we
 
 def test_conformal_intervals_cover_about_their_level_on_real_weekly_sales(weekly: pd.DataFrame) -> None:
     plan = BacktestPlan(horizon=1, windows=52, calibration=26, refit=13)
-    result = backtest(weekly, "W", plan, ("SeasonalNaive", "Naive", "ADIDA"))
+    models = ("SeasonalNaive", "Naive", "ADIDA")
+    cv, runtime = run_models(weekly, "W", plan, models)
+    result = score(weekly, cv, "W", plan, models, runtime)
     rows = result.per_series
     pooled_80 = rows["coverage_80"].mean()
     pooled_95 = rows["coverage_95"].mean()
@@ -48,6 +57,33 @@ def test_conformal_intervals_cover_about_their_level_on_real_weekly_sales(weekly
     assert 0.90 <= pooled_95 <= 0.99, pooled_95
     assert result.summary.loc["ADIDA", "mase"] < result.summary.loc["SeasonalNaive", "mase"]
     assert len(result.rows["cutoff"].unique()) == 52
+    assert set(result.extra["interval_scale"]) == set(models)
+    assert set(result.extra["interval_scale"].values()) <= set(SCALES)
+    assert result.summary["validation_coverage_80"].between(0.6, 1.0).all()
+    # The normalisation and the MAPE factor are chosen on validation: wrecking the test weeks moves neither.
+    first_scored = np.sort(cv["cutoff"].unique())[plan.calibration]
+    wreck = {"y": lambda f: np.where(f["ds"] > first_scored, f["y"] * 50 + 1000, f["y"])}
+    again = score(weekly.assign(**wreck), cv.assign(**wreck), "W", plan, models, runtime)
+    assert again.extra["interval_scale"] == result.extra["interval_scale"]
+    pd.testing.assert_series_equal(again.summary["validation_coverage_80"], result.summary["validation_coverage_80"])
+    _, factors = mape_targeted(cv, "ADIDA", plan.calibration)
+    assert set(factors.values()) <= set(MAPE_FACTORS) and len(factors) == 8
+    assert mape_targeted(cv.assign(**wreck), "ADIDA", plan.calibration)[1] == factors
+
+
+def test_local_scales_use_nothing_after_their_period(weekly: pd.DataFrame) -> None:
+    series = weekly[weekly["unique_id"] == "R03"].reset_index(drop=True)
+    cut = series["ds"].iloc[200]
+    wrecked = series.assign(y=np.where(series["ds"] > cut, series["y"] * 50 + 1000, series["y"]))
+    a, b = local_scales(series, 52), local_scales(wrecked, 52)
+    known = (a["cutoff"] <= cut).to_numpy()
+    pd.testing.assert_frame_equal(a[known], b[known])
+    assert not a[~known].equals(b[~known])
+    assert (a[list(SCALES[1:])] > 0).all().all()
+    # "recent level" at week 200 is the mean of weeks 188-200.
+    assert abs(a.loc[200, "recent level"] - series["y"].iloc[188:201].mean()) < 1e-9
+    # "seasonal level" is centred one season before the next week: weeks 143-155.
+    assert abs(a.loc[200, "seasonal level"] - series["y"].iloc[143:156].mean()) < 1e-9
 
 
 def test_score_uses_history_before_the_first_scored_cut_off_for_mase(weekly: pd.DataFrame) -> None:

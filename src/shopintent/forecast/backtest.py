@@ -4,7 +4,8 @@ Protocol: the last ``calibration + windows`` cut-offs, ``step_size`` periods apa
 forecast ``horizon`` periods ahead using only data up to the cut-off (statsforecast's and
 mlforecast's ``cross_validation``; models are refitted every ``refit`` cut-offs and
 updated with the new observations in between). The first ``calibration`` cut-offs only
-calibrate the conformal intervals (:mod:`.intervals`); the last ``windows`` cut-offs are
+calibrate the conformal intervals (:mod:`.intervals`; each model's score normalisation is
+chosen on them) and choose the validated combinations; the last ``windows`` cut-offs are
 scored. MASE's scale comes from the history before the first scored cut-off.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from shopintent.forecast import metrics
-from shopintent.forecast.intervals import rolling_conformal
+from shopintent.forecast.intervals import SCALES, calibrated_intervals, local_scales
 from shopintent.forecast.models import (
     COMBINATIONS,
     ENSEMBLE,
@@ -102,11 +103,7 @@ def validated_combination(cv: pd.DataFrame, models: list[str], calibration: int,
     scored forecast could not have known (for horizons > 1 the last calibration cut-offs'
     later steps fall after it and are left out). Returns the column and the chosen models.
     """
-    cutoffs = np.sort(cv["cutoff"].unique())
-    if len(cutoffs) <= calibration:
-        raise ValueError(f"{VALIDATED} needs scored cut-offs after the {calibration} validation ones")
-    first_scored = cutoffs[calibration]
-    validation = cv[(cv["cutoff"] < first_scored) & (cv["ds"] <= first_scored)]
+    validation = _validation_rows(cv, calibration)
     errors = validation[models].sub(validation["y"], axis=0).abs().groupby(validation["unique_id"]).mean()
     chosen = {str(uid): list(row.sort_values(kind="stable").index[:size]) for uid, row in errors.iterrows()}
     combined = pd.Series(np.nan, index=cv.index)
@@ -114,6 +111,43 @@ def validated_combination(cv: pd.DataFrame, models: list[str], calibration: int,
         mask = cv["unique_id"] == uid
         combined[mask] = cv.loc[mask, members].mean(axis=1)
     return combined, chosen
+
+
+def _validation_rows(cv: pd.DataFrame, calibration: int) -> pd.DataFrame:
+    """The validation cut-offs' rows whose target is at or before the first scored cut-off."""
+    cutoffs = np.sort(cv["cutoff"].unique())
+    if len(cutoffs) <= calibration:
+        raise ValueError(f"validation needs scored cut-offs after the {calibration} validation ones")
+    first_scored = cutoffs[calibration]
+    return cv[(cv["cutoff"] < first_scored) & (cv["ds"] <= first_scored)]
+
+
+#: Factors a MAPE-targeted forecast may scale the point forecast by (1.0 = unchanged).
+MAPE_FACTORS: tuple[float, ...] = tuple(round(0.80 + 0.02 * i, 2) for i in range(11))
+
+
+def mape_targeted(cv: pd.DataFrame, model: str, calibration: int,
+                  factors: tuple[float, ...] = MAPE_FACTORS) -> tuple[pd.Series, dict[str, float]]:
+    """Per series, ``model``'s forecast times the factor with the lowest MAPE on the validation rows.
+
+    MAPE punishes a forecast above the actual less than one below it only up to 100 %,
+    so the MAPE-optimal point forecast is a low quantile of the demand, not its mean or
+    median; this finds that shift honestly, on validation only (:func:`_validation_rows`),
+    for comparing with published MAPE. Zero-demand rows are left out of the MAPE, as in
+    :func:`shopintent.forecast.metrics.mape`. Ties keep the larger factor.
+    """
+    validation = _validation_rows(cv, calibration)
+    validation = validation[validation["y"] != 0]
+    chosen: dict[str, float] = {}
+    out = pd.Series(np.nan, index=cv.index)
+    for uid, group in validation.groupby("unique_id", sort=True):
+        y, f = group["y"].to_numpy(), group[model].to_numpy()
+        errors = {c: float(np.mean(np.abs(y - c * f) / y)) for c in sorted(factors, reverse=True)}
+        chosen[str(uid)] = min(errors, key=errors.__getitem__)
+    for uid, factor in chosen.items():
+        mask = cv["unique_id"] == uid
+        out[mask] = cv.loc[mask, model] * factor
+    return out, chosen
 
 
 def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...], seed: int = 0,
@@ -163,8 +197,14 @@ def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan,
           runtime: dict[str, float]) -> BacktestResult:
     """Intervals from earlier cut-offs, then MASE / WAPE / MAPE / coverage on the scored cut-offs."""
     validated_members = cv.attrs.get("validated_members", {})
+    scales = local_scales(series, SEASON_LENGTH[freq])
+    cv = cv.merge(scales, on=["unique_id", "cutoff"], how="left", validate="many_to_one")
+    chosen_scale: dict[str, str] = {}
+    validation_coverage: dict[str, dict[int, float]] = {}
     for name in models:
-        cv = rolling_conformal(cv, name, LEVELS, step_size=plan.step_size)
+        cv, chosen_scale[name], validation_coverage[name] = calibrated_intervals(
+            cv, name, LEVELS, plan.calibration, step_size=plan.step_size)
+    cv = cv.drop(columns=list(SCALES[1:]))
     cutoffs = np.sort(cv["cutoff"].unique())
     scored_cutoffs = cutoffs[plan.calibration:]
     first = scored_cutoffs[0]
@@ -193,10 +233,12 @@ def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan,
         coverage_80=("coverage_80", "mean"), coverage_95=("coverage_95", "mean"),
         series=("unique_id", "nunique"))
     summary["runtime_s"] = [runtime.get(m, float("nan")) for m in summary.index]
+    for level in LEVELS:
+        summary[f"validation_coverage_{level}"] = [validation_coverage[m][level] for m in summary.index]
     summary["intermittent_model"] = [m in INTERMITTENT_MODELS for m in summary.index]
     return BacktestResult(rows=rows, per_series=table, summary=summary, runtime_s=runtime,
                           intermittent=intermittent, plan=plan, freq=freq,
-                          extra={"validated_members": validated_members})
+                          extra={"validated_members": validated_members, "interval_scale": chosen_scale})
 
 
 def backtest(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...], seed: int = 0,

@@ -41,8 +41,10 @@ def result_json(result: BacktestResult, report: SeriesReport) -> dict[str, Any]:
         "horizon": plan.horizon,
         "protocol": (f"rolling origin: {plan.windows} scored cut-offs after {plan.calibration} calibration cut-offs, "
                      f"{plan.step_size} period(s) apart, horizon {plan.horizon}, refit every {plan.refit} cut-offs; "
-                     "intervals: rolling split-conformal on earlier cut-offs only"),
+                     "intervals: rolling split-conformal on earlier cut-offs only, each model's score "
+                     "normalisation chosen on the calibration cut-offs"),
         "best": result.best,
+        "interval_scale": result.extra.get("interval_scale", {}),
         "models": models,
         "per_series": per_series,
         "intermittent_series": sorted(k for k, v in result.intermittent.items() if v),
