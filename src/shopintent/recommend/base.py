@@ -8,9 +8,11 @@ the hybrid blend and top-k serving are then written once against
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -21,6 +23,7 @@ from sklearn.exceptions import NotFittedError
 from shopintent.log import get_logger
 from shopintent.persist import (
     MANIFEST_FILE,
+    ModelFileError,
     begin_save,
     read_json,
     read_model_json,
@@ -207,8 +210,8 @@ class Recommender(BaseEstimator):
             _load_scope.memo = {}
         try:
             model.index_ = _shared(path, "items.json", lambda: ItemIndex(read_json(path / "items.json")))
-            model.items_ = _shared(path, "attributes.json", lambda: {
-                k: Item(item_id=k, attributes=tuple(v)) for k, v in read_json(path / "attributes.json").items()})
+            model.items_ = _shared(path, "attributes.json", lambda: ItemRecords(
+                path / "attributes.json", _listed_sha256(path, "attributes.json")))
             model.data_checksum_ = meta["data_checksum"]
             model.metrics_ = meta.get("metrics", {})
             model.fit_seconds_ = meta.get("fit_seconds", 0.0)
@@ -235,16 +238,78 @@ def _shared(path: Path, name: str, build: Callable[[], Any]) -> Any:
     hashes mean equal files; a folder without a manifest builds its own.
     """
     memo = getattr(_load_scope, "memo", None)
-    try:
-        digest = read_json(path / MANIFEST_FILE)["files"][name]["sha256"] if memo is not None else None
-    except (OSError, ValueError, KeyError, TypeError):
-        digest = None
-    if memo is None or not isinstance(digest, str):
+    digest = _listed_sha256(path, name) if memo is not None else None
+    if memo is None or digest is None:
         return build()
     key = (name, digest)
     if key not in memo:
         memo[key] = build()
     return memo[key]
+
+
+def _listed_sha256(path: Path, name: str) -> str | None:
+    """The SHA-256 that ``path``'s manifest lists for ``name`` (``None``: no manifest or no entry)."""
+    try:
+        digest = read_json(path / MANIFEST_FILE)["files"][name]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return digest if isinstance(digest, str) else None
+
+
+class ItemRecords(Mapping[str, Item]):
+    """A loaded model's item records (``items_``), read from ``attributes.json`` on first use.
+
+    Why lazy: the default hybrid's catalogue is ~55k items, and parsing the file and building a
+    record per item was ~0.4-0.6 s CPU of the service's start, while serving recommendations
+    never reads them (only fitting, saving and SASRec with attributes do). The file is read at
+    the first lookup and checked against the SHA-256 its manifest listed when the model was
+    loaded (``sha256``; ``None`` for a folder without a manifest), so a file changed since then is
+    refused, not used. Read-only, as the plain dict it replaces was never changed in place.
+    """
+
+    def __init__(self, file: Path, sha256: str | None) -> None:
+        self.file = Path(file)
+        self.sha256 = sha256
+        self._records: dict[str, Item] | None = None
+
+    def _built(self) -> dict[str, Item]:
+        # No lock: two threads racing here build equal dicts and one wins, which is harmless.
+        if self._records is None:
+            self._records = _read_item_records(self.file, self.sha256)
+        return self._records
+
+    def __getitem__(self, item_id: str) -> Item:
+        return self._built()[item_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._built()
+
+    def __repr__(self) -> str:
+        state = "not read yet" if self._records is None else f"{len(self._records)} items"
+        return f"ItemRecords({str(self.file)!r}, {state})"
+
+
+def _read_item_records(file: Path, sha256: str | None) -> dict[str, Item]:
+    """``attributes.json`` (item id → attribute list) as records; refused when its bytes are not the
+    ones the manifest listed, or it is not such an object."""
+    raw = file.read_bytes()
+    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+        raise ModelFileError(file.parent, file.name, "changed since the model was loaded (SHA-256 differs "
+                             "from its manifest)", f"reload the model, or re-train with `{RETRAIN}`")
+    try:
+        attributes = json.loads(raw)
+        if not isinstance(attributes, dict):
+            raise ValueError(f"a JSON {type(attributes).__name__}, not an object of item id → attributes")
+        return {k: Item(item_id=k, attributes=tuple(v)) for k, v in attributes.items()}
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(file.parent, file.name, f"is not readable item attributes ({exc})",
+                             f"re-train with `{RETRAIN}`") from exc
 
 
 #: ``model.json`` fields every recommender writes; anything else is the caller's ``record``.
