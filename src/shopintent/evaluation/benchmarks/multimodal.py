@@ -10,10 +10,13 @@ Protocol (data: ``fashion_product_images_224``, 9,583 real Myntra catalogue phot
   split 80/20 again the same way (``fit`` / ``valid``); the test part is never seen.
 * **Understanding.** articleType, masterCategory, gender, baseColour; a softmax
   head on each input: frozen ImageNet EfficientNet-Lite0 embedding (``image``),
-  the same with its last stage fine-tuned on the ``fit`` photos with a
-  cache-side horizontal flip, the epoch chosen on ``valid`` articleType accuracy
-  (``image_finetuned``: ``conv_head`` + BatchNorm, see
-  :mod:`shopintent.multimodal.finetune`), the USE title embedding (``title``),
+  the same network with its top fine-tuned on the ``fit`` photos
+  (``image_finetuned``: MBConv blocks :data:`FINETUNE_FROM`.. + ``conv_head`` +
+  BatchNorm + per-task heads, trained on cached block-:data:`FINETUNE_CACHE_BLOCK`
+  features of the photos and of the mirrored photos as augmentation, cosine
+  learning rate, label smoothing; the epoch chosen on ``valid`` articleType
+  accuracy with early stopping, and test-time flip averaging kept only if it
+  wins on ``valid``; see :mod:`shopintent.multimodal.finetune`), the USE title embedding (``title``),
   late fusion (sum of fine-tuned-image and title log-probabilities), weighted
   late fusion (image weight chosen on ``valid``) and early
   fusion (one head on both). Accuracy and macro-F1 per task and modality.
@@ -67,7 +70,7 @@ from shopintent.evaluation.bench import BenchResult, Measurement
 from shopintent.log import get_logger
 from shopintent.multimodal.attributes import FIELDS, filling_report
 from shopintent.multimodal.cache import cached_embeddings, cached_trunk
-from shopintent.multimodal.encoder import ImageEncoder, head_embeddings
+from shopintent.multimodal.encoder import ImageEncoder, block_features, head_embeddings
 from shopintent.multimodal.evaluate import retrieval
 from shopintent.multimodal.fashion import IMAGES_URL, LABELS_URL, TASKS, load_fashion
 from shopintent.multimodal.finetune import finetune_head
@@ -84,7 +87,14 @@ from shopintent.settings import Settings
 log = get_logger(__name__)
 
 SEED = 1
-MAX_FINETUNE_EPOCHS = 2
+#: The feature cache for fine-tuning holds the input of MBConv block 11 (stage 6), plain and mirrored photos;
+#: blocks from FINETUNE_FROM on, the last stage and the task heads are trained (blocks 11.. below stay frozen).
+FINETUNE_CACHE_BLOCK = 11
+FINETUNE_FROM = 15
+MAX_FINETUNE_EPOCHS = 6
+FINETUNE_PATIENCE = 2
+FINETUNE_LR = 5e-4
+LABEL_SMOOTHING = 0.1
 CONTRASTIVE_EPOCHS = 10
 SPEED_IMAGES = 64
 CALIBRATION_IMAGES = 128
@@ -272,10 +282,16 @@ def _beauty_files():  # type: ignore[no-untyped-def]
     return [f for f in amazon_seqrec.SPEC.files if f.path.startswith("Beauty")]
 
 
-def _encode(onnx_file: Path, paths: list[Path]) -> np.ndarray:
-    """1280-d embeddings of photos through an exported encoder, 16 at a time."""
-    parts = [run_onnx(onnx_file, np.stack([read_image(p) for p in paths[i : i + 16]]), threads=2)
-             for i in range(0, len(paths), 16)]
+def _encode(onnx_file: Path, paths: list[Path], flip_average: bool) -> np.ndarray:
+    """1280-d embeddings of photos through an exported encoder, 16 at a time (mean with the mirrored
+    photo's when the benchmark's embeddings are flip-averaged, so the head sees what it was trained on)."""
+    parts = []
+    for i in range(0, len(paths), 16):
+        batch = np.stack([read_image(p) for p in paths[i : i + 16]])
+        emb = run_onnx(onnx_file, batch, threads=2)
+        if flip_average:
+            emb = (emb + run_onnx(onnx_file, np.ascontiguousarray(batch[..., ::-1]), threads=2)) / 2
+        parts.append(emb)
     return np.concatenate(parts)
 
 
@@ -295,7 +311,7 @@ def _speed(onnx_file: Path, images: list[np.ndarray], paths: list[Path]) -> tupl
 
 def _speed_and_onnx(  # type: ignore[no-untyped-def]
     paths: list[Path], encoder: ImageEncoder, calibration: list[Path], accuracy_paths: list[Path],
-    head: SoftmaxHead, truth: np.ndarray,
+    head: SoftmaxHead, truth: np.ndarray, flip_average: bool,
 ) -> tuple[list[Measurement], dict[str, Any]]:
     load = os.getloadavg()[0]
     images = [read_image(p) for p in paths]
@@ -313,10 +329,10 @@ def _speed_and_onnx(  # type: ignore[no-untyped-def]
                                   np.stack([read_image(p) for p in calibration]))
         accuracy = {}
         for name, file in (("float32", onnx_file), ("int8", int8_file)):
-            accuracy[name] = score(truth, head.predict(_encode(file, accuracy_paths)))["accuracy"]
+            accuracy[name] = score(truth, head.predict(_encode(file, accuracy_paths, flip_average)))["accuracy"]
         kept = accuracy["float32"] - accuracy["int8"] <= INT8_TOLERANCE
         detail = (f"articleType accuracy of the fine-tuned image head on {len(accuracy_paths):,} test photos "
-                  f"encoded end to end by the ONNX model; int8 = static QLinear operators, per-channel int8 "
+                  f"encoded end to end by the ONNX model{' (photo and mirrored photo averaged)' if flip_average else ''}; int8 = static QLinear operators, per-channel int8 "
                   f"weights, activations calibrated (MinMax) on {len(calibration)} training photos; kept only within "
                   f"{INT8_TOLERANCE * 100:.1f} point: {'kept' if kept else 'NOT kept'}")
         for name, value in accuracy.items():
@@ -332,6 +348,29 @@ def _speed_and_onnx(  # type: ignore[no-untyped-def]
                             f"one photo per call, JPEG decode + encoder, {len(paths)} photos; {busy}"),
             ]
     return out, {"loadavg_1min_at_speed": round(load, 2), "int8_kept": bool(kept)}
+
+
+def _finetune(settings, data, paths, products, fit, valid):  # type: ignore[no-untyped-def]
+    """Fine-tune the encoder's top on the fit photos (epoch chosen on valid); embeddings of every product,
+    flip-averaged when that scores better on the validation products (module docstring)."""
+    cache = FINETUNE_CACHE_BLOCK
+    mid, mirrored = (  # the frozen blocks between the cache and FINETUNE_FROM run once, here
+        block_features(cached_trunk(paths, data.images_sha256, settings.state_dir, stop=cache, flip=flip)[0],
+                       cache, FINETUNE_FROM)
+        for flip in (False, True)
+    )
+    head = finetune_head(mid, {t: products[t].to_numpy() for t in TASKS}, fit, epochs=MAX_FINETUNE_EPOCHS,
+                         lr=FINETUNE_LR, seed=SEED, valid=valid, flipped=mirrored, first_block=FINETUNE_FROM,
+                         label_smoothing=LABEL_SMOOTHING, patience=FINETUNE_PATIENCE)
+    plain = head_embeddings(mid, head)
+    averaged = (plain + head_embeddings(mirrored, head)) / 2
+    types = products["articleType"].astype(str).to_numpy()
+    keep = np.isin(types, list(kept_classes(products["articleType"].astype(str))))
+    choice = {}
+    for name, emb in (("plain", plain), ("flip-averaged", averaged)):
+        probe = SoftmaxHead(seed=SEED).fit(emb[fit & keep], types[fit & keep])
+        choice[name] = round(score(types[valid & keep], probe.predict(emb[valid & keep]))["accuracy"], 4)
+    return head, (averaged if choice["flip-averaged"] > choice["plain"] else plain), choice
 
 
 def run(settings: Settings) -> BenchResult:
@@ -352,17 +391,19 @@ def run(settings: Settings) -> BenchResult:
     fit[np.flatnonzero(train)[inner_train]] = True
     valid[np.flatnonzero(train)[inner_valid]] = True
     split = _split_text(int(train.sum()), int(test.sum()))
-    # fine-tuned on the fit products; the epoch with the best validation articleType accuracy is kept
-    head = finetune_head(trunk, {t: products[t].to_numpy() for t in TASKS}, fit, epochs=MAX_FINETUNE_EPOCHS,
-                         seed=SEED, flip=True, valid=valid)
-    tuned = head_embeddings(trunk, head)
+    head, tuned, flip_choice = _finetune(settings, data, paths, products, fit, valid)
     log.info("multimodal benchmark: fine-tuned", seconds=round(time.perf_counter() - started))
     measurements, weights = _understanding(products, {"image": image, "image_finetuned": tuned, "title": title},
                                            train, test, fit, valid, split)
     measurements.append(Measurement("fine-tune best epoch (validation articleType accuracy)",
                                     float(head.best_epoch_), "epochs",
-                                    f"of {MAX_FINETUNE_EPOCHS}, trained on {int(fit.sum()):,} fit products, "
-                                    f"chosen on {int(valid.sum()):,} validation products"))
+                                    f"of at most {MAX_FINETUNE_EPOCHS} (stop after {FINETUNE_PATIENCE} without a "
+                                    f"gain), trained on {int(fit.sum()):,} fit products, chosen on "
+                                    f"{int(valid.sum()):,} validation products"))
+    for name, value in flip_choice.items():
+        measurements.append(Measurement(f"validation articleType image_finetuned accuracy ({name})", value, "accuracy",
+                                        "softmax head trained on the fit products' fine-tuned embeddings, scored on "
+                                        "the validation products; used to choose test-time flip averaging"))
     log.info("multimodal benchmark: understanding done")
     retrieval_rows, retrieval_params = _retrieval(products, tuned, title, train, test, fit, valid, split,
                                                   settings.state_dir)
@@ -381,8 +422,9 @@ def run(settings: Settings) -> BenchResult:
     type_head = SoftmaxHead(seed=SEED).fit(tuned[train & keep], types[train & keep])
     pool = np.flatnonzero(test & keep)
     gallery = np.sort(rng.choice(pool, min(INT8_PHOTOS, len(pool)), replace=False))
+    flip_average = flip_choice["flip-averaged"] > flip_choice["plain"]
     speed, speed_params = _speed_and_onnx(speed_paths, ImageEncoder(head), calibration,
-                                          [paths[i] for i in gallery], type_head, types[gallery])
+                                          [paths[i] for i in gallery], type_head, types[gallery], flip_average)
     measurements += speed
     measurements.append(Measurement("benchmark run time", time.perf_counter() - started, "s",
                                     "image features read from the cache (computed once per data SHA-256)"))
@@ -394,9 +436,16 @@ def run(settings: Settings) -> BenchResult:
                  for f in _beauty_files()}},
         parameters={"seed": SEED, "test_fraction": 0.2, "validation": "20 % of the training products, same split",
                     "min_class_products": 20, "max_finetune_epochs": MAX_FINETUNE_EPOCHS,
+                    "finetune_patience": FINETUNE_PATIENCE, "finetune_lr": FINETUNE_LR,
+                    "label_smoothing": LABEL_SMOOTHING,
                     "finetune_best_epoch": int(head.best_epoch_),
                     "finetune_valid_history": [round(h, 4) for h in head.history_],
-                    "finetuned": "conv_head + bn1 (last stage) + per-task linear heads, cache-side horizontal flip",
+                    "finetuned": (f"MBConv blocks {FINETUNE_FROM}..15 + conv_head + bn1 + per-task linear heads "
+                                  f"(blocks below {FINETUNE_FROM} frozen; features cached at block "
+                                  f"{FINETUNE_CACHE_BLOCK}), real horizontal-flip augmentation (mirrored photos "
+                                  f"cached), cosine learning rate, label smoothing"),
+                    "test_time_flip_average": bool(flip_average),
+                    "validation_flip_choice": flip_choice,
                     "late_fusion_weights": weights,
                     "text_encoder": "use (multilingual USE v3)", "image_encoder": "EfficientNet-Lite0 ImageNet",
                     "gallery": 1000, "contrastive_epochs": CONTRASTIVE_EPOCHS, "counts": data.counts, "source": data.source,
