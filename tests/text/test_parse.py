@@ -5,21 +5,24 @@ from __future__ import annotations
 import pytest
 
 from shopintent.settings import Settings
-from shopintent.text import recipes
+from shopintent.text import defaults, recipes
+from shopintent.text.ensemble import load_text_classifier
 from shopintent.text.intent import IntentClassifier
 from shopintent.text.parse import Parser, load_default_parser
 from shopintent.text.tagger import SlotTagger
 
 
 @pytest.fixture(scope="module")
-def parser(session_settings: Settings, en_tagger: SlotTagger) -> Parser:
-    """A parser over small models trained on real rows (the defaults are trained by the benchmark)."""
-    shop = recipes.shop_intent_splits(session_settings)
-    intent = IntentClassifier(cache_dir=session_settings.state_dir).fit(
-        shop["train"].texts[::4],
-        shop["train"].labels[::4],
-        shop["validation"].texts[::2],
-        shop["validation"].labels[::2],
+def parser(
+    session_settings: Settings,
+    en_tagger: SlotTagger,
+    prepared_state: tuple[Settings, dict[str, object]],
+) -> Parser:
+    """A parser over real models: the shop-intent default `models prepare` trained (the session's
+    run, loaded read-only, its embedding cache kept in this session's folder) and small models
+    trained on real rows for sentiment and Chinese slots (their defaults are trained by the benchmark)."""
+    intent = load_text_classifier(
+        defaults.model_path(prepared_state[0], "shop_intent"), cache_dir=session_settings.state_dir
     )
     zh = recipes.zh_sentiment_splits(session_settings)
     en = recipes.en_sentiment_splits(session_settings)
