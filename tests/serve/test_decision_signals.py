@@ -44,12 +44,13 @@ def _sessions(settings: Settings) -> pd.DataFrame:
 def _session_rate(sessions: pd.DataFrame) -> pd.DataFrame:
     """Per session: events, duration, events per minute, whether it carts, whether it buys."""
     ts = pd.to_datetime(sessions["timestamp"], utc=True)
-    grouped = sessions.assign(ts=ts).groupby("session_id")
+    grouped = sessions.assign(ts=ts, cart=sessions["event_type"] == "add_to_cart",
+                              buy=sessions["event_type"] == "purchase").groupby("session_id")
     table = pd.DataFrame({
         "n": grouped.size(),
-        "duration_s": grouped["ts"].agg(lambda t: (t.max() - t.min()).total_seconds()),
-        "carts": grouped["event_type"].agg(lambda e: int((e == "add_to_cart").sum())),
-        "buys": grouped["event_type"].agg(lambda e: int((e == "purchase").sum())),
+        "duration_s": (grouped["ts"].max() - grouped["ts"].min()).dt.total_seconds(),
+        "carts": grouped["cart"].sum().astype(int),
+        "buys": grouped["buy"].sum().astype(int),
     })
     table["per_minute"] = table["n"] / (table["duration_s"] / 60.0).clip(lower=1.0)
     return table
@@ -65,6 +66,18 @@ def _records(sessions: pd.DataFrame, session_id: str, user: str,
              "timestamp": (r.timestamp if every_s is None
                            else start + pd.Timedelta(seconds=i * every_s)).isoformat()}
             for i, r in enumerate(rows.itertuples(index=False))]
+
+
+@pytest.fixture(scope="module")
+def sessions(model_settings: Settings) -> pd.DataFrame:
+    """The sessionised Taobao log, built once for both tests (read only)."""
+    return _sessions(model_settings)
+
+
+@pytest.fixture(scope="module")
+def rates(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Per-session counts and pace (:func:`_session_rate`), built once for both tests (read only)."""
+    return _session_rate(sessions)
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +99,8 @@ def _post_session(client: TestClient, records: list[dict[str, object]]) -> str:
     return sids.pop()
 
 
-def test_a_bot_like_session_gets_no_coupon_and_a_person_keeps_them(model_settings: Settings,
+def test_a_bot_like_session_gets_no_coupon_and_a_person_keeps_them(sessions: pd.DataFrame, rates: pd.DataFrame,
                                                                      service_client: TestClient) -> None:
-    sessions = _sessions(model_settings)
-    rates = _session_rate(sessions)
     carted = rates[(rates["carts"] > 0) & (rates["buys"] == 0)]
     longest = carted.sort_values("n", ascending=False).index[0]
     person = carted[(carted["n"] >= 5) & (carted["per_minute"] < 1.0)].sort_values("n").index[0]
@@ -111,10 +122,8 @@ def test_a_bot_like_session_gets_no_coupon_and_a_person_keeps_them(model_setting
     assert decision["context"]["cart_value"] >= PRICE
 
 
-def test_a_help_intent_swaps_coupons_for_a_likelier_chat(model_settings: Settings,
+def test_a_help_intent_swaps_coupons_for_a_likelier_chat(sessions: pd.DataFrame, rates: pd.DataFrame,
                                                         service_client: TestClient) -> None:
-    sessions = _sessions(model_settings)
-    rates = _session_rate(sessions)
     real = rates[(rates["carts"] > 0) & (rates["buys"] == 0) & (rates["per_minute"] < 1.0)
                  & (rates["n"] >= 4)].sort_values("n").index[1]
     quiet = _post_session(service_client, _records(sessions, real, "shopper-quiet"))
