@@ -107,7 +107,7 @@ def test_held_sessions_get_no_coupon_while_real_sessions_keep_offers(risk_settin
 
     events = taobao.load(risk_settings).events
     last_day = sessionise_frame(events[events["timestamp"] >= TRAIN_BEFORE])
-    carts = last_day.groupby("session_id")["event_type"].agg(lambda e: int((e == "add_to_cart").sum()))
+    carts = (last_day["event_type"] == "add_to_cart").groupby(last_day["session_id"]).sum().astype(int)
     sizes = last_day.groupby("session_id").size()
     real_ids = carts[(carts > 0) & (sizes >= 3)].index[:20]
     bots = simulate_all(4, events[events["timestamp"] < TRAIN_BEFORE], seed=3)  # SIMULATION
