@@ -40,6 +40,7 @@ def test_default_shop_intent_is_the_linear_model_trained_once_and_loaded(
 
 def test_finetuned_candidate_replaces_the_default_only_when_better_on_validation(
     session_settings: Settings,
+    prepared_state: tuple[Settings, dict[str, object]],
 ) -> None:
     live, candidate = defaults.model_path(session_settings, "shop_intent"), defaults.candidate_path(
         session_settings)
@@ -64,13 +65,10 @@ def test_finetuned_candidate_replaces_the_default_only_when_better_on_validation
             saved_live.rename(live)
 
     # against a linear default: promoted exactly when its validation accuracy is higher. The
-    # session's default when another test trained it, else the linear model on a real slice
+    # session's default when another test trained it, else a copy of the linear default the
+    # session's `models prepare` trained (the model a real candidate is weighed against)
     if not live.exists():
-        splits = recipes.shop_intent_splits(session_settings)
-        train = recipes.spaced_rows(splits["train"], 600)
-        valid = recipes.spaced_rows(splits["validation"], 150)
-        IntentClassifier(cache_dir=session_settings.state_dir, random_state=recipes.SEED).fit(
-            train.texts, train.labels, valid.texts, valid.labels).save(live)
+        shutil.copytree(defaults.model_path(prepared_state[0], "shop_intent"), live)
     # compared by zh and en validation accuracy weighed equally, recorded at fit time
     by_language = json.loads((candidate / "model.json").read_text())["metrics"][
         "validation_accuracy_by_language"]
