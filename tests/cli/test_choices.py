@@ -24,10 +24,11 @@ def _library_values() -> dict[type, tuple[str, ...]]:
     from shopintent.recommend.data import SEQUENCE_FORMATS
     from shopintent.recommend.registry import MODELS
     from shopintent.recommend.workflow import PROTOCOLS
-    from shopintent.serve.config import AUTO_DECIDE, STATE_BACKENDS, STREAM_BACKENDS
+    from shopintent.serve.config import AUTO_DECIDE, INTENT_ENCODERS, STATE_BACKENDS, STREAM_BACKENDS
     from shopintent.text.backbones import BACKBONES
     from shopintent.text.defaults import COMPONENTS
     from shopintent.text.encoders import ENCODERS
+    from shopintent.text.features import SERVING_VARIANTS
 
     return {
         choices.BehaviourTask: TASK_NAMES,
@@ -44,7 +45,9 @@ def _library_values() -> dict[type, tuple[str, ...]]:
         choices.AutoDecide: AUTO_DECIDE,
         choices.Backbone: BACKBONES,
         choices.TextComponent: COMPONENTS,
-        choices.Encoder: (*ENCODERS, "none"),
+        # serving-only variants (the int8 run of USE) are not offered for training
+        choices.Encoder: (*(name for name in ENCODERS if name not in SERVING_VARIANTS.values()), "none"),
+        choices.IntentEncoder: INTENT_ENCODERS,
     }
 
 

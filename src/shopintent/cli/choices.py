@@ -45,7 +45,8 @@ class IntentHead(StrEnum):
 
 
 class Encoder(StrEnum):
-    """``intent train --encoder``: frozen sentence encoders (``text.encoders.ENCODERS``), or none."""
+    """``intent train --encoder``: frozen sentence encoders (``text.encoders.ENCODERS`` less the serving-only
+    variants of ``text.features.SERVING_VARIANTS``), or none."""
 
     USE = "use"
     E5 = "e5"

@@ -19,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 console = Console(markup=False)
-errors = Console(stderr=True, markup=False)
+# soft_wrap: an error names a file or field; a path broken across lines can't be copied or grepped
+errors = Console(stderr=True, markup=False, soft_wrap=True)
 
 
 def description_column() -> TextColumn:
