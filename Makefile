@@ -95,9 +95,10 @@ endif
 	   echo "SHOPINTENT_STATE_DIR=$(SHOPINTENT_STATE_DIR)"; } > $@
 	@echo "wrote .env (SHOPINTENT_DATA_DIR, SHOPINTENT_STATE_DIR): shopintent run from here uses the demo's data and models"
 
-# TEST_WORKERS=2: the suite on two pytest-xdist workers (--dist loadscope: tests/conftest.py keeps
-# each folder's expensive fixtures on one worker and runs the session's `models prepare` once for both).
-TEST_WORKERS ?= 1
+# The suite runs on two pytest-xdist workers by default (--dist loadscope: tests/conftest.py keeps each
+# folder's expensive fixtures on one worker and runs the session's `models prepare` once for both);
+# TEST_WORKERS=1 runs it in one process. Wall times: benchmarks/results/test_suite.json.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m pytest -q --durations=25$(if $(filter-out 1,$(TEST_WORKERS)), -n $(TEST_WORKERS) --dist loadscope)
 
