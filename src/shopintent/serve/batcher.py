@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
+from shopintent.serve.drain import drain_behind
+
 T = TypeVar("T")
 R = TypeVar("R")
 _STOP = object()
@@ -91,17 +93,7 @@ class MicroBatcher(Generic[T, R]):
             first = self._queue.get()
             if first is _STOP:
                 return
-            batch = [first]
-            stop = False
-            while len(batch) < self.max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)
+            batch, stop = drain_behind(first, self._queue, self.max_batch, lambda _: 1, _STOP)
             try:
                 results = self.fn([item for item, _, _ in batch])
                 if len(results) != len(batch):

@@ -49,6 +49,7 @@ from shopintent.log import get_logger
 from shopintent.privacy import Pseudonymizer
 from shopintent.schema.validation import DEFAULT_MAX_FUTURE_SKEW_S, Rejection
 from shopintent.serve.dedup import SeenIds
+from shopintent.serve.drain import drain_behind
 from shopintent.serve.streams.base import EventSource
 from shopintent.store import EventStore
 from shopintent.store.ingest import prepare_records
@@ -363,19 +364,8 @@ class IngestGateway:
                 item = self._queue.get()
                 if item is _STOP:
                     break
-                jobs = [item]
-                size = len(item.records)
-                stop_after = False
-                while size < self.max_group_events:
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is _STOP:
-                        stop_after = True
-                        break
-                    jobs.append(nxt)
-                    size += len(nxt.records)
+                jobs, stop_after = drain_behind(item, self._queue, self.max_group_events,
+                                                lambda job: len(job.records), _STOP)
                 self._write_group(jobs)
                 if stop_after:
                     break
@@ -457,19 +447,8 @@ class IngestGateway:
             item = self._effects.get()
             if item is _STOP:
                 return
-            items = [item]
-            stop_after = False
-            size = len(item.claimed)
-            while size < self.max_group_events:
-                try:
-                    nxt = self._effects.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop_after = True
-                    break
-                items.append(nxt)
-                size += len(nxt.claimed)
+            items, stop_after = drain_behind(item, self._effects, self.max_group_events,
+                                             lambda committed: len(committed.claimed), _STOP)
             self._apply_and_answer(items)
             if stop_after:
                 return
