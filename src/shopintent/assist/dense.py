@@ -38,7 +38,7 @@ def encoders_for(name: str, settings: Settings | None = None) -> tuple[Encoder |
 
 @dataclass
 class DenseDocuments:
-    """Unit-length answer embeddings, one row per answer."""
+    """Answer vectors, one row per answer (the frozen, dual-encoder and tuned MiniLM scorers alike)."""
 
     vectors: np.ndarray
 

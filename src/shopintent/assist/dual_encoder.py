@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from shopintent.assist.dense import DenseDocuments
 from shopintent.log import get_logger
 from shopintent.settings import Settings
 from shopintent.text.encoders import CachedEncoder, EmbeddingCache, _prepare, cache_path
@@ -126,18 +126,6 @@ def pooled_encoder(settings: Settings | None = None) -> CachedEncoder:
         return _POOLED[key]
 
 
-@dataclass
-class DualDocuments:
-    """Answer-tower vectors, one row per answer."""
-
-    vectors: np.ndarray
-
-    @property
-    def size(self) -> int:
-        """How many answers."""
-        return int(self.vectors.shape[0])
-
-
 class DualEncoderScorer:
     """Question and answer towers from USE, fine-tuned with in-batch negatives (softmax over the batch)."""
 
@@ -216,12 +204,12 @@ class DualEncoderScorer:
         with torch.inference_mode():
             return self.question_tower(self._features(questions)).numpy()
 
-    def index(self, answers: Sequence[str]) -> DualDocuments:
+    def index(self, answers: Sequence[str]) -> DenseDocuments:
         """Answer-tower vectors of the answers."""
         with torch.inference_mode():
-            return DualDocuments(self.answer_tower(self._features(answers)).numpy())
+            return DenseDocuments(self.answer_tower(self._features(answers)).numpy())
 
-    def score(self, questions: Sequence[str], documents: DualDocuments) -> np.ndarray:  # type: ignore[override]
+    def score(self, questions: Sequence[str], documents: DenseDocuments) -> np.ndarray:  # type: ignore[override]
         """Cosine of question and answer vectors."""
         return self.encode_questions(questions) @ documents.vectors.T
 
@@ -246,12 +234,12 @@ class DualEncoderScorer:
         scorer.history_ = list(parameters.get("loss_per_epoch", []))
         return scorer
 
-    def documents_state(self, documents: DualDocuments) -> dict[str, np.ndarray]:  # type: ignore[override]
+    def documents_state(self, documents: DenseDocuments) -> dict[str, np.ndarray]:  # type: ignore[override]
         """The answer vectors."""
         return {"vectors": documents.vectors}
 
-    def documents_from_state(self, answers: Sequence[str], arrays: dict[str, np.ndarray]) -> DualDocuments:
+    def documents_from_state(self, answers: Sequence[str], arrays: dict[str, np.ndarray]) -> DenseDocuments:
         """The saved vectors, or the answers re-encoded when none were saved."""
         if "vectors" in arrays and arrays["vectors"].shape[0] == len(answers):
-            return DualDocuments(arrays["vectors"])
+            return DenseDocuments(arrays["vectors"])
         return self.index(answers)

@@ -26,13 +26,13 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from shopintent.assist.dense import DenseDocuments
 from shopintent.log import get_logger
 from shopintent.settings import Settings
 from shopintent.text.encoders import _prepare
@@ -58,18 +58,6 @@ def _pretrained() -> tuple[Any, Any]:
     for p in model.parameters():
         p.requires_grad_(False)
     return model, tokenizer
-
-
-@dataclass
-class TunedDocuments:
-    """Unit-length answer vectors, one row per answer."""
-
-    vectors: np.ndarray
-
-    @property
-    def size(self) -> int:
-        """How many answers."""
-        return int(self.vectors.shape[0])
 
 
 class MiniLMTunedScorer:
@@ -287,11 +275,11 @@ class MiniLMTunedScorer:
         self._top().load_state_dict(state)
 
     # -- the Scorer protocol -------------------------------------------------------------------------
-    def index(self, answers: Sequence[str]) -> TunedDocuments:
+    def index(self, answers: Sequence[str]) -> DenseDocuments:
         """Answer vectors."""
-        return TunedDocuments(self.encode(answers))
+        return DenseDocuments(self.encode(answers))
 
-    def score(self, questions: Sequence[str], documents: TunedDocuments) -> np.ndarray:  # type: ignore[override]
+    def score(self, questions: Sequence[str], documents: DenseDocuments) -> np.ndarray:  # type: ignore[override]
         """Cosine of question and answer vectors."""
         return self.encode(questions) @ documents.vectors.T
 
@@ -326,12 +314,12 @@ class MiniLMTunedScorer:
         scorer.chosen_check_ = parameters.get("chosen_check")
         return scorer
 
-    def documents_state(self, documents: TunedDocuments) -> dict[str, np.ndarray]:  # type: ignore[override]
+    def documents_state(self, documents: DenseDocuments) -> dict[str, np.ndarray]:  # type: ignore[override]
         """The answer vectors."""
         return {"vectors": documents.vectors}
 
-    def documents_from_state(self, answers: Sequence[str], arrays: dict[str, np.ndarray]) -> TunedDocuments:
+    def documents_from_state(self, answers: Sequence[str], arrays: dict[str, np.ndarray]) -> DenseDocuments:
         """The saved vectors, or the answers re-encoded when none were saved."""
         if "vectors" in arrays and arrays["vectors"].shape[0] == len(answers):
-            return TunedDocuments(arrays["vectors"])
+            return DenseDocuments(arrays["vectors"])
         return self.index(answers)
