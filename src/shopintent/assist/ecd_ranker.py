@@ -29,6 +29,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from shopintent.assist.hybrid import standardise
 from shopintent.assist.response_selection import Chat, context_text, recall_at
 from shopintent.log import get_logger
 from shopintent.settings import Settings
@@ -76,11 +77,6 @@ def next_turn_chats(chats: Sequence[Chat], negatives: int = NEGATIVES, near: str
     return out
 
 
-def _standardise(x: np.ndarray) -> np.ndarray:
-    std = x.std(axis=1, keepdims=True)
-    return (x - x.mean(axis=1, keepdims=True)) / np.where(std > 1e-9, std, 1.0)
-
-
 @dataclass
 class ReplyRanker:
     """Logistic regression over standardised per-chat reply scores (``C`` and negatives chosen on training chats)."""
@@ -124,7 +120,7 @@ class ReplyRanker:
         columns.append(np.log1p(np.array([[len(c) for c in chat.candidates] for chat in chats], dtype=float)))
         names.append("log_length")
         self.names_ = names
-        return np.stack([_standardise(c) for c in columns], axis=-1)
+        return np.stack([standardise(c) for c in columns], axis=-1)
 
     def fit(self, chats: Sequence[Chat]) -> ReplyRanker:
         """Learn from next-turn chats built from the training contexts; choose ``C`` and the negatives on their published pairs.
