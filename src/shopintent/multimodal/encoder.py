@@ -169,12 +169,15 @@ def trunk_shape(stop: int | None = None) -> tuple[int, int, int]:
     return BLOCK_OUTPUTS[stop - 1]
 
 
-def block_features(trunk: np.ndarray, first_block: int, stop: int, batch_size: int = 256) -> np.ndarray:
+def block_features(
+    trunk: np.ndarray, first_block: int, stop: int, batch_size: int = 256, blocks: HeadStage | None = None,
+) -> np.ndarray:
     """Run the pretrained (frozen) blocks ``first_block``..``stop - 1`` over cached features feeding
-    ``first_block``; float16, like the cache. Why: one cache serves fine-tuning from any deeper block."""
+    ``first_block``; float16, like the cache. Why: one cache serves fine-tuning from any deeper block.
+    ``blocks``: a head stage holding them from ``first_block`` on (default: a fresh pretrained copy)."""
     if stop == first_block:
         return trunk
-    blocks = HeadStage(pretrained_net(), first_block).eval()
+    blocks = (blocks if blocks is not None else HeadStage(pretrained_net(), first_block)).eval()
     parts = [np.zeros((0, *trunk_shape(stop)), np.float16)]
     with torch.inference_mode():
         for start in range(0, len(trunk), batch_size):

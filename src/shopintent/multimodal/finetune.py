@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from shopintent.log import get_logger
-from shopintent.multimodal.encoder import EMBED_DIM, NUM_BLOCKS, HeadStage, pretrained_net
+from shopintent.multimodal.encoder import EMBED_DIM, NUM_BLOCKS, HeadStage, block_features, pretrained_net
 
 log = get_logger(__name__)
 
@@ -79,8 +79,9 @@ def finetune_head(
     head = HeadStage(pretrained_net(), first_block)
     for block in head.blocks[: train_from - first_block]:
         block.requires_grad_(False)
-    inputs = _frozen_part(head, trunk, train_from)
-    inputs_flipped = _frozen_part(head, flipped, train_from) if flipped is not None else None
+    # the frozen blocks between the cache and train_from run once, here
+    inputs = block_features(trunk, first_block, train_from, blocks=head)
+    inputs_flipped = block_features(flipped, first_block, train_from, blocks=head) if flipped is not None else None
     rows = np.flatnonzero(train)
     codes, classifiers = {}, nn.ModuleDict()
     for task, values in labels.items():
@@ -146,19 +147,6 @@ def _train_mode(head: HeadStage, train_from: int) -> None:
     head.train()
     for block in head.blocks[: train_from - head.first_block]:
         block.eval()
-
-
-def _frozen_part(head: HeadStage, trunk: np.ndarray, train_from: int, batch_size: int = 256) -> np.ndarray:
-    """Run the frozen blocks between the cache and ``train_from`` once (float16, as the cache)."""
-    if train_from == head.first_block:
-        return trunk
-    head.eval()
-    parts = []
-    with torch.inference_mode():
-        for start in range(0, len(trunk), batch_size):
-            chunk = torch.from_numpy(trunk[start : start + batch_size].astype(np.float32))
-            parts.append(head.forward_blocks(chunk, stop=train_from).numpy().astype(np.float16))
-    return np.concatenate(parts)
 
 
 def _valid_accuracy(
