@@ -50,7 +50,6 @@ from shopintent.profile.snapshot import (
 from shopintent.profile.snapshot import load as load_snapshot
 from shopintent.profile.snapshot import save as save_snapshot
 from shopintent.settings import Settings
-from shopintent.store.tables import EVENT_DTYPES_WITH_SEQ, normalise
 
 if TYPE_CHECKING:
     from shopintent.profile.model import ProfileModel
@@ -65,14 +64,6 @@ MODEL_FILE = "model.json"
 StoreCall = Callable[[Callable[["EventStore"], Any]], Future[Any]]
 #: Pause between two background chunks, so the request path's threads get the interpreter between them.
 _CHUNK_PAUSE_S = 0.005
-
-
-def rows_between(store: EventStore, after: int, upto: int) -> pd.DataFrame:
-    """Stored events with ``after < seq <= upto`` in seq order (at most ``upto - after`` rows)."""
-    columns = ", ".join(EVENT_DTYPES_WITH_SEQ)
-    frame = store.engine().sql(
-        f"SELECT {columns} FROM events WHERE seq > {int(after)} AND seq <= {int(upto)} ORDER BY seq")
-    return normalise(frame, EVENT_DTYPES_WITH_SEQ)
 
 
 class LiveProfiles:
@@ -160,7 +151,7 @@ class LiveProfiles:
         return folded
 
     def _fold_range(self, call: StoreCall, after: int, upto: int) -> int:
-        rows = call(lambda store: rows_between(store, after, upto)).result()
+        rows = call(lambda store: store.events_after(after, upto)).result()
         return self.fold(rows, upto=upto)
 
     def _warm_up(self, call: StoreCall) -> None:

@@ -277,10 +277,12 @@ class EventStore:
         """All stored events in ingest order (canonical columns plus ``seq``)."""
         return self.events_after(0)
 
-    def events_after(self, seq: int) -> pd.DataFrame:
-        """Stored events with ``seq`` above ``seq``, in ingest order: what an append added."""
+    def events_after(self, seq: int, upto: int | None = None) -> pd.DataFrame:
+        """Stored events with ``seq`` above ``seq`` (and at most ``upto``, when given), in ingest order:
+        what an append added."""
         columns = ", ".join([*EVENT_COLUMNS, "seq"])
-        frame = self._engine.sql(f"SELECT {columns} FROM {TABLE} WHERE seq > {int(seq)} ORDER BY seq")
+        bound = "" if upto is None else f" AND seq <= {int(upto)}"
+        frame = self._engine.sql(f"SELECT {columns} FROM {TABLE} WHERE seq > {int(seq)}{bound} ORDER BY seq")
         return normalise(frame, EVENT_DTYPES_WITH_SEQ)
 
     def export_parquet(self, path: Path | str) -> int:
