@@ -209,9 +209,10 @@ class Recommender(BaseEstimator):
         if outermost:
             _load_scope.memo = {}
         try:
-            model.index_ = _shared(path, "items.json", lambda: ItemIndex(read_json(path / "items.json")))
-            model.items_ = _shared(path, "attributes.json", lambda: ItemRecords(
-                path / "attributes.json", _listed_sha256(path, "attributes.json")))
+            digests = _listed_sha256s(path)  # the manifest, read once for both files
+            model.index_ = _shared(digests, "items.json", lambda: ItemIndex(read_json(path / "items.json")))
+            model.items_ = _shared(digests, "attributes.json", lambda: ItemRecords(
+                path / "attributes.json", digests.get("attributes.json")))
             model.data_checksum_ = meta["data_checksum"]
             model.metrics_ = meta.get("metrics", {})
             model.fit_seconds_ = meta.get("fit_seconds", 0.0)
@@ -227,7 +228,7 @@ class Recommender(BaseEstimator):
 _load_scope = threading.local()
 
 
-def _shared(path: Path, name: str, build: Callable[[], Any]) -> Any:
+def _shared(digests: Mapping[str, str], name: str, build: Callable[[], Any]) -> Any:
     """``build()`` once per outermost load for files with the same verified SHA-256.
 
     A hybrid and each of its components save the same ``items.json`` and
@@ -235,10 +236,11 @@ def _shared(path: Path, name: str, build: Callable[[], Any]) -> Any:
     of once per folder is most of a cached hybrid's load time. The objects are
     shared as :meth:`Hybrid.from_fitted` already shares them after a fit (they
     are never changed in place). The manifest was verified just before, so equal
-    hashes mean equal files; a folder without a manifest builds its own.
+    hashes mean equal files (``digests``: the folder's, :func:`_listed_sha256s`); a folder
+    without a manifest builds its own.
     """
     memo = getattr(_load_scope, "memo", None)
-    digest = _listed_sha256(path, name) if memo is not None else None
+    digest = digests.get(name)
     if memo is None or digest is None:
         return build()
     key = (name, digest)
@@ -247,13 +249,14 @@ def _shared(path: Path, name: str, build: Callable[[], Any]) -> Any:
     return memo[key]
 
 
-def _listed_sha256(path: Path, name: str) -> str | None:
-    """The SHA-256 that ``path``'s manifest lists for ``name`` (``None``: no manifest or no entry)."""
+def _listed_sha256s(path: Path) -> dict[str, str]:
+    """The SHA-256 per file that ``path``'s manifest lists (``{}``: no readable manifest)."""
     try:
-        digest = read_json(path / MANIFEST_FILE)["files"][name]["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return digest if isinstance(digest, str) else None
+        files = read_json(path / MANIFEST_FILE)["files"]
+        return {name: entry["sha256"] for name, entry in files.items()
+                if isinstance(entry, dict) and isinstance(entry.get("sha256"), str)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 class ItemRecords(Mapping[str, Item]):
