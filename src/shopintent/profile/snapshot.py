@@ -121,15 +121,13 @@ def read_meta(path: Path) -> SnapshotMeta:
     """The snapshot's metadata alone (no rows read); :class:`SnapshotUnusable` when it has none."""
     try:
         raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
-        if raw is None:
-            raise SnapshotUnusable(f"{path}: no {META_KEY.decode()} metadata: not a live-profile snapshot")
-        record = json.loads(raw)
-        position = StorePosition(**record.pop("position"))
-        meta = SnapshotMeta(position=position, **record)
+        if raw is not None:
+            record = json.loads(raw)
+            meta = SnapshotMeta(position=StorePosition(**record.pop("position")), **record)
     except (OSError, pa.ArrowInvalid, TypeError, ValueError, KeyError) as exc:
-        if isinstance(exc, SnapshotUnusable):
-            raise
         raise SnapshotUnusable(f"{path}: unreadable live-profile snapshot ({type(exc).__name__}: {exc})") from exc
+    if raw is None:
+        raise SnapshotUnusable(f"{path}: no {META_KEY.decode()} metadata: not a live-profile snapshot")
     if meta.format != FORMAT:
         raise SnapshotUnusable(f"{path}: snapshot format {meta.format!r}, this version reads {FORMAT!r}")
     return meta
