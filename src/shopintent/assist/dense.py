@@ -48,7 +48,24 @@ class DenseDocuments:
         return int(self.vectors.shape[0])
 
 
-class FrozenEncoderScorer:
+class DenseDocumentsState:
+    """``documents_state`` / ``documents_from_state`` of a scorer whose ``index`` returns :class:`DenseDocuments`."""
+
+    def index(self, answers: Sequence[str]) -> DenseDocuments:  # pragma: no cover - each scorer has its own
+        raise NotImplementedError
+
+    def documents_state(self, documents: DenseDocuments) -> dict[str, np.ndarray]:
+        """The answer vectors (so loading does not re-encode)."""
+        return {"vectors": documents.vectors}
+
+    def documents_from_state(self, answers: Sequence[str], arrays: dict[str, np.ndarray]) -> DenseDocuments:
+        """The saved vectors, or the answers re-encoded when none were saved."""
+        if "vectors" in arrays and arrays["vectors"].shape[0] == len(answers):
+            return DenseDocuments(arrays["vectors"])
+        return self.index(answers)
+
+
+class FrozenEncoderScorer(DenseDocumentsState):
     """Cosine between a frozen encoder's question and answer embeddings (nothing is trained)."""
 
     def __init__(self, encoder: str = "use", settings: Settings | None = None) -> None:
@@ -84,13 +101,3 @@ class FrozenEncoderScorer:
                    settings: Settings | None = None) -> FrozenEncoderScorer:
         """Rebuild from :meth:`state`."""
         return cls(parameters["encoder"], settings=settings)
-
-    def documents_state(self, documents: DenseDocuments) -> dict[str, np.ndarray]:  # type: ignore[override]
-        """The answer embeddings (so loading does not re-encode)."""
-        return {"vectors": documents.vectors}
-
-    def documents_from_state(self, answers: Sequence[str], arrays: dict[str, np.ndarray]) -> DenseDocuments:
-        """The saved embeddings, or the answers re-encoded when none were saved."""
-        if "vectors" in arrays and arrays["vectors"].shape[0] == len(answers):
-            return DenseDocuments(arrays["vectors"])
-        return self.index(answers)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from shopintent.assist.dense import DenseDocuments
+from shopintent.assist.dense import DenseDocuments, DenseDocumentsState
 from shopintent.log import get_logger
 from shopintent.settings import Settings
 from shopintent.text.encoders import CachedEncoder, EmbeddingCache, _prepare, cache_path
@@ -126,7 +126,7 @@ def pooled_encoder(settings: Settings | None = None) -> CachedEncoder:
         return _POOLED[key]
 
 
-class DualEncoderScorer:
+class DualEncoderScorer(DenseDocumentsState):
     """Question and answer towers from USE, fine-tuned with in-batch negatives (softmax over the batch)."""
 
     kind = "dual"
@@ -233,13 +233,3 @@ class DualEncoderScorer:
                                    for k, v in arrays.items() if k.startswith(prefix)})
         scorer.history_ = list(parameters.get("loss_per_epoch", []))
         return scorer
-
-    def documents_state(self, documents: DenseDocuments) -> dict[str, np.ndarray]:  # type: ignore[override]
-        """The answer vectors."""
-        return {"vectors": documents.vectors}
-
-    def documents_from_state(self, answers: Sequence[str], arrays: dict[str, np.ndarray]) -> DenseDocuments:
-        """The saved vectors, or the answers re-encoded when none were saved."""
-        if "vectors" in arrays and arrays["vectors"].shape[0] == len(answers):
-            return DenseDocuments(arrays["vectors"])
-        return self.index(answers)

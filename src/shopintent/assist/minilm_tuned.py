@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from shopintent.assist.dense import DenseDocuments
+from shopintent.assist.dense import DenseDocuments, DenseDocumentsState
 from shopintent.log import get_logger
 from shopintent.settings import Settings
 from shopintent.text.encoders import _prepare
@@ -60,7 +60,7 @@ def _pretrained() -> tuple[Any, Any]:
     return model, tokenizer
 
 
-class MiniLMTunedScorer:
+class MiniLMTunedScorer(DenseDocumentsState):
     """MiniLM whose top ``train_layers`` layers are fine-tuned on Q&A pairs with in-batch negatives."""
 
     kind = "minilm-tuned"
@@ -313,13 +313,3 @@ class MiniLMTunedScorer:
         scorer.validation_ = dict(parameters.get("validation", {}))
         scorer.chosen_check_ = parameters.get("chosen_check")
         return scorer
-
-    def documents_state(self, documents: DenseDocuments) -> dict[str, np.ndarray]:  # type: ignore[override]
-        """The answer vectors."""
-        return {"vectors": documents.vectors}
-
-    def documents_from_state(self, answers: Sequence[str], arrays: dict[str, np.ndarray]) -> DenseDocuments:
-        """The saved vectors, or the answers re-encoded when none were saved."""
-        if "vectors" in arrays and arrays["vectors"].shape[0] == len(answers):
-            return DenseDocuments(arrays["vectors"])
-        return self.index(answers)
