@@ -139,15 +139,11 @@ def mape_targeted(cv: pd.DataFrame, model: str, calibration: int,
     validation = _validation_rows(cv, calibration)
     validation = validation[validation["y"] != 0]
     chosen: dict[str, float] = {}
-    out = pd.Series(np.nan, index=cv.index)
     for uid, group in validation.groupby("unique_id", sort=True):
         y, f = group["y"].to_numpy(), group[model].to_numpy()
         errors = {c: float(np.mean(np.abs(y - c * f) / y)) for c in sorted(factors, reverse=True)}
         chosen[str(uid)] = min(errors, key=errors.__getitem__)
-    for uid, factor in chosen.items():
-        mask = cv["unique_id"] == uid
-        out[mask] = cv.loc[mask, model] * factor
-    return out, chosen
+    return (cv[model] * cv["unique_id"].map(chosen)).rename(None), chosen
 
 
 def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...], seed: int = 0,
