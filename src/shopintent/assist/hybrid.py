@@ -51,7 +51,8 @@ class HybridScorer:
     kind = "hybrid"
 
     def __init__(self, dense: str = "dual", weight: float | None = None, seed: int = 0,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, scorer: Any | None = None) -> None:
+        """``scorer``: the ``dense`` kind's scorer, already built; else a fresh one is made."""
         from shopintent.assist.retrieval import make_scorer
 
         self.dense_kind = dense
@@ -59,7 +60,7 @@ class HybridScorer:
         self.seed = seed
         self.settings = settings
         self.lexical = BM25Scorer()
-        self.dense = make_scorer(dense, settings)
+        self.dense = make_scorer(dense, settings) if scorer is None else scorer
         self.validation_: dict[str, float] = {}
 
     def fit(self, questions: Sequence[str], answers: Sequence[str],

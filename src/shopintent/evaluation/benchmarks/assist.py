@@ -138,8 +138,7 @@ def qa_models(train: QATable, val: QATable, settings: Settings) -> dict[str, Any
     fusion.choose_weights(val.questions, val.answers)
     tuned_val = tuned_validation(val)
     tuned, tuned_run = tuned_minilm(train, tuned_val, settings)
-    hybrid_tuned = HybridScorer(dense="minilm", weight=None, seed=SEED, settings=settings)
-    hybrid_tuned.dense = tuned
+    hybrid_tuned = HybridScorer(dense="minilm-tuned", weight=None, seed=SEED, settings=settings, scorer=tuned)
     hybrid_tuned.choose_weight(tuned_val.questions, tuned_val.answers)
     tuned.forget()
     return {"bm25": bm25, "use": FrozenEncoderScorer("use", settings),
