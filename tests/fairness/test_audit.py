@@ -111,3 +111,20 @@ def test_report_writes_the_audits_tables_and_plot_as_one_html_file(dmc: subjects
     assert page.startswith("<!doctype html>") and html.escape(audit.model) in page
     assert "<h4>trustLevel</h4>" in page and "demographic_parity_difference" in page
     assert page.count('<img alt="selection_rate" src="data:image/png;base64,') == 1  # the plot, embedded
+
+
+def test_auc_interval_holds_sklearns_auc_and_ignores_the_rows_order(dmc: subjects.Subject) -> None:
+    """On real held-out fraud scores: the value is sklearn's AUC, the interval brackets it, and the
+    same rows in another order (as another pseudonym key would give) draw the very same interval."""
+    from sklearn.metrics import roc_auc_score
+
+    from shopintent.fairness.bootstrap import auc_interval
+
+    y, score = np.asarray(dmc.y_true), np.asarray(dmc.y_score)
+    interval = auc_interval(y, score, n_boot=300, seed=0)
+    assert interval.value == pytest.approx(roc_auc_score(y, score))
+    assert interval.low < interval.value < interval.high
+    order = np.random.default_rng(7).permutation(len(y))
+    assert auc_interval(y[order], score[order], n_boot=300, seed=0) == interval
+    with pytest.raises(ValueError, match="both classes"):
+        auc_interval(np.zeros(5), np.arange(5.0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -59,3 +60,20 @@ def test_profiles_are_saved_and_read_by_pseudonymous_id_only(store: EventStore, 
     assert model.metrics_["purchase_auc_heldout"] > 0.55
     with pytest.raises(ProfileNotFound, match="pseudonymous"):
         profile_of(session_settings, "937")  # a raw Taobao id is never looked up
+
+
+def test_held_out_auc_is_the_same_whatever_the_pseudonym_key(store: EventStore) -> None:
+    """The held-out AUCs are out of time, so another key (the same shoppers under other pseudonyms,
+    hence in another order) scores the same rows: equal AUCs, where a random shopper draw moved them."""
+    events = store.events()
+    users = sorted(events["user_id"].unique())
+    renamed = dict(zip(users, [f"u_{i:016x}" for i in np.random.default_rng(5).permutation(len(users))],
+                       strict=True))
+    other = events.assign(user_id=events["user_id"].map(renamed))
+    first, second = ProfileModel(seed=0).fit(events), ProfileModel(seed=0).fit(other)
+    for target in ("purchase", "churn"):
+        assert first.metrics_[f"{target}_auc_heldout"] == pytest.approx(second.metrics_[f"{target}_auc_heldout"])
+        assert first.metrics_[f"{target}_positives"] == second.metrics_[f"{target}_positives"]
+    assert first.metrics_["churn_positives"] == 14  # every shopper scored, not 30 % of them (about 4)
+    y, score = first.heldout_["churn"]
+    assert len(y) == first.metrics_["users"] == 815 and len(score) == len(y)

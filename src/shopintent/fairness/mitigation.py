@@ -7,7 +7,8 @@ on a part of the *training* rows the model did not fit on (the model's own
 validation share is internal, so a fresh 30 % of the training rows is used:
 the model is refitted on the other 70 %), and both the plain and the mitigated
 decisions are scored on the same held-out test rows. Reported side by side:
-ROC-AUC (of the score; of the mitigated decision probability), F1, balanced
+ROC-AUC (of the score; of the mitigated decision probability; with a
+bootstrap interval), F1, balanced
 accuracy, selection rate and the two gaps with intervals. No claim beyond them.
 """
 
@@ -23,7 +24,7 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from shopintent.fairness.audit import ColumnAudit, audit_classifier
-from shopintent.fairness.bootstrap import N_BOOT
+from shopintent.fairness.bootstrap import N_BOOT, N_BOOT_AUC, auc_interval
 from shopintent.fairness.groups import MIN_GROUP_ROWS
 
 
@@ -47,9 +48,11 @@ class MitigationResult:
                 "gaps_after": {k: v.as_dict() for k, v in self.audit_after.gaps.items()}}
 
 
-def _scores(y: np.ndarray, decision: np.ndarray, score: np.ndarray) -> dict[str, float]:
-    return {"roc_auc": float(roc_auc_score(y, score)), "f1": float(f1_score(y, decision)),
-            "balanced_accuracy": float(balanced_accuracy_score(y, decision)),
+def _scores(y: np.ndarray, decision: np.ndarray, score: np.ndarray, seed: int) -> dict[str, float]:
+    """The decision's metrics; the AUC with its bootstrap interval (``roc_auc_low`` / ``roc_auc_high``)."""
+    auc = auc_interval(y, score, seed=seed)
+    return {"roc_auc": float(roc_auc_score(y, score)), "roc_auc_low": auc.low, "roc_auc_high": auc.high,
+            "f1": float(f1_score(y, decision)), "balanced_accuracy": float(balanced_accuracy_score(y, decision)),
             "selection_rate": float(decision.mean())}
 
 
@@ -82,8 +85,9 @@ def threshold_optimizer(model_factory: Any, X: pd.DataFrame, y: np.ndarray, grou
     pooled = f"; groups under {min_rows} test rows pooled as 'small groups': {sorted(small)}" if small else ""
     return MitigationResult(
         model=name, column=str(groups.name), constraint=constraint,
-        before=_scores(y_test, plain, score), after=_scores(y_test, fair, fair_p),
+        before=_scores(y_test, plain, score, seed), after=_scores(y_test, fair, fair_p, seed),
         audit_before=before.columns[0], audit_after=after.columns[0],
         detail=(f"model refitted on 70 % of the training rows; ThresholdOptimizer({constraint}, "
                 f"objective balanced accuracy) learned on the other 30 %; both scored on the same "
-                f"{len(test):,} held-out rows; mitigated AUC is of the randomised decision's probability{pooled}"))
+                f"{len(test):,} held-out rows; mitigated AUC is of the randomised decision's probability; AUC "
+                f"intervals from {N_BOOT_AUC:,} resamples of those rows within each class (seed {seed}){pooled}"))
