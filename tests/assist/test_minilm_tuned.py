@@ -33,6 +33,19 @@ def test_untrained_scorer_reproduces_frozen_minilm(pairs: QATable, untrained: Mi
     assert len(texts) >= 4 and np.abs(untrained.encode(texts) - reference).max() < 1e-5
 
 
+def test_remembered_frozen_states_give_the_same_vectors_and_are_forgotten(
+        pairs: QATable, untrained: MiniLMTunedScorer) -> None:
+    texts = pairs.questions[:3] + pairs.answers[:3]
+    fresh = untrained.encode(texts)
+    untrained.remember(texts)
+    try:
+        assert len(untrained._memo) == len(set(texts))
+        assert np.abs(untrained.encode(texts) - fresh).max() < 1e-6
+    finally:
+        untrained.forget()
+    assert untrained._memo == {}
+
+
 def test_steps_move_the_top_layer_keep_the_best_check_and_the_index_round_trips(
         pairs: QATable, session_settings: Settings, tmp_path: Path) -> None:
     scorer = MiniLMTunedScorer(batch_size=8, lr=1e-3, checks_per_epoch=1, settings=session_settings)

@@ -13,8 +13,9 @@ _QA_MODELS = ("BM25 (bm25s)", "USE-multilingual, frozen", "e5-small, frozen", "M
               "dual encoder fine-tuned (USE towers)", "hybrid BM25 + fine-tuned dual encoder",
               "hybrid BM25 + MiniLM-L6 (English only)",
               "fusion BM25 + MiniLM-L6 + fine-tuned dual encoder (English only)",
-              "MiniLM-L6, top layer fine-tuned on 2,000 training pairs (English only)",
-              "hybrid BM25 + fine-tuned MiniLM-L6 (English only)")
+              "MiniLM-L6, top layer fine-tuned on 4,000 training pairs (English only)",
+              "hybrid BM25 + fine-tuned MiniLM-L6 (English only)",
+              "fusion BM25 + fine-tuned MiniLM-L6 + fine-tuned dual encoder (English only)")
 _ECD_MODELS = ("BM25 (bm25s)", "USE-multilingual, frozen", "e5-small, frozen",
                "dual encoder fine-tuned (USE towers)", "hybrid BM25 + fine-tuned dual encoder",
                "learned combination (e5 + USE + char n-grams, trained on next-turn pairs of the 77 training chats)")

