@@ -13,7 +13,14 @@ from shopintent.forecast.backtest import (
     score,
     validated_combination,
 )
-from shopintent.forecast.intervals import SCALES, local_scales, rolling_conformal
+from shopintent.forecast.intervals import (
+    LEARNING_RATE,
+    SCALES,
+    _tracked_quantiles,
+    conformal_quantile,
+    local_scales,
+    rolling_conformal,
+)
 
 MODELS = ("SeasonalNaive", "AutoETS", "ADIDA", "LightGBM")
 
@@ -37,11 +44,12 @@ def test_changing_the_future_leaves_earlier_forecasts_and_intervals_identical(we
         np.testing.assert_allclose(full.loc[keep, model].to_numpy(), changed.loc[keep, model].to_numpy(), rtol=1e-9)
         if model != "SeasonalNaive":  # it repeats last year, which the wrecking leaves alone
             assert not np.allclose(full.loc[~keep, model].to_numpy(), changed.loc[~keep, model].to_numpy())
-    a = rolling_conformal(full, "AutoETS", (80,), min_calibration=2)
-    b = rolling_conformal(changed, "AutoETS", (80,), min_calibration=2)
-    known = keep & a["AutoETS-hi-80"].notna()
-    assert known.sum() > 0
-    np.testing.assert_allclose(a.loc[known, "AutoETS-hi-80"], b.loc[known, "AutoETS-hi-80"], rtol=1e-9)
+    for rate in (0.0, LEARNING_RATE):  # the static quantile and the online-tracked one
+        a = rolling_conformal(full, "AutoETS", (80,), min_calibration=2, learning_rate=rate)
+        b = rolling_conformal(changed, "AutoETS", (80,), min_calibration=2, learning_rate=rate)
+        known = keep & a["AutoETS-hi-80"].notna()
+        assert known.sum() > 0
+        np.testing.assert_allclose(a.loc[known, "AutoETS-hi-80"], b.loc[known, "AutoETS-hi-80"], rtol=1e-9)
 
 
 def test_conformal_intervals_cover_about_their_level_on_real_weekly_sales(weekly: pd.DataFrame) -> None:
@@ -116,3 +124,32 @@ def test_validated_combination_chooses_on_targets_before_the_first_scored_cut_of
     # Targets after the first scored cut-off (the test weeks) cannot move the choice.
     wrecked = cv.assign(y=np.where(cv["ds"] > first_scored, cv["y"] * 50 + 1000, cv["y"]))
     assert validated_combination(wrecked, models, plan.calibration)[1] == chosen
+
+
+def test_tracked_quantile_starts_conformal_and_moves_by_each_known_miss_or_hit(weekly: pd.DataFrame) -> None:
+    y = weekly.loc[weekly["unique_id"] == "N02BE", "y"].to_numpy()[-60:]
+    errors = np.abs(np.diff(y))  # the naive forecast's real errors, one cut-off apart
+    pos = np.arange(len(errors))
+    q = _tracked_quantiles(pos, errors, 80, lag=2, window=26, min_calibration=8, learning_rate=0.1)
+    assert np.isnan(q[:9]).all() and not np.isnan(q[9:]).any()  # 8 known errors first (lag 2: up to p - 2)
+    assert q[9] == conformal_quantile(errors[:8], 80)
+    for i in range(10, len(errors)):
+        eta = 0.1 * errors[max(0, i - 2 - 25):i - 1].max()
+        fed = i - 2  # the one forecast whose outcome became known at i (lag 2)
+        expected = q[i - 1] if np.isnan(q[fed]) else max(q[i - 1] + eta * (float(errors[fed] > q[fed]) - 0.2), 0.0)
+        assert abs(q[i] - expected) < 1e-9, i
+
+
+def test_tracking_restores_coverage_after_errors_grow_where_the_static_quantile_under_covers(weekly: pd.DataFrame) -> None:
+    plan = BacktestPlan(horizon=1, windows=60, calibration=30, refit=13)
+    cv, _ = run_models(weekly, "W", plan, ("ADIDA",))
+    cut = np.sort(cv["cutoff"].unique())[40]
+    # Real errors, tripled from a cut-off on: a shift the past 26 errors do not show.
+    later = (cv["cutoff"] >= cut).to_numpy()
+    cv["y"] = np.where(later, (cv["ADIDA"] + 3 * (cv["y"] - cv["ADIDA"])).clip(lower=0), cv["y"])
+    coverage = {}
+    for rate in (0.0, LEARNING_RATE):
+        banded = rolling_conformal(cv, "ADIDA", (80,), learning_rate=rate)[later]
+        coverage[rate] = float(((banded["y"] >= banded["ADIDA-lo-80"]) & (banded["y"] <= banded["ADIDA-hi-80"])).mean())
+    assert coverage[0.0] < 0.75  # the static quantile trails the shift for a whole window
+    assert abs(coverage[LEARNING_RATE] - 0.8) < abs(coverage[0.0] - 0.8), coverage

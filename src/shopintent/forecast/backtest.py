@@ -4,8 +4,8 @@ Protocol: the last ``calibration + windows`` cut-offs, ``step_size`` periods apa
 forecast ``horizon`` periods ahead using only data up to the cut-off (statsforecast's and
 mlforecast's ``cross_validation``; models are refitted every ``refit`` cut-offs and
 updated with the new observations in between). The first ``calibration`` cut-offs only
-calibrate the conformal intervals (:mod:`.intervals`; each model's score normalisation is
-chosen on them) and choose the validated combinations; the last ``windows`` cut-offs are
+calibrate the conformal intervals (:mod:`.intervals`: online quantile tracking; each model's
+score normalisation is chosen on them) and choose the validated combinations; the last ``windows`` cut-offs are
 scored. MASE's scale comes from the history before the first scored cut-off.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from shopintent.forecast import metrics
-from shopintent.forecast.intervals import SCALES, calibrated_intervals, local_scales
+from shopintent.forecast.intervals import SCALES, calibrated_intervals, local_scales, rolling_conformal
 from shopintent.forecast.models import (
     COMBINATIONS,
     ENSEMBLE,
@@ -191,20 +191,32 @@ def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tupl
 
 def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...],
           runtime: dict[str, float]) -> BacktestResult:
-    """Intervals from earlier cut-offs, then MASE / WAPE / MAPE / coverage on the scored cut-offs."""
+    """Intervals from earlier cut-offs, then MASE / WAPE / MAPE / coverage on the scored cut-offs.
+
+    Coverage is that of the online-tracked bands; ``static_coverage_*`` is the same
+    normalisation's static rolling quantile on the same rows, for comparison.
+    """
     validated_members = cv.attrs.get("validated_members", {})
     scales = local_scales(series, SEASON_LENGTH[freq])
     cv = cv.merge(scales, on=["unique_id", "cutoff"], how="left", validate="many_to_one")
     chosen_scale: dict[str, str] = {}
     validation_coverage: dict[str, dict[int, float]] = {}
-    for name in models:
-        cv, chosen_scale[name], validation_coverage[name] = calibrated_intervals(
-            cv, name, LEVELS, plan.calibration, step_size=plan.step_size)
-    cv = cv.drop(columns=list(SCALES[1:]))
     cutoffs = np.sort(cv["cutoff"].unique())
     scored_cutoffs = cutoffs[plan.calibration:]
     first = scored_cutoffs[0]
-    rows = cv[cv["cutoff"].isin(scored_cutoffs)].reset_index(drop=True)
+    scored = cv["cutoff"].isin(scored_cutoffs).to_numpy()
+    static_inside: dict[tuple[str, int], np.ndarray] = {}
+    for name in models:
+        cv, chosen_scale[name], validation_coverage[name] = calibrated_intervals(
+            cv, name, LEVELS, plan.calibration, step_size=plan.step_size)
+        # The same normalisation with the static rolling quantile, for comparison: what the online tracking changes.
+        fixed = rolling_conformal(cv, name, LEVELS, step_size=plan.step_size, learning_rate=0.0,
+                                  scale=None if chosen_scale[name] == "none" else chosen_scale[name])
+        for level in LEVELS:
+            static_inside[name, level] = ((fixed["y"] >= fixed[f"{name}-lo-{level}"])
+                                          & (fixed["y"] <= fixed[f"{name}-hi-{level}"])).to_numpy()[scored]
+    cv = cv.drop(columns=list(SCALES[1:]))
+    rows = cv[scored].reset_index(drop=True)
     season = SEASON_LENGTH[freq]
     per_series = []
     intermittent = {}
@@ -222,11 +234,13 @@ def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan,
             for level in LEVELS:
                 record[f"coverage_{level}"] = metrics.coverage(y, group[f"{name}-lo-{level}"].to_numpy(),
                                                                group[f"{name}-hi-{level}"].to_numpy())
+                record[f"static_coverage_{level}"] = float(static_inside[name, level][group.index].mean())
             per_series.append(record)
     table = pd.DataFrame(per_series)
     summary = table.groupby("model", sort=False).agg(
         mase=("mase", "mean"), wape=("wape", "mean"), mape=("mape", "mean"),
         coverage_80=("coverage_80", "mean"), coverage_95=("coverage_95", "mean"),
+        static_coverage_80=("static_coverage_80", "mean"), static_coverage_95=("static_coverage_95", "mean"),
         series=("unique_id", "nunique"))
     summary["runtime_s"] = [runtime.get(m, float("nan")) for m in summary.index]
     for level in LEVELS:

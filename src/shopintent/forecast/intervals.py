@@ -16,6 +16,21 @@ at the cut-off (:data:`SCALES`: the recent level or mean absolute change over th
 :data:`SCALE_WINDOW` periods, or the same around the same period one season back), and
 the band is ± quantile × *s*. Which scale a model gets is chosen per backtest on the
 validation cut-offs only, by the mean interval score (:func:`calibrated_intervals`).
+
+Online quantile tracking (the P part of conformal PID control, Angelopoulos, Candès &
+Tibshirani 2023, with the delayed feedback of multi-step forecasts, Wang & Hyndman 2024):
+a static quantile of past scores lags behind when the errors change (pharma weekly 1-4:
+errors larger in the validation half-year than in the test one, so its bands under-cover
+one and over-cover the other). With a learning rate ``lr`` > 0 the band's quantile *q*
+of each series and step instead starts at the conformal quantile of the first scores and
+then moves after every miss or hit whose outcome is known:
+*q* ← max(0, *q* + η (miss − α)), η = ``lr`` × the largest score in the window (scale
+free). Misses push it out, hits pull it in at α/(1−α) the speed, so the long-run share of
+misses is driven towards α whatever the errors do (no exchangeability needed). The rate is
+fixed beforehand at conformal PID's default, :data:`LEARNING_RATE`, not tuned: with 26
+validation cut-offs the validation interval score prefers the static quantile
+(``learning_rate=0``), whose validation and test coverage are what the online update is
+there to correct, so choosing the rate on it would undo the method.
 """
 
 from __future__ import annotations
@@ -31,6 +46,8 @@ DEFAULT_WINDOW = 26
 SCALES: tuple[str, ...] = ("none", "recent level", "recent change", "seasonal level", "seasonal change")
 #: Periods each local scale averages over (a quarter of weekly data).
 SCALE_WINDOW = 13
+#: The backtests' quantile-tracking learning rate (conformal PID's default; 0 = the static rolling quantile).
+LEARNING_RATE = 0.1
 
 
 def conformal_quantile(abs_errors: np.ndarray, level: float) -> float:
@@ -78,15 +95,18 @@ def interval_score(y: np.ndarray, low: np.ndarray, high: np.ndarray, level: floa
 
 
 def calibrated_intervals(cv: pd.DataFrame, model: str, levels: tuple[int, ...], calibration: int,
-                         step_size: int = 1) -> tuple[pd.DataFrame, str, dict[int, float]]:
+                         step_size: int = 1, learning_rate: float = LEARNING_RATE
+                         ) -> tuple[pd.DataFrame, str, dict[int, float]]:
     """The model's bands with the :data:`SCALES` entry that scored best on the validation cut-offs.
 
     ``cv`` holds the :func:`local_scales` columns. Validation = the first ``calibration``
     cut-offs, rows whose target is at or before the first scored cut-off and that have a
     band (enough earlier cut-offs). The criterion is the mean interval score over the
     levels, each series' scores divided by its mean demand there so one large series does
-    not decide. Ties and a validation without bands keep "none". Returns the frame with
-    the chosen bands, the scale's name and its validation coverage per level.
+    not decide. Ties and a validation without bands keep "none". Every candidate's bands
+    track their quantile online at ``learning_rate`` (0: the static rolling quantile).
+    Returns the frame with the chosen bands, the scale's name and its validation coverage
+    per level.
     """
     cutoffs = np.sort(cv["cutoff"].unique())
     first_scored = cutoffs[min(calibration, len(cutoffs) - 1)]
@@ -94,7 +114,8 @@ def calibrated_intervals(cv: pd.DataFrame, model: str, levels: tuple[int, ...], 
     mean_y = cv["y"].where(validation).groupby(cv["unique_id"]).transform("mean").to_numpy()
     best: tuple[float, str, pd.DataFrame, dict[int, float]] | None = None
     for name in SCALES:
-        banded = rolling_conformal(cv, model, levels, step_size=step_size, scale=None if name == "none" else name)
+        banded = rolling_conformal(cv, model, levels, step_size=step_size, scale=None if name == "none" else name,
+                                   learning_rate=learning_rate)
         y = banded["y"].to_numpy()
         have = validation & banded[f"{model}-lo-{levels[0]}"].notna().to_numpy() & (mean_y > 0)
         if not have.any():
@@ -110,8 +131,41 @@ def calibrated_intervals(cv: pd.DataFrame, model: str, levels: tuple[int, ...], 
     return best[2], best[1], best[3]
 
 
+def _tracked_quantiles(pos: np.ndarray, errors: np.ndarray, level: float, lag: int, window: int,
+                       min_calibration: int, learning_rate: float) -> np.ndarray:
+    """Per row (cut-off positions ascending), the score quantile its band uses; NaN without enough past.
+
+    With ``learning_rate`` 0 it is the conformal quantile of the ``window`` scores known
+    at the row's cut-off. Otherwise the first banded row starts from that quantile and
+    every later row's is the tracked one (module docstring), updated with each earlier
+    row's miss as soon as its outcome is known (``lag`` positions later), in order.
+    """
+    alpha = 1 - level / 100
+    out = np.full(len(pos), np.nan)
+    tracked: float | None = None
+    fed = 0  # rows whose miss has been fed into ``tracked``
+    for i, p in enumerate(pos):
+        past = errors[(pos <= p - lag) & (pos > p - lag - window)]
+        if len(past) < min_calibration:
+            continue
+        if learning_rate == 0:
+            out[i] = conformal_quantile(past, level)
+            continue
+        if tracked is None:
+            tracked, fed = conformal_quantile(past, level), i
+        eta = learning_rate * float(past.max())
+        while fed < i and pos[fed] <= p - lag:
+            if not np.isnan(out[fed]):
+                miss = float(errors[fed] > out[fed])
+                tracked = max(tracked + eta * (miss - alpha), 0.0)
+            fed += 1
+        out[i] = tracked
+    return out
+
+
 def rolling_conformal(cv: pd.DataFrame, model: str, levels: tuple[int, ...], step_size: int = 1,
-                      window: int = DEFAULT_WINDOW, min_calibration: int = 8, scale: str | None = None) -> pd.DataFrame:
+                      window: int = DEFAULT_WINDOW, min_calibration: int = 8, scale: str | None = None,
+                      learning_rate: float = 0.0) -> pd.DataFrame:
     """Add ``{model}-lo-{level}`` / ``{model}-hi-{level}`` columns to a backtest frame.
 
     ``cv`` has ``unique_id, cutoff, step, y`` and the model's point column. Rows whose
@@ -119,6 +173,7 @@ def rolling_conformal(cv: pd.DataFrame, model: str, levels: tuple[int, ...], ste
     the calibration period and are not scored). ``step_size`` is the periods between
     consecutive cut-offs. ``scale``: a :func:`local_scales` column of ``cv`` to normalise
     the scores by (module docstring); None keeps plain absolute errors.
+    ``learning_rate``: 0 for the static rolling quantile, > 0 for online quantile tracking.
     """
     out = cv.copy()
     for level in levels:
@@ -130,21 +185,16 @@ def rolling_conformal(cv: pd.DataFrame, model: str, levels: tuple[int, ...], ste
     out["_scale"] = 1.0 if scale is None else out[scale]
     out["_abs"] = (out["y"] - out[model]).abs() / out["_scale"]
     for (_, step), group in out.groupby(["unique_id", "step"], sort=False):
+        group = group.sort_values("_pos", kind="stable")
         pos = group["_pos"].to_numpy()
-        errors = group["_abs"].to_numpy()
         point = group[model].to_numpy()
         size = group["_scale"].to_numpy()
         # An error at cut-off c with step h is known only at c + h periods, so only
         # cut-offs at least ceil(h / step_size) positions before p are usable.
         lag = math.ceil(int(step) / step_size)
         for level in levels:
-            lo = np.full(len(group), np.nan)
-            hi = np.full(len(group), np.nan)
-            for i, p in enumerate(pos):
-                past = errors[(pos <= p - lag) & (pos > p - lag - window)]
-                if len(past) >= min_calibration:
-                    q = conformal_quantile(past, level) * size[i]
-                    lo[i], hi[i] = max(point[i] - q, 0.0), point[i] + q
-            out.loc[group.index, f"{model}-lo-{level}"] = lo
-            out.loc[group.index, f"{model}-hi-{level}"] = hi
+            q = _tracked_quantiles(pos, group["_abs"].to_numpy(), level, lag, window, min_calibration,
+                                   learning_rate) * size
+            out.loc[group.index, f"{model}-lo-{level}"] = np.maximum(point - q, 0.0)
+            out.loc[group.index, f"{model}-hi-{level}"] = point + q
     return out.drop(columns=["_pos", "_abs", "_scale"])
