@@ -315,3 +315,30 @@ def test_protected_rows_store_the_same_table_on_both_paths(taobao_rows) -> None:
                 mock.patch.object(ingest, "validate_events", side_effect=AssertionError("fell back")):
             rows = _protected_outcome(records)
         assert rows == table
+
+
+def test_own_records_store_the_table_the_sink_check_would(taobao_rows, tmp_path) -> None:
+    """The sink appends the records its own log writer prepared without checking them again
+    (``ingest_own_records``): the frame equals what ``prepare_protected`` makes of the same
+    records read back from the log, and the stored tables are the same row for row."""
+    from shopintent.schema.validation import EVENT_COLUMNS
+    from shopintent.store import EventStore
+
+    own_records, logged = [], []
+    for batch, groups in _shop_batches(taobao_rows, seed=5):
+        records = ingest.prepare_records(batch, PSEUDONYMIZER, groups).records
+        own_records.extend(records)
+        logged.extend(json.loads(json.dumps(records)))  # as the sink reads them from the log
+    assert any(r["query"] for r in own_records) and any(r["price"] is not None for r in own_records)
+    pd.testing.assert_frame_equal(ingest.own_records_frame(own_records),
+                                  ingest.prepare_protected(logged).protected, check_exact=True)
+    tables = []
+    for name, ingest_round in (("own", lambda s: ingest.ingest_own_records(s, own_records, PSEUDONYMIZER.key_id)),
+                               ("checked", lambda s: ingest.ingest_protected(s, logged, PSEUDONYMIZER.key_id))):
+        store = EventStore(tmp_path / f"{name}.duckdb")
+        report = ingest_round(store)
+        assert report.rejected == 0 and report.appended + report.duplicates == len(own_records)
+        columns = ", ".join([*EVENT_COLUMNS, "seq"])  # not the time of storing
+        tables.append(store.connection.execute(f"SELECT {columns} FROM events ORDER BY seq").fetchall())
+        store.close()
+    assert tables[0] == tables[1] and len(tables[0]) > 500

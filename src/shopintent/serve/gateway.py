@@ -28,6 +28,13 @@ messages. :meth:`IngestGateway.note_stored` learns which messages the sink
 stored, so a caller that asked for it (``?wait=store``) is answered only after
 its message is in DuckDB (read-your-writes).
 
+When this process owns the store, the writer also keeps the records it published
+in memory until the sink takes them (:meth:`IngestGateway.take_published`): they
+were validated and protected on the way in, so the sink appends them as they are
+(:func:`shopintent.store.ingest.ingest_own_records`) instead of checking every row
+of the log again. A message the sink reads that this process did not publish (or
+no longer holds) is checked as before.
+
 Answers name each event's keyed id (:mod:`shopintent.privacy.event_ids`), never
 the client's raw id. A gateway built without a store path (``ServeConfig.sink``
 false: a worker beside a separate sink process) never opens DuckDB.
@@ -62,6 +69,9 @@ ACCEPTED = "accepted"
 _STOP = object()
 #: How many stored message ids are remembered for ``?wait=store`` callers that ask late.
 _REMEMBERED_ACKS = 100_000
+#: At most this many published events are held for the sink (a sink far behind reads the
+#: rest back from the log and checks them, as it does after a restart).
+_HELD_EVENTS = 50_000
 
 
 class IngestUnavailable(RuntimeError):
@@ -209,6 +219,11 @@ class IngestGateway:
         self._acks_lock = threading.Lock()
         self._acked: OrderedDict[str, None] = OrderedDict()
         self._waiting: dict[str, list[Future[None]]] = {}
+        self._held_lock = threading.Lock()
+        #: Published message id -> (publish number, its records), oldest first.
+        self._held: OrderedDict[str, tuple[int, list[dict[str, Any]]]] = OrderedDict()
+        self._held_events = 0
+        self._published = 0
 
     # -- lifecycle ------------------------------------------------------------------------
     def start_store(self) -> None:
@@ -325,6 +340,37 @@ class IngestGateway:
                 self._waiting.setdefault(message_id, []).append(future)
         return future
 
+    def take_published(self, message_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The records this gateway published as ``message_ids``, for the sink (each given once).
+
+        Only messages still held are in the answer (a process that does not own the
+        store holds none). Messages published before the newest one taken are dropped:
+        the sink reads the log in order, so it has passed them.
+        """
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self._held_lock:
+            newest = -1
+            for message_id in message_ids:
+                entry = self._held.pop(message_id, None)
+                if entry is not None:
+                    out[message_id] = entry[1]
+                    self._held_events -= len(entry[1])
+                    newest = max(newest, entry[0])
+            while self._held and next(iter(self._held.values()))[0] < newest:
+                _, (_, records) = self._held.popitem(last=False)
+                self._held_events -= len(records)
+        return out
+
+    def _hold(self, message_id: str, records: list[dict[str, Any]]) -> None:
+        """Keep a published message's records for the sink (see :meth:`take_published`)."""
+        with self._held_lock:
+            self._published += 1
+            self._held[message_id] = (self._published, records)
+            self._held_events += len(records)
+            while self._held_events > _HELD_EVENTS and self._held:
+                _, (_, dropped) = self._held.popitem(last=False)
+                self._held_events -= len(dropped)
+
     # -- the store's thread ---------------------------------------------------------------
     def _run_store(self) -> None:
         try:
@@ -406,6 +452,8 @@ class IngestGateway:
         if prepared.records:
             message_id = self.source.publish(prepared.records, key_id=self._pseudonymizer.key_id,
                                              applied=True)
+            if self.store_path is not None:  # read-only from here on: effects and the sink share them
+                self._hold(message_id, prepared.records)
         fresh = self.seen.claim([str(r["event_id"]) for r in prepared.records])
         new_at = {p for p, f in zip(prepared.positions, fresh, strict=True) if f}
         claimed = [r for r, f in zip(prepared.records, fresh, strict=True) if f]

@@ -364,6 +364,39 @@ def ingest_protected(store: EventStore, rows: Batch, key_id: str, *,
     return _append_prepared(store, prepared)
 
 
+def own_records_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The canonical frame of records :func:`prepare_records` made in this process.
+
+    Such records are canonical already (validated, protected; timestamps as ISO-8601
+    UTC text, see :func:`_timestamp_text`), so they only need the table's dtypes:
+    the same frame :func:`prepare_protected` would build from them after checking
+    them again (``tests/store/test_fast_path.py`` compares both on real rows).
+    """
+    frame = pd.DataFrame.from_records(list(records), columns=list(EVENT_COLUMNS))
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], format="ISO8601", utc=True)
+    return frame.astype(EVENT_COLUMNS)
+
+
+def ingest_own_records(store: EventStore, records: Sequence[Mapping[str, Any]],
+                       key_id: str) -> IngestReport:
+    """Append records this process prepared itself with :func:`prepare_records` under ``key_id``.
+
+    For the service's store sink only: the records are the ones its log writer
+    validated and protected and then published, taken from its memory (never from
+    the log, which another process could have written), so checking them again as
+    :func:`ingest_protected` does would only repeat the writer's work; a round of
+    rows read back from the log that this process did not prepare (after a restart,
+    from another producer) still goes through :func:`ingest_protected`. The
+    appended rows are the same (``tests/store/test_fast_path.py``).
+    """
+    store.bind_key(key_id)
+    frame = own_records_frame(records)
+    appended = store.append(frame)
+    return IngestReport(input=len(frame), accepted=len(frame), rejected=0,
+                        appended=appended.appended, duplicates=appended.duplicates,
+                        event_ids=[str(r["event_id"]) for r in records])
+
+
 def protected_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Protected canonical rows as JSON-ready dicts (what the service publishes to a stream).
 
