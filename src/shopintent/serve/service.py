@@ -34,7 +34,7 @@ from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable
 from shopintent.serve.adapters.behaviour import behaviour_slot, decision_scores, score_sessions
 from shopintent.serve.adapters.recommend import recommend_items, recommend_slot
 from shopintent.serve.adapters.risk import LiveRisk, risk_slot
-from shopintent.serve.adapters.text import parse_texts, text_slot
+from shopintent.serve.adapters.text import parse_texts, prefetch_intent_tokenizer, text_slot
 from shopintent.serve.batcher import MicroBatcher
 from shopintent.serve.config import ServeConfig, resolved_log_dir
 from shopintent.serve.dedup import MemorySeenIds, SeenIds
@@ -75,6 +75,7 @@ from shopintent.settings import Settings
 from shopintent.store import EventStore
 from shopintent.store.ingest import (
     ingest_events,
+    ingest_own_records,
     ingest_protected,
     prepare_records,
     protected_records,
@@ -240,6 +241,8 @@ class Service:
         The service answers once the log's tail is stored (normally a few messages); it endpoints that need a model answer 503
         ("loading") until it is ready, and missing models are retried every 30 s.
         """
+        if load_models:  # overlaps the store's start and the other models' loads (GIL-free parse)
+            prefetch_intent_tokenizer(self.settings)
         if self.config.sink:
             self.gateway.start_store()
             # What the log holds beyond the store (acknowledged before a crash, not yet stored)
@@ -514,6 +517,10 @@ class Service:
                     for e in m.events]
             if not rows:
                 continue
+            own = self._own_rows(messages) if applied else None
+            if own is not None:  # this process prepared them: appended without a second check
+                ingest_own_records(store, own, self.pseudonymizer.key_id)
+                continue
             # As dicts, not a frame: a round of a few hundred rows takes the row-wise path
             # (byte-identical rows, tests/store/test_fast_path.py) instead of a fixed tens of
             # milliseconds of pandas validation that competes with the request path for the GIL.
@@ -532,6 +539,15 @@ class Service:
             fresh = protected_records(mine.drop(columns=["seq"]))
         counts = (len(fresh), accepted - len(fresh), rejected, time.perf_counter() - started)
         return fresh, counts, store.last_seq()
+
+    def _own_rows(self, messages: Sequence[StreamMessage]) -> list[dict[str, Any]] | None:
+        """The applied rows of a round as this process's log writer published them, if it still
+        holds every such message (:meth:`IngestGateway.take_published`), else None (check them)."""
+        applied = [m for m in messages if m.key_id is not None and m.applied]
+        held = self.gateway.take_published(m.message_id for m in applied)
+        if len(held) < len(applied) or any(m.key_id != self.pseudonymizer.key_id for m in applied):
+            return None
+        return [r for m in applied for r in held[m.message_id]]
 
     def _on_acked(self, messages: Sequence[StreamMessage]) -> None:
         self.metrics.stream_messages.labels(self.source.backend).inc(len(messages))
