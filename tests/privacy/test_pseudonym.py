@@ -123,3 +123,20 @@ def test_generated_key_is_persisted_private_and_reused(tmp_path: Path) -> None:
     assert len(key_file.read_bytes().strip()) == 64
     assert Pseudonymizer.from_settings(settings).pseudonymize("1") == first
     assert key_file.read_text().strip() not in repr(Pseudonymizer.from_settings(settings))
+
+
+def test_pseudonymize_many_equals_one_by_one_for_every_key_length_and_namespace() -> None:
+    """The batch form (hashlib spelling of RFC 2104, each distinct value once) gives exactly the
+    pseudonyms of ``pseudonymize``: keys shorter and longer than SHA-256's 64-byte block, text in
+    several scripts, repeats and nulls."""
+    values = ["1000001", "张三", "", "1000001", None, "e" * 300, "ä‍👩", "1000001", None, "42"]
+    for key in (KEY, b"x" * 64, b"a-long-key-" * 9):
+        p = Pseudonymizer(key)
+        for namespace, length in (("user", None), ("session", None), ("event", 32), ("order", 8)):
+            many = p.pseudonymize_many(values, namespace, length=length)
+            assert many == [None if v is None else p.pseudonymize(v, namespace, length=length)
+                            for v in values]
+    with pytest.raises(TypeError, match="must be str"):
+        Pseudonymizer(KEY).pseudonymize_many(["1", 2])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="namespace"):
+        Pseudonymizer(KEY).pseudonymize_many(["1"], namespace="Bad Space")

@@ -115,19 +115,29 @@ def keyed_event_ids_rows(rows: Sequence[Mapping[str, object]], pseudonymizer: Ps
     if groups is not None and len(groups) != len(rows):
         raise ValueError(f"groups has {len(groups)} labels for {len(rows)} rows")
     seen: dict[tuple[Hashable, str], int] = {}
-    ids = []
+    # What each row's id is made of, by namespace; hashed per namespace in one call each.
+    made_of: dict[str, tuple[list[int], list[str]]] = {CLIENT_ID_NAMESPACE: ([], []),
+                                                       CONTENT_NAMESPACE: ([], [])}
     for i, row in enumerate(rows):
         given = row["event_id"]
         if given is not None:
-            ids.append(pseudonymizer.pseudonymize(str(given), CLIENT_ID_NAMESPACE,
-                                                  length=EVENT_ID_LENGTH))
+            at, texts = made_of[CLIENT_ID_NAMESPACE]
+            at.append(i)
+            texts.append(str(given))
             continue
         content = row_content(row)
         key = (0 if groups is None else groups[i], content)
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
-        ids.append(pseudonymizer.pseudonymize(_with_occurrence(content, occurrence),
-                                              CONTENT_NAMESPACE, length=EVENT_ID_LENGTH))
+        at, texts = made_of[CONTENT_NAMESPACE]
+        at.append(i)
+        texts.append(_with_occurrence(content, occurrence))
+    ids: list[str] = [""] * len(rows)
+    for namespace, (at, texts) in made_of.items():
+        if texts:
+            keyed = pseudonymizer.pseudonymize_many(texts, namespace, length=EVENT_ID_LENGTH)
+            for i, event_id in zip(at, keyed, strict=True):
+                ids[i] = str(event_id)
     return ids
 
 

@@ -34,7 +34,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,8 @@ NAMESPACE_PREFIXES: dict[str, str] = {"user": "u", "session": "s", "event": "e",
 
 _NAMESPACE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _MIN_LENGTH, _MAX_LENGTH = 8, 64
+#: SHA-256's block size: HMAC pads (or first hashes) the key to it (RFC 2104).
+_BLOCK = 64
 
 
 class Pseudonymizer:
@@ -59,7 +62,7 @@ class Pseudonymizer:
     one in 300,000.
     """
 
-    __slots__ = ("_key", "_length", "_bases", "_key_id")
+    __slots__ = ("_key", "_length", "_bases", "_key_id", "_pads")
 
     def __init__(self, key: bytes, length: int = 16) -> None:
         if not isinstance(key, bytes | bytearray):
@@ -73,6 +76,8 @@ class Pseudonymizer:
         self._key_id = key_id(self._key)
         # One keyed HMAC state per namespace, copied per value: saves re-keying every call.
         self._bases: dict[str, hmac.HMAC] = {}
+        # The same per namespace as two hash states (see ``pseudonymize_many``).
+        self._pads: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, length: int = 16) -> Pseudonymizer:
@@ -139,6 +144,50 @@ class Pseudonymizer:
         mac = self._base(namespace).copy()
         mac.update(value.encode("utf-8"))
         return self.prefix(namespace) + mac.hexdigest()[:digits]
+
+    def _pad_states(self, namespace: str) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        """Copiers of HMAC's inner state (key ^ ipad, then the namespace) and outer state (key ^
+        opad): RFC 2104 spelled with :mod:`hashlib`, which skips the :class:`hmac.HMAC` wrapper's
+        Python-level work per value (a third of a pseudonym's cost)."""
+        pads = self._pads.get(namespace)
+        if pads is None:
+            self._base(namespace)  # checks the namespace
+            key = self._key if len(self._key) <= _BLOCK else hashlib.sha256(self._key).digest()
+            key = key.ljust(_BLOCK, b"\0")
+            inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+            inner.update(namespace.encode("ascii") + b"\x00")
+            outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+            pads = self._pads[namespace] = (inner.copy, outer.copy)
+        return pads
+
+    def pseudonymize_many(self, values: Iterable[str | None], namespace: str = "user",
+                          length: int | None = None) -> list[str | None]:
+        """:meth:`pseudonymize` of each value, ``None`` kept: the row-wise ingest path's batch form.
+
+        Each distinct value is hashed once (a request's events repeat their shopper), with
+        the same HMAC-SHA256 as :meth:`pseudonymize`, so the pseudonyms are identical.
+        """
+        digits = self._digits(length)
+        prefix = self.prefix(namespace)
+        inner, outer = self._pad_states(namespace)
+        done: dict[str, str] = {}
+        out: list[str | None] = []
+        for value in values:
+            if value is None:
+                out.append(None)
+                continue
+            pseudonym = done.get(value)
+            if pseudonym is None:
+                if not isinstance(value, str):
+                    raise TypeError(f"value must be str, not {type(value).__name__} ({value!r}); "
+                                    "convert ids to text first")
+                first = inner()
+                first.update(value.encode("utf-8"))
+                second = outer()
+                second.update(first.digest())
+                pseudonym = done[value] = prefix + second.hexdigest()[:digits]
+            out.append(pseudonym)
+        return out
 
     def pseudonymize_series(self, series: pd.Series, namespace: str = "user",
                             length: int | None = None) -> pd.Series:
