@@ -29,9 +29,10 @@ OPT_VALUE_COL = typer.Option(None, "--value-col", help="With --data: column hold
 FREQ = typer.Option(ForecastFreq.D, "--freq", help="Period: D day, W week ending Sunday, H hour.")
 HORIZON = typer.Option(7, "--horizon", help="Periods ahead to forecast from every cut-off.")
 MODELS = typer.Option(None, "--models",
-                      help="Comma-separated models (default: all but AutoARIMA, which is slow on long series); "
-                           "choices: SeasonalNaive, Naive, AutoETS, AutoARIMA, AutoTheta, CrostonOptimized, ADIDA, "
-                           "IMAPA, LightGBM, Ensemble.")
+                      help="Comma-separated models (default: all but AutoARIMA, which is slow on long series, MSTL, "
+                           "LightGBMLog and ValidatedTop3); choices: SeasonalNaive, Naive, AutoETS, AutoARIMA, "
+                           "AutoTheta, MSTL, CrostonOptimized, ADIDA, IMAPA, LightGBM, LightGBMLog, Ensemble, "
+                           "ValidatedTop3 (backtest only).")
 WINDOWS = typer.Option(8, "--windows", help="Scored cut-offs (one period apart, the latest ones).")
 CALIBRATION = typer.Option(26, "--calibration", help="Earlier cut-offs that only calibrate the intervals.")
 SEED = typer.Option(0, "--seed", help="LightGBM's random seed.")
