@@ -29,3 +29,21 @@ def test_native_pieces_equal_pure_pieces_on_real_english_and_chinese_texts(setti
     ids, mask = USETokenBatcher(max_pieces=8)(["where is my order", "我要退货"])
     assert ids.shape[1] <= 8 and int(mask.sum()) == sum(len(native.encode(t)[:8]) for t in
                                                          ["where is my order", "我要退货"])
+
+
+def test_a_prefetched_tokenizer_serves_the_next_load_with_the_same_pieces(settings: Settings) -> None:
+    pytest.importorskip("sentencepiece")
+    from shopintent.text import tokenizers
+
+    path = settings.data_dir / "bitext_customer_service" / "Bitext_Sample_Customer_Service_Validation_Dataset.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        texts = [row["utterance"] for row in csv.DictReader(f)][:300] + ["我要退货", "emoji 😀 ok", " "]
+    tokenizers.prefetch_tokenizer()
+    tokenizers.prefetch_tokenizer()  # a second call while one is pending starts nothing new
+    pending = tokenizers._prefetched
+    assert pending is not None
+    prefetched = tokenizers.load_tokenizer()
+    assert pending.result() is prefetched and tokenizers._prefetched is None  # taken by this load
+    direct = tokenizers.load_tokenizer()  # no prefetch pending: parsed here, as before
+    assert direct is not prefetched
+    assert [prefetched.encode(t) for t in texts] == [direct.encode(t) for t in texts]

@@ -11,11 +11,12 @@ the loaded parser keeps answering.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
-from shopintent.persist import MANIFEST_FILE
+from shopintent.persist import MANIFEST_FILE, MODEL_FILE
 from shopintent.prepare.timings import read_durations
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable, import_or_unavailable
 from shopintent.serve.adapters.convert import plain
@@ -41,6 +42,27 @@ def text_fingerprint(settings: Settings) -> tuple[float, ...]:
         except OSError:
             out.append(-1.0)
     return tuple(out)
+
+
+def prefetch_intent_tokenizer(settings: Settings) -> bool:
+    """Start parsing the USE tokenizer on a side thread when the prepared shop-intent model uses it.
+
+    Called as the service starts, before the other models load, so the GIL-free C++ parse
+    (``text.tokenizers.prefetch_tokenizer``) overlaps them. ``model.json`` is only peeked at
+    to decide; the load verifies the folder as always. True when a prefetch was started.
+    """
+    try:
+        meta = json.loads((Path(settings.state_dir) / "text" / "models" / "shop_intent" / MODEL_FILE)
+                          .read_text(encoding="utf-8"))
+        params = meta.get("parameters") or {}
+        uses_use = "use" in (params.get("encoders") or ()) or params.get("backbone") == "use"
+    except (OSError, ValueError, AttributeError, TypeError):
+        return False  # not prepared or unreadable: the load says why
+    if uses_use:
+        from shopintent.text.tokenizers import prefetch_tokenizer
+
+        prefetch_tokenizer()
+    return bool(uses_use)
 
 
 def text_slot(settings: Settings, intent_encoder: str = "use") -> ModelSlot[Any]:
