@@ -36,15 +36,16 @@ from shopintent.serve.service import Service, SinkNotHere
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
-def _join(service: Service, entries: list[EventIn | InvalidEvent], checked: list[EventResult],
+def _join(service: Service, entries: list[EventIn | InvalidEvent] | None, checked: list[EventResult],
           source: str) -> list[EventResult]:
     """Per-event results in request order: the ingest path's for the well-typed events
-    (re-indexed), a rejection for each event set aside at the edge.
+    (re-indexed), a rejection for each event set aside at the edge (``entries`` None: every
+    event was well-typed).
 
     A set-aside event that carried a usable ``event_id`` is answered with that id's keyed
     form, as ingest answers a rejected event; it is counted like any rejected event.
     """
-    if len(checked) == len(entries):
+    if entries is None or len(checked) == len(entries):
         return checked  # nothing was set aside: the ingest path's indices are the request's
     results, valid = [], iter(checked)
     for index, entry in enumerate(entries):
@@ -100,17 +101,36 @@ async def answer(service: Service, payload: EventBatch | EventIn | InvalidEvent,
     app's error answer.
     """
     entries = payload.events if isinstance(payload, EventBatch) else [payload]
-    limit = service.config.max_batch_events
-    if len(entries) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                            f"{len(entries):,} events in one request; the limit is {limit:,}")
+    _check_size(service, len(entries))
     records = [e.model_dump(exclude_none=True) for e in entries if isinstance(e, EventIn)]
+    return await _answer(service, entries, records, mode, wait)
+
+
+async def answer_records(service: Service, records: list[dict[str, Any]], mode: str,
+                         wait: str) -> JSONResponse:
+    """:func:`answer` for a batch whose every event is well-typed, given as the records
+    :func:`answer` would make of it (the lean path's
+    :func:`~shopintent.serve.schemas.events.plain_batch`)."""
+    _check_size(service, len(records))
+    return await _answer(service, None, records, mode, wait)
+
+
+def _check_size(service: Service, n: int) -> None:
+    limit = service.config.max_batch_events
+    if n > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                            f"{n:,} events in one request; the limit is {limit:,}")
+
+
+async def _answer(service: Service, entries: list[EventIn | InvalidEvent] | None,
+                  records: list[dict[str, Any]], mode: str, wait: str) -> JSONResponse:
+    """The answer for ``records`` (the well-typed events of ``entries``; see :func:`_join`)."""
     if mode == "stream":
         # Validation and protection run off the event loop, before anything is published.
         published = await run_in_threadpool(service.publish, records) if records else None
         results = _join(service, entries, published.results if published else [], "stream")
         body: dict[str, Any] = {
-            "received": len(entries),
+            "received": len(results),
             "accepted": sum(r.status != REJECTED for r in results),
             "rejected": sum(r.status == REJECTED for r in results),
             "message_id": published.message_id if published else None,

@@ -8,6 +8,9 @@ that work alone fills most of a core, so the common request takes a shorter way:
 
 * the body is read once, parsed with :func:`json.loads` (as FastAPI does) and
   validated with the same pydantic type (:data:`~shopintent.serve.schemas.events.EventsBody`);
+  an ordinary batch (every event well-typed, ids as text) is validated into the route's
+  records directly (:func:`~shopintent.serve.schemas.events.plain_batch`: the same records,
+  without a pydantic model and Python validator calls per event);
 * the key is checked and counted by the same code the guard uses
   (:class:`~shopintent.serve.auth.KeyRing`, :func:`~shopintent.serve.auth.count_request`);
 * the answer is built by :func:`~shopintent.serve.routers.events.answer`, the route's own.
@@ -36,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopintent.serve.auth import HEADER, count_request
 from shopintent.serve.routers import events
-from shopintent.serve.schemas.events import EventsBody
+from shopintent.serve.schemas.events import EventsBody, plain_batch
 
 PATH = "/v1/events"
 SCOPE = "write"
@@ -94,13 +97,17 @@ class EventsFastPath:
         if any(chosen[name] not in allowed for name, allowed in _QUERY.items()):
             return None
         try:
-            payload = _BODY.validate_python(json.loads(body))
+            data = json.loads(body)
+            records = plain_batch(data, body)  # an ordinary batch: records without models
+            payload = None if records is not None else _BODY.validate_python(data)
         except Exception:  # not JSON, not the shape: the route's 422/400
             return None
         scope["route"] = self._route  # what the router would set: the latency label
         request = Request(scope)
         try:
             await count_request(request, SCOPE, key.key_id)
+            if records is not None:
+                return await events.answer_records(service, records, chosen["mode"], chosen["wait"])
             return await events.answer(service, payload, chosen["mode"], chosen["wait"])
         except Exception as exc:
             handler = _handler_for(app, exc)
