@@ -136,6 +136,12 @@ class Settings(BaseSettings):
         description="Events folded into live profiles between two saved snapshots of their state "
         "(<state_dir>/profile/live/): a restart folds only what is newer than the last one.",
     )
+    multimodal_min_steps: int | None = Field(
+        default=None, ge=1,
+        description="Fewest optimiser steps of the text-image projection that `multimodal eval` and "
+        "`multimodal index` train (a small catalogue gets more epochs); unset: the projection's default "
+        "(300). Lower it only to make a small round trip cheap (the tests); reported numbers use the default.",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False, description="Log JSON lines instead of console text.")
     api_keys: SecretStr | None = Field(
