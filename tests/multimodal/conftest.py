@@ -14,6 +14,9 @@ from shopintent.settings import Settings
 #: Per class, how many real photos the small catalogue copies (>= 20: the eval keeps classes that size).
 PER_CLASS = 22
 CLASSES = ("Tshirts", "Casual Shoes")
+#: Optimiser steps of the text-image projection in the tests' small round trips (the bench and the CLI's
+#: default keep ``contrastive.MIN_STEPS``): enough for a title to find its photo among ~45 products.
+ROUND_TRIP_STEPS = 60
 
 
 @pytest.fixture(scope="session", autouse=True)

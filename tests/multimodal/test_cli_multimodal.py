@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from shopintent.cli.main import app
 from shopintent.settings import get_settings
+from tests.multimodal.conftest import ROUND_TRIP_STEPS
 
 runner = CliRunner()
 
@@ -19,6 +20,7 @@ def env(mm_state: Path, session_settings, monkeypatch: pytest.MonkeyPatch) -> Pa
     monkeypatch.setenv("SHOPINTENT_DATA_DIR", str(session_settings.data_dir))
     monkeypatch.setenv("SHOPINTENT_STATE_DIR", str(mm_state))
     monkeypatch.setenv("SHOPINTENT_PSEUDONYM_KEY", "cli-test-key-not-secret-32-bytes!")
+    monkeypatch.setenv("SHOPINTENT_MULTIMODAL_MIN_STEPS", str(ROUND_TRIP_STEPS))
     get_settings.cache_clear()
     yield mm_state
     get_settings.cache_clear()

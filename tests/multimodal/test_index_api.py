@@ -15,6 +15,7 @@ from shopintent.multimodal.index import ProductIndex
 from shopintent.multimodal.live import index_dir
 from shopintent.serve import ServeConfig, create_app
 from shopintent.settings import Settings
+from tests.multimodal.conftest import ROUND_TRIP_STEPS
 
 API_KEY = "test-api-key-not-secret"
 AUTH = {"X-API-Key": API_KEY}
@@ -31,7 +32,8 @@ def real_index(fashion: FashionData, mm_state: Path) -> tuple[ProductIndex, Fash
     image = cached_embeddings(trunk, sha, mm_state)
     assert ok.all()
     index = ProductIndex.build(picked["id"].tolist(), picked["productDisplayName"].tolist(), image,
-                               {"articleType": picked["articleType"].tolist()}, seed=0, state_dir=mm_state)
+                               {"articleType": picked["articleType"].tolist()}, seed=0, state_dir=mm_state,
+                               min_steps=ROUND_TRIP_STEPS)
     index.save(index_dir(mm_state))
     return index, fashion
 

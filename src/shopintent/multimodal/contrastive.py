@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 
-#: Fewest optimiser steps, whatever the catalogue's size.
+#: Fewest optimiser steps, whatever the catalogue's size (the default of ``ContrastiveProjection.min_steps``).
 MIN_STEPS = 300
 
 
@@ -37,7 +37,9 @@ class _Tower(nn.Module):
 class ContrastiveProjection:
     """Image and text towers trained with CLIP's symmetric contrastive loss.
 
-    ``fit(images, texts)`` takes paired rows (row i of both is one product).
+    ``fit(images, texts)`` takes paired rows (row i of both is one product). ``min_steps``: a small
+    catalogue still gets this many optimiser steps (more epochs); lower it only where speed matters more
+    than the projection's quality (a test's small round trip), never for a reported number.
     """
 
     dim: int = 256
@@ -47,6 +49,7 @@ class ContrastiveProjection:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     seed: int = 0
+    min_steps: int = MIN_STEPS
     image_tower_: _Tower | None = field(default=None, repr=False)
     text_tower_: _Tower | None = field(default=None, repr=False)
     log_temperature_: float = field(default=0.0, repr=False)
@@ -68,7 +71,7 @@ class ContrastiveProjection:
         params = [*self.image_tower_.parameters(), *self.text_tower_.parameters(), log_t]
         opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
         batches = max(1, -(-len(img) // self.batch_size))
-        epochs = max(self.epochs, -(-MIN_STEPS // batches))  # a small catalogue still gets enough steps
+        epochs = max(self.epochs, -(-self.min_steps // batches))  # a small catalogue still gets enough steps
         steps = epochs * batches
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=steps)
         self.image_tower_.train()

@@ -22,7 +22,7 @@ import pandas as pd
 
 from shopintent.log import get_logger
 from shopintent.multimodal.cache import cached_embeddings, cached_trunk
-from shopintent.multimodal.contrastive import ContrastiveProjection, retrieval_metrics
+from shopintent.multimodal.contrastive import MIN_STEPS, ContrastiveProjection, retrieval_metrics
 from shopintent.multimodal.folder import read_catalogue
 from shopintent.multimodal.heads import SoftmaxHead, score
 from shopintent.multimodal.split import kept_classes, split_ids
@@ -50,9 +50,10 @@ def catalogue_embeddings(
 def retrieval(
     image: np.ndarray, title: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int,
     queries: dict[str, np.ndarray] | None = None, gallery: int = GALLERY, epochs: int = 40,
+    min_steps: int = MIN_STEPS,
 ) -> tuple[ContrastiveProjection, dict[str, Any]]:
     """Train the projection on train pairs; recall@k of test titles (and other ``queries``) over a test gallery."""
-    projection = ContrastiveProjection(seed=seed, epochs=epochs).fit(image[train], title[train])
+    projection = ContrastiveProjection(seed=seed, epochs=epochs, min_steps=min_steps).fit(image[train], title[train])
     rng = np.random.default_rng(seed)
     test_rows = np.flatnonzero(test)
     rows = np.sort(rng.choice(test_rows, size=min(gallery, len(test_rows)), replace=False))
@@ -68,8 +69,10 @@ def retrieval(
 
 def evaluate_folder(
     images: Path, labels: Path, id_col: str, label_col: str, title_col: str, seed: int, state_dir: Path,
+    min_steps: int = MIN_STEPS,
 ) -> dict[str, Any]:
-    """Run the whole protocol; the dict is what ``multimodal eval --json`` prints."""
+    """Run the whole protocol; the dict is what ``multimodal eval --json`` prints (``min_steps``: the
+    projection's fewest optimiser steps, :class:`ContrastiveProjection`)."""
     products, image, title, skipped = catalogue_embeddings(images, labels, id_col, title_col, label_col, state_dir)
     y = products["label"].astype(str).to_numpy()
     keep = np.isin(y, list(kept_classes(products["label"].astype(str)))) & (y != "")
@@ -91,7 +94,7 @@ def evaluate_folder(
         "fused": score(y[te], classes[(img_lp + txt_lp).argmax(1)]),
         "early_fusion": score(y[te], early),
     }
-    _, ret = retrieval(image, title, train, test, seed)
+    _, ret = retrieval(image, title, train, test, seed, min_steps=min_steps)
     result: dict[str, Any] = {
         **{f"{m}_accuracy": s["accuracy"] for m, s in scores.items()},
         **{f"{m}_macro_f1": s["macro_f1"] for m, s in scores.items()},

@@ -20,7 +20,7 @@ import torch
 
 from shopintent.log import get_logger
 from shopintent.multimodal.attributes import fill
-from shopintent.multimodal.contrastive import ContrastiveProjection
+from shopintent.multimodal.contrastive import MIN_STEPS, ContrastiveProjection
 from shopintent.multimodal.encoder import head_embeddings
 from shopintent.multimodal.heads import SoftmaxHead
 from shopintent.multimodal.images import decode_image
@@ -78,11 +78,13 @@ class ProductIndex:
     def build(
         cls, ids: Sequence[str], titles: Sequence[str], image_embeddings: np.ndarray,
         labels: Mapping[str, Sequence[str]] | None = None, seed: int = 0, state_dir: Path | None = None,
-        epochs: int = 40, paths: Sequence[str] | None = None,
+        epochs: int = 40, paths: Sequence[str] | None = None, min_steps: int = MIN_STEPS,
     ) -> ProductIndex:
-        """Train the projection on (image, title) pairs and one image head per label column."""
+        """Train the projection on (image, title) pairs and one image head per label column
+        (``min_steps``: the projection's fewest optimiser steps, :class:`ContrastiveProjection`)."""
         title_emb = embed_texts(titles, state_dir)
-        projection = ContrastiveProjection(seed=seed, epochs=epochs).fit(image_embeddings, title_emb)
+        projection = ContrastiveProjection(seed=seed, epochs=epochs, min_steps=min_steps).fit(image_embeddings,
+                                                                                              title_emb)
         heads = {}
         for task, values in (labels or {}).items():
             values = np.asarray(values).astype(str)
