@@ -35,6 +35,12 @@ def _settings():  # type: ignore[no-untyped-def]
     return Settings()
 
 
+def _projection_options(settings) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The text-image projection's settings (``SHOPINTENT_MULTIMODAL_MIN_STEPS``); empty: its defaults."""
+    steps = settings.multimodal_min_steps
+    return {} if steps is None else {"min_steps": steps}
+
+
 def _fail(exc: Exception) -> None:
     errors.print(str(exc))
     raise typer.Exit(code=2) from exc
@@ -56,7 +62,8 @@ def evaluate(images: Path = IMAGES, labels: Path = LABELS, id_col: str = ID_COL,
     try:
         with step_progress(quiet=as_json) as progress:
             progress.add_task(f"evaluating {images}", total=None)
-            result = evaluate_folder(images, labels, id_col, label_col, title_col, seed, settings.state_dir)
+            result = evaluate_folder(images, labels, id_col, label_col, title_col, seed, settings.state_dir,
+                                     **_projection_options(settings))
     except (FileNotFoundError, ValueError) as exc:
         _fail(exc)
     _print_skipped(result["skipped"])
@@ -97,7 +104,8 @@ def index(images: Path = IMAGES, labels: Path = LABELS, id_col: str = ID_COL, ti
                         raise ValueError(f"--label-col {col!r}: no such column in {labels}")
                     attrs[col] = frame.loc[products["id"], col].tolist()
             built = ProductIndex.build(products["id"].tolist(), products["title"].tolist(), image, attrs,
-                                       seed=seed, state_dir=settings.state_dir, paths=products["path"].tolist())
+                                       seed=seed, state_dir=settings.state_dir, paths=products["path"].tolist(),
+                                       **_projection_options(settings))
             built.save(target)
     except (FileNotFoundError, ValueError) as exc:
         _fail(exc)
