@@ -372,9 +372,14 @@ def own_records_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     the same frame :func:`prepare_protected` would build from them after checking
     them again (``tests/store/test_fast_path.py`` compares both on real rows).
     """
-    frame = pd.DataFrame.from_records(list(records), columns=list(EVENT_COLUMNS))
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], format="ISO8601", utc=True)
-    return frame.astype(EVENT_COLUMNS)
+    columns: dict[str, Any] = {}
+    for column, dtype in EVENT_COLUMNS.items():  # column by column: no object frame to cast
+        values = [record[column] for record in records]
+        if column == "timestamp":
+            columns[column] = pd.to_datetime(values, format="ISO8601", utc=True).astype(dtype)
+        else:
+            columns[column] = pd.array(values, dtype=dtype)
+    return pd.DataFrame(columns)
 
 
 def ingest_own_records(store: EventStore, records: Sequence[Mapping[str, Any]],
