@@ -26,3 +26,25 @@ def test_flip_maps_mirrors_only_the_chosen_rows() -> None:
     x = torch.arange(2 * 1 * 2 * 3, dtype=torch.float32).reshape(2, 1, 2, 3)
     out = flip_maps(x, torch.tensor([True, False]))
     assert torch.equal(out[0, 0, 0], torch.tensor([2.0, 1.0, 0.0])) and torch.equal(out[1], x[1])
+
+
+def test_photo_only_ensemble_weighs_the_fine_tuned_head_by_validation() -> None:
+    import pandas as pd
+
+    from shopintent.multimodal.understanding import task_rows
+
+    rng = np.random.default_rng(0)
+    n = 240
+    products = pd.DataFrame({"articleType": rng.choice(["Tshirts", "Watches", "Casual Shoes"], n)})
+    codes = products["articleType"].map({"Tshirts": 0, "Watches": 1, "Casual Shoes": 2}).to_numpy()
+    emb = {"image": rng.normal(size=(n, 8)) + 2 * codes[:, None],  # the frozen view separates the classes
+           "image_finetuned": rng.normal(size=(n, 8)),  # this "fine-tuned" view is noise
+           "title": rng.normal(size=(n, 8)) + 2 * codes[:, None]}
+    idx = np.arange(n)
+    train, fit = idx < 180, idx < 120
+    rows = {r["modality"]: r for r in task_rows(products, ["articleType"], emb, train, ~train, seed=0,
+                                                   fit=fit, valid=train & ~fit)}
+    ensemble = rows["image_ensemble"]
+    assert ensemble["ensemble_weight"] < 0.5  # validation trusts the frozen head over the noise
+    assert ensemble["accuracy"] > rows["image_finetuned"]["accuracy"] + 0.3
+    assert ensemble["test_products"] == 60 and "fusion_weight" not in ensemble

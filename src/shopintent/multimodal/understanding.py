@@ -16,9 +16,12 @@ from shopintent.multimodal.fusion import choose_weight, fuse
 from shopintent.multimodal.heads import SoftmaxHead, score
 from shopintent.multimodal.split import kept_classes
 
-#: Rows of the table, in order; "image" is the frozen ImageNet embedding, "image_finetuned" the fine-tuned last stage;
-#: "late_fusion" sums the two heads' log-probabilities, "late_fusion_weighted" weighs them (weight chosen on validation).
-MODALITIES = ("image", "image_finetuned", "title", "late_fusion", "late_fusion_weighted", "early_fusion")
+#: Rows of the table, in order; "image" is the frozen ImageNet embedding, "image_finetuned" the fine-tuned top;
+#: "image_ensemble" weighs the fine-tuned and the frozen image heads' log-probabilities (photo only; weight chosen
+#: on validation); "late_fusion" sums the image and title heads' log-probabilities, "late_fusion_weighted" weighs
+#: them (weight chosen on validation).
+MODALITIES = ("image", "image_finetuned", "image_ensemble", "title", "late_fusion", "late_fusion_weighted",
+              "early_fusion")
 
 
 def task_rows(
@@ -38,7 +41,10 @@ def task_rows(
     at least 20 products are kept (others dropped from train and test).
     With ``fit`` and ``valid`` (a partition of ``train``) the late-fusion image
     weight is chosen on ``valid`` by heads trained on ``fit``, then applied to
-    heads trained on all of ``train`` ("late_fusion_weighted", weight in the row).
+    heads trained on all of ``train`` ("late_fusion_weighted", weight in the row); with "image_finetuned"
+    too, the weight of the fine-tuned against the frozen image head is chosen the same way
+    ("image_ensemble", ``ensemble_weight`` in the row): two views of the same photo, since the fine-tuned
+    top forgets some of what the ImageNet top knew.
     """
     image = embeddings.get("image_finetuned", embeddings["image"])
     title = embeddings["title"]
@@ -58,7 +64,11 @@ def task_rows(
             classes = head.classes_
         img_key = "image_finetuned" if "image_finetuned" in logp else "image"
         preds["late_fusion"] = classes[(logp[img_key] + logp["title"]).argmax(1)]
-        weight = None
+        weight = ensemble = None
+        if fit is not None and valid is not None and "image_finetuned" in logp and "image" in logp:
+            ensemble = _fusion_weight(embeddings["image_finetuned"], embeddings["image"], labels, fit & keep,
+                                      valid & keep, seed)
+            preds["image_ensemble"] = classes[fuse(logp["image_finetuned"], logp["image"], ensemble).argmax(1)]
         if fit is not None and valid is not None:
             weight = _fusion_weight(embeddings[img_key], title, labels, fit & keep, valid & keep, seed)
             preds["late_fusion_weighted"] = classes[fuse(logp[img_key], logp["title"], weight).argmax(1)]
@@ -70,17 +80,19 @@ def task_rows(
                     "task": task, "modality": modality, **score(labels[te], preds[modality]),
                     "test_products": int(te.sum()), "classes": int(len(classes)),
                     **({"fusion_weight": weight} if modality == "late_fusion_weighted" else {}),
+                    **({"ensemble_weight": ensemble} if modality == "image_ensemble" else {}),
                 })
     return rows
 
 
 def _fusion_weight(
-    image: np.ndarray, title: np.ndarray, labels: np.ndarray, fit: np.ndarray, valid: np.ndarray, seed: int
+    first: np.ndarray, second: np.ndarray, labels: np.ndarray, fit: np.ndarray, valid: np.ndarray, seed: int
 ) -> float:
-    """The image weight of late fusion chosen on ``valid`` rows by heads trained on ``fit`` rows."""
-    img = SoftmaxHead(seed=seed).fit(image[fit], labels[fit])
-    txt = SoftmaxHead(seed=seed).fit(title[fit], labels[fit])
-    known = valid & np.isin(labels, img.classes_)
-    codes = np.searchsorted(img.classes_, labels[known])
-    weight, _ = choose_weight(img.log_proba(image[known]), txt.log_proba(title[known]), codes)
+    """The weight of the ``first`` input's head (the image in late fusion) against the ``second``'s, chosen on
+    ``valid`` rows by heads trained on ``fit`` rows."""
+    one = SoftmaxHead(seed=seed).fit(first[fit], labels[fit])
+    two = SoftmaxHead(seed=seed).fit(second[fit], labels[fit])
+    known = valid & np.isin(labels, one.classes_)
+    codes = np.searchsorted(one.classes_, labels[known])
+    weight, _ = choose_weight(one.log_proba(first[known]), two.log_proba(second[known]), codes)
     return weight

@@ -5,7 +5,7 @@ Protocol (data: ``fashion_product_images_224``, 9,583 real Myntra catalogue phot
 * **Split.** 80/20 by product id at random, stratified by articleType, seed
   :data:`SEED`; classes with < 20 products dropped per task. Everything below
   trains on the 80 % and is scored on the 20 %. Every choice (fine-tuning
-  epochs, late-fusion weight, whether Chinese templates join the contrastive
+  epochs, image-ensemble and late-fusion weights, whether Chinese templates join the contrastive
   training, int8 or not) is made on a *validation* part: the training products
   split 80/20 again the same way (``fit`` / ``valid``); the test part is never seen.
 * **Understanding.** articleType, masterCategory, gender, baseColour; a softmax
@@ -16,7 +16,9 @@ Protocol (data: ``fashion_product_images_224``, 9,583 real Myntra catalogue phot
   features of the photos and of the mirrored photos as augmentation, cosine
   learning rate, label smoothing; the epoch chosen on ``valid`` articleType
   accuracy with early stopping, and test-time flip averaging kept only if it
-  wins on ``valid``; see :mod:`shopintent.multimodal.finetune`), the USE title embedding (``title``),
+  wins on ``valid``; see :mod:`shopintent.multimodal.finetune`), the photo-only ensemble of the
+  fine-tuned and the frozen image heads (``image_ensemble``: weighted log-probabilities, weight chosen
+  on ``valid`` by heads trained on ``fit``), the USE title embedding (``title``),
   late fusion (sum of fine-tuned-image and title log-probabilities), weighted
   late fusion (image weight chosen on ``valid``) and early
   fusion (one head on both). Accuracy and macro-F1 per task and modality.
@@ -60,6 +62,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +73,9 @@ from shopintent.evaluation.bench import BenchResult, Measurement
 from shopintent.log import get_logger
 from shopintent.multimodal.attributes import FIELDS, filling_report
 from shopintent.multimodal.cache import cached_embeddings, cached_trunk
-from shopintent.multimodal.encoder import ImageEncoder, block_features, head_embeddings
+from shopintent.multimodal.encoder import HeadStage, ImageEncoder, block_features, head_embeddings
 from shopintent.multimodal.evaluate import retrieval
-from shopintent.multimodal.fashion import IMAGES_URL, LABELS_URL, TASKS, load_fashion
+from shopintent.multimodal.fashion import IMAGES_URL, LABELS_URL, TASKS, FashionData, load_fashion
 from shopintent.multimodal.finetune import finetune_head
 from shopintent.multimodal.heads import SoftmaxHead, score
 from shopintent.multimodal.images import read_image
@@ -90,9 +93,9 @@ SEED = 1
 #: The feature cache for fine-tuning holds the input of MBConv block 11 (stage 6), plain and mirrored photos;
 #: blocks from FINETUNE_FROM on, the last stage and the task heads are trained (blocks 11.. below stay frozen).
 FINETUNE_CACHE_BLOCK = 11
-FINETUNE_FROM = 15
-MAX_FINETUNE_EPOCHS = 6
-FINETUNE_PATIENCE = 2
+FINETUNE_FROM = 14
+MAX_FINETUNE_EPOCHS = 8
+FINETUNE_PATIENCE = 3
 FINETUNE_LR = 5e-4
 LABEL_SMOOTHING = 0.1
 CONTRASTIVE_EPOCHS = 10
@@ -111,21 +114,26 @@ def _split_text(n_train: int, n_test: int) -> str:
 
 def _understanding(  # type: ignore[no-untyped-def]
     products, emb, train, test, fit, valid, split,
-) -> tuple[list[Measurement], dict[str, float]]:
-    out, weights = [], {}
+) -> tuple[list[Measurement], dict[str, dict[str, float]]]:
+    out, weights, ensembles = [], {}, {}
     for row in task_rows(products, TASKS, emb, train, test, seed=SEED, fit=fit, valid=valid):
         task, modality = row["task"], row["modality"]
-        goal = GOALS.get((task, modality)) or GOALS.get((task, modality.replace("image_finetuned", "image")))
+        photo_only = modality in ("image_finetuned", "image_ensemble")
+        goal = GOALS.get((task, modality)) or (GOALS.get((task, "image")) if photo_only else None)
         goal_text = f"; goal >= {goal}" if goal else ""
         extra = ""
         if "fusion_weight" in row:
             weights[task] = float(row["fusion_weight"])
             extra = f"; image weight {row['fusion_weight']} chosen on validation products"
+        if "ensemble_weight" in row:
+            ensembles[task] = float(row["ensemble_weight"])
+            extra = (f"; photo only: fine-tuned head weight {row['ensemble_weight']} against the frozen head, "
+                     "chosen on validation products")
         for metric in ("accuracy", "macro_f1"):
             out.append(Measurement(f"{task} {modality} {metric.replace('_', '-')}", float(row[metric]), metric,
                                    f"{split}; {row['test_products']:,} test products, {row['classes']} classes"
                                    f"{extra}{goal_text if metric == 'accuracy' else ''}"))
-    return out, weights
+    return out, {"late_fusion_weights": weights, "image_ensemble_weights": ensembles}
 
 
 def _query_embeddings(products, state_dir) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
@@ -373,14 +381,32 @@ def _finetune(settings, data, paths, products, fit, valid):  # type: ignore[no-u
     return head, (averaged if choice["flip-averaged"] > choice["plain"] else plain), choice
 
 
-def run(settings: Settings) -> BenchResult:
-    """Measure every part of the protocol (module docstring)."""
-    started = time.perf_counter()
-    torch.set_num_threads(1)
+@dataclass
+class Prepared:
+    """What every part of the benchmark reads: the data, its split, the embeddings and the fine-tuned top."""
+
+    data: FashionData
+    paths: list[Path]
+    image: np.ndarray  # frozen ImageNet embeddings
+    title: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+    fit: np.ndarray
+    valid: np.ndarray
+    split: str
+    head: HeadStage
+    tuned: np.ndarray  # fine-tuned embeddings (flip-averaged when chosen on validation)
+    flip_choice: dict[str, float]
+
+
+def prepare(settings: Settings, threads: int = 1) -> Prepared:
+    """Load the photos' cached features, split the products (train/test, then fit/valid) and fine-tune
+    (``threads``: torch's; one by default, the bench shares the CPU with its speed measurements)."""
+    torch.set_num_threads(threads)
     data = load_fashion(settings)
     products = data.products
     paths = [Path(p) for p in products["path"]]
-    trunk, ok, errors = cached_trunk(paths, data.images_sha256, settings.state_dir)
+    trunk, _, errors = cached_trunk(paths, data.images_sha256, settings.state_dir)
     if errors:
         raise ValueError(f"{len(errors)} staged photos did not decode: {sorted(errors)[:3]}")
     image = cached_embeddings(trunk, data.images_sha256, settings.state_dir)
@@ -392,18 +418,48 @@ def run(settings: Settings) -> BenchResult:
     valid[np.flatnonzero(train)[inner_valid]] = True
     split = _split_text(int(train.sum()), int(test.sum()))
     head, tuned, flip_choice = _finetune(settings, data, paths, products, fit, valid)
-    log.info("multimodal benchmark: fine-tuned", seconds=round(time.perf_counter() - started))
-    measurements, weights = _understanding(products, {"image": image, "image_finetuned": tuned, "title": title},
-                                           train, test, fit, valid, split)
+    return Prepared(data, paths, image, title, train, test, fit, valid, split, head, tuned, flip_choice)
+
+
+def understanding_part(p: Prepared) -> tuple[list[Measurement], dict[str, Any]]:
+    """Accuracy and macro-F1 per task and modality on the test products, with the validation choices behind
+    them (what ``benchmarks/multimodal_understanding.py`` runs alone during development)."""
+    measurements, chosen = _understanding(p.data.products,
+                                           {"image": p.image, "image_finetuned": p.tuned, "title": p.title},
+                                           p.train, p.test, p.fit, p.valid, p.split)
     measurements.append(Measurement("fine-tune best epoch (validation articleType accuracy)",
-                                    float(head.best_epoch_), "epochs",
+                                    float(p.head.best_epoch_), "epochs",
                                     f"of at most {MAX_FINETUNE_EPOCHS} (stop after {FINETUNE_PATIENCE} without a "
-                                    f"gain), trained on {int(fit.sum()):,} fit products, chosen on "
-                                    f"{int(valid.sum()):,} validation products"))
-    for name, value in flip_choice.items():
+                                    f"gain), trained on {int(p.fit.sum()):,} fit products, chosen on "
+                                    f"{int(p.valid.sum()):,} validation products"))
+    for name, value in p.flip_choice.items():
         measurements.append(Measurement(f"validation articleType image_finetuned accuracy ({name})", value, "accuracy",
                                         "softmax head trained on the fit products' fine-tuned embeddings, scored on "
                                         "the validation products; used to choose test-time flip averaging"))
+    params = {"seed": SEED, "test_fraction": 0.2, "validation": "20 % of the training products, same split",
+              "min_class_products": 20, "max_finetune_epochs": MAX_FINETUNE_EPOCHS,
+              "finetune_patience": FINETUNE_PATIENCE, "finetune_lr": FINETUNE_LR,
+              "label_smoothing": LABEL_SMOOTHING,
+              "finetune_best_epoch": int(p.head.best_epoch_),
+              "finetune_valid_history": [round(h, 4) for h in p.head.history_],
+              "finetuned": (f"MBConv blocks {FINETUNE_FROM}..15 + conv_head + bn1 + per-task linear heads "
+                            f"(blocks below {FINETUNE_FROM} frozen; features cached at block "
+                            f"{FINETUNE_CACHE_BLOCK}), real horizontal-flip augmentation (mirrored photos "
+                            f"cached), cosine learning rate, label smoothing"),
+              "test_time_flip_average": bool(p.flip_choice["flip-averaged"] > p.flip_choice["plain"]),
+              "validation_flip_choice": p.flip_choice,
+              **chosen}
+    return measurements, params
+
+
+def run(settings: Settings) -> BenchResult:
+    """Measure every part of the protocol (module docstring)."""
+    started = time.perf_counter()
+    p = prepare(settings)
+    data, products, paths, head, tuned, flip_choice = p.data, p.data.products, p.paths, p.head, p.tuned, p.flip_choice
+    title, train, test, fit, valid, split = p.title, p.train, p.test, p.fit, p.valid, p.split
+    log.info("multimodal benchmark: fine-tuned", seconds=round(time.perf_counter() - started))
+    measurements, understanding_params = understanding_part(p)
     log.info("multimodal benchmark: understanding done")
     retrieval_rows, retrieval_params = _retrieval(products, tuned, title, train, test, fit, valid, split,
                                                   settings.state_dir)
@@ -434,19 +490,7 @@ def run(settings: Settings) -> BenchResult:
               "fashion_product_images_224/styles.csv.zip": data.labels_sha256,
               **{f"amazon_seqrec/{f.path} (cold-start protocol)": f.sha256
                  for f in _beauty_files()}},
-        parameters={"seed": SEED, "test_fraction": 0.2, "validation": "20 % of the training products, same split",
-                    "min_class_products": 20, "max_finetune_epochs": MAX_FINETUNE_EPOCHS,
-                    "finetune_patience": FINETUNE_PATIENCE, "finetune_lr": FINETUNE_LR,
-                    "label_smoothing": LABEL_SMOOTHING,
-                    "finetune_best_epoch": int(head.best_epoch_),
-                    "finetune_valid_history": [round(h, 4) for h in head.history_],
-                    "finetuned": (f"MBConv blocks {FINETUNE_FROM}..15 + conv_head + bn1 + per-task linear heads "
-                                  f"(blocks below {FINETUNE_FROM} frozen; features cached at block "
-                                  f"{FINETUNE_CACHE_BLOCK}), real horizontal-flip augmentation (mirrored photos "
-                                  f"cached), cosine learning rate, label smoothing"),
-                    "test_time_flip_average": bool(flip_average),
-                    "validation_flip_choice": flip_choice,
-                    "late_fusion_weights": weights,
+        parameters={**understanding_params,
                     "text_encoder": "use (multilingual USE v3)", "image_encoder": "EfficientNet-Lite0 ImageNet",
                     "gallery": 1000, "contrastive_epochs": CONTRASTIVE_EPOCHS, "counts": data.counts, "source": data.source,
                     "images_url": IMAGES_URL, "labels_url": LABELS_URL,

@@ -1,0 +1,119 @@
+"""Only the product-understanding part of ``shopintent bench multimodal``, for development.
+
+Why a script of its own: the whole multimodal benchmark (fine-tuning, text-to-image
+search, attribute filling, the Beauty cold-start protocol, ONNX export, int8 and speed)
+runs for most of an hour on the shared 2-core CPU; a change to the image encoder's
+fine-tuning only needs the understanding table, the validation choices behind it and
+the fine-tune's per-epoch validation accuracy. This runs exactly the benchmark's code
+for that part (:func:`shopintent.evaluation.benchmarks.multimodal.prepare` and
+:func:`~shopintent.evaluation.benchmarks.multimodal.understanding_part`: same split,
+seed, cache and choices on validation) and writes a JSON record to ``--out``.
+
+Its output is a development record, not a result: the numbers in
+``benchmarks/results/multimodal.json`` and the docs come from one full
+``shopintent bench multimodal`` run. Run::
+
+    SHOPINTENT_DATA_DIR=/work/shared/data .venv/bin/python -m benchmarks.multimodal_understanding \\
+        --out /tmp/multimodal_understanding.json
+
+Where the full run cannot be repeated in time, ``--update-results benchmarks/results/multimodal.json``
+makes an honest partial update of that record: its understanding rows and parameters are replaced by
+this run's, every other row keeps its value and gets its provenance appended to its detail (the full
+run's date, and that it used that run's fine-tuned encoder), and the record's command, parameters and
+notes say which rows came from which run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shopintent.evaluation.bench import machine_info
+from shopintent.evaluation.benchmarks.multimodal import prepare, understanding_part
+from shopintent.log import get_logger
+from shopintent.multimodal.fashion import TASKS
+from shopintent.settings import get_settings
+
+log = get_logger(__name__)
+
+
+def main() -> None:
+    """Parse the arguments, run the understanding part, write the record."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("/tmp/multimodal_understanding.json"),
+                        help="Where the JSON record goes (not benchmarks/results: a development record).")
+    parser.add_argument("--update-results", type=Path, default=None,
+                        help="A full `bench multimodal` record to update in place: its understanding rows only.")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the full bench uses one).")
+    args = parser.parse_args()
+    started, cpu = time.perf_counter(), time.process_time()
+    prepared = prepare(get_settings(), threads=args.threads)
+    measurements, params = understanding_part(prepared)
+    record = {
+        "what": "development record: the understanding part of `shopintent bench multimodal` alone",
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "data": {"fashion_product_images_224 (images + styles.csv.zip)": prepared.data.sha256},
+        "parameters": {**params, "torch_threads": args.threads},
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu, 1),
+        "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "measurements": [asdict(m) for m in measurements],
+    }
+    args.out.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    if args.update_results is not None:
+        update_results(args.update_results, record)
+    image_rows = {m.name: round(m.value, 4) for m in measurements if m.name.startswith("articleType image")}
+    log.info("understanding part written", path=str(args.out), **image_rows)
+
+
+def _is_understanding_row(name: str) -> bool:
+    """Whether a measurement of the full record belongs to the understanding part (what this script re-runs)."""
+    words = name.split()
+    return ((len(words) == 3 and words[0] in TASKS and words[2] in ("accuracy", "macro-f1"))
+            or name.startswith(("fine-tune best epoch", "validation articleType image_finetuned accuracy")))
+
+
+def update_results(path: Path, record: dict[str, Any]) -> None:
+    """Replace the understanding rows and parameters of the full record at ``path`` by ``record``'s,
+    labelling what was re-run and what was kept (module docstring)."""
+    full = json.loads(path.read_text(encoding="utf-8"))
+    full_run = full.get("full_run_created_at", full["created_at"])
+    kept = []
+    for m in full["measurements"]:
+        if _is_understanding_row(m["name"]):
+            continue
+        mark = f" [kept from the full run of {full_run}, with that run's fine-tuned encoder]"
+        if "full run of" not in m["detail"]:
+            m = {**m, "detail": m["detail"] + mark}
+        kept.append(m)
+    full["measurements"] = record["measurements"] + kept
+    full["parameters"] = {**full["parameters"], **record["parameters"],
+                          "partial_update": (f"understanding rows and parameters re-measured "
+                                             f"{record['created_at']} by python -m benchmarks.multimodal_understanding "
+                                             f"(same data, split, seed and code as bench multimodal); every other "
+                                             f"row is from the full run of {full_run}"),
+                          "understanding_run_cpu_seconds": record["cpu_seconds"],
+                          "understanding_run_wall_seconds": record["wall_seconds"]}
+    full["full_run_created_at"] = full_run
+    full["created_at"] = record["created_at"]
+    full["command"] = ("shopintent bench multimodal (full run " + full_run + "); understanding rows: "
+                       "python -m benchmarks.multimodal_understanding --update-results")
+    note = (f"PARTIAL UPDATE: the understanding rows (accuracy and macro-F1 per task and modality, fine-tune "
+            f"epochs, flip choice) were re-run on {record['created_at']}; the text-to-image, attribute filling, "
+            f"similar items, cold start, ONNX and speed rows are from the full run of {full_run}, which used the "
+            f"fine-tuned encoder of that run (parameters finetuned/finetune_* describe the re-run). ")
+    full.setdefault("full_run_notes", full.get("notes", ""))
+    full["notes"] = note + full["full_run_notes"]
+    path.write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log.info("results updated (understanding rows only)", path=str(path), kept_rows=len(kept))
+
+
+if __name__ == "__main__":
+    main()
