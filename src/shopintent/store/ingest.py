@@ -10,7 +10,9 @@ Rows that were protected before -- a message the service itself published to a
 stream, a shopintent Parquet export -- come back through
 :func:`ingest_protected`: validated again, checked to hold pseudonyms (never raw
 ids), their free text scrubbed again (idempotent), and appended without being
-pseudonymised twice. It is for those two callers only.
+pseudonymised twice. It is for those two callers only. The service's own store sink
+appends the records its log writer prepared with :func:`prepare_records` and still holds
+in memory through :func:`ingest_own_records`, without that second check.
 """
 
 from __future__ import annotations
