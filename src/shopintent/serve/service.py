@@ -50,6 +50,7 @@ from shopintent.serve.gateway import (
 )
 from shopintent.serve.live import FUNNEL_STAGES, LiveStats
 from shopintent.serve.metrics import ServiceMetrics
+from shopintent.serve.startup import release_collection
 from shopintent.serve.state.base import (
     LiveSessionState,
     LiveSessionStore,
@@ -270,6 +271,8 @@ class Service:
         if load_models:
             self._loader = threading.Thread(target=self._load_loop, name="model-loader", daemon=True)
             self._loader.start()
+        else:
+            release_collection()  # nothing left to load: the start is over
         log.info("service started", store=self.gateway.store_path, stream=self.source.backend,
                  state=self.config.state, sink=self.config.sink)
 
@@ -277,6 +280,7 @@ class Service:
         """Answer what is queued, let the sink store what the log holds (up to
         ``drain_timeout_s``), then close everything."""
         self._stop.set()
+        release_collection()  # a service stopped before its first load pass ended
         self.gateway.stop()  # the request path: queued requests are committed and answered
         if self.config.sink and self.consumer.alive:
             deadline = time.monotonic() + drain_timeout_s
@@ -308,6 +312,8 @@ class Service:
         frozen = False
         while not self._stop.is_set():
             self.refresh_models()
+            # The first pass is done (loaded or not): the collector a start held off runs again.
+            release_collection()
             everything = all(slot.ready for slot in self.models.values())
             if everything and not frozen:
                 # The loaded models and libraries are millions of long-lived objects: move them
