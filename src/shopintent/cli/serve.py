@@ -110,6 +110,10 @@ def run(
     """Start the service (and, with --replay-rate, a live replay of the real Taobao events)."""
     if ctx.invoked_subcommand is not None:
         return
+    if workers == 1:  # this process starts the service, which releases it (serve/startup.py)
+        from shopintent.serve.startup import hold_collection
+
+        hold_collection()
     import uvicorn
 
     from shopintent.serve import ServeConfig, create_app
