@@ -80,6 +80,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def serve_worker(settings: Settings, config: ServeConfig, load_models: bool, sockets: list[socket.socket],
                  index: int) -> None:
     """A worker process: the app on the inherited socket until SIGINT/SIGTERM (runs in the child)."""
+    from shopintent.serve.startup import hold_collection
+
+    hold_collection()  # released by the worker's service after its first model loads
     import uvicorn
 
     from shopintent.serve import create_app
