@@ -167,7 +167,7 @@ def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tupl
             refit = True if name in INTERMITTENT_MODELS else plan.refit
             cv = sf.cross_validation(df=series, **{**kwargs, "refit": refit})
         elif name in ML_MODELS:
-            cv = lightgbm_forecaster(freq, pandas_freq, seed).cross_validation(df=series, **kwargs)
+            cv = lightgbm_forecaster(freq, pandas_freq, seed, name).cross_validation(df=series, **kwargs)
         runtime[name] = time.perf_counter() - started
         cv = cv[[*keys, name]]
         merged = cv if merged is None else merged.merge(cv, on=keys, how="inner", validate="one_to_one")

@@ -84,7 +84,7 @@ class Forecaster:
         from statsforecast import StatsForecast
 
         if name in ML_MODELS:
-            mlf = lightgbm_forecaster(self.freq, FREQUENCIES[self.freq], self.seed).fit(self.history_)
+            mlf = lightgbm_forecaster(self.freq, FREQUENCIES[self.freq], self.seed, name).fit(self.history_)
             return mlf.predict(self.horizon)
         sf = StatsForecast(models=[stat_model(name, self.freq, SEASON_LENGTH[self.freq])],
                            freq=FREQUENCIES[self.freq], n_jobs=1)

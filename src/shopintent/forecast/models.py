@@ -7,16 +7,20 @@ on lags, rolling means and calendar features, trained across all series at once;
 ensemble is the median of ETS, Theta, ARIMA and LightGBM (medians resist one model's bad
 week). Settings per frequency are chosen for speed on a laptop: weekly ETS and ARIMA are
 non-seasonal because 52-period seasonal fits take minutes per refit, while Theta
-deseasonalises weekly series cheaply and keeps the yearly pattern.
+deseasonalises weekly series cheaply and keeps the yearly pattern, and so does MSTL (STL
+removes the season, a non-seasonal ETS forecasts the rest: the yearly cycle and a moving
+level, as R03's higher last year needs). ``LightGBMLog`` is the same LightGBM on log(1 + y)
+(mlforecast target transform): multiplicative noise becomes additive and the back-transformed
+forecast sits near the median, not the mean, which relative errors such as MAPE favour.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-STAT_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoARIMA", "AutoTheta",
+STAT_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoARIMA", "AutoTheta", "MSTL",
                                 "CrostonOptimized", "ADIDA", "IMAPA")
-ML_MODELS: tuple[str, ...] = ("LightGBM",)
+ML_MODELS: tuple[str, ...] = ("LightGBM", "LightGBMLog")
 ENSEMBLE = "Ensemble"
 ENSEMBLE_MEMBERS: tuple[str, ...] = ("AutoETS", "AutoTheta", "AutoARIMA", "LightGBM")
 #: Per series, the mean of the models with the lowest MAE on the validation cut-offs (see
@@ -60,6 +64,7 @@ def stat_model(name: str, freq: str, season_length: int) -> Any:
         "AutoETS": lambda: sm.AutoETS(season_length=nonseasonal_weekly),
         "AutoARIMA": lambda: sm.AutoARIMA(season_length=nonseasonal_weekly),
         "AutoTheta": lambda: sm.AutoTheta(season_length=season_length),
+        "MSTL": lambda: sm.MSTL(season_length=season_length, trend_forecaster=sm.AutoETS(model="ZZN")),
         "CrostonOptimized": lambda: sm.CrostonOptimized(),
         "ADIDA": lambda: sm.ADIDA(),
         "IMAPA": lambda: sm.IMAPA(),
@@ -81,14 +86,23 @@ def lightgbm_features(freq: str) -> dict[str, Any]:
             "date_features": ["hour", "dayofweek"]}
 
 
-def lightgbm_forecaster(freq: str, pandas_freq: str, seed: int = 0) -> Any:
-    """An mlforecast ``MLForecast`` with one LightGBM regressor (single-threaded, seeded)."""
+def lightgbm_forecaster(freq: str, pandas_freq: str, seed: int = 0, name: str = "LightGBM") -> Any:
+    """An mlforecast ``MLForecast`` with one LightGBM regressor (single-threaded, seeded) named ``name``.
+
+    ``LightGBMLog`` fits on log(1 + y) and forecasts exp(ŷ) − 1 (module docstring).
+    """
     import lightgbm as lgb
+    import numpy as np
     from mlforecast import MLForecast
+    from mlforecast.target_transforms import GlobalSklearnTransformer
+    from sklearn.preprocessing import FunctionTransformer
 
     model = lgb.LGBMRegressor(n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=10,
                               subsample=1.0, random_state=seed, n_jobs=1, verbose=-1)
-    return MLForecast(models={"LightGBM": model}, freq=pandas_freq, **lightgbm_features(freq))
+    transforms = ([GlobalSklearnTransformer(FunctionTransformer(np.log1p, np.expm1))]
+                  if name == "LightGBMLog" else None)
+    return MLForecast(models={name: model}, freq=pandas_freq, target_transforms=transforms,
+                      **lightgbm_features(freq))
 
 
 def min_history(freq: str) -> int:
