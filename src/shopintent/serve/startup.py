@@ -2,8 +2,8 @@
 
 Why: a start allocates ~200,000 long-lived objects (the libraries it imports, the models it
 loads) and almost no cyclic garbage, yet CPython's collector, tuned for steady state, runs
-hundreds of young and several full collections over them on the way: about 0.3-0.4 CPU
-seconds of a start (`benchmarks/serve_startup.py`, run `gc held`), on the path to ready.
+hundreds of young and several full collections over them on the way to ready (the
+``collector`` field of ``benchmarks/results/serve_startup.json``'s runs counts them).
 The serve entry points call :func:`hold_collection` before importing the app; the service
 calls :func:`release_collection` once its first pass of model loads is done (whether every
 model loaded or not, so a service waiting for a missing model collects as usual) or when it
