@@ -37,9 +37,10 @@ def test_zh_ner_tagger_learns_brands_and_products_on_a_subset(
     train, test = splits["train"], splits["test"]
     tagger = SlotTagger(
         mode="char", epochs=3, hidden_dim=64, learning_rate=1e-2, random_state=0
-    ).fit(train.texts[:1200], train.spans[:1200], gazetteers=gazetteers)
+    ).fit(train.texts[:800], train.spans[:800], gazetteers=gazetteers)
     scores = tagger.score(test.texts, test.spans)
-    assert scores["f1"] >= 0.45  # measured 0.62 (the full benchmark model: see BENCHMARKS.md)
+    # measured 0.577 on these 800 rows (0.623 on 1,200, for 1.6x the CPU; the benchmark model: BENCHMARKS.md)
+    assert scores["f1"] >= 0.45
     tagger.save(tmp_path / "t")
     loaded = SlotTagger.load(tmp_path / "t")
     assert loaded.predict_spans(test.texts[:20]) == tagger.predict_spans(test.texts[:20])
