@@ -93,9 +93,9 @@ SEED = 1
 #: The feature cache for fine-tuning holds the input of MBConv block 11 (stage 6), plain and mirrored photos;
 #: blocks from FINETUNE_FROM on, the last stage and the task heads are trained (blocks 11.. below stay frozen).
 FINETUNE_CACHE_BLOCK = 11
-FINETUNE_FROM = 14
-MAX_FINETUNE_EPOCHS = 8
-FINETUNE_PATIENCE = 3
+FINETUNE_FROM = 15
+MAX_FINETUNE_EPOCHS = 6
+FINETUNE_PATIENCE = 2
 FINETUNE_LR = 5e-4
 LABEL_SMOOTHING = 0.1
 CONTRASTIVE_EPOCHS = 10
