@@ -126,13 +126,15 @@ def test_validated_combination_chooses_on_targets_before_the_first_scored_cut_of
     assert validated_combination(wrecked, models, plan.calibration)[1] == chosen
 
 
-def test_tracked_quantile_starts_conformal_and_moves_by_each_known_miss_or_hit(weekly: pd.DataFrame) -> None:
+def test_tracked_quantile_starts_empirical_and_moves_by_each_known_miss_or_hit(weekly: pd.DataFrame) -> None:
     y = weekly.loc[weekly["unique_id"] == "N02BE", "y"].to_numpy()[-60:]
     errors = np.abs(np.diff(y))  # the naive forecast's real errors, one cut-off apart
     pos = np.arange(len(errors))
     q = _tracked_quantiles(pos, errors, 80, lag=2, window=26, min_calibration=8, learning_rate=0.1)
+    static = _tracked_quantiles(pos, errors, 80, lag=2, window=26, min_calibration=8, learning_rate=0.0)
+    assert static[20] == conformal_quantile(errors[max(0, 20 - 2 - 25):19], 80)  # rate 0: the static quantile
     assert np.isnan(q[:9]).all() and not np.isnan(q[9:]).any()  # 8 known errors first (lag 2: up to p - 2)
-    assert q[9] == conformal_quantile(errors[:8], 80)
+    assert q[9] == np.quantile(errors[:8], 0.8)  # the plain empirical quantile starts it
     for i in range(10, len(errors)):
         eta = 0.1 * errors[max(0, i - 2 - 25):i - 1].max()
         fed = i - 2  # the one forecast whose outcome became known at i (lag 2)
@@ -140,7 +142,7 @@ def test_tracked_quantile_starts_conformal_and_moves_by_each_known_miss_or_hit(w
         assert abs(q[i] - expected) < 1e-9, i
 
 
-def test_tracking_restores_coverage_after_errors_grow_where_the_static_quantile_under_covers(weekly: pd.DataFrame) -> None:
+def test_tracking_restores_coverage_after_errors_grow_where_static_under_covers(weekly: pd.DataFrame) -> None:
     plan = BacktestPlan(horizon=1, windows=60, calibration=30, refit=13)
     cv, _ = run_models(weekly, "W", plan, ("ADIDA",))
     cut = np.sort(cv["cutoff"].unique())[40]

@@ -22,7 +22,7 @@ Tibshirani 2023, with the delayed feedback of multi-step forecasts, Wang & Hyndm
 a static quantile of past scores lags behind when the errors change (pharma weekly 1-4:
 errors larger in the validation half-year than in the test one, so its bands under-cover
 one and over-cover the other). With a learning rate ``lr`` > 0 the band's quantile *q*
-of each series and step instead starts at the conformal quantile of the first scores and
+of each series and step instead starts at the empirical quantile of the first scores and
 then moves after every miss or hit whose outcome is known:
 *q* ← max(0, *q* + η (miss − α)), η = ``lr`` × the largest score in the window (scale
 free). Misses push it out, hits pull it in at α/(1−α) the speed, so the long-run share of
@@ -136,7 +136,7 @@ def _tracked_quantiles(pos: np.ndarray, errors: np.ndarray, level: float, lag: i
     """Per row (cut-off positions ascending), the score quantile its band uses; NaN without enough past.
 
     With ``learning_rate`` 0 it is the conformal quantile of the ``window`` scores known
-    at the row's cut-off. Otherwise the first banded row starts from that quantile and
+    at the row's cut-off. Otherwise the first banded row starts from their plain empirical quantile and
     every later row's is the tracked one (module docstring), updated with each earlier
     row's miss as soon as its outcome is known (``lag`` positions later), in order.
     """
@@ -152,7 +152,9 @@ def _tracked_quantiles(pos: np.ndarray, errors: np.ndarray, level: float, lag: i
             out[i] = conformal_quantile(past, level)
             continue
         if tracked is None:
-            tracked, fed = conformal_quantile(past, level), i
+            # Start from the plain empirical quantile: the conformal one of 8 scores is their maximum at
+            # 80 %, too wide a start for steps of η α to bring down within a validation half-year.
+            tracked, fed = float(np.quantile(past, level / 100)), i
         eta = learning_rate * float(past.max())
         while fed < i and pos[fed] <= p - lag:
             if not np.isnan(out[fed]):

@@ -183,7 +183,10 @@ def _weekly_52(settings: Settings) -> tuple[list[Measurement], BacktestResult]:
 
 
 def _mape_reach(cv: pd.DataFrame, scored: np.ndarray, uid: str, goal: float, split: str) -> Measurement:
-    """The lowest test MAPE of any model column times any MAPE factor, chosen on the test weeks (a bound, not a forecast)."""
+    """The lowest test MAPE of any model column times any MAPE factor, chosen on the test weeks.
+
+    A bound on what any choice among these forecasts could reach, not a forecast.
+    """
     rows = cv[scored & (cv["unique_id"] == uid).to_numpy()]
     y = rows["y"].to_numpy()
     columns = [c for c in ALL_MODELS if c in rows.columns]
@@ -324,8 +327,8 @@ def run(settings: Settings) -> BenchResult:
     return BenchResult(
         area="forecast", measurements=measurements, data=data,
         parameters={"seed": SEED, "levels": [80, 95], "conformal_window": 26, "interval_scales": list(SCALES),
-                    "interval_scale_window": SCALE_WINDOW,
-                    "interval_learning_rate": LEARNING_RATE, "mape_factors": list(MAPE_FACTORS), "taobao_top": TAOBAO_TOP,
+                    "interval_scale_window": SCALE_WINDOW, "interval_learning_rate": LEARNING_RATE,
+                    "mape_factors": list(MAPE_FACTORS), "taobao_top": TAOBAO_TOP,
                     "intent_top": INTENT_TOP, "intent_split": str(INTENT_SPLIT), "n_jobs": 1,
                     "loadavg_before": [round(x, 2) for x in load_before],
                     "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
