@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,7 +98,16 @@ class DecisionContext:
                 float(self.help_intent), self.risk_score]
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (timestamp as ISO text)."""
-        out = asdict(self)
+        """JSON-ready fields (timestamp as ISO text), in field order.
+
+        A shallow per-field dict, not ``dataclasses.asdict``: every field is an immutable
+        scalar (text, number, datetime), so asdict's recursive deep copy returned the same
+        values and cost several times more, once per decision of every carted session.
+        """
+        out = {name: getattr(self, name) for name in _FIELD_NAMES}
         out["timestamp"] = self.timestamp.isoformat() if self.timestamp else None
         return out
+
+
+#: :class:`DecisionContext`'s field names in declaration order (the keys of ``as_dict``).
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(DecisionContext))
