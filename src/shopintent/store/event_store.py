@@ -19,9 +19,11 @@ shopintent export written under the store's key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -32,7 +34,12 @@ from shopintent.log import get_logger
 from shopintent.schema.validation import EVENT_COLUMNS
 from shopintent.store import pipelines
 from shopintent.store.duckdb_engine import DuckDBEngine
-from shopintent.store.tables import EVENT_DTYPES_WITH_SEQ, events_to_arrow, normalise
+from shopintent.store.tables import (
+    EVENT_ARROW_SCHEMA,
+    EVENT_DTYPES_WITH_SEQ,
+    events_to_arrow,
+    normalise,
+)
 
 log = get_logger(__name__)
 
@@ -89,6 +96,48 @@ class AppendResult:
 
     appended: int
     duplicates: int
+
+
+def records_table(records: Sequence[Mapping[str, Any]]) -> pa.Table | None:
+    """Canonical records with their keyed ids as an Arrow table, built without pandas.
+
+    For the service's store sink: the log writer's records (validated, protected,
+    timestamps as ISO-8601 text with their offset, see
+    :func:`shopintent.store.ingest.protected_records`). Going through a pandas frame
+    (:func:`shopintent.store.ingest.own_records_frame`) and ``Table.from_pandas`` was
+    about half of the sink's CPU; here each column goes to Arrow once. ``None`` when a
+    record is not of that shape (an id that is not text, a timestamp that is not text,
+    a NaN price, a count that is not an integer): the caller then builds the frame, so
+    such a record is stored as before. The table equals ``events_to_arrow`` of that
+    frame (``tests/store/test_records_table.py``).
+    """
+    if not records:
+        return None
+    columns: list[pa.Array] = []
+    try:
+        for target in EVENT_ARROW_SCHEMA:
+            values = [record[target.name] for record in records]
+            if target.name == "event_id" and not all(v.__class__ is str for v in values):
+                return None  # a missing id: append() gives it or refuses it
+            if target.name == "timestamp":
+                if not all(v.__class__ is str for v in values):
+                    return None
+                columns.append(pa.array(values, pa.string()).cast(target.type))
+            elif target.name == "price":
+                if not all(v is None or v.__class__ in (float, int) and v == v for v in values):
+                    return None  # pandas reads NaN as a gap; Arrow would keep it
+                columns.append(pa.array(values, target.type))
+            elif target.name == "quantity":
+                if not all(v is None or v.__class__ is int for v in values):
+                    return None
+                columns.append(pa.array(values, target.type))
+            else:
+                if not all(v is None or v.__class__ is str for v in values):
+                    return None
+                columns.append(pa.array(values, target.type))
+    except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    return pa.Table.from_arrays(columns, schema=EVENT_ARROW_SCHEMA)
 
 
 def content_event_ids(frame: pd.DataFrame) -> pd.Series:
@@ -222,7 +271,26 @@ class EventStore:
             frame.loc[missing_ids, "event_id"] = content_event_ids(frame[missing_ids])
         first = ~frame["event_id"].duplicated(keep="first")
         unique = frame[first.to_numpy()]
-        table = events_to_arrow(unique)
+        return self._insert(events_to_arrow(unique), len(frame))
+
+    def append_table(self, table: pa.Table) -> AppendResult:
+        """:meth:`append` for a table of :func:`records_table` (every row has its keyed id).
+
+        The same rows are stored as :meth:`append` stores from the frame of the same
+        records: the first row of each id within the batch, then ``INSERT OR IGNORE``.
+        """
+        if table.num_rows == 0:
+            return AppendResult(0, 0)
+        ids = table.column("event_id").to_pylist()
+        if any(i is None for i in ids):
+            raise ValueError("append_table needs every row's `event_id`; use append() for others")
+        seen: set[str] = set()
+        first = [i for i, event_id in enumerate(ids) if not (event_id in seen or seen.add(event_id))]
+        unique = table if len(first) == len(ids) else table.take(first)
+        return self._insert(unique, len(ids))
+
+    def _insert(self, table: pa.Table, n_input: int) -> AppendResult:
+        """Number the canonical rows of ``table`` and insert the ones not stored yet."""
         base = self.last_seq()
         table = table.append_column("seq", pa.array(range(base + 1, base + 1 + table.num_rows), pa.int64()))
         columns = ", ".join([*EVENT_COLUMNS, "seq"])
@@ -237,7 +305,7 @@ class EventStore:
             self.connection.unregister("_incoming")
         self._seq = base + table.num_rows
         appended = int(rows[0][0]) if rows else 0
-        result = AppendResult(appended=appended, duplicates=len(frame) - appended)
+        result = AppendResult(appended=appended, duplicates=n_input - appended)
         log.debug("events appended", appended=result.appended, duplicates=result.duplicates)
         return result
 
