@@ -42,7 +42,7 @@ from shopintent.schema.validation import (
     validate_events,
     validate_rows,
 )
-from shopintent.store.event_store import EventStore
+from shopintent.store.event_store import EventStore, records_table
 
 log = get_logger(__name__)
 
@@ -397,9 +397,9 @@ def ingest_own_records(store: EventStore, records: Sequence[Mapping[str, Any]],
     appended rows are the same (``tests/store/test_fast_path.py``).
     """
     store.bind_key(key_id)
-    frame = own_records_frame(records)
-    appended = store.append(frame)
-    return IngestReport(input=len(frame), accepted=len(frame), rejected=0,
+    table = records_table(records)  # straight to Arrow; None: the frame, as before
+    appended = store.append(own_records_frame(records)) if table is None else store.append_table(table)
+    return IngestReport(input=len(records), accepted=len(records), rejected=0,
                         appended=appended.appended, duplicates=appended.duplicates,
                         event_ids=[str(r["event_id"]) for r in records])
 
