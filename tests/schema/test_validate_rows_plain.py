@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
 
@@ -25,6 +26,7 @@ from shopintent.schema.validation import validate_events, validate_rows
 from shopintent.settings import Settings
 
 NOW = pd.Timestamp("2017-12-04T12:00:00Z")
+EAST8 = timezone(timedelta(hours=8))
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +78,13 @@ def test_real_write_groups_take_the_lane_with_the_general_loops_rows(taobao_rows
             row["price"] = 19.9
             row["quantity"] = 2
         _same(batch)
+        for i, row in enumerate(batch):  # and as ISO-8601 text (how the replay sends them)
+            when = datetime.fromtimestamp(row["timestamp"], UTC)
+            row["timestamp"] = [when.isoformat(), when.astimezone(EAST8).isoformat(sep=" "),
+                                when.replace(tzinfo=None).isoformat(), when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                (when + timedelta(microseconds=i)).isoformat()][i % 5]
+        assert all(lane.row(r) is not None for r in batch)
+        _same(batch)
 
 
 def test_rows_the_lane_declines_are_rejected_as_before(taobao_rows) -> None:
@@ -99,7 +108,9 @@ _FIELD = {
     "event_type": st.one_of(st.sampled_from(["pv", "cart", "fav", "buy", "search", " View ",
                                              "purchase", "nope"]), _TEXT),
     "timestamp": st.one_of(st.integers(-2**34, 2**34), st.sampled_from(
-        ["1511539241", "+1511539241", "01511539241", "2017-12-01T00:00:00Z", ""]),
+        ["1511539241", "+1511539241", "01511539241", "2017-12-01T00:00:00Z", "",
+         "2017-12-01 08:00:00+08:00", "2017-12-01T00:00:00.5", "2017-02-29T00:00:00Z",
+         "1899-12-31T23:00:00Z", "2017-12-01", "2024-05-01T12:00:00-05:30", "2099-12-31T23:59:59Z"]),
         st.floats(allow_nan=True), st.none()),
     "item_id": _TEXT, "query": _TEXT, "session_id": _TEXT, "category_id": _TEXT,
     "event_id": _TEXT,

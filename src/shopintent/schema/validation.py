@@ -606,7 +606,7 @@ class _PlainLane:
     The general loop of :func:`validate_rows` spends about twenty Python calls on a row
     (seven text fields, the timestamp through three helpers, the number checks), the larger
     part of the log writer's CPU. A row whose every field is of the usual shape -- text ids,
-    a known event type, unix seconds as an integer or as digits, no price or a plain finite
+    a known event type, an ISO-8601 date or unix seconds (an integer or digits), no price or a plain finite
     one, no quantity or a whole one -- is decided here with the same rules, inline; any
     other row (a gap where a value is required, a date to parse, a value to reject) returns
     ``None`` and takes the general loop, so every rejection is still worded there. The
@@ -648,17 +648,27 @@ class _PlainLane:
         event_type = self._event_type(raw_type)
         if not user_id or event_type is None:
             return None
-        # Timestamp: unix seconds, as the general loop reads them (_raw, _timestamp).
+        # Timestamp: ISO-8601 text or unix seconds, as the general loop reads them (_raw,
+        # _timestamp); text is read alike in every column kind, a number only in an int column.
         value = row.get("timestamp")
-        if value.__class__ is int and self._ts_kind == "int":
-            seconds = value
-        elif value.__class__ is str and self._ts_kind == "str" and _INTEGER.fullmatch(value):
-            seconds = int(value)
+        if value.__class__ is str:
+            if _ISO.fullmatch(value):
+                parsed = _iso_date(value)
+                if parsed is None or not 1900 <= parsed.year <= 2200:
+                    return None
+                timestamp = (parsed.replace(tzinfo=UTC) if parsed.tzinfo is None
+                             else parsed.astimezone(UTC))
+            elif _INTEGER.fullmatch(value):
+                seconds = int(value)
+                if not -_EPOCH_RANGE <= seconds <= _EPOCH_RANGE:
+                    return None
+                timestamp = _EPOCH + timedelta(seconds=seconds)
+            else:
+                return None
+        elif value.__class__ is int and self._ts_kind == "int" and -_EPOCH_RANGE <= value <= _EPOCH_RANGE:
+            timestamp = _EPOCH + timedelta(seconds=value)
         else:
             return None
-        if not -_EPOCH_RANGE <= seconds <= _EPOCH_RANGE:
-            return None
-        timestamp = _EPOCH + timedelta(seconds=seconds)
         if not _EARLIEST_DT <= timestamp < _LATEST_DT:
             return None
         if self._clock is not None and (timestamp - self._clock).total_seconds() > self._skew:
