@@ -73,3 +73,17 @@ def test_a_state_for_other_layers_is_refused(untrained: MiniLMTunedScorer, sessi
     parameters["train_layers"] = 2
     with pytest.raises(ValueError, match="rebuild the index"):
         MiniLMTunedScorer.from_state(parameters, arrays, settings=session_settings)
+
+
+def test_a_fit_is_cached_by_its_pairs_and_read_back_instead_of_trained_again(
+        pairs: QATable, session_settings: Settings, tmp_path: Path) -> None:
+    from shopintent.assist.tuned_cache import fit_cached
+
+    settings = session_settings.model_copy(update={"state_dir": tmp_path})
+    args = (pairs.questions[:16], pairs.answers[:16], (pairs.questions[16:], pairs.answers[16:]), settings)
+    first, run = fit_cached(*args, batch_size=8, lr=1e-3, checks_per_epoch=1)
+    again, cached = fit_cached(*args, batch_size=8, lr=1e-3, checks_per_epoch=1)
+    assert not run["cached"] and cached["cached"] and cached["key"] == run["key"] and run["train_pairs"] == 16
+    assert (tmp_path / "assist" / "minilm-tuned" / run["key"] / "train.lock").is_file()
+    assert again.chosen_check_ == first.chosen_check_
+    assert np.allclose(first.encode(pairs.questions[:2]), again.encode(pairs.questions[:2]), atol=1e-5)
