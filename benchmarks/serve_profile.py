@@ -15,6 +15,10 @@ after each run:
   effects, store sink) that compete with it for the GIL;
 * start to ready: ``shopintent serve`` until ``/readyz`` lists every model loaded.
 
+``--steps`` also times, in this process, the three steps the fourth round cut (the writer's
+``validate_rows``, ``DecisionContext.as_dict``, the sink's append), the new way and the way
+before, on one 500-event write group, and whether both ways answer alike (``step_check``).
+
 ``--profile DIR`` also runs the service under ``cProfile`` on every thread, timing
 each thread's CPU, and writes ``DIR/serve.prof`` (all threads merged) plus the top
 functions by own time per thread (``DIR/serve_top.txt``).
@@ -159,6 +163,92 @@ def sink_round_cpu(settings: Settings, rows: int = 300, repeats: int = 20) -> di
         outcomes[name] = outcome(prepared)
         out[f"{name}_cpu_ms"] = round(statistics.median(times), 3)
     out["same_table"] = outcomes["as_rows"] == outcomes["as_frame"]
+    return out
+
+
+def step_cpu(settings: Settings, rows: int = 500, repeats: int = 20) -> dict[str, Any]:
+    """CPU ms of the three event-path steps cut in the fourth round, old and new way, in this process.
+
+    On one write group of ``rows`` in-window Taobao events (as the service's writer gets
+    them): ``validate_rows`` with its plain lane and with the lane off (the general loop,
+    as before); ``DecisionContext.as_dict`` of ``rows`` contexts and the ``dataclasses.asdict``
+    it replaced; the store sink's append of the group's records into a fresh in-memory store
+    through ``records_table``/``append_table`` and through ``own_records_frame``/``append``
+    (before). Thread CPU time, median of ``repeats``; ``same``: both ways gave the same answer
+    (valid rows and rejections; dicts; stored rows).
+    """
+    import dataclasses
+    import random
+    import statistics
+    from unittest import mock
+
+    from shopintent.intervene.context import DecisionContext
+    from shopintent.privacy import Pseudonymizer
+    from shopintent.schema import validation
+    from shopintent.serve.replay import taobao_stream
+    from shopintent.store import ingest
+    from shopintent.store.event_store import EventStore, records_table
+
+    group = list(taobao_stream(settings, limit=rows))
+    skew = settings.max_future_skew_s
+    pseudonymizer = Pseudonymizer.from_settings(settings)
+    records = ingest.prepare_records(group, pseudonymizer, max_future_skew_s=None).records
+    rng = random.Random(0)
+    contexts = [DecisionContext(user_id=str(e["user_id"]), session_id=f"{e['user_id']}-s",
+                                purchase_probability=rng.random(), abandonment_risk=rng.random(),
+                                cart_value=rng.random() * 100, intent=None, risk_score=rng.random(),
+                                timestamp=datetime.fromisoformat(e["timestamp"]))
+                for e in group]
+
+    def timed(step: Any) -> tuple[float, Any]:
+        times, answer = [], None
+        for _ in range(repeats):
+            started = time.thread_time()
+            answer = step()
+            times.append((time.thread_time() - started) * 1000)
+        return round(statistics.median(times), 3), answer
+
+    def validated() -> Any:
+        checked = validation.validate_rows(group, max_future_skew_s=skew)
+        return checked.valid, checked.positions, checked.rejections
+
+    def general() -> Any:
+        with mock.patch.object(validation._PlainLane, "row", lambda self, row: None):
+            return validated()
+
+    def reference_dicts() -> list[dict[str, Any]]:
+        out = []
+        for c in contexts:
+            d = dataclasses.asdict(c)
+            d["timestamp"] = c.timestamp.isoformat() if c.timestamp else None
+            out.append(d)
+        return out
+
+    def sink(append: Any) -> tuple[float, Any]:
+        """Median CPU ms of ``append`` into a fresh store (only the append is timed)."""
+        times, rows_stored = [], None
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory() as folder:
+                store = EventStore(Path(folder) / "events.duckdb", key_id=pseudonymizer.key_id)
+                started = time.thread_time()
+                append(store)
+                times.append((time.thread_time() - started) * 1000)
+                rows_stored = store.events().to_json()
+                store.close()
+        return round(statistics.median(times), 3), rows_stored
+
+    out: dict[str, Any] = {"rows": rows, "repeats": repeats}
+    steps = {
+        "validate_rows": (lambda: timed(validated), lambda: timed(general)),
+        "context_as_dict": (lambda: timed(lambda: [c.as_dict() for c in contexts]),
+                            lambda: timed(reference_dicts)),
+        "sink_append": (lambda: sink(lambda s: s.append_table(records_table(records))),
+                        lambda: sink(lambda s: s.append(ingest.own_records_frame(records)))),
+    }
+    for name, (new, old) in steps.items():
+        new_ms, new_answer = new()
+        old_ms, old_answer = old()
+        out[name] = {"new_cpu_ms": new_ms, "before_cpu_ms": old_ms, "same": new_answer == old_answer}
     return out
 
 
@@ -384,12 +474,16 @@ def main() -> None:
     parser.add_argument("--no-intent", action="store_true", help="Skip the /v1/intent run.")
     parser.add_argument("--profile", type=Path, default=None, help="Also write a cProfile of the service here.")
     parser.add_argument("--note", default="", help="What this run measured (e.g. the commit).")
+    parser.add_argument("--steps", action="store_true",
+                        help="Also time the fourth round's three steps old and new way in this process (step_check).")
     args = parser.parse_args()
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     settings = get_settings()
     run = measure(settings, args.requests, args.starts, args.profile, args.events, not args.no_intent,
                   args.batched, args.batch_size)
+    if args.steps:
+        run["step_check"] = step_cpu(settings)
     run.update({"at": datetime.now(UTC).isoformat(timespec="seconds"), "note": args.note,
                 "load_average_1m_before": round(os.getloadavg()[0], 2)})
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -411,6 +505,11 @@ def main() -> None:
         "sink_round_check: in this process, thread CPU ms (median of 20) of the store sink's check "
         "(store.ingest.prepare_protected) of one 300-row round of log rows, as dicts (row-wise path) "
         "and as a frame (table path), and whether both gave the same rows. "
+        "step_check (--steps): in this process, thread CPU ms (median of 20) on one 500-event "
+        "write group of the same Taobao events, new and before: validate_rows with its plain lane "
+        "and with the lane off; DecisionContext.as_dict of 500 contexts and dataclasses.asdict; the "
+        "sink's append into a fresh store via records_table/append_table and via "
+        "own_records_frame/append; same: both gave the same answer. "
         "start_to_ready_s: `shopintent serve` until /readyz lists text, behaviour, recommend, intervene "
         "(wall); start_to_ready_cpu_s: the service process's CPU seconds at that moment.")
     results["data"] = _data_digests()
