@@ -94,7 +94,7 @@ SEED = 1
 #: blocks from FINETUNE_FROM on, the last stage and the task heads are trained (blocks 11.. below stay frozen).
 FINETUNE_CACHE_BLOCK = 11
 FINETUNE_FROM = 15
-MAX_FINETUNE_EPOCHS = 6
+MAX_FINETUNE_EPOCHS = 10
 FINETUNE_PATIENCE = 2
 FINETUNE_LR = 5e-4
 LABEL_SMOOTHING = 0.1
