@@ -89,3 +89,15 @@ def test_hybrid_weight_search_scores_single_models_exactly_like_the_evaluator(fi
     for kind in ("sknn", "content"):
         exact = evaluate_scores(fitted[kind].score, examples, fitted[kind].index_, ks=(10,)).metrics
         assert hybrid.metrics_["single_valid_NDCG@10"][kind] == pytest.approx(exact["NDCG@10"], abs=1e-9)
+
+
+def test_top_k_breaks_ties_by_the_lower_index_whatever_the_partition_picks() -> None:
+    from shopintent.recommend.base import top_k_indices
+
+    row = np.array([-np.inf, 5.0, 3.0, 5.0, 3.0, 3.0, 1.0], dtype=np.float32)
+    assert top_k_indices(row, 3).tolist() == [1, 3, 2]  # 2, 4 and 5 tie at 3.0: the lowest index wins
+    assert top_k_indices(row, 4).tolist() == [1, 3, 2, 4]
+    assert top_k_indices(row, 10).tolist() == [1, 3, 2, 4, 5, 6, 0]
+    shuffled = np.random.default_rng(0).permutation(len(row))
+    assert top_k_indices(row[shuffled], 3).tolist() == sorted(
+        top_k_indices(row[shuffled], 3).tolist(), key=lambda i: (-row[shuffled][i], i))

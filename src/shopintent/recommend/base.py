@@ -45,6 +45,23 @@ FORMAT_VERSION = 2
 RETRAIN = "shopintent recommend train"
 
 
+def top_k_indices(row: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores, best first, ties broken by the lower index.
+
+    ``np.argpartition`` alone picks an arbitrary member of a tie at the
+    k-th place, so the same model could answer differently across numpy
+    builds; every score equal to the k-th one is kept and the order is made
+    total with the index, which is the item's first appearance in training.
+    """
+    if k >= len(row):
+        candidates = np.arange(len(row))
+    else:
+        kth = -np.partition(-row, k - 1)[k - 1]
+        candidates = np.flatnonzero(row >= kth)
+    order = np.lexsort((candidates, -row[candidates]))
+    return candidates[order][:k]
+
+
 class Recommender(BaseEstimator):
     """Base class: subclasses implement ``_fit``, ``_score`` and their state (de)serialisation.
 
@@ -137,9 +154,7 @@ class Recommender(BaseEstimator):
         row = self.score([encoded])[0]
         if exclude_seen and len(encoded):
             row[encoded] = -np.inf
-        k = min(k, len(self.index_))
-        top = np.argpartition(-row, k - 1)[:k] if k < len(row) - 1 else np.arange(1, len(row))
-        top = top[np.argsort(-row[top], kind="stable")]
+        top = top_k_indices(row, min(k, len(self.index_)))
         return [(self.index_.decode(int(i)), float(row[i])) for i in top if np.isfinite(row[i])][:k]
 
     def recommend_many(
@@ -153,9 +168,7 @@ class Recommender(BaseEstimator):
         for row, enc in zip(scores, encoded, strict=True):
             if exclude_seen and len(enc):
                 row[enc] = -np.inf
-            kk = min(k, len(self.index_))
-            top = np.argpartition(-row, kk - 1)[:kk]
-            top = top[np.argsort(-row[top], kind="stable")]
+            top = top_k_indices(row, min(k, len(self.index_)))
             out.append([(self.index_.decode(int(i)), float(row[i])) for i in top if np.isfinite(row[i])])
         return out
 

@@ -34,7 +34,7 @@ class Popularity(Recommender):
     >>> from shopintent.samples import taobao_sequences
     >>> sequences, items = taobao_sequences()
     >>> [item for item, _ in Popularity().fit(sequences, items).recommend([], k=3)]
-    ['4350284', '1545024', '3454985']
+    ['4350284', '1545024', '3471238']
     """
 
     kind = "pop"
