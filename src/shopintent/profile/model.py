@@ -33,10 +33,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from shopintent import persist
+from shopintent.log import get_logger
 from shopintent.profile.incremental import IncrementalProfiles
 from shopintent.recommend.segments import LOGGED_COLUMNS as SEGMENT_LOGGED
 from shopintent.recommend.segments import FEATURES as SEGMENT_FEATURES
 from shopintent.recommend.segments import segment_users
+
+log = get_logger(__name__)
 
 KIND = "shopper_profile"
 FORMAT_VERSION = 1
@@ -123,8 +126,7 @@ class ProfileModel:
         for target, y in labels.items():
             if len(y) == 0 or y.min() == y.max():
                 raise ValueError(f"no variation in the {target} label over the {self.horizon_days} day(s) after "
-                                 f"{as_of.isoformat()}; the log is too short or too small to learn it (the "
-                                 f"held-out fit needs two horizons of labels)")
+                                 f"{as_of.isoformat()}; the log is too short or too small to learn it")
 
     def _fit_targets(self, events: pd.DataFrame) -> None:
         ts = pd.to_datetime(events["timestamp"], utc=True)
@@ -133,7 +135,6 @@ class ProfileModel:
         x, labels = self._window(events, ts, cutoff)
         x_prior, labels_prior = self._window(events, ts, earlier)
         self._check_labels(labels, cutoff)
-        self._check_labels(labels_prior, earlier)
         self.input_center_ = x.mean().to_numpy()
         self.input_scale_ = x.std(ddof=0).replace(0.0, 1.0).to_numpy()
         z = (x.to_numpy() - self.input_center_) / self.input_scale_
@@ -147,10 +148,18 @@ class ProfileModel:
                          "heldout_fit_users": len(x_prior)}
         self.heldout_: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for target, y in labels.items():
-            held = LogisticRegression(max_iter=2000).fit(z_prior, labels_prior[target])
-            score = held.predict_proba(z_held)[:, 1]
-            self.heldout_[target] = (y, score)
-            self.metrics_[f"{target}_auc_heldout"] = float(roc_auc_score(y, score))
+            prior_y = labels_prior[target]
+            if len(prior_y) and prior_y.min() != prior_y.max():
+                held = LogisticRegression(max_iter=2000).fit(z_prior, prior_y)
+                score = held.predict_proba(z_held)[:, 1]
+                self.heldout_[target] = (y, score)
+                self.metrics_[f"{target}_auc_heldout"] = float(roc_auc_score(y, score))
+            else:
+                # Too short a log for the earlier twin: the model is still fitted on the last horizon,
+                # but its held-out AUC is unmeasured (None), never guessed.
+                self.metrics_[f"{target}_auc_heldout"] = None
+                log.warning("profile held-out AUC unmeasured", target=target, as_of=earlier.isoformat(),
+                            users=len(prior_y), reason="no variation in the label one horizon earlier")
             self.metrics_[f"{target}_rate"] = float(y.mean())
             self.metrics_[f"{target}_positives"] = int(y.sum())
             full = LogisticRegression(max_iter=2000).fit(z, y)
