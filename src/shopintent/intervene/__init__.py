@@ -30,24 +30,47 @@ True
 True
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from shopintent.intervene.actions import DEFAULT_ACTIONS, Action
 from shopintent.intervene.caps import CapConfig
 from shopintent.intervene.context import DecisionContext
 from shopintent.intervene.decision_log import DecisionLog, read_decisions, to_feedback
 from shopintent.intervene.engine import DecisionDetail, DecisionEngine, UnknownDecision, load_default_engine
-from shopintent.intervene.estimators import (
-    IPS,
-    SNIPS,
-    ClippedIPS,
-    DirectMethod,
-    DoublyRobust,
-    SwitchDR,
-    default_estimators,
-)
 from shopintent.intervene.feedback import FeedbackError, LoggedFeedback
-from shopintent.intervene.ope import OPEReport, evaluate_logged_policy
-from shopintent.intervene.policy import UpliftPolicy
 from shopintent.intervene.scoring import DecisionScorer, HeuristicDecisionScorer, SessionCounts, SessionScores
+
+if TYPE_CHECKING:
+    from shopintent.intervene.estimators import (
+        IPS,
+        SNIPS,
+        ClippedIPS,
+        DirectMethod,
+        DoublyRobust,
+        SwitchDR,
+        default_estimators,
+    )
+    from shopintent.intervene.ope import OPEReport, evaluate_logged_policy
+    from shopintent.intervene.policy import UpliftPolicy
+
+#: Names imported on first use: off-policy evaluation and fitting need scikit-learn (and SciPy),
+#: deciding does not, so the service (which imports this package for the engine) never loads them.
+_LAZY = {
+    **dict.fromkeys(("IPS", "SNIPS", "ClippedIPS", "DirectMethod", "DoublyRobust", "SwitchDR",
+                     "default_estimators"), "shopintent.intervene.estimators"),
+    **dict.fromkeys(("OPEReport", "evaluate_logged_policy"), "shopintent.intervene.ope"),
+    "UpliftPolicy": "shopintent.intervene.policy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_ACTIONS",

@@ -41,7 +41,7 @@ from shopintent.intervene.caps import CapConfig, CapLedger, CapUsage
 from shopintent.intervene.context import DecisionContext
 from shopintent.intervene.decision_log import DecisionLog, default_log_path
 from shopintent.intervene.group_constraint import DecisionConstraint
-from shopintent.intervene.policy import UpliftPolicy
+from shopintent.intervene.uplift_scoring import UpliftScorer
 from shopintent.log import get_logger
 from shopintent.persist import MODEL_FILE, LegacyModelError
 from shopintent.schema.records import Decision, Outcome
@@ -98,7 +98,9 @@ class DecisionEngine:
     Parameters
     ----------
     policy:
-        Scores and explores (default: :class:`UpliftPolicy` with its prior).
+        Scores and explores (default: the prior policy). Any
+        :class:`~shopintent.intervene.uplift_scoring.UpliftScorer`, such as a fitted
+        :class:`~shopintent.intervene.policy.UpliftPolicy`.
     caps:
         Budget, frequency, eligibility and guardrail limits.
     actions:
@@ -122,7 +124,7 @@ class DecisionEngine:
 
     def __init__(
         self,
-        policy: UpliftPolicy | None = None,
+        policy: UpliftScorer | None = None,
         caps: CapConfig | None = None,
         actions: Sequence[Action] = DEFAULT_ACTIONS,
         log_path: Path | None = None,
@@ -135,7 +137,7 @@ class DecisionEngine:
             raise ValueError("the first action of the catalogue must be the no-op (kind 'none')")
         if ledger is not None and caps is not None:
             raise ValueError("pass caps or a ledger (which carries its own caps), not both")
-        self.policy = policy or UpliftPolicy()
+        self.policy = policy or UpliftScorer()
         self.actions = tuple(actions)
         self.ledger: Ledger = ledger if ledger is not None else CapLedger(caps or CapConfig())
         self.log = DecisionLog(log_path) if log_path is not None else None
@@ -257,13 +259,15 @@ def load_default_engine(settings: Settings, random_state: int | None = None,
     A policy saved with :meth:`UpliftPolicy.save` in ``state_dir/intervene/policy/``
     is used (its manifest verified; one whose files changed is refused);
     otherwise, or when it was saved in a format this version no longer reads,
-    the prior policy.
+    the prior policy. It is loaded as an
+    :class:`~shopintent.intervene.uplift_scoring.UpliftScorer` (the same probabilities,
+    without importing scikit-learn in the service).
     """
     policy_dir = settings.state_dir / "intervene" / "policy"
-    policy = UpliftPolicy()
+    policy = UpliftScorer()
     if (policy_dir / MODEL_FILE).is_file():
         try:
-            policy = UpliftPolicy.load(policy_dir)
+            policy = UpliftScorer.load(policy_dir)
         except LegacyModelError as exc:
             log.warning("saved policy in an old format: the prior policy is used", reason=str(exc))
     log.info("decision engine ready", policy=policy.version, log=str(default_log_path(settings)),

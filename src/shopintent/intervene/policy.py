@@ -19,30 +19,28 @@ logged propensity is exactly the probability used to sample.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from shopintent.intervene.actions import Action
 from shopintent.intervene.context import FEATURE_NAMES, DecisionContext
-from shopintent.persist import begin_save, read_model_json, write_manifest, write_model_json
+from shopintent.intervene.uplift_scoring import FORMAT_VERSION, KIND, RETRAIN, UpliftScorer
+from shopintent.persist import begin_save, write_manifest, write_model_json
 
-KIND = "UpliftPolicy"
-FORMAT_VERSION = 1
-#: How a refused policy is replaced (there is no CLI for it: it learns from the engine's own log).
-RETRAIN = "UpliftPolicy().fit(read_decisions(<decision log>)).save(<folder>)"
+__all__ = ["FORMAT_VERSION", "KIND", "RETRAIN", "UpliftPolicy"]
 
 
-class UpliftPolicy(BaseEstimator):
+class UpliftPolicy(UpliftScorer, BaseEstimator):
     """Scores actions by expected incremental value and explores with known propensities.
 
     A scikit-learn estimator with no predictor mixin: it acts before it is
     fitted (the prior), and its output is a distribution over the eligible
-    actions of one decision, not a label per row.
+    actions of one decision, not a label per row. Scoring, exploring and
+    ``load`` are :class:`~shopintent.intervene.uplift_scoring.UpliftScorer`'s,
+    which the service runs without importing scikit-learn; this class adds
+    ``fit`` and ``save``.
 
     Parameters
     ----------
@@ -94,78 +92,6 @@ class UpliftPolicy(BaseEstimator):
     True
     """
 
-    def __init__(
-        self,
-        temperature: float = 0.02,
-        epsilon: float = 0.1,
-        margin: float = 0.3,
-        reference_order_value: float = 100.0,
-        ridge: float = 1.0,
-        min_rows: int = 50,
-        version: str = "uplift-prior-1",
-    ) -> None:
-        self.temperature = temperature
-        self.epsilon = epsilon
-        self.margin = margin
-        self.reference_order_value = reference_order_value
-        self.ridge = ridge
-        self.min_rows = min_rows
-        self.version = version
-
-    #: Per-action outcome coefficients once fitted; empty: the prior rules. A class default (never
-    #: mutated: ``fit`` and ``load`` assign a new dict) so ``__init__`` only stores parameters.
-    coef_: dict[str, list[float]] = {}  # noqa: RUF012
-
-    def _check_params(self) -> None:
-        """Checked where the parameters are used (``__init__`` only stores them, as scikit-learn asks)."""
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if not 0.0 < self.epsilon <= 1.0:
-            raise ValueError(
-                f"epsilon must be in (0, 1] so every eligible action keeps a propensity; got {self.epsilon}"
-            )
-
-    # -- scores ---------------------------------------------------------------------------
-    def order_value(self, context: DecisionContext) -> float:
-        """The order at stake: the cart, or the reference value when it is empty."""
-        return context.cart_value if context.cart_value > 0 else self.reference_order_value
-
-    def prior_uplift(self, context: DecisionContext, action: Action) -> float:
-        """The rules: how much ``action`` raises the purchase probability, before any learning."""
-        p, r = context.purchase_probability, context.abandonment_risk
-        persuadable = 4.0 * p * (1.0 - p)
-        if action.kind == "coupon":
-            return 0.6 * math.sqrt(action.discount) * r * persuadable
-        if action.kind == "recommendation":
-            return 0.03 * (1.0 - p)
-        if action.kind == "chat":
-            return 0.05 if context.help_intent else 0.005
-        return 0.0
-
-    def score(self, context: DecisionContext, action: Action) -> float:
-        """Expected incremental value of ``action`` as a fraction of the order value."""
-        value = self.order_value(context)
-        if action.name in self.coef_ and "nothing" in self.coef_:
-            x = np.asarray(context.features())
-            gain = float(x @ np.asarray(self.coef_[action.name]) - x @ np.asarray(self.coef_["nothing"]))
-            # Logged rewards are net of redeemed discounts; a fixed cost is paid regardless.
-            return (gain * self.reward_scale_ - action.fixed_cost) / value
-        uplift = self.prior_uplift(context, action)
-        p = context.purchase_probability
-        expected_cost = action.discount * self.order_value(context) * min(p + uplift, 1.0) + action.fixed_cost
-        return (self.margin * value * uplift - expected_cost) / value
-
-    def probabilities(self, context: DecisionContext, actions: Sequence[Action]) -> np.ndarray:
-        """``π(a | context)`` over ``actions`` (the eligible ones); sums to 1."""
-        self._check_params()
-        if not actions:
-            raise ValueError("no eligible action: the catalogue must keep `nothing` eligible")
-        scores = np.array([self.score(context, a) for a in actions]) / self.temperature
-        scores -= scores.max()
-        soft = np.exp(scores)
-        soft /= soft.sum()
-        return (1.0 - self.epsilon) * soft + self.epsilon / len(actions)
-
     # -- learning from the decision log ---------------------------------------------------
     def fit(self, decisions: pd.DataFrame) -> UpliftPolicy:
         """Learn per-action outcome models from a decision log joined with outcomes.
@@ -211,15 +137,6 @@ class UpliftPolicy(BaseEstimator):
         )
         write_manifest(path)
         return path
-
-    @classmethod
-    def load(cls, path: Path) -> UpliftPolicy:
-        """Read a policy written by :meth:`save` (its manifest verified first)."""
-        payload = read_model_json(path, KIND, FORMAT_VERSION, retrain=RETRAIN)
-        policy = cls(**payload["parameters"], version=payload["version"])
-        policy.coef_ = payload["coef"]
-        policy.reward_scale_ = payload["reward_scale"]
-        return policy
 
 
 def _context_fields(context: dict) -> dict:  # type: ignore[type-arg]
