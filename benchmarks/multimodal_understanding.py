@@ -21,21 +21,29 @@ makes an honest partial update of that record: its understanding rows and parame
 this run's, every other row keeps its value and gets its provenance appended to its detail (the full
 run's date, and that it used that run's fine-tuned encoder), and the record's command, parameters and
 notes say which rows came from which run.
+
+Choosing a fine-tuning recipe: ``--validation-only`` fine-tunes on the fit products alone with the
+bench's recipe or the one given by ``--finetune-from``, ``--block-lr-decay``, ``--max-epochs``,
+``--patience``, ``--lr`` and prints/writes only validation numbers (articleType accuracy per epoch, best
+epoch, flip choice): no test product is scored, so recipes can be compared honestly. The fine-tuned
+head is cached under the state folder by data, rows, recipe and code, so the understanding run of the
+chosen recipe (after it becomes the bench's constants) reads it back instead of training it again.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from shopintent.evaluation.bench import machine_info
-from shopintent.evaluation.benchmarks.multimodal import prepare, understanding_part
+from shopintent.evaluation.benchmarks.multimodal import FinetuneRecipe, prepare, understanding_part, validation_trial
 from shopintent.log import get_logger
 from shopintent.multimodal.fashion import TASKS
 from shopintent.settings import get_settings
@@ -51,7 +59,26 @@ def main() -> None:
     parser.add_argument("--update-results", type=Path, default=None,
                         help="A full `bench multimodal` record to update in place: its understanding rows only.")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the full bench uses one).")
+    parser.add_argument("--trials", type=Path, action="append", default=[],
+                        help="Validation-only trial records (JSON lists written with --validation-only) that chose "
+                             "the recipe: kept in the record's parameters (finetune_recipe_trials).")
+    parser.add_argument("--validation-only", action="store_true",
+                        help="Fine-tune on the fit products and report validation numbers only (no test number).")
+    trial = parser.add_argument_group("recipe overrides (only with --validation-only; default: the bench's)")
+    trial.add_argument("--finetune-from", type=int, help="first trained MBConv block (12..15).")
+    trial.add_argument("--block-lr-decay", type=float, help="learning-rate factor per block below 15.")
+    trial.add_argument("--max-epochs", type=int, help="epoch cap.")
+    trial.add_argument("--patience", type=int, help="epochs without a validation gain before stopping.")
+    trial.add_argument("--lr", type=float, help="learning rate of block 15 and the last stage.")
     args = parser.parse_args()
+    overrides = {field: value for field, value in (
+        ("train_from", args.finetune_from), ("block_lr_decay", args.block_lr_decay),
+        ("max_epochs", args.max_epochs), ("patience", args.patience), ("lr", args.lr)) if value is not None}
+    if args.validation_only:
+        trial_record(args.out, replace(FinetuneRecipe(), **overrides), args.threads)
+        return
+    if overrides:
+        parser.error("recipe overrides need --validation-only: a measured run uses the bench's recipe")
     started, cpu = time.perf_counter(), time.process_time()
     prepared = prepare(get_settings(), threads=args.threads)
     measurements, params = understanding_part(prepared)
@@ -60,7 +87,9 @@ def main() -> None:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "data": {"fashion_product_images_224 (images + styles.csv.zip)": prepared.data.sha256},
-        "parameters": {**params, "torch_threads": args.threads},
+        "parameters": {**params, "torch_threads": args.threads,
+                       **({"finetune_recipe_trials": [t for f in args.trials for t in json.loads(f.read_text())]}
+                          if args.trials else {})},
         "wall_seconds": round(time.perf_counter() - started, 1),
         "cpu_seconds": round(time.process_time() - cpu, 1),
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -71,6 +100,18 @@ def main() -> None:
         update_results(args.update_results, record)
     image_rows = {m.name: round(m.value, 4) for m in measurements if m.name.startswith("articleType image")}
     log.info("understanding part written", path=str(args.out), **image_rows)
+
+
+def trial_record(out: Path, recipe: FinetuneRecipe, threads: int) -> None:
+    """Append one recipe's validation record (no test number) to the JSON list at ``out``."""
+    started = time.perf_counter()
+    result = validation_trial(get_settings(), recipe, threads=threads)
+    result.update(created_at=datetime.now(UTC).isoformat(timespec="seconds"), torch_threads=threads,
+                  wall_seconds=round(time.perf_counter() - started, 1), loadavg_1min=round(os.getloadavg()[0], 2))
+    trials = json.loads(out.read_text()) if out.is_file() else []
+    out.write_text(json.dumps([*trials, result], indent=2) + "\n")
+    log.info("validation trial written", path=str(out), best_epoch=result["best_epoch"],
+             best_valid=result["best_valid"], history=result["valid_history"])
 
 
 def _is_understanding_row(name: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -50,3 +51,75 @@ def test_deeper_finetune_round_trip_on_real_photos(fashion: FashionData) -> None
     both = head_embeddings(cached[:3], head, flipped=mirrored[:3])
     np.testing.assert_allclose(both, (head_embeddings(cached[:3], head) + head_embeddings(mirrored[:3], head)) / 2,
                                atol=1e-5)
+
+
+def _block_photos(fashion: FashionData, stop: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Nine real photos (three per masterCategory) and their features feeding block ``stop``, plain and mirrored."""
+    products = fashion.products.groupby("masterCategory").head(3).head(9)
+    photos = np.stack([read_image(Path(p)) for p in products["path"]])
+    trunk_net = Trunk(pretrained_net(), stop=stop)
+    with torch.inference_mode():
+        cached = trunk_net(torch.from_numpy(photos)).numpy().astype(np.float16)
+        mirrored = trunk_net(torch.from_numpy(np.ascontiguousarray(photos[..., ::-1]))).numpy().astype(np.float16)
+    return products, cached, mirrored
+
+
+def _moved(head: HeadStage, pretrained: HeadStage, block: int) -> float:
+    """Mean absolute change of block ``block``'s expansion weights from ImageNet's."""
+    index = block - head.first_block
+    return float((head.blocks[index]._expand_conv.weight.detach() - pretrained.blocks[index]._expand_conv.weight)
+                 .abs().mean())
+
+
+def test_block_lr_decay_moves_the_lower_blocks_less(fashion: FashionData) -> None:
+    """Deeper fine-tuning (blocks 13-15): with a learning-rate decay per block the lowest trained block
+    moves far less than without, while block 15 (at the full rate either way) moves alike."""
+    first = 13
+    products, cached, mirrored = _block_photos(fashion, first)
+    train = np.arange(len(products)) % 3 != 0
+    labels = {"masterCategory": products["masterCategory"].to_numpy()}
+    heads = {decay: finetune_head(cached, labels, train, epochs=2, batch_size=3, lr=1e-3, seed=0,
+                                  flipped=mirrored, first_block=first, block_lr_decay=decay)
+             for decay in (1.0, 0.1)}
+    pretrained = HeadStage(pretrained_net(), first)
+    full, decayed = (_moved(heads[d], pretrained, 13) for d in (1.0, 0.1))
+    assert full > 0 and decayed > 0  # every block from train_from on is trained
+    assert decayed < full / 10  # block 13 learns at lr * 0.1 ** 2
+    top_full, top_decayed = (_moved(heads[d], pretrained, 15) for d in (1.0, 0.1))
+    assert 0.5 < top_decayed / top_full < 2
+    with pytest.raises(ValueError, match="block_lr_decay"):
+        finetune_head(cached, labels, train, epochs=1, first_block=first, block_lr_decay=0.0)
+
+
+def test_refit_schedule_and_the_head_cache(fashion: FashionData, tmp_path: Path) -> None:
+    """A refit runs the chosen epochs under the longer schedule (so it differs from a schedule cut to
+    those epochs), and the bench's head cache trains once per key and reads the same head back."""
+    from shopintent.evaluation.benchmarks.multimodal import _cached_finetune
+
+    products, cached, mirrored = _block_photos(fashion, 15)
+    train = np.ones(len(products), bool)
+    labels = {"masterCategory": products["masterCategory"].to_numpy()}
+
+    def fit(schedule: int) -> HeadStage:
+        return finetune_head(cached, labels, train, epochs=1, batch_size=3, lr=1e-3, seed=0, flipped=mirrored,
+                             first_block=15, schedule_epochs=schedule)
+
+    cut, longer = fit(1), fit(3)
+    assert len(longer.history_) == 1 and longer.best_epoch_ == 1
+    assert not torch.equal(cut.conv_head.weight, longer.conv_head.weight)  # same data and order, other rates
+    with pytest.raises(ValueError, match="schedule_epochs"):
+        finetune_head(cached, labels, train, epochs=2, first_block=15, schedule_epochs=1)
+    calls = []
+
+    def train_once() -> HeadStage:
+        calls.append(1)
+        return longer
+
+    key = {"recipe": "test", "rows": int(train.sum())}
+    first = _cached_finetune(tmp_path, key, 15, train_once)
+    again = _cached_finetune(tmp_path, key, 15, train_once)
+    assert len(calls) == 1
+    assert again.best_epoch_ == first.best_epoch_ == 1
+    for name, value in first.state_dict().items():
+        assert torch.equal(value, again.state_dict()[name]), name
+    np.testing.assert_array_equal(head_embeddings(cached, again), head_embeddings(cached, first))

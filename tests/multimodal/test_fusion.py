@@ -48,3 +48,30 @@ def test_photo_only_ensemble_weighs_the_fine_tuned_head_by_validation() -> None:
     assert ensemble["ensemble_weight"] < 0.5  # validation trusts the frozen head over the noise
     assert ensemble["accuracy"] > rows["image_finetuned"]["accuracy"] + 0.3
     assert ensemble["test_products"] == 60 and "fusion_weight" not in ensemble
+
+
+def test_validation_choices_read_the_choice_embeddings_when_given() -> None:
+    """A refit fine-tuned top has seen the validation photos: the ensemble weight must then be chosen with
+    the fit-only top's embeddings (``choice_embeddings``), while the test rows use the refit one's."""
+    import pandas as pd
+
+    from shopintent.multimodal.understanding import task_rows
+
+    rng = np.random.default_rng(0)
+    n = 240
+    products = pd.DataFrame({"articleType": rng.choice(["Tshirts", "Watches", "Casual Shoes"], n)})
+    codes = products["articleType"].map({"Tshirts": 0, "Watches": 1, "Casual Shoes": 2}).to_numpy()
+    informative = rng.normal(size=(n, 8)) + 2 * codes[:, None]
+    noise = rng.normal(size=(n, 8))
+    emb = {"image": noise, "image_finetuned": informative, "title": informative}
+    idx = np.arange(n)
+    train, fit = idx < 180, idx < 120
+    plain = {r["modality"]: r for r in task_rows(products, ["articleType"], emb, train, ~train, seed=0,
+                                                    fit=fit, valid=train & ~fit)}
+    chosen_on_noise = {r["modality"]: r for r in task_rows(
+        products, ["articleType"], emb, train, ~train, seed=0, fit=fit, valid=train & ~fit,
+        choice_embeddings={"image_finetuned": rng.normal(size=(n, 8))})}
+    assert plain["image_ensemble"]["ensemble_weight"] > 0.5  # the fine-tuned view is the informative one
+    assert chosen_on_noise["image_ensemble"]["ensemble_weight"] < plain["image_ensemble"]["ensemble_weight"]
+    # the measured rows still come from the given embeddings, not the choice ones
+    assert chosen_on_noise["image_finetuned"]["accuracy"] == plain["image_finetuned"]["accuracy"]

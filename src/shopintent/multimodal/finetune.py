@@ -19,6 +19,12 @@ them: the state of the best epoch on ``select_task`` is returned (accuracy of
 the jointly trained classifier, averaged over both orientations when
 ``flipped`` is given), training stops after ``patience`` epochs without a gain,
 and the per-epoch validation accuracies are kept in ``head.history_``.
+
+Deeper fine-tuning (``train_from`` below 15) gives each trainable MBConv block its own learning
+rate, ``lr * block_lr_decay ** (15 - block)``: the lower a block, the more general its ImageNet
+features and the less it should move (layer-wise learning-rate decay); the last stage learns at ``lr``.
+``schedule_epochs`` (> ``epochs``) keeps the cosine schedule of a longer run and stops early: how a
+refit on all training products repeats the epoch count chosen on validation under the same schedule.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ def finetune_head(
     train_from: int | None = None,
     label_smoothing: float = 0.0,
     patience: int | None = None,
+    block_lr_decay: float = 1.0,
+    schedule_epochs: int | None = None,
 ) -> HeadStage:
     """Return a copy of the encoder's top fine-tuned on the ``train`` rows of every task in ``labels``.
 
@@ -67,6 +75,8 @@ def finetune_head(
     ``train_from``: the first trainable block (default ``first_block``); blocks below it stay frozen.
     ``valid`` (a mask, disjoint from ``train``): keep the epoch whose ``select_task``
     accuracy on those rows is best; ``head.history_`` lists every epoch's.
+    ``block_lr_decay``: learning-rate factor per block below the last (module docstring).
+    ``schedule_epochs``: the length of the cosine schedule (default ``epochs``); training stops after ``epochs``.
     """
     if valid is not None and select_task not in labels:
         raise ValueError(f"select_task {select_task!r} is not one of the label tasks {sorted(labels)}; "
@@ -74,6 +84,11 @@ def finetune_head(
     train_from = first_block if train_from is None else train_from
     if not first_block <= train_from <= NUM_BLOCKS:
         raise ValueError(f"train_from={train_from} must lie between first_block={first_block} and {NUM_BLOCKS}")
+    if not 0.0 < block_lr_decay <= 1.0:
+        raise ValueError(f"block_lr_decay={block_lr_decay} must lie in (0, 1]")
+    schedule_epochs = epochs if schedule_epochs is None else schedule_epochs
+    if schedule_epochs < epochs:
+        raise ValueError(f"schedule_epochs={schedule_epochs} is shorter than epochs={epochs}")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     head = HeadStage(pretrained_net(), first_block)
@@ -90,12 +105,12 @@ def finetune_head(
         lookup = {c: i for i, c in enumerate(classes)}
         codes[task] = torch.tensor([lookup.get(v, -100) for v in values], dtype=torch.int64)
         classifiers[task] = nn.Linear(EMBED_DIM, len(classes))
-    trainable = [p for p in head.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(
-        [{"params": trainable, "lr": lr}, {"params": classifiers.parameters(), "lr": lr * 10}],
+        [*_block_groups(head, train_from, lr, block_lr_decay),
+         {"params": classifiers.parameters(), "lr": lr * 10}],
         weight_decay=1e-4,
     )
-    steps = epochs * math.ceil(len(rows) / batch_size)
+    steps = schedule_epochs * math.ceil(len(rows) / batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
     history: list[float] = []
     best: tuple[float, int, dict[str, torch.Tensor]] | None = None
@@ -140,6 +155,18 @@ def finetune_head(
     head.history_ = history  # type: ignore[assignment]
     head.best_epoch_ = best[1] if best is not None else len(history)  # type: ignore[assignment]
     return head.eval()
+
+
+def _block_groups(head: HeadStage, train_from: int, lr: float, decay: float) -> list[dict[str, object]]:
+    """Optimiser parameter groups: each trainable MBConv block at ``lr * decay ** (15 - block)``, the last
+    stage (``conv_head`` + ``bn1``) at ``lr``."""
+    groups: list[dict[str, object]] = []
+    last = NUM_BLOCKS - 1
+    for index in range(train_from, NUM_BLOCKS):
+        block = head.blocks[index - head.first_block]
+        groups.append({"params": list(block.parameters()), "lr": lr * decay ** (last - index)})
+    groups.append({"params": [*head.conv_head.parameters(), *head.bn1.parameters()], "lr": lr})
+    return groups
 
 
 def _train_mode(head: HeadStage, train_from: int) -> None:

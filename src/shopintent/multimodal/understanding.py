@@ -33,6 +33,7 @@ def task_rows(
     seed: int = 0,
     fit: np.ndarray | None = None,
     valid: np.ndarray | None = None,
+    choice_embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> list[dict[str, object]]:
     """Accuracy and macro-F1 per task and modality on the ``test`` products.
 
@@ -45,7 +46,11 @@ def task_rows(
     too, the weight of the fine-tuned against the frozen image head is chosen the same way
     ("image_ensemble", ``ensemble_weight`` in the row): two views of the same photo, since the fine-tuned
     top forgets some of what the ImageNet top knew.
+    ``choice_embeddings`` replaces inputs for those validation choices only (e.g. "image_finetuned" by a
+    top trained on ``fit`` alone, when the measured top was refit on ``fit`` + ``valid`` and so has seen
+    the validation photos).
     """
+    chooser = {**embeddings, **(choice_embeddings or {})}
     image = embeddings.get("image_finetuned", embeddings["image"])
     title = embeddings["title"]
     rows: list[dict[str, object]] = []
@@ -66,11 +71,11 @@ def task_rows(
         preds["late_fusion"] = classes[(logp[img_key] + logp["title"]).argmax(1)]
         weight = ensemble = None
         if fit is not None and valid is not None and "image_finetuned" in logp and "image" in logp:
-            ensemble = _fusion_weight(embeddings["image_finetuned"], embeddings["image"], labels, fit & keep,
+            ensemble = _fusion_weight(chooser["image_finetuned"], chooser["image"], labels, fit & keep,
                                       valid & keep, seed)
             preds["image_ensemble"] = classes[fuse(logp["image_finetuned"], logp["image"], ensemble).argmax(1)]
         if fit is not None and valid is not None:
-            weight = _fusion_weight(embeddings[img_key], title, labels, fit & keep, valid & keep, seed)
+            weight = _fusion_weight(chooser[img_key], chooser["title"], labels, fit & keep, valid & keep, seed)
             preds["late_fusion_weighted"] = classes[fuse(logp[img_key], logp["title"], weight).argmax(1)]
         both = np.hstack([image, title])
         preds["early_fusion"] = SoftmaxHead(seed=seed).fit(both[tr], labels[tr]).predict(both[te])

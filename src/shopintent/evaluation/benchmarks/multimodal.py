@@ -59,10 +59,13 @@ Protocol (data: ``fashion_product_images_224``, 9,583 real Myntra catalogue phot
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +76,9 @@ from shopintent.evaluation.bench import BenchResult, Measurement
 from shopintent.log import get_logger
 from shopintent.multimodal.attributes import FIELDS, filling_report
 from shopintent.multimodal.cache import cached_embeddings, cached_trunk
-from shopintent.multimodal.encoder import HeadStage, ImageEncoder, block_features, head_embeddings
+from shopintent.multimodal import encoder as encoder_module
+from shopintent.multimodal import finetune as finetune_module
+from shopintent.multimodal.encoder import HeadStage, ImageEncoder, block_features, head_embeddings, pretrained_net
 from shopintent.multimodal.evaluate import retrieval
 from shopintent.multimodal.fashion import IMAGES_URL, LABELS_URL, TASKS, FashionData, load_fashion
 from shopintent.multimodal.finetune import finetune_head
@@ -94,10 +99,14 @@ SEED = 1
 #: blocks from FINETUNE_FROM on, the last stage and the task heads are trained (blocks 11.. below stay frozen).
 FINETUNE_CACHE_BLOCK = 11
 FINETUNE_FROM = 15
+#: learning-rate factor per trainable MBConv block below the last (layer-wise decay; 1 = one rate)
+FINETUNE_BLOCK_LR_DECAY = 1.0
 MAX_FINETUNE_EPOCHS = 10
 FINETUNE_PATIENCE = 2
 FINETUNE_LR = 5e-4
 LABEL_SMOOTHING = 0.1
+#: after the epoch count is chosen on validation, train the top again on fit + valid for that many epochs
+FINETUNE_REFIT = False
 CONTRASTIVE_EPOCHS = 10
 SPEED_IMAGES = 64
 CALIBRATION_IMAGES = 128
@@ -113,10 +122,11 @@ def _split_text(n_train: int, n_test: int) -> str:
 
 
 def _understanding(  # type: ignore[no-untyped-def]
-    products, emb, train, test, fit, valid, split,
+    products, emb, train, test, fit, valid, split, choice=None,
 ) -> tuple[list[Measurement], dict[str, dict[str, float]]]:
     out, weights, ensembles = [], {}, {}
-    for row in task_rows(products, TASKS, emb, train, test, seed=SEED, fit=fit, valid=valid):
+    for row in task_rows(products, TASKS, emb, train, test, seed=SEED, fit=fit, valid=valid,
+                         choice_embeddings=choice):
         task, modality = row["task"], row["modality"]
         photo_only = modality in ("image_finetuned", "image_ensemble")
         goal = GOALS.get((task, modality)) or (GOALS.get((task, "image")) if photo_only else None)
@@ -164,11 +174,15 @@ def _train_and_rank(image, title, en_t, zh, train, test, with_zh):  # type: igno
     return retrieval(full_img, full_txt, tr, te, SEED, queries, epochs=CONTRASTIVE_EPOCHS)
 
 
-def _retrieval(products, image, title, train, test, fit, valid, split, state_dir):  # type: ignore[no-untyped-def]
+def _retrieval(products, image, title, train, test, fit, valid, split, state_dir,  # type: ignore[no-untyped-def]
+               choice_image=None):
+    """``choice_image``: the photo embeddings the variant is chosen with on validation (default ``image``;
+    the fit-only fine-tuned head's when the measured head was refit on the validation photos)."""
     en_t, zh = _query_embeddings(products, state_dir)
     choice: dict[str, Any] = {}
     for with_zh in (False, True):
-        _, val = _train_and_rank(image, title, en_t, zh, fit, valid, with_zh)
+        _, val = _train_and_rank(image if choice_image is None else choice_image, title, en_t, zh, fit, valid,
+                                 with_zh)
         choice[f"chinese_pairs={with_zh}"] = {k: round(val[k]["recall_at_10"], 4)
                                                for k in ("title", "en_template", "zh_template")}
     # the variant with the better validation Chinese recall@10, as long as English titles keep the
@@ -358,18 +372,103 @@ def _speed_and_onnx(  # type: ignore[no-untyped-def]
     return out, {"loadavg_1min_at_speed": round(load, 2), "int8_kept": bool(kept)}
 
 
-def _finetune(settings, data, paths, products, fit, valid):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class FinetuneRecipe:
+    """How the encoder's top is fine-tuned (module docstring); the bench's constants by default.
+
+    Why one object: the development script tries other recipes on the validation products
+    (``benchmarks/multimodal_understanding.py --validation-only``) through exactly this code.
+    """
+
+    train_from: int = FINETUNE_FROM
+    block_lr_decay: float = FINETUNE_BLOCK_LR_DECAY
+    max_epochs: int = MAX_FINETUNE_EPOCHS
+    patience: int = FINETUNE_PATIENCE
+    lr: float = FINETUNE_LR
+    label_smoothing: float = LABEL_SMOOTHING
+    refit: bool = FINETUNE_REFIT
+
+    def describe(self) -> str:
+        """What is trained, in words (the results' ``finetuned`` parameter)."""
+        decay = (f", learning rate x{self.block_lr_decay} per block below 15" if self.train_from < 15
+                 and self.block_lr_decay != 1.0 else "")
+        return (f"MBConv blocks {self.train_from}..15 + conv_head + bn1 + per-task linear heads "
+                f"(blocks below {self.train_from} frozen; features cached at block {FINETUNE_CACHE_BLOCK}), "
+                f"real horizontal-flip augmentation (mirrored photos cached), cosine learning rate {self.lr}"
+                f"{decay}, label smoothing {self.label_smoothing}")
+
+
+@dataclass
+class Finetuned:
+    """The fine-tuning outcome: the head whose embeddings are measured, and the validation record behind it."""
+
+    head: HeadStage  # the refit head when the recipe refits, else the head trained on ``fit``
+    tuned: np.ndarray  # its embeddings of every product (flip-averaged when chosen on validation)
+    choice: np.ndarray  # embeddings by the head trained on ``fit`` only: what validation choices are made on
+    history: list[float]  # validation articleType accuracy per epoch of the ``fit`` run
+    best_epoch: int
+    flip_choice: dict[str, float]
+
+
+def _cached_finetune(
+    state_dir: Path, key: dict[str, Any], first_block: int, train: Callable[[], HeadStage],
+) -> HeadStage:
+    """A fine-tuned head from ``state_dir`` when the same ``key`` (data, rows, recipe, code) was trained
+    before, else ``train()``'s, saved. Why: the development script chooses a recipe on validation and the
+    understanding re-run then measures it; on the shared CPU a deep fine-tune costs most of an hour."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    file = Path(state_dir) / "multimodal" / "finetuned" / f"{digest}.pt"
+    if file.is_file():
+        saved = torch.load(file, weights_only=True)
+        head = HeadStage(pretrained_net(), first_block)
+        head.load_state_dict(saved["state"])
+        head.history_ = [float(h) for h in saved["history"]]  # type: ignore[assignment]
+        head.best_epoch_ = int(saved["best_epoch"])  # type: ignore[assignment]
+        log.info("fine-tuned head read from the cache", file=file.name)
+        return head.eval()
+    head = train()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    torch.save({"state": head.state_dict(), "history": list(head.history_), "best_epoch": head.best_epoch_}, tmp)
+    tmp.replace(file)
+    return head
+
+
+def _finetune_key(data: FashionData, recipe: FinetuneRecipe, rows: np.ndarray, valid: np.ndarray | None,
+                  epochs: int) -> dict[str, Any]:
+    """What determines a fine-tuned head: data, training and validation rows, recipe, seed and the code."""
+    code = hashlib.sha256()
+    for module in (finetune_module, encoder_module):
+        code.update(Path(module.__file__).read_bytes())
+    return {"data": data.sha256, "labels": data.labels_sha256, "seed": SEED,
+            "recipe": asdict(replace(recipe, refit=False)),  # the fit run is the same with or without a refit
+            "epochs": epochs, "cache_block": FINETUNE_CACHE_BLOCK, "code": code.hexdigest(),
+            "rows": hashlib.sha256(np.packbits(rows).tobytes()).hexdigest(),
+            "valid": None if valid is None else hashlib.sha256(np.packbits(valid).tobytes()).hexdigest()}
+
+
+def _finetune(settings, data, paths, products, fit, valid, recipe: FinetuneRecipe,  # type: ignore[no-untyped-def]
+              train=None, state_dir: Path | None = None) -> Finetuned:
     """Fine-tune the encoder's top on the fit photos (epoch chosen on valid); embeddings of every product,
-    flip-averaged when that scores better on the validation products (module docstring)."""
-    cache = FINETUNE_CACHE_BLOCK
-    mid, mirrored = (  # the frozen blocks between the cache and FINETUNE_FROM run once, here
+    flip-averaged when that scores better on the validation products. With ``recipe.refit`` (needs
+    ``train`` = fit + valid) the top is trained again on all training products for the chosen number of
+    epochs under the same cosine schedule, and its embeddings are the ones measured; the validation
+    choices downstream read the fit-only head's embeddings (``Finetuned.choice``), since the refit head
+    has seen the validation photos (module docstring)."""
+    cache, start = FINETUNE_CACHE_BLOCK, recipe.train_from
+    mid, mirrored = (  # the frozen blocks between the cache and the first trained block run once, here
         block_features(cached_trunk(paths, data.images_sha256, settings.state_dir, stop=cache, flip=flip)[0],
-                       cache, FINETUNE_FROM)
+                       cache, start)
         for flip in (False, True)
     )
-    head = finetune_head(mid, {t: products[t].to_numpy() for t in TASKS}, fit, epochs=MAX_FINETUNE_EPOCHS,
-                         lr=FINETUNE_LR, seed=SEED, valid=valid, flipped=mirrored, first_block=FINETUNE_FROM,
-                         label_smoothing=LABEL_SMOOTHING, patience=FINETUNE_PATIENCE)
+    labels = {t: products[t].to_numpy() for t in TASKS}
+    state_dir = settings.state_dir if state_dir is None else state_dir
+    common = {"lr": recipe.lr, "seed": SEED, "flipped": mirrored, "first_block": start,
+              "label_smoothing": recipe.label_smoothing, "block_lr_decay": recipe.block_lr_decay}
+    head = _cached_finetune(
+        state_dir, _finetune_key(data, recipe, fit, valid, recipe.max_epochs), start,
+        lambda: finetune_head(mid, labels, fit, epochs=recipe.max_epochs, valid=valid,
+                              patience=recipe.patience, **common))
     plain = head_embeddings(mid, head)
     averaged = (plain + head_embeddings(mirrored, head)) / 2
     types = products["articleType"].astype(str).to_numpy()
@@ -378,7 +477,44 @@ def _finetune(settings, data, paths, products, fit, valid):  # type: ignore[no-u
     for name, emb in (("plain", plain), ("flip-averaged", averaged)):
         probe = SoftmaxHead(seed=SEED).fit(emb[fit & keep], types[fit & keep])
         choice[name] = round(score(types[valid & keep], probe.predict(emb[valid & keep]))["accuracy"], 4)
-    return head, (averaged if choice["flip-averaged"] > choice["plain"] else plain), choice
+    flip_average = choice["flip-averaged"] > choice["plain"]
+    chosen = averaged if flip_average else plain
+    measured, tuned = head, chosen
+    if recipe.refit:
+        if train is None:
+            raise ValueError("a refitting recipe needs the training rows (fit + valid)")
+        best = int(head.best_epoch_)
+        measured = _cached_finetune(
+            state_dir, _finetune_key(data, recipe, train, None, best), start,
+            lambda: finetune_head(mid, labels, train, epochs=best, schedule_epochs=recipe.max_epochs, **common))
+        tuned = head_embeddings(mid, measured, flipped=mirrored if flip_average else None)
+    return Finetuned(measured, tuned, chosen, [float(h) for h in head.history_], int(head.best_epoch_), choice)
+
+
+def validation_trial(settings: Settings, recipe: FinetuneRecipe, threads: int = 1) -> dict[str, Any]:
+    """Fine-tune with ``recipe`` on the fit products only and return its validation record (no test number):
+    articleType accuracy per epoch, the best epoch, the flip choice. What recipes are chosen with."""
+    torch.set_num_threads(threads)
+    data = load_fashion(settings)
+    products = data.products
+    paths = [Path(p) for p in products["path"]]
+    train, _, fit, valid = _splits(products)
+    started = time.process_time()
+    done = _finetune(settings, data, paths, products, fit, valid, replace(recipe, refit=False))
+    return {"recipe": asdict(recipe), "valid_history": [round(h, 4) for h in done.history],
+            "best_epoch": done.best_epoch, "best_valid": round(max(done.history), 4),
+            "validation_flip_choice": done.flip_choice, "cpu_seconds": round(time.process_time() - started, 1),
+            "fit_products": int(fit.sum()), "validation_products": int(valid.sum())}
+
+
+def _splits(products) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """train/test by product id, then fit/valid inside train (module docstring, Split)."""
+    train, test = split_ids(products["id"], products["articleType"], seed=SEED)
+    inner_train, inner_valid = split_ids(products["id"][train], products["articleType"][train], seed=SEED)
+    fit, valid = np.zeros_like(train), np.zeros_like(train)
+    fit[np.flatnonzero(train)[inner_train]] = True
+    valid[np.flatnonzero(train)[inner_valid]] = True
+    return train, test, fit, valid
 
 
 @dataclass
@@ -394,15 +530,27 @@ class Prepared:
     fit: np.ndarray
     valid: np.ndarray
     split: str
-    head: HeadStage
-    tuned: np.ndarray  # fine-tuned embeddings (flip-averaged when chosen on validation)
-    flip_choice: dict[str, float]
+    recipe: FinetuneRecipe
+    finetuned: Finetuned
+
+    @property
+    def head(self) -> HeadStage:
+        return self.finetuned.head
+
+    @property
+    def tuned(self) -> np.ndarray:
+        return self.finetuned.tuned
+
+    @property
+    def flip_choice(self) -> dict[str, float]:
+        return self.finetuned.flip_choice
 
 
-def prepare(settings: Settings, threads: int = 1) -> Prepared:
+def prepare(settings: Settings, threads: int = 1, recipe: FinetuneRecipe | None = None) -> Prepared:
     """Load the photos' cached features, split the products (train/test, then fit/valid) and fine-tune
     (``threads``: torch's; one by default, the bench shares the CPU with its speed measurements)."""
     torch.set_num_threads(threads)
+    recipe = FinetuneRecipe() if recipe is None else recipe
     data = load_fashion(settings)
     products = data.products
     paths = [Path(p) for p in products["path"]]
@@ -411,41 +559,45 @@ def prepare(settings: Settings, threads: int = 1) -> Prepared:
         raise ValueError(f"{len(errors)} staged photos did not decode: {sorted(errors)[:3]}")
     image = cached_embeddings(trunk, data.images_sha256, settings.state_dir)
     title = embed_texts(products["productDisplayName"].tolist(), settings.state_dir)
-    train, test = split_ids(products["id"], products["articleType"], seed=SEED)
-    inner_train, inner_valid = split_ids(products["id"][train], products["articleType"][train], seed=SEED)
-    fit, valid = np.zeros_like(train), np.zeros_like(train)
-    fit[np.flatnonzero(train)[inner_train]] = True
-    valid[np.flatnonzero(train)[inner_valid]] = True
+    train, test, fit, valid = _splits(products)
     split = _split_text(int(train.sum()), int(test.sum()))
-    head, tuned, flip_choice = _finetune(settings, data, paths, products, fit, valid)
-    return Prepared(data, paths, image, title, train, test, fit, valid, split, head, tuned, flip_choice)
+    finetuned = _finetune(settings, data, paths, products, fit, valid, recipe, train=train)
+    return Prepared(data, paths, image, title, train, test, fit, valid, split, recipe, finetuned)
 
 
 def understanding_part(p: Prepared) -> tuple[list[Measurement], dict[str, Any]]:
     """Accuracy and macro-F1 per task and modality on the test products, with the validation choices behind
     them (what ``benchmarks/multimodal_understanding.py`` runs alone during development)."""
+    recipe, done = p.recipe, p.finetuned
     measurements, chosen = _understanding(p.data.products,
                                            {"image": p.image, "image_finetuned": p.tuned, "title": p.title},
-                                           p.train, p.test, p.fit, p.valid, p.split)
+                                           p.train, p.test, p.fit, p.valid, p.split,
+                                           choice={"image_finetuned": done.choice})
     measurements.append(Measurement("fine-tune best epoch (validation articleType accuracy)",
-                                    float(p.head.best_epoch_), "epochs",
-                                    f"of at most {MAX_FINETUNE_EPOCHS} (stop after {FINETUNE_PATIENCE} without a "
+                                    float(done.best_epoch), "epochs",
+                                    f"of at most {recipe.max_epochs} (stop after {recipe.patience} without a "
                                     f"gain), trained on {int(p.fit.sum()):,} fit products, chosen on "
-                                    f"{int(p.valid.sum()):,} validation products"))
+                                    f"{int(p.valid.sum()):,} validation products"
+                                    + (f"; then refit on all {int(p.train.sum()):,} training products for "
+                                       f"{done.best_epoch} epochs" if recipe.refit else "")))
     for name, value in p.flip_choice.items():
         measurements.append(Measurement(f"validation articleType image_finetuned accuracy ({name})", value, "accuracy",
                                         "softmax head trained on the fit products' fine-tuned embeddings, scored on "
                                         "the validation products; used to choose test-time flip averaging"))
     params = {"seed": SEED, "test_fraction": 0.2, "validation": "20 % of the training products, same split",
-              "min_class_products": 20, "max_finetune_epochs": MAX_FINETUNE_EPOCHS,
-              "finetune_patience": FINETUNE_PATIENCE, "finetune_lr": FINETUNE_LR,
-              "label_smoothing": LABEL_SMOOTHING,
-              "finetune_best_epoch": int(p.head.best_epoch_),
-              "finetune_valid_history": [round(h, 4) for h in p.head.history_],
-              "finetuned": (f"MBConv blocks {FINETUNE_FROM}..15 + conv_head + bn1 + per-task linear heads "
-                            f"(blocks below {FINETUNE_FROM} frozen; features cached at block "
-                            f"{FINETUNE_CACHE_BLOCK}), real horizontal-flip augmentation (mirrored photos "
-                            f"cached), cosine learning rate, label smoothing"),
+              "min_class_products": 20, "max_finetune_epochs": recipe.max_epochs,
+              "finetune_patience": recipe.patience, "finetune_lr": recipe.lr,
+              "finetune_from_block": recipe.train_from, "finetune_block_lr_decay": recipe.block_lr_decay,
+              "label_smoothing": recipe.label_smoothing,
+              "finetune_best_epoch": done.best_epoch,
+              "finetune_valid_history": [round(h, 4) for h in done.history],
+              "finetuned": recipe.describe(),
+              "finetune_refit": (f"yes: after the epoch count was chosen on validation, the top was trained "
+                                 f"again on all {int(p.train.sum()):,} training products (fit + validation) for "
+                                 f"{done.best_epoch} epochs under the same {recipe.max_epochs}-epoch cosine "
+                                 f"schedule; the measured fine-tuned embeddings are that head's, every "
+                                 f"validation choice (flip averaging, ensemble and fusion weights) was made with "
+                                 f"the fit-only head's" if recipe.refit else "no"),
               "test_time_flip_average": bool(p.flip_choice["flip-averaged"] > p.flip_choice["plain"]),
               "validation_flip_choice": p.flip_choice,
               **chosen}
@@ -462,7 +614,7 @@ def run(settings: Settings) -> BenchResult:
     measurements, understanding_params = understanding_part(p)
     log.info("multimodal benchmark: understanding done")
     retrieval_rows, retrieval_params = _retrieval(products, tuned, title, train, test, fit, valid, split,
-                                                  settings.state_dir)
+                                                  settings.state_dir, choice_image=p.finetuned.choice)
     measurements += retrieval_rows
     log.info("multimodal benchmark: retrieval done")
     measurements += _attributes(products, tuned, train, test, split)
