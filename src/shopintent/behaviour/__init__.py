@@ -4,6 +4,8 @@ Public API (the HTTP service and the CLI use these):
 
 - :class:`SessionScorer` — ``update(event) -> Score`` for a live session, with reasons;
 - :func:`load_default_scorer` — a scorer over models trained on the Taobao log (cached);
+- :func:`load_serving_models` — the same models loaded for scoring only, without scikit-learn
+  or LightGBM (:class:`EventIntentScorer`; what the service runs);
 - :class:`EventIntentModel` — LightGBM prefix models for ``purchase`` / ``abandon`` / ``next-action``;
 - :class:`SessionPurchaseModel` — session-level purchase model on aggregated sessions (UCI);
 - :class:`SequenceIntentModel` — the GRU over event sequences;
@@ -30,8 +32,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shopintent.behaviour.default import load_default_models, load_default_scorer
+    from shopintent.behaviour.default import load_default_models, load_default_scorer, load_serving_models
     from shopintent.behaviour.event_models import EventIntentModel
+    from shopintent.behaviour.event_scoring import EventIntentScorer
     from shopintent.behaviour.features import SessionFeatureState, UserHistory
     from shopintent.behaviour.repeat import RepeatPurchaseModel
     from shopintent.behaviour.scorer import Reason, Score, SessionScorer
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 # Imported lazily: LightGBM and torch are heavy, and most callers need one of these only.
 _EXPORTS = {
     "load_default_models": "default", "load_default_scorer": "default",
+    "load_serving_models": "default", "EventIntentScorer": "event_scoring",
     "EventIntentModel": "event_models", "SessionFeatureState": "features", "UserHistory": "features",
     "RepeatPurchaseModel": "repeat", "Reason": "scorer", "Score": "scorer",
     "SessionScorer": "scorer", "SequenceIntentModel": "sequence",

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shopintent.behaviour.event_models import TASKS, EventIntentModel
+from shopintent.behaviour.event_scoring import TASKS, EventIntentScorer
 from shopintent.behaviour.features import UserHistory
 from shopintent.behaviour.scorer import SessionScorer
 from shopintent.datasets import taobao_userbehavior_head as taobao
@@ -23,6 +24,9 @@ from shopintent.log import get_logger
 from shopintent.persist import MODEL_FILE, LegacyModelError, has_manifest
 from shopintent.settings import Settings
 from shopintent.store import sessionise_frame
+
+if TYPE_CHECKING:
+    from shopintent.behaviour.event_models import EventIntentModel
 
 log = get_logger(__name__)
 
@@ -37,6 +41,8 @@ def default_model_dir(settings: Settings) -> Path:
 
 def train_default_models(settings: Settings) -> dict[str, EventIntentModel]:
     """Train one :class:`EventIntentModel` per task on the whole Taobao log and save them."""
+    from shopintent.behaviour.event_models import EventIntentModel
+
     events = sessionise_frame(taobao.load(settings).events, settings.session_gap_minutes)
     models = {}
     table = None
@@ -57,6 +63,8 @@ def load_default_models(settings: Settings) -> dict[str, EventIntentModel]:
     is re-trained; one whose files changed after the save is refused
     (:class:`~shopintent.persist.ModelFileError`).
     """
+    from shopintent.behaviour.event_models import EventIntentModel
+
     root = default_model_dir(settings)
     if all(has_manifest(root / task) for task in TASKS):
         try:
@@ -69,6 +77,23 @@ def load_default_models(settings: Settings) -> dict[str, EventIntentModel]:
     if root.is_dir():
         shutil.rmtree(root)  # our own cache: nothing of an older format is left beside the new files
     return train_default_models(settings)
+
+
+def load_serving_models(settings: Settings) -> dict[str, EventIntentScorer]:
+    """The cached default models loaded for scoring only (what the service runs).
+
+    :class:`~shopintent.behaviour.event_scoring.EventIntentScorer` answers as the models do
+    without importing scikit-learn or LightGBM (unless a folder predates the boosters' NumPy
+    form). Missing or old-format models are first handled as :func:`load_default_models` does.
+    """
+    root = default_model_dir(settings)
+    if all(has_manifest(root / task) for task in TASKS):
+        try:
+            return {task: EventIntentScorer.load(root / task) for task in TASKS}
+        except LegacyModelError:
+            pass  # load_default_models says so and re-trains
+    load_default_models(settings)
+    return {task: EventIntentScorer.load(root / task) for task in TASKS}
 
 
 def load_default_scorer(settings: Settings, history: UserHistory | None = None,

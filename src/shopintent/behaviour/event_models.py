@@ -23,20 +23,14 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from shopintent.behaviour.early import early_curve
-from shopintent.behaviour.examples import NEXT_LABELS, PrefixTable, build_prefix_table
+from shopintent.behaviour.event_scoring import KIND as _KIND
+from shopintent.behaviour.event_scoring import TASKS
+from shopintent.behaviour.examples import PrefixTable, build_prefix_table
 from shopintent.behaviour.features import FEATURE_NAMES
 from shopintent.behaviour.path_attribution import PathAttribution
 from shopintent.behaviour.metrics import best_f1_threshold, binary_scores
 from shopintent.behaviour.persist import begin_save, finish_save, frame_checksum, read_model_json
-
-
-#: Task name → the labels its model predicts.
-TASKS: dict[str, tuple[str, ...]] = {
-    "purchase": ("y_purchase",),
-    "abandon": ("y_abandon",),
-    "next-action": NEXT_LABELS,
-}
-_KIND = "event_intent"
+from shopintent.inference.trees import write_tree_arrays
 
 
 class EventIntentModel(BaseEstimator):
@@ -188,10 +182,13 @@ class EventIntentModel(BaseEstimator):
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: Path | str, metrics: dict[str, Any] | None = None) -> Path:
-        """Write one ``<label>.txt`` booster (LightGBM model text) per label, ``model.json``, the manifest."""
+        """Write one ``<label>.txt`` booster (LightGBM model text) per label, its NumPy form
+        ``<label>.trees.safetensors`` (what the service scores with, without LightGBM:
+        :class:`~shopintent.behaviour.event_scoring.EventIntentScorer`), ``model.json``, the manifest."""
         path = begin_save(path)
         for label, booster in self.boosters_.items():
             booster.save_model(str(path / f"{label}.txt"))
+            write_tree_arrays(path / f"{label}.txt")
         return finish_save(path, _KIND, self.get_params(deep=False), self.data_checksum_,
                            metrics or {"validation": self.validation_},
                            extra={"features": list(FEATURE_NAMES), "thresholds": self.thresholds_,

@@ -6,15 +6,20 @@ split's feature with the change of the expected value from the node to the
 child taken; summed along a root-to-leaf path, that is a fixed vector per
 leaf. So the vectors are computed once here, and explaining a row is one
 ``pred_leaf`` call plus a gather-and-sum. Contributions plus ``bias_`` (the
-trees' root values) add up exactly to the raw score. The method is biased
+trees' root values) add up exactly to the raw score. The vectors are built from
+the booster's :class:`~shopintent.inference.trees.TreeArrays` (full-precision node
+values), so the service explains without importing LightGBM. The method is biased
 towards features split near the leaves (Lundberg et al., 2018), so the
 report's global importance uses exact SHAP instead.
 """
 
 from __future__ import annotations
 
-import lightgbm as lgb
+from typing import Any
+
 import numpy as np
+
+from shopintent.inference.trees import TreeArrays
 
 
 class PathAttribution:
@@ -24,35 +29,32 @@ class PathAttribution:
     ``offsets_``), one column per feature; ``bias_`` is the sum of root values.
     """
 
-    def __init__(self, booster: lgb.Booster) -> None:
+    def __init__(self, booster: Any) -> None:
+        """``booster``: a ``lightgbm.Booster`` or its :class:`TreeArrays` (both predict leaves)."""
         self.booster = booster
-        dump = booster.dump_model()
-        self.n_features = len(dump["feature_names"])
-        trees = dump["tree_info"]
-        self.offsets_ = np.cumsum([0] + [t["num_leaves"] for t in trees[:-1]]).astype(np.int64)
-        self.leaf_contrib_ = np.zeros((sum(t["num_leaves"] for t in trees), self.n_features))
+        trees = booster if isinstance(booster, TreeArrays) else TreeArrays.from_booster(booster)
+        self.n_features = trees.n_features
+        self.offsets_ = trees.leaf_offset.copy()
+        self.leaf_contrib_ = np.zeros((len(trees.leaf_value), self.n_features))
         bias = 0.0
-        for offset, tree in zip(self.offsets_, trees, strict=True):
-            root = tree["tree_structure"]
-            if "leaf_value" in root:  # a constant tree
-                bias += root["leaf_value"]
+        for root in trees.root:
+            if root < 0:  # a constant tree
+                bias += trees.leaf_value[~root]
                 continue
-            bias += root["internal_value"]
-            self._walk(root, np.zeros(self.n_features), int(offset))
+            bias += trees.internal_value[root]
+            self._walk(trees, int(root), np.zeros(self.n_features))
         self.bias_ = float(bias)
 
-    def _walk(self, node: dict, path: np.ndarray, offset: int) -> None:
-        if "leaf_value" in node:
-            self.leaf_contrib_[offset + node["leaf_index"]] = path
+    def _walk(self, trees: TreeArrays, node: int, path: np.ndarray) -> None:
+        """Credit each split's feature along the way down; a leaf keeps the path's vector."""
+        if node < 0:
+            self.leaf_contrib_[~node] = path
             return
-        if node.get("decision_type", "<=") != "<=":
-            raise ValueError("path attribution supports numeric splits only (no categorical)")
-        for side in ("left_child", "right_child"):
-            child = node[side]
-            child_value = child["leaf_value"] if "leaf_value" in child else child["internal_value"]
+        for child in (int(trees.left[node]), int(trees.right[node])):
+            child_value = trees.leaf_value[~child] if child < 0 else trees.internal_value[child]
             step = path.copy()
-            step[node["split_feature"]] += child_value - node["internal_value"]
-            self._walk(child, step, offset)
+            step[trees.feature[node]] += child_value - trees.internal_value[node]
+            self._walk(trees, child, step)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Per-feature contributions (log-odds) for one row ``x``."""

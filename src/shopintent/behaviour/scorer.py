@@ -24,14 +24,17 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from shopintent.behaviour.event_models import EventIntentModel
 from shopintent.behaviour.features import ACTIONS, FEATURE_NAMES, N_FEATURES, SessionFeatureState, UserHistory
 from shopintent.schema.records import Event
+
+if TYPE_CHECKING:
+    from shopintent.behaviour.event_models import EventIntentModel
+    from shopintent.behaviour.event_scoring import EventIntentScorer
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +94,14 @@ class SessionScorer:
     """Incremental scorer for one session: ``update(event) -> Score``.
 
     ``models`` maps task (``purchase``, ``abandon``, ``next-action``) to a
-    fitted :class:`EventIntentModel`; any may be missing. ``history`` is the
+    fitted :class:`EventIntentModel` or one loaded for scoring
+    (:class:`~shopintent.behaviour.event_scoring.EventIntentScorer`, as the service does);
+    any may be missing. ``history`` is the
     shopper's earlier sessions (empty for an unknown shopper).
     ``n_reasons`` top reasons come with each score.
     """
 
-    def __init__(self, models: Mapping[str, EventIntentModel], history: UserHistory | None = None,
+    def __init__(self, models: Mapping[str, EventIntentModel | EventIntentScorer], history: UserHistory | None = None,
                  n_reasons: int = 3) -> None:
         self.models = dict(models)
         offsets = {m.utc_offset_hours for m in self.models.values()}

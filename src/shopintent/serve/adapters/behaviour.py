@@ -82,7 +82,7 @@ class ReplayScorer:
 def behaviour_model_id(models: dict[str, Any]) -> str:
     """The served behaviour models' id: their class(es), LightGBM, trained on Taobao
     (``behaviour.default`` trains one LightGBM model per task on the Taobao log only)."""
-    kinds = "+".join(sorted({type(m).__name__ for m in models.values()}))
+    kinds = "+".join(sorted({getattr(m, "estimator_name", type(m).__name__) for m in models.values()}))
     return f"behaviour:{kinds}(lightgbm)@taobao"
 
 
@@ -91,7 +91,7 @@ def behaviour_slot(settings: Settings) -> ModelSlot[ReplayScorer]:
 
     def load() -> tuple[ReplayScorer, dict[str, Any]]:
         load_models, scorer_cls = import_or_unavailable(
-            "behaviour", "shopintent.behaviour", ("load_default_models", "SessionScorer"),
+            "behaviour", "shopintent.behaviour", ("load_serving_models", "SessionScorer"),
             "issue: behaviour")
         models = load_models(settings)
         scorer = scorer_cls(models, n_reasons=3)
