@@ -8,7 +8,8 @@ Two models and a rule file:
   as a :class:`~shopintent.risk.session_scorer.SessionRiskScorer`;
 * **transactions**: the DMC 2019 :class:`~shopintent.risk.fraud.FraudModel`
   (LightGBM, calibrated) with the official cost matrix, its hold threshold
-  chosen on inner folds;
+  chosen on inner folds, loaded as a :class:`~shopintent.risk.fraud_scoring.FraudScorer`
+  (the same scores without importing LightGBM or scikit-learn);
 * **rules**: ``Settings.risk_rules_path``, else the package's
   ``default_rules.toml``.
 """
@@ -90,7 +91,7 @@ def load_default_risk(settings: Settings, train_missing: bool = True) -> Default
     With ``train_missing`` (``models prepare``), a session model saved in the older per-tree
     layout is also rewritten in the packed one; the service (``train_missing=False``) only reads.
     """
-    from shopintent.risk.fraud import FraudModel
+    from shopintent.risk.fraud_scoring import FraudScorer
 
     folders = model_folders(settings)
     if not all(has_manifest(f) for f in folders):
@@ -106,5 +107,5 @@ def load_default_risk(settings: Settings, train_missing: bool = True) -> Default
         sessions.save(folders[0], metrics=sessions.metrics)
         log.info("default session risk model rewritten in the packed layout", path=str(folders[0]))
     return DefaultRisk(sessions=sessions,
-                       transactions=TransactionScorer(FraudModel.load(folders[1]), rules),
+                       transactions=TransactionScorer(FraudScorer.load(folders[1]), rules),
                        rules=rules, rules_source=source)

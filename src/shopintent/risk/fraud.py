@@ -29,25 +29,15 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 from shopintent import persist
+from shopintent.inference.trees import write_tree_arrays
 from shopintent.risk.costs import CostMatrix, best_threshold
+from shopintent.risk.fraud_scoring import FORMAT_VERSION, KIND, KINDS, RETRAIN, logit, numbers
 
 __all__ = ["KINDS", "FraudModel"]
 
-KINDS: tuple[str, ...] = ("lightgbm", "logistic")
-_KIND = "fraud_model"
-FORMAT_VERSION = 1
-RETRAIN = "shopintent risk train"
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
-
-
-def _numbers(X: np.ndarray) -> np.ndarray:
-    # raw values, not log-scaled: DMC's ratio columns separate linearly as they are (log scaling
-    # cost the logistic model ~200 profit per 1,000 in a 5-fold check)
-    return np.nan_to_num(np.asarray(X, dtype=float), nan=0.0)
+_KIND = KIND
+_logit = logit
+_numbers = numbers
 
 
 class FraudModel(ClassifierMixin, BaseEstimator):
@@ -249,6 +239,8 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         weights: dict[str, Any] = {}
         if self.kind == "lightgbm":
             self.booster_.save_model(str(path / "booster.txt"))
+            # the NumPy form the service scores with (risk.fraud_scoring.FraudScorer)
+            write_tree_arrays(path / "booster.txt")
         else:
             weights = {"center": self.center_.tolist(), "scale": self.scale_.tolist(),
                        "coef": self.coef_.tolist(), "intercept": self.intercept_}

@@ -21,15 +21,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from shopintent.risk.click_features import FEATURE_NAMES, ClickFeatureState
 from shopintent.risk.costs import CostMatrix
-from shopintent.risk.fraud import FraudModel
 from shopintent.risk.rules import Rule, evaluate_rules
 from shopintent.risk.verdict import ActionThresholds, Verdict, risk_verdict
+
+if TYPE_CHECKING:
+    from shopintent.risk.fraud import FraudModel
+    from shopintent.risk.fraud_scoring import FraudScorer
 
 __all__ = ["ClickRiskScorer", "Rejection", "TransactionScorer", "click_thresholds", "transaction_thresholds"]
 
@@ -45,7 +48,7 @@ class Rejection:
     reason: str
 
 
-def transaction_thresholds(model: FraudModel, review_cost: float = 1.0,
+def transaction_thresholds(model: FraudModel | FraudScorer, review_cost: float = 1.0,
                            block_probability: float = 0.95) -> ActionThresholds:
     """Actions for a transaction model: its cost matrix, hold at its threshold chosen on inner folds."""
     cost = model.cost_matrix() or SYMMETRIC_COST
@@ -65,7 +68,7 @@ def click_thresholds(train_scores: np.ndarray, review_share: float = 0.05, hold_
 class TransactionScorer:
     """Scores payment-like records (the fraud model's features as fields) with rules beside the model."""
 
-    def __init__(self, model: FraudModel, rules: Sequence[Rule] = (),
+    def __init__(self, model: FraudModel | FraudScorer, rules: Sequence[Rule] = (),
                  thresholds: ActionThresholds | None = None, top: int = 3) -> None:
         self.model = model
         self.rules = list(rules)

@@ -27,16 +27,19 @@ import math
 import statistics
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from shopintent import persist
 from shopintent.log import get_logger
-from shopintent.risk.anomaly import SESSION_FEATURES, AnomalyDetector, Reason, session_features
+from shopintent.risk.session_features import SESSION_FEATURES, Reason, session_features
 from shopintent.risk.scorer import click_thresholds
 from shopintent.risk.verdict import ActionThresholds, Verdict
+
+if TYPE_CHECKING:
+    from shopintent.risk.anomaly import AnomalyDetector
 
 __all__ = ["SessionRiskScorer", "live_session_frame", "live_session_values", "pack_trees", "unpack_trees"]
 
