@@ -84,7 +84,7 @@ class ModelStatus:
 # -- the areas' folders and load-or-train calls ------------------------------------------------
 def _behaviour_folders(settings: Settings) -> tuple[Path, ...]:
     from shopintent.behaviour.default import default_model_dir
-    from shopintent.behaviour.event_models import TASKS
+    from shopintent.behaviour.event_scoring import TASKS
 
     return tuple(default_model_dir(settings) / task for task in TASKS)
 

@@ -30,22 +30,31 @@ message (the intent needs the prepared default, see :func:`parse`):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shopintent.text.encoders import get_encoder
-from shopintent.text.intent import IntentClassifier
 from shopintent.text.language import detect_language
 from shopintent.text.parse import Parser, ParseResult, load_default_parser, parse
 from shopintent.text.rules import Slot, extract_rule_slots
-from shopintent.text.tagger import SlotTagger
+
+if TYPE_CHECKING:
+    from shopintent.text.ensemble import EnsembleClassifier, load_text_classifier
+    from shopintent.text.finetune import FineTunedClassifier
+    from shopintent.text.intent import IntentClassifier
+    from shopintent.text.tagger import SlotTagger
 
 _LAZY = {
     "FineTunedClassifier": "shopintent.text.finetune",
     "EnsembleClassifier": "shopintent.text.ensemble",
     "load_text_classifier": "shopintent.text.ensemble",
+    "IntentClassifier": "shopintent.text.intent",
+    "SlotTagger": "shopintent.text.tagger",
 }
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
-    """Import the torch-backed classes only when asked for (``import shopintent.text`` stays light)."""
+    """Import the estimators only when asked for: torch backs some, scikit-learn all of them, and
+    the service scores the linear intent model without either (``text.intent_scoring``)."""
     if name in _LAZY:
         import importlib
 

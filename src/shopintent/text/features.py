@@ -20,7 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from shopintent.persist import load_arrays, save_arrays
 from shopintent.text.clean import clean_text
-from shopintent.text.encoders import CachedEncoder, get_encoder
+from shopintent.text.intent_scoring import SERVING_VARIANTS, check_variants, embed_texts
 
 
 def _tfidf(max_features: int) -> TfidfVectorizer:
@@ -35,8 +35,7 @@ def _tfidf(max_features: int) -> TfidfVectorizer:
     )
 
 
-#: Encoders that compute (nearly) the same vectors as a fitted one: what ``serve_with`` may swap in.
-SERVING_VARIANTS = {"use": "use-int8"}
+__all__ = ["SERVING_VARIANTS", "TextFeaturizer"]
 
 
 class TextFeaturizer:
@@ -75,10 +74,7 @@ class TextFeaturizer:
         accuracy with each encoder is measured side by side (``benchmarks/intent_profile.py``).
         Only same-network variants are allowed, since the head's weights are kept.
         """
-        for old, new in replacements.items():
-            if SERVING_VARIANTS.get(old) != new:
-                raise ValueError(f"encoder {old!r} cannot be served as {new!r}; "
-                                 f"variants: {', '.join(f'{a}→{b}' for a, b in SERVING_VARIANTS.items())}")
+        check_variants(replacements)
         self.encoders = tuple(replacements.get(name, name) for name in self.encoders)
         return self.encoders
 
@@ -98,16 +94,7 @@ class TextFeaturizer:
     def embed(self, texts: Sequence[str], persist: bool = True) -> np.ndarray:
         """The concatenated (weighted) encoder embeddings of ``texts``."""
         cleaned = [clean_text(t) for t in texts]
-        blocks = []
-        for name in self.encoders:
-            encoder = get_encoder(name, self.cache_dir)
-            if isinstance(encoder, CachedEncoder):
-                blocks.append(encoder.encode(cleaned, persist=persist))
-            else:
-                blocks.append(encoder.encode(cleaned))
-        if not blocks:
-            return np.zeros((len(cleaned), 0), dtype=np.float32)
-        return self.encoder_weight * np.hstack(blocks).astype(np.float32)
+        return embed_texts(self.encoders, self.encoder_weight, self.cache_dir, cleaned, persist)
 
     def tfidf(self, cleaned: Sequence[str]) -> sp.csr_matrix | None:
         """TF-IDF rows of already-cleaned texts, as sklearn computes them but without its per-call checks.

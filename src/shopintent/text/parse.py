@@ -15,14 +15,17 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopintent.settings import Settings, get_settings
 from shopintent.text.clean import clean_text
-from shopintent.text.rejection import RejectingClassifier
 from shopintent.text.language import detect_language
 from shopintent.text.rules import Slot, extract_rule_slots, resolve_overlaps
-from shopintent.text.tagger import SlotTagger
+
+if TYPE_CHECKING:  # the parser only calls them; the service passes scikit-learn-free scorers
+    from shopintent.text.intent_scoring import IntentScorer
+    from shopintent.text.rejection import RejectingClassifier
+    from shopintent.text.tagger import SlotTagger
 
 #: Characters of the original text that slot extraction reads (rules and taggers).
 MAX_SLOT_CHARS = 4000
@@ -59,7 +62,7 @@ class Parser:
 
     def __init__(
         self,
-        intent_model: RejectingClassifier | None = None,
+        intent_model: RejectingClassifier | IntentScorer | None = None,
         sentiment_model: RejectingClassifier | None = None,
         zh_tagger: SlotTagger | None = None,
         en_tagger: SlotTagger | None = None,

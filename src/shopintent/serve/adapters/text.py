@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from shopintent.persist import MANIFEST_FILE, MODEL_FILE
+from shopintent.persist import MANIFEST_FILE, MODEL_FILE, has_manifest, peek_kind
 from shopintent.prepare.timings import read_durations
 from shopintent.serve.adapters.base import ModelSlot, ModelUnavailable, import_or_unavailable
 from shopintent.serve.adapters.convert import plain
@@ -65,6 +65,26 @@ def prefetch_intent_tokenizer(settings: Settings) -> bool:
     return bool(uses_use)
 
 
+def served_component(settings: Settings, component: str) -> Any:
+    """One prepared text component as the service runs it; ``None`` when it is not prepared.
+
+    A linear shop-intent model (``IntentClassifier``) is loaded as its scikit-learn-free
+    :class:`~shopintent.text.intent_scoring.IntentScorer` (same answers); anything else, and
+    a folder in an older format, goes through ``text.defaults.ensure_model`` as before, which
+    imports the estimators (scikit-learn) only then.
+    """
+    path = Path(settings.state_dir) / "text" / "models" / component
+    if not (path / MODEL_FILE).is_file():
+        return None
+    if has_manifest(path) and peek_kind(path, "shopintent models prepare") == "IntentClassifier":
+        from shopintent.text.intent_scoring import IntentScorer
+
+        return IntentScorer.load(path, cache_dir=settings.state_dir)
+    (ensure_model,) = import_or_unavailable("text", "shopintent.text.defaults", ("ensure_model",),
+                                            "issue: text")
+    return ensure_model(settings, component, train_missing=False)
+
+
 def text_slot(settings: Settings, intent_encoder: str = "use") -> ModelSlot[Any]:
     """The default parser (language, intent + out-of-scope, slots, sentiment), loaded, never trained.
 
@@ -74,10 +94,8 @@ def text_slot(settings: Settings, intent_encoder: str = "use") -> ModelSlot[Any]
     """
 
     def load() -> tuple[Any, dict[str, Any]]:
-        (parser_cls,) = import_or_unavailable("text", "shopintent.text", ("Parser",), "issue: text")
-        (ensure_model,) = import_or_unavailable("text", "shopintent.text.defaults", ("ensure_model",),
-                                                "issue: text")
-        intent = ensure_model(settings, "shop_intent", train_missing=False)
+        (parser_cls,) = import_or_unavailable("text", "shopintent.text.parse", ("Parser",), "issue: text")
+        intent = served_component(settings, "shop_intent")
         if intent is None:
             raise ModelUnavailable("text", NOT_PREPARED)
         featurizer = getattr(intent, "featurizer_", None)
@@ -93,13 +111,13 @@ def text_slot(settings: Settings, intent_encoder: str = "use") -> ModelSlot[Any]
                             "encoder (run `shopintent models prepare`)", encoder=intent_encoder)
         parser = parser_cls(
             intent_model=intent,
-            sentiment_model=ensure_model(settings, "sentiment", train_missing=False),
-            zh_tagger=ensure_model(settings, "ner_zh", train_missing=False),
-            en_tagger=ensure_model(settings, "slots_en", train_missing=False),
+            sentiment_model=served_component(settings, "sentiment"),
+            zh_tagger=served_component(settings, "ner_zh"),
+            en_tagger=served_component(settings, "slots_en"),
         )
         model, card = parser_model(parser)
         # how long `models prepare` took to train it here (None: trained elsewhere, e.g. bench text)
-        name = "shop_intent_finetuned" if type(intent).__name__ == "FineTunedClassifier" else "shop_intent"
+        name = "shop_intent_finetuned" if _kind(intent) == "FineTunedClassifier" else "shop_intent"
         trained = read_durations(Path(settings.state_dir)).get(name) or {}
         card["intent_model"]["prepare_seconds"] = trained.get("seconds")
         if featurizer is not None:
@@ -117,10 +135,15 @@ INTENT_KINDS = {"IntentClassifier": "linear (USE + TF-IDF)",
                 "EnsembleClassifier": "ensemble"}
 
 
+def _kind(model: Any) -> str:
+    """The estimator class a served model is (a scorer names the estimator it was loaded from)."""
+    return str(getattr(model, "estimator_name", type(model).__name__))
+
+
 def intent_model_id(model: Any) -> str:
     """The live shop-intent model's id (its class and features), as
     :data:`shopintent.evaluation.results.BENCHMARKED` names benchmarked configurations."""
-    kind = type(model).__name__
+    kind = _kind(model)
     if kind == "IntentClassifier":
         return f"shop-intent:{kind}({'+'.join([*model.encoders, 'tfidf'])})"
     if kind == "FineTunedClassifier":
@@ -132,7 +155,7 @@ def intent_model_card(model: Any) -> dict[str, Any]:
     """Which shop-intent model is live: its kind (readable), id and validation accuracy."""
     metrics = getattr(model, "metrics_", None) or {}
     accuracy = metrics.get("validation_accuracy") if isinstance(metrics, dict) else None
-    kind = type(model).__name__
+    kind = _kind(model)
     return {"kind": INTENT_KINDS.get(kind, kind), "model_id": intent_model_id(model),
             "validation_accuracy": None if accuracy is None else round(float(accuracy), 4)}
 
