@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from shopintent.assist.confidence import Confidence
 from shopintent.assist.datasets import QATable, load_amazon_qa
@@ -87,3 +88,13 @@ def test_a_fit_is_cached_by_its_pairs_and_read_back_instead_of_trained_again(
     assert (tmp_path / "assist" / "minilm-tuned" / run["key"] / "train.lock").is_file()
     assert again.chosen_check_ == first.chosen_check_
     assert np.allclose(first.encode(pairs.questions[:2]), again.encode(pairs.questions[:2]), atol=1e-5)
+
+
+def test_length_sorted_chunks_give_the_same_vectors_in_the_same_order(
+        pairs: QATable, untrained: MiniLMTunedScorer) -> None:
+    states = untrained.bottom(pairs.answers[:12] + pairs.questions[:12])
+    lengths = {s.shape[0] for s in states}
+    assert len(lengths) > 3  # real texts of many lengths, so the chunks really are reordered
+    whole = untrained.top(states)
+    chunked = untrained.top_sorted(states, chunk=5)
+    assert chunked.shape == whole.shape and torch.allclose(whole, chunked, atol=1e-5)
