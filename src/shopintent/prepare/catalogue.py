@@ -101,17 +101,17 @@ def _policy_folder(settings: Settings) -> Path:
 
 def _text_folder(component: str) -> Callable[[Settings], tuple[Path, ...]]:
     def folders(settings: Settings) -> tuple[Path, ...]:
-        from shopintent.text import defaults
+        from shopintent.text.model_paths import model_path
 
-        return (defaults.model_path(settings, component),)
+        return (model_path(settings, component),)
 
     return folders
 
 
 def _candidate_folders(settings: Settings) -> tuple[Path, ...]:
-    from shopintent.text import defaults
+    from shopintent.text.model_paths import candidate_path
 
-    return (defaults.candidate_path(settings),)
+    return (candidate_path(settings),)
 
 
 def _manifest_times(folders: tuple[Path, ...]) -> tuple[float, ...]:

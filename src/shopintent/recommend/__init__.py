@@ -20,11 +20,34 @@ Any model by name, judged by leave-one-out full ranking on real Taobao sessions:
 
 from __future__ import annotations
 
-from shopintent.recommend.base import Recommender
-from shopintent.recommend.data import ItemIndex, leave_one_out
-from shopintent.recommend.default import load_default_recommender
+from typing import TYPE_CHECKING, Any
+
+# Eager (NumPy only): the function shares its name with its module, which a lazy import would
+# leave bound here in its place.
 from shopintent.recommend.evaluate import evaluate
-from shopintent.recommend.registry import make_model, model_class
+
+if TYPE_CHECKING:
+    from shopintent.recommend.base import Recommender
+    from shopintent.recommend.data import ItemIndex, leave_one_out
+    from shopintent.recommend.default import load_default_recommender, load_serving_recommender
+    from shopintent.recommend.registry import make_model, model_class
+
+#: Imported on first use: the estimators need scikit-learn and SciPy, and the service ranks with
+#: ``recommend.serving`` without either, through this package.
+_EXPORTS = {
+    "Recommender": "base", "ItemIndex": "data", "leave_one_out": "data",
+    "load_default_recommender": "default", "load_serving_recommender": "default",
+    "make_model": "registry", "model_class": "registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'shopintent.recommend' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"shopintent.recommend.{_EXPORTS[name]}"), name)
+
 
 __all__ = [
     "ItemIndex",
@@ -32,6 +55,7 @@ __all__ = [
     "evaluate",
     "leave_one_out",
     "load_default_recommender",
+    "load_serving_recommender",
     "make_model",
     "model_class",
 ]

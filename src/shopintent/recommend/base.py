@@ -32,6 +32,7 @@ from shopintent.persist import (
     write_model_json,
 )
 from shopintent.recommend.data import ItemIndex, sequences_checksum
+from shopintent.recommend.serving import top_k_indices  # noqa: F401 - re-exported (defined here before)
 from shopintent.schema.records import InteractionSequence, Item
 
 log = get_logger(__name__)
@@ -43,23 +44,6 @@ __all__ = ["FORMAT_VERSION", "RETRAIN", "NotFittedError", "Recommender", "histor
 FORMAT_VERSION = 2
 #: The command quoted when a saved recommender is refused.
 RETRAIN = "shopintent recommend train"
-
-
-def top_k_indices(row: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest scores, best first, ties broken by the lower index.
-
-    ``np.argpartition`` alone picks an arbitrary member of a tie at the
-    k-th place, so the same model could answer differently across numpy
-    builds; every score equal to the k-th one is kept and the order is made
-    total with the index, which is the item's first appearance in training.
-    """
-    if k >= len(row):
-        candidates = np.arange(len(row))
-    else:
-        kth = -np.partition(-row, k - 1)[k - 1]
-        candidates = np.flatnonzero(row >= kth)
-    order = np.lexsort((candidates, -row[candidates]))
-    return candidates[order][:k]
 
 
 class Recommender(BaseEstimator):

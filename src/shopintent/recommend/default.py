@@ -15,17 +15,19 @@ import json
 import shutil
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopintent import __version__
 from shopintent.datasets import taobao_userbehavior_head
 from shopintent.datasets.base import data_path
 from shopintent.log import get_logger
 from shopintent.persist import MODEL_FILE, LegacyModelError, has_manifest
-from shopintent.recommend.base import Recommender
 from shopintent.recommend.data import items_from_events, sequences_checksum, sequences_from_events
-from shopintent.recommend.workflow import train_sequences
+from shopintent.recommend.serving import ServedHybrid
 from shopintent.settings import Settings
+
+if TYPE_CHECKING:
+    from shopintent.recommend.base import Recommender
 
 log = get_logger(__name__)
 
@@ -89,6 +91,8 @@ def _load_cached(target: Path, checksum: str) -> Recommender | None:
     of an older layout is re-trained; one whose files changed after the save
     is refused (:class:`~shopintent.persist.ModelFileError`).
     """
+    from shopintent.recommend.base import Recommender
+
     if not has_manifest(target):
         log.warning("default recommender in an old format or unfinished: re-training", path=str(target))
         return None
@@ -124,6 +128,8 @@ def load_default_recommender(settings: Settings, retrain: bool = False) -> Recom
                 events = taobao_userbehavior_head.load(settings).events
                 sequences = sequences_from_events(events, by="session",
                                                   gap_minutes=settings.session_gap_minutes)
+            from shopintent.recommend.workflow import train_sequences
+
             log.info("training default recommender", sequences=len(sequences), path=str(target))
             if target.is_dir():
                 shutil.rmtree(target)  # our own cache: nothing of an older save is left beside the new files
@@ -138,3 +144,19 @@ def load_default_recommender(settings: Settings, retrain: bool = False) -> Recom
             )
         _cache[target] = model
         return model
+
+
+def load_serving_recommender(settings: Settings) -> ServedHybrid | Recommender:
+    """The default recommender as the service runs it: :class:`~shopintent.recommend.serving.ServedHybrid`
+    (the same rankings, without scikit-learn or SciPy) when the cached model is current and a hybrid
+    of components it scores; otherwise whatever :func:`load_default_recommender` gives."""
+    target = default_model_dir(settings)
+    checksum = _remembered_checksum(target, _data_key(settings))
+    if checksum is not None and has_manifest(target) and ServedHybrid.can_serve(target):
+        try:
+            model = ServedHybrid.load(target)
+        except LegacyModelError:
+            model = None
+        if model is not None and model.record_.get("training_sequences_checksum") == checksum:
+            return model
+    return load_default_recommender(settings)

@@ -24,6 +24,7 @@ from shopintent.recommend.base import Recommender
 from shopintent.recommend.data import Example
 from shopintent.recommend.evaluate import metrics_from_ranks, ranks_from_scores, top_k_indices
 from shopintent.recommend.registry import make_model
+from shopintent.recommend.serving import standardise
 from shopintent.schema.records import InteractionSequence
 
 log = get_logger(__name__)
@@ -38,28 +39,6 @@ WEIGHT_GRID: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5
 DEFAULT_COMPONENTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("sknn", {}), ("als", {}), ("content", {}), ("pop", {"mode": "recent"}),
 )
-
-
-def standardise(scores: np.ndarray) -> np.ndarray:
-    """Z-score each row over its finite entries (padding and excluded items stay ``-inf``)."""
-    inner = scores[:, 1:]
-    if np.isfinite(inner).all():  # the usual case: only the padding column is -inf
-        n = inner.shape[1]
-        mean = inner.sum(axis=1, dtype=np.float64) / n
-        square = np.einsum("ij,ij->i", inner, inner, dtype=np.float64) / n
-        std = np.sqrt(np.maximum(square - mean**2, 1e-12))
-        out = np.empty(scores.shape, dtype=np.float32)
-        out[:, 0] = -np.inf
-        np.subtract(inner, mean[:, None].astype(np.float32), out=out[:, 1:])
-        out[:, 1:] /= np.maximum(std, 1e-6)[:, None].astype(np.float32)
-        return out
-    finite = np.isfinite(scores)
-    safe = np.where(finite, scores, 0.0)
-    n = np.maximum(finite.sum(axis=1, keepdims=True), 1)
-    mean = safe.sum(axis=1, keepdims=True) / n
-    var = (np.where(finite, safe - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / n
-    out = (safe - mean) / np.sqrt(np.maximum(var, 1e-12))
-    return np.where(finite, out, -np.inf).astype(np.float32)
 
 
 class Hybrid(Recommender):

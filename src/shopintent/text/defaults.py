@@ -30,6 +30,13 @@ from shopintent.persist import MANIFEST_FILE, MODEL_FILE, LegacyModelError, has_
 from shopintent.settings import Settings
 from shopintent.text import recipes
 from shopintent.text.intent import IntentClassifier, data_checksum
+from shopintent.text.model_paths import (  # noqa: F401 - re-exported: the paths were defined here
+    COMPONENTS,
+    SHOP_INTENT_CANDIDATE,
+    candidate_path,
+    model_path,
+    models_dir,
+)
 
 if TYPE_CHECKING:
     from shopintent.text.finetune import FineTunedClassifier
@@ -37,7 +44,6 @@ from shopintent.text.tagger import SlotTagger
 
 log = get_logger(__name__)
 
-COMPONENTS = ("shop_intent", "sentiment", "ner_zh", "slots_en")
 #: zh reviews the default sentiment model trains on (bounded so first use stays a few minutes).
 SENTIMENT_TRAIN_ROWS = 20_000
 #: zh validation reviews the sentiment model calibrates on (beside all en and neutral validation rows).
@@ -48,29 +54,8 @@ SENTIMENT_PRECISION_TARGET = 0.97
 SENTIMENT_UNSURE = "unsure"
 #: Most fine-tuning epochs of the default shop-intent model (best on validation kept).
 SHOP_INTENT_EPOCHS = 6
-#: Folder (beside the defaults) of the fine-tuned shop-intent model waiting to replace the linear one.
-SHOP_INTENT_CANDIDATE = "shop_intent_finetuned"
 
 _lock = threading.Lock()
-
-
-def models_dir(settings: Settings) -> Path:
-    """Where the default text models of a state folder live."""
-    return Path(settings.state_dir) / "text" / "models"
-
-
-def model_path(settings: Settings, component: str) -> Path:
-    """The folder of one default model."""
-    if component not in COMPONENTS:
-        raise ValueError(
-            f"unknown text component {component!r}; choose one of {', '.join(COMPONENTS)}"
-        )
-    return models_dir(settings) / component
-
-
-def candidate_path(settings: Settings) -> Path:
-    """The folder of the fine-tuned shop-intent model (kept there, and copied over the default if better)."""
-    return models_dir(settings) / SHOP_INTENT_CANDIDATE
 
 
 def train_shop_intent_linear(settings: Settings) -> IntentClassifier:

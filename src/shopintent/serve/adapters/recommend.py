@@ -14,9 +14,9 @@ def recommend_slot(settings: Settings) -> ModelSlot[Any]:
 
     def load() -> tuple[Any, dict[str, Any]]:
         (loader,) = import_or_unavailable("recommend", "shopintent.recommend",
-                                          ("load_default_recommender",), "issue: recommend")
+                                          ("load_serving_recommender",), "issue: recommend")
         model = loader(settings)
-        card: dict[str, Any] = {"version": type(model).__name__, "model_id": recommender_id(model),
+        card: dict[str, Any] = {"version": _kind(model), "model_id": recommender_id(model),
                                 "items": len(getattr(model, "index_", ()) or ())}
         metrics = getattr(model, "metrics_", None)
         if metrics:
@@ -26,11 +26,16 @@ def recommend_slot(settings: Settings) -> ModelSlot[Any]:
     return ModelSlot("recommend", load)
 
 
+def _kind(model: Any) -> str:
+    """The estimator class a served model is (a scorer names the estimator it was loaded from)."""
+    return str(getattr(model, "estimator_name", type(model).__name__))
+
+
 def recommender_id(model: Any) -> str:
     """The served recommender's id: its class, a hybrid's component kinds, and its training data
     (``load_default_recommender`` trains on Taobao sessions only)."""
     parts = "+".join(str(kind) for kind, _ in getattr(model, "components", ()))
-    return f"recommend:{type(model).__name__}{f'({parts})' if parts else ''}@taobao-sessions"
+    return f"recommend:{_kind(model)}{f'({parts})' if parts else ''}@taobao-sessions"
 
 
 def recommend_items(slot: ModelSlot[Any], history: list[str], k: int) -> list[dict[str, Any]]:
