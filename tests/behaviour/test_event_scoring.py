@@ -67,3 +67,21 @@ def test_explanations_and_live_scores_are_the_same(saved, taobao_sessions) -> No
                 assert abs(p - b.next_action[action]) <= 1e-9
             compared += 1
     assert compared > 100
+
+
+def test_a_folder_saved_before_the_numpy_form_gets_it_without_retraining(saved, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from shopintent.behaviour.default import add_tree_arrays
+    from shopintent.persist import write_manifest
+
+    models, root, table, _ = saved
+    folder = tmp_path / "purchase"
+    shutil.copytree(root / "purchase", folder)
+    arrays_file(folder / "y_purchase.txt").unlink()
+    write_manifest(folder)  # as an older save left it: model text only
+    assert not isinstance(EventIntentScorer.load(folder).boosters_["y_purchase"], TreeArrays)  # LightGBM
+    assert add_tree_arrays(folder, ("y_purchase",)) and not add_tree_arrays(folder, ("y_purchase",))
+    scorer = EventIntentScorer.load(folder)  # the rewritten manifest verifies
+    assert isinstance(scorer.boosters_["y_purchase"], TreeArrays)
+    assert np.max(np.abs(scorer.predict_proba(table.X) - models["purchase"].predict_proba(table.X))) <= 1e-9

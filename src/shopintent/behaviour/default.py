@@ -68,7 +68,10 @@ def load_default_models(settings: Settings) -> dict[str, EventIntentModel]:
     root = default_model_dir(settings)
     if all(has_manifest(root / task) for task in TASKS):
         try:
-            return {task: EventIntentModel.load(root / task) for task in TASKS}
+            models = {task: EventIntentModel.load(root / task) for task in TASKS}
+            for task, model in models.items():
+                add_tree_arrays(root / task, model.labels)
+            return models
         except LegacyModelError as exc:
             log.warning("default behaviour models in an old format: re-training", reason=str(exc))
     elif any((root / task / MODEL_FILE).is_file() for task in TASKS):
@@ -77,6 +80,23 @@ def load_default_models(settings: Settings) -> dict[str, EventIntentModel]:
     if root.is_dir():
         shutil.rmtree(root)  # our own cache: nothing of an older format is left beside the new files
     return train_default_models(settings)
+
+
+def add_tree_arrays(folder: Path, labels: tuple[str, ...]) -> bool:
+    """Write the boosters' NumPy form into a folder saved before it existed (manifest rewritten).
+
+    Same trees, so no re-training: the service then scores without LightGBM. True when written.
+    """
+    from shopintent.inference.trees import arrays_file, write_tree_arrays
+    from shopintent.persist import write_manifest
+
+    if all(arrays_file(folder / f"{label}.txt").is_file() for label in labels):
+        return False
+    for label in labels:
+        write_tree_arrays(folder / f"{label}.txt")
+    write_manifest(folder)
+    log.info("boosters' NumPy form written beside a saved behaviour model", path=str(folder))
+    return True
 
 
 def load_serving_models(settings: Settings) -> dict[str, EventIntentScorer]:
