@@ -70,6 +70,37 @@ class TreeArrays:
         self.leaf_offset = arrays["leaf_offset"].astype(np.int64)
         self.sigmoid = float(arrays["sigmoid"][0])
         self.n_features = int(arrays["n_features"][0])
+        self._prepare_walk()
+
+    def _prepare_walk(self) -> None:
+        """Arrays for :meth:`leaves`: leaves become nodes that lead to themselves, so every tree
+        takes the same number of steps (the deepest tree's) with no masking.
+
+        ``_nan_left``: where a NaN feature goes at each node (the default side for missing type
+        NaN or Zero, else where 0 goes); a booster with missing type Zero takes the general step.
+        """
+        n_nodes, n_leaves = len(self.feature), len(self.leaf_value)
+        leaf_nodes = np.arange(n_nodes, n_nodes + n_leaves, dtype=np.int64)
+
+        def expand(child: np.ndarray) -> np.ndarray:
+            return np.where(child < 0, n_nodes + ~child, child)
+
+        self._left = np.concatenate([expand(self.left), leaf_nodes])
+        self._right = np.concatenate([expand(self.right), leaf_nodes])
+        self._feature = np.concatenate([self.feature, np.zeros(n_leaves, dtype=np.int64)])
+        self._threshold = np.concatenate([self.threshold, np.full(n_leaves, np.inf)])
+        self._missing = np.concatenate([self.missing, np.zeros(n_leaves, dtype=np.int8)])
+        self._default_left = np.concatenate([self.default_left, np.ones(n_leaves, dtype=bool)])
+        self._nan_left = np.where(self._missing == 0, self._threshold >= 0.0, self._default_left)
+        self._children = np.stack([self._left, self._right], axis=1).ravel()  # 2n: left, 2n+1: right
+        self._root = expand(self.root)
+        self._has_zero_type = bool((self.missing == 1).any())
+        depth, frontier = 0, self.root[self.root >= 0]
+        while frontier.size:
+            depth += 1
+            children = np.concatenate([self.left[frontier], self.right[frontier]])
+            frontier = children[children >= 0]
+        self._depth = depth
 
     # -- building and storing -----------------------------------------------------------------
     @classmethod
@@ -164,19 +195,25 @@ class TreeArrays:
             x = x.reshape(1, -1)
         if x.shape[1] != self.n_features:
             raise ValueError(f"the booster was trained on {self.n_features} features, got {x.shape[1]}")
-        node = np.broadcast_to(self.root, (x.shape[0], len(self.root))).copy()
-        rows = np.broadcast_to(np.arange(x.shape[0])[:, None], node.shape)
-        inner = node >= 0
-        while inner.any():
-            r, n = rows[inner], node[inner]
-            value = x[r, self.feature[n]]
-            missing, nan = self.missing[n], np.isnan(value)
-            value = np.where(nan & (missing != 2), 0.0, value)
-            is_missing = ((missing == 1) & (np.abs(value) <= ZERO_THRESHOLD)) | ((missing == 2) & nan)
-            go_left = np.where(is_missing, self.default_left[n], value <= self.threshold[n])
-            node[inner] = np.where(go_left, self.left[n], self.right[n])
-            inner = node >= 0
-        return ~node
+        n_rows = x.shape[0]
+        flat = np.ascontiguousarray(x).ravel()
+        base = (np.arange(n_rows, dtype=np.int64) * self.n_features)[:, None]
+        node = np.broadcast_to(self._root, (n_rows, len(self._root)))
+        for _ in range(self._depth):
+            value = flat.take(base + self._feature.take(node))
+            threshold = self._threshold.take(node)
+            if self._has_zero_type:  # the general step (Tree::NumericalDecision)
+                missing, nan = self._missing.take(node), np.isnan(value)
+                value = np.where(nan & (missing != 2), 0.0, value)
+                is_missing = ((missing == 1) & (np.abs(value) <= ZERO_THRESHOLD)) | ((missing == 2) & nan)
+                go_left = np.where(is_missing, self._default_left.take(node), value <= threshold)
+            else:
+                go_left = value <= threshold
+                nan = np.isnan(value)
+                if nan.any():
+                    go_left = np.where(nan, self._nan_left.take(node), go_left)
+            node = self._children.take(2 * node + ~go_left)
+        return node - len(self.feature)
 
     def predict(self, X: Any, raw_score: bool = False, pred_leaf: bool = False,
                 num_threads: int = 1) -> np.ndarray:
