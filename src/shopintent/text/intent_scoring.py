@@ -121,13 +121,16 @@ class CharTfidf:
         return cols[order], vals[order].astype(np.float32)
 
     def dot(self, cleaned: Sequence[str], weights: np.ndarray) -> np.ndarray:
-        """``tfidf(cleaned) @ weights`` summed in the order SciPy's CSR product sums (bit-identical)."""
+        """``tfidf(cleaned) @ weights`` summed in the order SciPy's CSR product sums (bit-identical).
+
+        SciPy adds ``value × weights[column]`` to the row one entry after another; NumPy's sum
+        over axis 0 of those products (a C-contiguous block) adds row after row the same way.
+        """
         out = np.zeros((len(cleaned), weights.shape[1]), dtype=np.result_type(np.float32, weights.dtype))
         for r, text in enumerate(cleaned):
             cols, vals = self.row(text)
-            acc = out[r]
-            for c, v in zip(cols.tolist(), vals.astype(out.dtype).tolist(), strict=True):
-                acc += v * weights[c]
+            if len(cols):
+                out[r] = (vals.astype(out.dtype)[:, None] * weights[cols]).sum(axis=0)
         return out
 
 
