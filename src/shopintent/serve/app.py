@@ -18,6 +18,7 @@ CDN defaults, so they work on a shop's machine without internet access. Like
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -61,6 +62,8 @@ from shopintent.settings import Settings, get_settings
 
 log = get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: The longest an HTTP worker (``--workers N``) waits for its models before it accepts connections.
+WORKER_LOAD_WAIT_S = 120.0
 #: Where the vendored Swagger UI and ReDoc files are served (under the ``/static`` mount).
 VENDOR_URL = "/static/vendor"
 #: The scope each resource router needs. The dashboard data and /metrics declare theirs on
@@ -199,6 +202,13 @@ def create_app(settings: Settings | None = None, config: ServeConfig | None = No
         service = Service(settings, config)
         app.state.service = service
         service.start(load_models=load_models)
+        if not config.sink:
+            # An HTTP worker beside others (``--workers N``) shares their listening socket, and
+            # uvicorn accepts on it only once this startup returns: waiting for the first load pass
+            # keeps a restarted worker from taking connections it can only answer 503 ("loading")
+            # while the other workers could answer them. One process (the sink in it) starts
+            # answering at once instead, as before.
+            await asyncio.to_thread(service.first_load_pass.wait, WORKER_LOAD_WAIT_S)
         try:
             yield
         finally:

@@ -230,6 +230,8 @@ class Service:
         self._draining = False
         self._stop = threading.Event()
         self._loader: threading.Thread | None = None
+        #: Set once the first load pass is over (each model loaded or found missing).
+        self.first_load_pass = threading.Event()
         # Looked up at call time: a test or a reload may replace the slot.
         self.intent_batcher: MicroBatcher[str, dict[str, Any]] = MicroBatcher(
             lambda texts: parse_texts(self.models["text"], texts), max_batch=32, name="intent-batcher")
@@ -273,6 +275,7 @@ class Service:
             self._loader.start()
         else:
             release_collection()  # nothing left to load: the start is over
+            self.first_load_pass.set()
         log.info("service started", store=self.gateway.store_path, stream=self.source.backend,
                  state=self.config.state, sink=self.config.sink)
 
@@ -314,6 +317,7 @@ class Service:
             self.refresh_models()
             # The first pass is done (loaded or not): the collector a start held off runs again.
             release_collection()
+            self.first_load_pass.set()
             everything = all(slot.ready for slot in self.models.values())
             if everything and not frozen:
                 # The loaded models and libraries are millions of long-lived objects: move them
