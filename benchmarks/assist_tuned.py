@@ -116,11 +116,13 @@ def update_results(path: Path, record: dict[str, Any]) -> None:
     full_run = full.get("full_run_created_at", full["created_at"])
     old_names = {MODEL_NAMES[k] for k in RERUN} | {
         "MiniLM-L6, top layer fine-tuned on 4,000 training pairs (English only)"}
+    mark_rerun = f" [re-run {record['created_at']} by python -m benchmarks.assist_tuned]"
+    rerun = [{**m, "detail": m["detail"] + mark_rerun} for m in record["measurements"]]
     kept, measurements, inserted = 0, [], False
     for m in full["measurements"]:
         if _is_rerun_row(m["name"], old_names):
             if not inserted:  # the re-run rows go where the old ones stood (the table's order)
-                measurements += record["measurements"]
+                measurements += rerun
                 inserted = True
             continue
         mark = f" [kept from the full run of {full_run}]"
@@ -132,9 +134,12 @@ def update_results(path: Path, record: dict[str, Any]) -> None:
         measurements.append(m)
         kept += 1
     if not inserted:
-        measurements += record["measurements"]
+        measurements += rerun
+    full_measurements_before = full["measurements"]
     full["measurements"] = measurements
     p = full["parameters"]
+    p["replaced_rows_of_the_full_run"] = p.get("replaced_rows_of_the_full_run") or {
+        m["name"]: m["value"] for m in full_measurements_before if _is_rerun_row(m["name"], old_names)}
     p["minilm_tuned"] = record["parameters"]["minilm_tuned"]
     p["hybrid_minilm_tuned_bm25_weight"] = record["parameters"]["hybrid_minilm_tuned_bm25_weight"]
     p["hybrid_minilm_tuned_validation_accuracy_by_weight"] = \
@@ -164,8 +169,9 @@ def update_results(path: Path, record: dict[str, Any]) -> None:
     full.setdefault("full_run_notes", full.get("notes", ""))
     ok = "met" if p["goal_qa_met"] else "not met"
     full["notes"] = (f"PARTIAL UPDATE: the rows {', '.join(MODEL_NAMES[k] for k in RERUN)} were re-run on "
-                     f"{record['created_at']} (every training pair, 128 tokens, BM25 hard negatives, scale chosen on "
-                     f"validation); every other row, including the fusion built on the fine-tuned MiniLM, is from the "
+                     f"{record['created_at']} (every training pair, 128 tokens, BM25 hard negatives; the scale (20 or 40), "
+                     f"the trained layers (1 or 2) and the step were chosen on the validation sample before the test "
+                     f"side was scored, once); every other row, including the fusion built on the fine-tuned MiniLM, is from the "
                      f"full run of {full_run}. QA goal (1-of-100 >= {QA_GOAL}) after the update: best "
                      f"{MODEL_NAMES[best]} {qa[best]['one_of_100_accuracy']:.4f} — {ok}. Full run's notes: "
                      + full["full_run_notes"])

@@ -13,7 +13,7 @@ _QA_MODELS = ("BM25 (bm25s)", "USE-multilingual, frozen", "e5-small, frozen", "M
               "dual encoder fine-tuned (USE towers)", "hybrid BM25 + fine-tuned dual encoder",
               "hybrid BM25 + MiniLM-L6 (English only)",
               "fusion BM25 + MiniLM-L6 + fine-tuned dual encoder (English only)",
-              "MiniLM-L6, top layer fine-tuned on 4,000 training pairs (English only)",
+              "MiniLM-L6, top layer fine-tuned on all training pairs with BM25 hard negatives (English only)",
               "hybrid BM25 + fine-tuned MiniLM-L6 (English only)",
               "fusion BM25 + fine-tuned MiniLM-L6 + fine-tuned dual encoder (English only)")
 _ECD_MODELS = ("BM25 (bm25s)", "USE-multilingual, frozen", "e5-small, frozen",
