@@ -151,7 +151,8 @@ def update_results(path: Path, record: dict[str, Any]) -> None:
             f"similar items, cold start, ONNX and speed rows are from the full run of {full_run}, which used the "
             f"fine-tuned encoder of that run (parameters finetuned/finetune_* describe the re-run). ")
     full.setdefault("full_run_notes", full.get("notes", ""))
-    full["notes"] = note + full["full_run_notes"]
+    # a disclosure of how choices were made (e.g. a cap set after a test number was seen) outlives re-runs
+    full["notes"] = note + full.get("selection_disclosure", "") + full["full_run_notes"]
     path.write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log.info("results updated (understanding rows only)", path=str(path), kept_rows=len(kept))
 

@@ -98,7 +98,7 @@ SEED = 1
 #: The feature cache for fine-tuning holds the input of MBConv block 11 (stage 6), plain and mirrored photos;
 #: blocks from FINETUNE_FROM on, the last stage and the task heads are trained (blocks 11.. below stay frozen).
 FINETUNE_CACHE_BLOCK = 11
-FINETUNE_FROM = 15
+FINETUNE_FROM = 12
 #: learning-rate factor per trainable MBConv block below the last (layer-wise decay; 1 = one rate)
 FINETUNE_BLOCK_LR_DECAY = 1.0
 MAX_FINETUNE_EPOCHS = 10
@@ -106,7 +106,7 @@ FINETUNE_PATIENCE = 2
 FINETUNE_LR = 5e-4
 LABEL_SMOOTHING = 0.1
 #: after the epoch count is chosen on validation, train the top again on fit + valid for that many epochs
-FINETUNE_REFIT = False
+FINETUNE_REFIT = True
 CONTRASTIVE_EPOCHS = 10
 SPEED_IMAGES = 64
 CALIBRATION_IMAGES = 128
