@@ -67,8 +67,9 @@ def _block_photos(fashion: FashionData, stop: int) -> tuple[pd.DataFrame, np.nda
 def _moved(head: HeadStage, pretrained: HeadStage, block: int) -> float:
     """Mean absolute change of block ``block``'s expansion weights from ImageNet's."""
     index = block - head.first_block
-    return float((head.blocks[index]._expand_conv.weight.detach() - pretrained.blocks[index]._expand_conv.weight)
-                 .abs().mean())
+    with torch.no_grad():
+        return float((head.blocks[index]._expand_conv.weight - pretrained.blocks[index]._expand_conv.weight)
+                     .abs().mean())
 
 
 def test_block_lr_decay_moves_the_lower_blocks_less(fashion: FashionData) -> None:
