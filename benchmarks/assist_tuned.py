@@ -138,6 +138,12 @@ def update_results(path: Path, record: dict[str, Any]) -> None:
     full_measurements_before = full["measurements"]
     full["measurements"] = measurements
     p = full["parameters"]
+    if "partial_update" in p:  # an earlier re-run of these rows is superseded: keep what it measured
+        p.setdefault("superseded_partial_updates", []).append({
+            "created_at": full["created_at"], "chosen_config": p["minilm_tuned"].get("chosen_config"),
+            "validation_accuracy_best_by_config": p["minilm_tuned"].get("validation_accuracy_best_by_config"),
+            "hybrid_minilm_tuned_bm25_weight": p.get("hybrid_minilm_tuned_bm25_weight"),
+            "test": {m["name"]: m["value"] for m in full_measurements_before if _is_rerun_row(m["name"], old_names)}})
     p["replaced_rows_of_the_full_run"] = p.get("replaced_rows_of_the_full_run") or {
         m["name"]: m["value"] for m in full_measurements_before if _is_rerun_row(m["name"], old_names)}
     p["minilm_tuned"] = record["parameters"]["minilm_tuned"]
@@ -170,13 +176,26 @@ def update_results(path: Path, record: dict[str, Any]) -> None:
     ok = "met" if p["goal_qa_met"] else "not met"
     full["notes"] = (f"PARTIAL UPDATE: the rows {', '.join(MODEL_NAMES[k] for k in RERUN)} were re-run on "
                      f"{record['created_at']} (every training pair, 128 tokens, BM25 hard negatives; the scale (20 or 40), "
-                     f"the trained layers (1 or 2) and the step were chosen on the validation sample before the test "
-                     f"side was scored, once); every other row, including the fusion built on the fine-tuned MiniLM, is from the "
+                     f"the trained layers (1 or 2), the epochs (1 or 2) and the step were chosen on the validation "
+                     f"sample; the test side was scored once per re-run); every other row, including the fusion built on the fine-tuned MiniLM, is from the "
                      f"full run of {full_run}. QA goal (1-of-100 >= {QA_GOAL}) after the update: best "
-                     f"{MODEL_NAMES[best]} {qa[best]['one_of_100_accuracy']:.4f} — {ok}. Full run's notes: "
+                     f"{MODEL_NAMES[best]} {qa[best]['one_of_100_accuracy']:.4f} — {ok}. "
+                     + _superseded_note(p.get("superseded_partial_updates", [])) + "Full run's notes: "
                      + full["full_run_notes"])
     path.write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log.info("results updated (fine-tuned MiniLM rows only)", path=str(path), kept_rows=kept)
+
+
+def _superseded_note(superseded: list[dict[str, Any]]) -> str:
+    """A sentence per earlier re-run of these rows that this one replaced (its configuration and test numbers)."""
+    out = ""
+    for old in superseded:
+        test = ", ".join(f"{name.split(', ', 1)[1][:40]}… {name.split(',')[0][3:]} {value:.4f}"
+                         for name, value in old["test"].items() if "1-of-100" in name)
+        out += (f"An earlier re-run of these rows ({old['created_at']}, chosen config {old['chosen_config']}) "
+                f"scored {test} on the test side; it is superseded because a candidate added afterwards won on the "
+                f"validation sample (parameters.superseded_partial_updates), not because of its test numbers. ")
+    return out
 
 
 if __name__ == "__main__":
