@@ -74,6 +74,7 @@ import torch
 
 from shopintent.evaluation.bench import BenchResult, Measurement
 from shopintent.log import get_logger
+from shopintent.persist import load_arrays, save_arrays, write_json
 from shopintent.multimodal.attributes import FIELDS, filling_report
 from shopintent.multimodal.cache import cached_embeddings, cached_trunk
 from shopintent.multimodal import encoder as encoder_module
@@ -417,20 +418,21 @@ def _cached_finetune(
     before, else ``train()``'s, saved. Why: the development script chooses a recipe on validation and the
     understanding re-run then measures it; on the shared CPU a deep fine-tune costs most of an hour."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-    file = Path(state_dir) / "multimodal" / "finetuned" / f"{digest}.pt"
-    if file.is_file():
-        saved = torch.load(file, weights_only=True)
+    folder = Path(state_dir) / "multimodal" / "finetuned"
+    weights, record = folder / f"{digest}.safetensors", folder / f"{digest}.json"
+    # Safetensors + JSON, as every saved model (no pickle, so no torch.load of a cached file).
+    if weights.is_file() and record.is_file():
+        saved = json.loads(record.read_text())
         head = HeadStage(pretrained_net(), first_block)
-        head.load_state_dict(saved["state"])
+        head.load_state_dict({name: torch.from_numpy(array) for name, array in load_arrays(weights).items()})
         head.history_ = [float(h) for h in saved["history"]]  # type: ignore[assignment]
         head.best_epoch_ = int(saved["best_epoch"])  # type: ignore[assignment]
-        log.info("fine-tuned head read from the cache", file=file.name)
+        log.info("fine-tuned head read from the cache", file=weights.name)
         return head.eval()
     head = train()
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".tmp")
-    torch.save({"state": head.state_dict(), "history": list(head.history_), "best_epoch": head.best_epoch_}, tmp)
-    tmp.replace(file)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_arrays(weights, {name: tensor.detach().cpu().numpy() for name, tensor in head.state_dict().items()})
+    write_json(record, {"history": [float(h) for h in head.history_], "best_epoch": int(head.best_epoch_)})
     return head
 
 
