@@ -175,13 +175,13 @@ def _serve_rows() -> tuple[tuple[Cell, ...], ...]:
 
     at = "event in → decision out {} at {} events/s{}"
     return (
-        ("service start with cached models (to `/readyz` with all four models loaded)", "≤ 5 s",
+        ("service start with cached models (to `/readyz` with all four models loaded)", "≤ 3 s (issue 14)",
          (Value("service start to ready (cached models)", ".1f"), " s")),
         ("acknowledged events lost across kill -9", "0",
          (Value("kill -9: acknowledged events lost", ".0f"), " lost, ",
           Value("kill -9: events stored more than once", ".0f"), " stored twice after a full re-send")),
         ("restart after kill -9 to healthy", "–", (Value("kill -9: restart to healthy", ".1f"), " s")),
-        ("HTTP ingest, batched (500/request, 4 in flight, with state + cart decisions)", "≥ 10,000 ev/s",
+        ("HTTP ingest, batched (500/request, 4 in flight, with state + cart decisions)", "≥ 20,000 ev/s (issue 14)",
          (Value("HTTP ingest, batched", ",.0f"), " ev/s")),
         ("HTTP ingest, one event per request (16 in flight)", "–",
          (Value("HTTP ingest, one event per request", ",.0f"), " ev/s")),
@@ -557,4 +557,8 @@ def main(argv: Sequence[str]) -> list[Path]:
 if __name__ == "__main__":
     import sys
 
-    main(sys.argv[1:])
+    # Through the imported module, not this ``__main__`` copy: the area tables registered above were
+    # built with the imported module's Value/Detail classes, which this copy's isinstance checks miss.
+    from shopintent.evaluation import docs_render
+
+    docs_render.main(sys.argv[1:])
