@@ -26,6 +26,7 @@ from shopintent.persist import load_arrays, read_model_json
 from shopintent.text.clean import clean_text
 from shopintent.text.encoders import CachedEncoder, get_encoder
 from shopintent.text.language import detect_language
+from shopintent.text.rejection_rule import RejectionRule
 
 KIND = "IntentClassifier"
 FORMAT_VERSION = 2
@@ -155,7 +156,7 @@ class ServedFeatures:
         return embed_texts(self.encoders, self.encoder_weight, self.cache_dir, cleaned, persist)
 
 
-class IntentScorer:
+class IntentScorer(RejectionRule):
     """What the service runs of a saved ``IntentClassifier``: probabilities, labels, confidence.
 
     Attributes as the estimator's after ``load``: ``classes_``, ``temperature_``, ``threshold_``,
@@ -223,30 +224,3 @@ class IntentScorer:
         """Calibrated class probabilities, columns in ``classes_`` order."""
         return softmax(np.asarray(self.decision_function(texts, persist=persist), dtype=np.float64)
                        / self.temperature_)
-
-    def _decide(self, proba: np.ndarray) -> list[str]:
-        labels = self.classes_[proba.argmax(axis=1)].astype(object)
-        labels[proba.max(axis=1) < self.threshold_] = self.oos_label
-        return [str(label) for label in labels]
-
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        """The label of each text, ``oos_label`` when rejected."""
-        return self._decide(self.predict_proba(texts))
-
-    def predict_with_confidence(self, texts: Sequence[str], persist: bool = True) -> list[tuple[str, float]]:
-        """``(label, confidence)`` per text, as ``RejectingClassifier.predict_with_confidence``."""
-        return self.decide_with_confidence(self.predict_proba(texts, persist=persist))
-
-    def decide_with_confidence(self, proba: np.ndarray) -> list[tuple[str, float]]:
-        """``(label, confidence)`` per row; a rejection's confidence is ``1 - top probability``
-        unless the head's own ``oos`` class won (then its probability)."""
-        labels = self._decide(proba)
-        oos_col = np.flatnonzero(self.classes_ == self.oos_label)
-        out = []
-        for label, row in zip(labels, proba, strict=True):
-            p = float(row.max())
-            if label != self.oos_label or (oos_col.size and row.argmax() == oos_col[0]):
-                out.append((label, p))
-            else:
-                out.append((label, 1.0 - p))
-        return out

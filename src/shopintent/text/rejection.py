@@ -26,12 +26,13 @@ from shopintent.text.calibration import (
     choose_rejection_threshold,
     fit_temperature,
 )
+from shopintent.text.rejection_rule import RejectionRule
 
 #: The command quoted when a saved text model is refused (see :mod:`shopintent.persist`).
 RETRAIN = "shopintent intent train"
 
 
-class RejectingClassifier(ClassifierMixin, BaseEstimator):
+class RejectingClassifier(RejectionRule, ClassifierMixin, BaseEstimator):
     """Base: temperature-calibrated probabilities, threshold rejection, ``(label, confidence)``.
 
     A scikit-learn classifier (``get_params``/``set_params``/``clone``,
@@ -134,43 +135,6 @@ class RejectingClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, texts: Sequence[str], persist: bool = True) -> np.ndarray:
         """Calibrated class probabilities, columns in ``classes_`` order."""
         return calibrated_proba(self.decision_function(texts, persist=persist), self.temperature_)
-
-    def _decide(self, proba: np.ndarray) -> list[str]:
-        """Top class per row, or ``oos_label`` when its probability is under the threshold."""
-        labels = self.classes_[proba.argmax(axis=1)].astype(object)
-        labels[proba.max(axis=1) < self.threshold_] = self.oos_label
-        return [str(label) for label in labels]
-
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        """The label of each text, ``oos_label`` when rejected."""
-        return self._decide(self.predict_proba(texts))
-
-    def predict_with_confidence(
-        self, texts: Sequence[str], persist: bool = True
-    ) -> list[tuple[str, float]]:
-        """``(label, confidence)`` per text; see :meth:`decide_with_confidence`."""
-        return self.decide_with_confidence(self.predict_proba(texts, persist=persist))
-
-    def decide_with_confidence(self, proba: np.ndarray) -> list[tuple[str, float]]:
-        """``(label, confidence)`` per row of calibrated probabilities; a rejected row gets ``oos_label`` and ``1 - top probability``.
-
-        The confidence of a rejection is the calibrated probability mass
-        outside the best in-scope class, i.e. how sure the model is that the
-        text is none of the classes it knows (or the ``oos`` class's own
-        probability when the head learnt ``oos`` as a class and it won).
-        """
-        labels = self._decide(proba)
-        oos_col = np.flatnonzero(self.classes_ == self.oos_label)
-        out = []
-        for label, row in zip(labels, proba, strict=True):
-            p = float(row.max())
-            if label != self.oos_label:
-                out.append((label, p))
-            elif oos_col.size and row.argmax() == oos_col[0]:
-                out.append((label, p))
-            else:
-                out.append((label, 1.0 - p))
-        return out
 
 
 def accuracy_by_language(
