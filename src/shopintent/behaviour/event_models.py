@@ -24,12 +24,12 @@ from sklearn.base import BaseEstimator
 
 from shopintent.behaviour.early import early_curve
 from shopintent.behaviour.event_scoring import KIND as _KIND
-from shopintent.behaviour.event_scoring import TASKS
+from shopintent.behaviour.event_scoring import TASKS, read_event_model_record
 from shopintent.behaviour.examples import PrefixTable, build_prefix_table
 from shopintent.behaviour.features import FEATURE_NAMES
 from shopintent.behaviour.path_attribution import PathAttribution
 from shopintent.behaviour.metrics import best_f1_threshold, binary_scores
-from shopintent.behaviour.persist import begin_save, finish_save, frame_checksum, read_model_json
+from shopintent.behaviour.persist import begin_save, finish_save, frame_checksum
 from shopintent.inference.trees import write_tree_arrays
 
 
@@ -198,9 +198,7 @@ class EventIntentModel(BaseEstimator):
     def load(cls, path: Path | str) -> EventIntentModel:
         """Read a model written by :meth:`save` (its manifest verified first)."""
         path = Path(path)
-        record = read_model_json(path, _KIND)
-        if record["features"] != list(FEATURE_NAMES):
-            raise ValueError(f"{path}: the model was trained on another feature set; retrain it")
+        record = read_event_model_record(path)
         model = cls(**record["parameters"])
         model.thresholds_ = {k: float(v) for k, v in record["thresholds"].items()}
         model.best_iterations_ = record["best_iterations"]

@@ -35,6 +35,15 @@ TASKS: dict[str, tuple[str, ...]] = {
 KIND = "event_intent"
 
 
+def read_event_model_record(path: Path) -> dict[str, Any]:
+    """``model.json`` of a saved event-intent folder (manifest verified), refused when the model
+    was trained on another feature set; read by the scorer and by ``EventIntentModel.load``."""
+    record = read_model_json(path, KIND)
+    if record["features"] != list(FEATURE_NAMES):
+        raise ValueError(f"{path}: the model was trained on another feature set; retrain it")
+    return record
+
+
 class EventIntentScorer:
     """The scoring half of an ``EventIntentModel``, read from its saved folder.
 
@@ -81,9 +90,7 @@ class EventIntentScorer:
     def load(cls, path: Path | str) -> EventIntentScorer:
         """Read a folder written by ``EventIntentModel.save`` (its manifest verified first)."""
         path = Path(path)
-        record = read_model_json(path, KIND)
-        if record["features"] != list(FEATURE_NAMES):
-            raise ValueError(f"{path}: the model was trained on another feature set; retrain it")
+        record = read_event_model_record(path)
         parameters = record["parameters"]
         labels = TASKS.get(str(parameters.get("task")), ())
         return cls(parameters, {label: load_booster(path / f"{label}.txt") for label in labels},
