@@ -30,8 +30,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from shopintent import persist
 from shopintent.inference.trees import write_tree_arrays
-from shopintent.risk.costs import CostMatrix, best_threshold
-from shopintent.risk.fraud_scoring import FORMAT_VERSION, KIND, KINDS, RETRAIN, logit, numbers
+from shopintent.risk.costs import best_threshold
+from shopintent.risk.fraud_scoring import FORMAT_VERSION, KIND, KINDS, RETRAIN, FraudRowScoring, logit, numbers
 
 __all__ = ["KINDS", "FraudModel"]
 
@@ -40,7 +40,7 @@ _logit = logit
 _numbers = numbers
 
 
-class FraudModel(ClassifierMixin, BaseEstimator):
+class FraudModel(FraudRowScoring, ClassifierMixin, BaseEstimator):
     """Calibrated P(fraud) for a table of numeric features, and the action threshold of a cost matrix.
 
     Parameters: ``kind`` (``lightgbm`` or ``logistic``); ``cost`` (``(tp, fp,
@@ -112,7 +112,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
             state = self._fit_core(X.iloc[train], y[train])
             oof[test] = self._raw(state, X.iloc[test])
         self.calibrator_ = self._fit_sigmoid(oof, y)
-        calibrated = self._calibrate(oof)
+        calibrated = self.calibrate(oof)
         cost = self.cost_matrix()
         if cost is None:
             self.threshold_ = 0.5
@@ -157,10 +157,6 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
     # -- predicting ------------------------------------------------------------------------------
-    def cost_matrix(self) -> CostMatrix | None:
-        """The ``cost`` parameter as a :class:`CostMatrix` (``None`` when not given)."""
-        return None if self.cost is None else CostMatrix(*map(float, self.cost))
-
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.feature_names_ if c not in X.columns]
         if missing:
@@ -179,41 +175,19 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         Z = (_numbers(X.to_numpy(dtype=float)) - get("center_")) / get("scale_")
         return 1.0 / (1.0 + np.exp(-(Z @ get("coef_") + get("intercept_"))))
 
-    def _calibrate(self, raw: np.ndarray) -> np.ndarray:
-        a, b = self.calibrator_
-        return 1.0 / (1.0 + np.exp(-(a * _logit(raw) + b)))
-
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): [not fraud, fraud]."""
         check_is_fitted(self, "calibrator_")
-        p = self._calibrate(self._raw(self, self._frame(X)))
+        p = self.calibrate(self._raw(self, self._frame(X)))
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """1 (flag) where the calibrated probability reaches ``threshold_``."""
         return (self.predict_proba(X)[:, 1] >= self.threshold_).astype(int)
 
-    def proba_one(self, values: np.ndarray) -> float:
-        """Calibrated P(fraud) of one row given as numbers in ``feature_names_`` order (the live path).
-
-        Skips pandas: one event must be scored in well under a millisecond.
-        """
-        row = np.asarray(values, dtype=float).reshape(1, -1)
-        if self.kind == "lightgbm":
-            raw = self.booster_.predict(row, num_threads=1)
-        else:
-            z = (_numbers(row) - self.center_) / self.scale_
-            raw = 1.0 / (1.0 + np.exp(-(z @ self.coef_ + self.intercept_)))
-        return float(self._calibrate(np.asarray(raw))[0])
-
-    def contributions_one(self, values: np.ndarray) -> dict[str, float]:
-        """Per-feature contributions (raw log-odds) of one row of plain numbers: the live reason codes."""
-        row = np.asarray(values, dtype=float).reshape(1, -1)
-        if self.kind == "lightgbm":
-            contrib = self.booster_.predict(row, pred_contrib=True, num_threads=1)[0, :-1]
-        else:
-            contrib = ((_numbers(row) - self.center_) / self.scale_ * self.coef_)[0]
-        return dict(zip(self.feature_names_, contrib.tolist(), strict=True))
+    def _shap_booster(self) -> Any:
+        """The fitted LightGBM booster (exact TreeSHAP for :meth:`contributions_one`)."""
+        return self.booster_
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-row, per-feature contributions to the raw log-odds (SHAP for LightGBM, coef·z for logistic)."""

@@ -46,7 +46,59 @@ def numbers(X: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.asarray(X, dtype=float), nan=0.0)
 
 
-class FraudScorer:
+class FraudRowScoring:
+    """Calibrated P(fraud) and reason codes of one row of plain numbers: the live path, shared by
+    ``FraudModel`` (training, LightGBM's booster) and :class:`FraudScorer` (the service, NumPy trees),
+    so both answer with one code. Needs ``kind``, ``cost``, ``feature_names_``, ``calibrator_``,
+    ``booster_`` or ``center_``/``scale_``/``coef_``/``intercept_``, and ``_shap_booster``."""
+
+    kind: str
+    cost: tuple[float, ...] | None
+    feature_names_: list[str]
+    calibrator_: tuple[float, float]
+    booster_: Any
+    center_: np.ndarray
+    scale_: np.ndarray
+    coef_: np.ndarray
+    intercept_: float
+
+    def _shap_booster(self) -> Any:
+        """A LightGBM booster for exact TreeSHAP contributions."""
+        raise NotImplementedError
+
+    def cost_matrix(self) -> CostMatrix | None:
+        """The ``cost`` parameter as a :class:`CostMatrix` (``None`` when not given)."""
+        return None if self.cost is None else CostMatrix(*map(float, self.cost))
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """The Platt calibrator over the model's probability."""
+        a, b = self.calibrator_
+        return 1.0 / (1.0 + np.exp(-(a * logit(raw) + b)))
+
+    def proba_one(self, values: np.ndarray) -> float:
+        """Calibrated P(fraud) of one row given as numbers in ``feature_names_`` order."""
+        row = np.asarray(values, dtype=float).reshape(1, -1)
+        if self.kind == "lightgbm":
+            raw = self.booster_.predict(row, num_threads=1)
+        else:
+            z = (numbers(row) - self.center_) / self.scale_
+            raw = 1.0 / (1.0 + np.exp(-(z @ self.coef_ + self.intercept_)))
+        return float(self.calibrate(np.asarray(raw))[0])
+
+    def contributions_one(self, values: np.ndarray) -> dict[str, float]:
+        """Per-feature contributions (raw log-odds) of one row: the live reason codes.
+
+        For LightGBM, exact TreeSHAP by LightGBM itself (:meth:`_shap_booster`).
+        """
+        row = np.asarray(values, dtype=float).reshape(1, -1)
+        if self.kind == "lightgbm":
+            contrib = self._shap_booster().predict(row, pred_contrib=True, num_threads=1)[0, :-1]
+        else:
+            contrib = ((numbers(row) - self.center_) / self.scale_ * self.coef_)[0]
+        return dict(zip(self.feature_names_, contrib.tolist(), strict=True))
+
+
+class FraudScorer(FraudRowScoring):
     """The scoring half of a fitted ``FraudModel``: calibrated P(fraud) and reason codes of one row.
 
     Attributes as the estimator's after ``load``: ``kind``, ``cost``, ``feature_names_``,
@@ -80,38 +132,8 @@ class FraudScorer:
         path = Path(path)
         return cls(path, persist.read_model_json(path, KIND, FORMAT_VERSION, retrain=RETRAIN))
 
-    def cost_matrix(self) -> CostMatrix | None:
-        """The ``cost`` parameter as a :class:`CostMatrix` (``None`` when not given)."""
-        return None if self.cost is None else CostMatrix(*map(float, self.cost))
-
-    def calibrate(self, raw: np.ndarray) -> np.ndarray:
-        """The Platt calibrator over the model's probability."""
-        a, b = self.calibrator_
-        return 1.0 / (1.0 + np.exp(-(a * logit(raw) + b)))
-
-    def proba_one(self, values: np.ndarray) -> float:
-        """Calibrated P(fraud) of one row given as numbers in ``feature_names_`` order."""
-        row = np.asarray(values, dtype=float).reshape(1, -1)
-        if self.kind == "lightgbm":
-            raw = self.booster_.predict(row, num_threads=1)
-        else:
-            z = (numbers(row) - self.center_) / self.scale_
-            raw = 1.0 / (1.0 + np.exp(-(z @ self.coef_ + self.intercept_)))
-        return float(self.calibrate(np.asarray(raw))[0])
-
-    def contributions_one(self, values: np.ndarray) -> dict[str, float]:
-        """Per-feature contributions (raw log-odds) of one row: the live reason codes.
-
-        For LightGBM, exact TreeSHAP by LightGBM itself, whose booster is read on first use.
-        """
-        row = np.asarray(values, dtype=float).reshape(1, -1)
-        if self.kind == "lightgbm":
-            contrib = self._shap_booster().predict(row, pred_contrib=True, num_threads=1)[0, :-1]
-        else:
-            contrib = ((numbers(row) - self.center_) / self.scale_ * self.coef_)[0]
-        return dict(zip(self.feature_names_, contrib.tolist(), strict=True))
-
     def _shap_booster(self) -> Any:
+        """LightGBM's own booster, read on first use (the NumPy trees give no TreeSHAP)."""
         with self._lock:
             if self._lightgbm is None:
                 import lightgbm as lgb
