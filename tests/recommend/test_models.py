@@ -92,7 +92,7 @@ def test_hybrid_weight_search_scores_single_models_exactly_like_the_evaluator(fi
 
 
 def test_top_k_breaks_ties_by_the_lower_index_whatever_the_partition_picks() -> None:
-    from shopintent.recommend.base import top_k_indices
+    from shopintent.recommend.serving import top_k_indices
 
     row = np.array([-np.inf, 5.0, 3.0, 5.0, 3.0, 3.0, 1.0], dtype=np.float32)
     assert top_k_indices(row, 3).tolist() == [1, 3, 2]  # 2, 4 and 5 tie at 3.0: the lowest index wins

@@ -32,7 +32,7 @@ from shopintent.persist import (
     write_model_json,
 )
 from shopintent.recommend.data import ItemIndex, sequences_checksum
-from shopintent.recommend.serving import top_k_indices  # noqa: F401 - re-exported (defined here before)
+from shopintent.recommend.serving import top_k_indices
 from shopintent.schema.records import InteractionSequence, Item
 
 log = get_logger(__name__)
