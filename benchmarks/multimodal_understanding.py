@@ -24,7 +24,7 @@ notes say which rows came from which run.
 
 Choosing a fine-tuning recipe: ``--validation-only`` fine-tunes on the fit products alone with the
 bench's recipe or the one given by ``--finetune-from``, ``--block-lr-decay``, ``--max-epochs``,
-``--patience``, ``--lr`` and prints/writes only validation numbers (articleType accuracy per epoch, best
+``--patience``, ``--lr``, ``--cache-block``, ``--shift``, ``--mixup``, ``--ema`` and prints/writes only validation numbers (articleType accuracy per epoch, best
 epoch, flip choice): no test product is scored, so recipes can be compared honestly. The fine-tuned
 head is cached under the state folder by data, rows, recipe and code, so the understanding run of the
 chosen recipe (after it becomes the bench's constants) reads it back instead of training it again.
@@ -65,15 +65,21 @@ def main() -> None:
     parser.add_argument("--validation-only", action="store_true",
                         help="Fine-tune on the fit products and report validation numbers only (no test number).")
     trial = parser.add_argument_group("recipe overrides (only with --validation-only; default: the bench's)")
-    trial.add_argument("--finetune-from", type=int, help="first trained MBConv block (12..15).")
+    trial.add_argument("--finetune-from", type=int, help="first trained MBConv block (--cache-block..15).")
     trial.add_argument("--block-lr-decay", type=float, help="learning-rate factor per block below 15.")
     trial.add_argument("--max-epochs", type=int, help="epoch cap.")
     trial.add_argument("--patience", type=int, help="epochs without a validation gain before stopping.")
     trial.add_argument("--lr", type=float, help="learning rate of block 15 and the last stage.")
+    trial.add_argument("--cache-block", type=int, help="the block whose input is cached (<= --finetune-from).")
+    trial.add_argument("--shift", type=int, help="random shift of the cached training maps, in cells.")
+    trial.add_argument("--mixup", type=float, help="mixup Beta alpha on the cached maps and labels (0 = off).")
+    trial.add_argument("--ema", type=float, help="EMA decay of the trained weights (scored and kept).")
     args = parser.parse_args()
     overrides = {field: value for field, value in (
         ("train_from", args.finetune_from), ("block_lr_decay", args.block_lr_decay),
-        ("max_epochs", args.max_epochs), ("patience", args.patience), ("lr", args.lr)) if value is not None}
+        ("max_epochs", args.max_epochs), ("patience", args.patience), ("lr", args.lr),
+        ("cache_block", args.cache_block), ("shift", args.shift), ("mixup", args.mixup), ("ema", args.ema))
+        if value is not None}
     if args.validation_only:
         trial_record(args.out, replace(FinetuneRecipe(), **overrides), args.threads)
         return

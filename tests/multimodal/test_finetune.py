@@ -11,7 +11,7 @@ import torch
 
 from shopintent.multimodal.encoder import HeadStage, ImageEncoder, Trunk, head_embeddings, pretrained_net
 from shopintent.multimodal.fashion import FashionData
-from shopintent.multimodal.finetune import finetune_head
+from shopintent.multimodal.finetune import finetune_head, shift_maps
 from shopintent.multimodal.images import read_image
 
 FIRST_BLOCK = 14  # cache the input of the last two MBConv blocks; fine-tune the last one and the head
@@ -124,3 +124,39 @@ def test_refit_schedule_and_the_head_cache(fashion: FashionData, tmp_path: Path)
     for name, value in first.state_dict().items():
         assert torch.equal(value, again.state_dict()[name]), name
     np.testing.assert_array_equal(head_embeddings(cached, again), head_embeddings(cached, first))
+
+
+def test_shift_mixup_and_ema_on_real_photos(fashion: FashionData) -> None:
+    """The cache-side options on real block-11 maps (14x14): a shift is a real translation of each map, and
+    training with shift + mixup or with a weight average gives other heads than plain training; the
+    averaged head lags the last step, so it has moved less from ImageNet than the plainly trained one."""
+    first = 11
+    products, cached, mirrored = _block_photos(fashion, first)
+    maps = torch.from_numpy(cached.astype(np.float32))
+    shifted = shift_maps(maps, 1, torch.Generator().manual_seed(0))
+    padded = torch.nn.functional.pad(maps, (1, 1, 1, 1), mode="replicate")
+    offsets = []
+    for row in range(len(maps)):
+        found = [(dy, dx) for dy in range(3) for dx in range(3)
+                 if torch.equal(shifted[row], padded[row, :, dy : dy + 14, dx : dx + 14])]
+        assert found, row  # every map is one of the nine one-cell translations of itself
+        offsets.append(found[0])
+    assert set(offsets) != {(1, 1)}  # and not all of them the identity
+    train = np.arange(len(products)) % 3 != 0
+    labels = {"masterCategory": products["masterCategory"].to_numpy()}
+    common = {"epochs": 2, "batch_size": 3, "lr": 1e-3, "seed": 0, "flipped": mirrored, "first_block": first,
+              "valid": ~train, "select_task": "masterCategory"}
+    plain = finetune_head(cached, labels, train, **common)
+    augmented = finetune_head(cached, labels, train, shift=1, mixup=0.4, **common)
+    averaged = finetune_head(cached, labels, train, ema=0.9, **common)
+    for head in (augmented, averaged):
+        assert len(head.history_) == 2 and not np.isnan(head.history_).any()
+        assert not torch.equal(head.conv_head.weight, plain.conv_head.weight)
+    pretrained = HeadStage(pretrained_net(), first)
+    with torch.no_grad():
+        moved = {name: float((h.conv_head.weight - pretrained.conv_head.weight).abs().mean())
+                 for name, h in (("plain", plain), ("averaged", averaged))}
+    assert 0 < moved["averaged"] < moved["plain"]
+    for bad in ({"shift": -1}, {"mixup": -0.1}, {"ema": 1.0}):
+        with pytest.raises(ValueError, match="shift="):
+            finetune_head(cached, labels, train, epochs=1, first_block=first, **bad)

@@ -388,15 +388,22 @@ class FinetuneRecipe:
     lr: float = FINETUNE_LR
     label_smoothing: float = LABEL_SMOOTHING
     refit: bool = FINETUNE_REFIT
+    cache_block: int = FINETUNE_CACHE_BLOCK
+    shift: int = 0  # cache-side augmentation and weight averaging (shopintent.multimodal.finetune)
+    mixup: float = 0.0
+    ema: float | None = None
 
     def describe(self) -> str:
         """What is trained, in words (the results' ``finetuned`` parameter)."""
         decay = (f", learning rate x{self.block_lr_decay} per block below 15" if self.train_from < 15
                  and self.block_lr_decay != 1.0 else "")
+        extra = "".join((f", random shift of the cached maps by up to {self.shift} cells" if self.shift else "",
+                         f", mixup alpha {self.mixup}" if self.mixup else "",
+                         f", EMA of the weights (decay {self.ema}) scored and kept" if self.ema else ""))
         return (f"MBConv blocks {self.train_from}..15 + conv_head + bn1 + per-task linear heads "
-                f"(blocks below {self.train_from} frozen; features cached at block {FINETUNE_CACHE_BLOCK}), "
+                f"(blocks below {self.train_from} frozen; features cached at block {self.cache_block}), "
                 f"real horizontal-flip augmentation (mirrored photos cached), cosine learning rate {self.lr}"
-                f"{decay}, label smoothing {self.label_smoothing}")
+                f"{decay}, label smoothing {self.label_smoothing}{extra}")
 
 
 @dataclass
@@ -444,7 +451,7 @@ def _finetune_key(data: FashionData, recipe: FinetuneRecipe, rows: np.ndarray, v
         code.update(Path(module.__file__).read_bytes())
     return {"data": data.sha256, "labels": data.labels_sha256, "seed": SEED,
             "recipe": asdict(replace(recipe, refit=False)),  # the fit run is the same with or without a refit
-            "epochs": epochs, "cache_block": FINETUNE_CACHE_BLOCK, "code": code.hexdigest(),
+            "epochs": epochs, "cache_block": recipe.cache_block, "code": code.hexdigest(),
             "rows": hashlib.sha256(np.packbits(rows).tobytes()).hexdigest(),
             "valid": None if valid is None else hashlib.sha256(np.packbits(valid).tobytes()).hexdigest()}
 
@@ -457,7 +464,7 @@ def _finetune(settings, data, paths, products, fit, valid, recipe: FinetuneRecip
     epochs under the same cosine schedule, and its embeddings are the ones measured; the validation
     choices downstream read the fit-only head's embeddings (``Finetuned.choice``), since the refit head
     has seen the validation photos (module docstring)."""
-    cache, start = FINETUNE_CACHE_BLOCK, recipe.train_from
+    cache, start = recipe.cache_block, recipe.train_from
     mid, mirrored = (  # the frozen blocks between the cache and the first trained block run once, here
         block_features(cached_trunk(paths, data.images_sha256, settings.state_dir, stop=cache, flip=flip)[0],
                        cache, start)
@@ -466,7 +473,8 @@ def _finetune(settings, data, paths, products, fit, valid, recipe: FinetuneRecip
     labels = {t: products[t].to_numpy() for t in TASKS}
     state_dir = settings.state_dir if state_dir is None else state_dir
     common = {"lr": recipe.lr, "seed": SEED, "flipped": mirrored, "first_block": start,
-              "label_smoothing": recipe.label_smoothing, "block_lr_decay": recipe.block_lr_decay}
+              "label_smoothing": recipe.label_smoothing, "block_lr_decay": recipe.block_lr_decay,
+              "shift": recipe.shift, "mixup": recipe.mixup, "ema": recipe.ema}
     head = _cached_finetune(
         state_dir, _finetune_key(data, recipe, fit, valid, recipe.max_epochs), start,
         lambda: finetune_head(mid, labels, fit, epochs=recipe.max_epochs, valid=valid,
