@@ -9,9 +9,11 @@ from shopintent.forecast.backtest import (
     MAPE_FACTORS,
     BacktestPlan,
     mape_targeted,
+    nested_validation,
     run_models,
     score,
     validated_combination,
+    weighted_combination,
 )
 from shopintent.forecast.intervals import (
     LEARNING_RATE,
@@ -22,7 +24,7 @@ from shopintent.forecast.intervals import (
     rolling_conformal,
 )
 
-MODELS = ("SeasonalNaive", "AutoETS", "ADIDA", "LightGBM")
+MODELS = ("SeasonalNaive", "AutoETS", "ADIDA", "LightGBM", "LightGBMRobust", "ValidatedWeighted")
 
 
 def test_changing_the_future_leaves_earlier_forecasts_and_intervals_identical(weekly: pd.DataFrame) -> None:
@@ -155,3 +157,52 @@ def test_tracking_restores_coverage_after_errors_grow_where_static_under_covers(
         coverage[rate] = float(((banded["y"] >= banded["ADIDA-lo-80"]) & (banded["y"] <= banded["ADIDA-hi-80"])).mean())
     assert coverage[0.0] < 0.75  # the static quantile trails the shift for a whole window
     assert abs(coverage[LEARNING_RATE] - 0.8) < abs(coverage[0.0] - 0.8), coverage
+
+
+def test_weighted_combination_weights_by_inverse_validation_mae_and_ignores_test_weeks(
+        weekly: pd.DataFrame) -> None:
+    plan = BacktestPlan(horizon=1, windows=12, calibration=10, refit=6)
+    models = ["SeasonalNaive", "Naive", "ADIDA", "LightGBMRobust"]
+    cv, _ = run_models(weekly, "W", plan, (*models, "ValidatedWeighted"))
+    first_scored = np.sort(cv["cutoff"].unique())[plan.calibration]
+    _, weights = weighted_combination(cv, models, plan.calibration)
+    assert set(weights) == set(weekly["unique_id"].unique())
+    validation = cv[(cv["cutoff"] < first_scored) & (cv["ds"] <= first_scored)]
+    for uid, w in weights.items():
+        v = validation[validation["unique_id"] == uid]
+        inverse = {m: 1.0 / float(np.mean(np.abs(v["y"] - v[m]))) for m in models}
+        total = sum(inverse.values())
+        for m in models:
+            assert abs(w[m] - inverse[m] / total) < 1e-9
+        rows = cv[cv["unique_id"] == uid]
+        expected = sum(w[m] * rows[m] for m in models).clip(lower=0.0)
+        np.testing.assert_allclose(rows["ValidatedWeighted"], expected, rtol=1e-9)
+    # The better a model did on validation, the more weight: R03's best validation model has the largest.
+    r03 = validation[validation["unique_id"] == "R03"]
+    best = min(models, key=lambda m: float(np.mean(np.abs(r03["y"] - r03[m]))))
+    assert max(weights["R03"], key=weights["R03"].get) == best
+    wrecked = cv.assign(y=np.where(cv["ds"] > first_scored, cv["y"] * 50 + 1000, cv["y"]))
+    assert weighted_combination(wrecked, models, plan.calibration)[1] == weights
+
+
+def test_nested_validation_scores_each_rule_on_validation_weeks_it_did_not_choose_from(
+        weekly: pd.DataFrame) -> None:
+    plan = BacktestPlan(horizon=1, windows=8, calibration=12, refit=6)
+    models = ["SeasonalNaive", "Naive", "AutoETS", "ADIDA", "LightGBM"]
+    cv, _ = run_models(weekly, "W", plan, tuple(models))
+    nested = nested_validation(cv, models, plan.calibration)
+    assert set(nested) == {"ValidatedTop3", "ValidatedWeighted"}
+    assert all(0.0 < v < 1.0 for v in nested.values()), nested
+    cutoffs = np.sort(cv["cutoff"].unique())
+    # By hand for the weighted rule: weights from validation cut-offs 1-6, WAPE on cut-offs 7-12.
+    first, second = cv[cv["cutoff"] < cutoffs[6]], cv[(cv["cutoff"] >= cutoffs[6]) & (cv["cutoff"] < cutoffs[12])]
+    wapes = []
+    for uid, part in second.groupby("unique_id"):
+        a = first[first["unique_id"] == uid]
+        inverse = np.array([1.0 / np.mean(np.abs(a["y"] - a[m])) for m in models])
+        forecast = (part[models].to_numpy() @ (inverse / inverse.sum())).clip(min=0.0)
+        wapes.append(np.abs(part["y"] - forecast).sum() / part["y"].sum())
+    assert abs(nested["ValidatedWeighted"] - float(np.mean(wapes))) < 1e-9
+    # Nothing at or after the first scored cut-off's target enters.
+    wrecked = cv.assign(y=np.where(cv["ds"] > cutoffs[12], cv["y"] * 50 + 1000, cv["y"]))
+    assert nested_validation(wrecked, models, plan.calibration) == nested

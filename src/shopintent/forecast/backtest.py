@@ -29,7 +29,9 @@ from shopintent.forecast.models import (
     ML_MODELS,
     STAT_MODELS,
     VALIDATED,
+    VALIDATED_COMBINATIONS,
     VALIDATED_SIZE,
+    WEIGHTED,
     check_models,
     lightgbm_forecaster,
     stat_model,
@@ -113,6 +115,62 @@ def validated_combination(cv: pd.DataFrame, models: list[str], calibration: int,
     return combined, chosen
 
 
+def weighted_combination(cv: pd.DataFrame, models: list[str], calibration: int
+                         ) -> tuple[pd.Series, dict[str, dict[str, float]]]:
+    """Per series, every model's forecast weighted by 1 / its MAE on the validation rows (weights sum to 1).
+
+    The same validation rows as :func:`validated_combination` (nothing a scored forecast
+    could not have known). Why weights rather than the top 3: averaging many forecasts
+    cancels more of their separate errors, and 1 / MAE still lets the models that forecast
+    the series well count most. A model with no validation error would take all the weight;
+    MAE is floored at 1e-9 of the series' mean demand so the weights stay finite.
+    Returns the column and the weights per series.
+    """
+    validation = _validation_rows(cv, calibration)
+    errors = validation[models].sub(validation["y"], axis=0).abs().groupby(validation["unique_id"]).mean()
+    floor = 1e-9 * validation.groupby("unique_id")["y"].mean().abs().clip(lower=1.0)
+    inverse = 1.0 / errors.clip(lower=floor, axis=0)
+    weights = inverse.div(inverse.sum(axis=1), axis=0)
+    combined = pd.Series(np.nan, index=cv.index)
+    for uid, row in weights.iterrows():
+        mask = cv["unique_id"] == uid
+        combined[mask] = cv.loc[mask, models].to_numpy() @ row[models].to_numpy()
+    return combined, {str(uid): {m: float(w) for m, w in row.items()} for uid, row in weights.iterrows()}
+
+
+def nested_validation(cv: pd.DataFrame, models: list[str], calibration: int) -> dict[str, float]:
+    """Each validated combination's mean WAPE over series on the second half of the validation cut-offs,
+    its members or weights chosen on the first half alone (each from the pool it uses in
+    :func:`run_models`: ``ValidatedTop3`` every model but the validated combinations,
+    ``ValidatedWeighted`` the single models).
+
+    Why: which rule combines the models (the top 3, or all weighted by 1 / MAE) is itself
+    a choice; scoring each rule on validation rows it also chose from would favour the
+    rule that fits them hardest. Split in two, the rule is judged on weeks its choice did
+    not see, and still before the first scored cut-off. Only the validation rows
+    (:func:`_validation_rows`) are used: wrecking the test targets leaves the result unchanged.
+    """
+    validation = _validation_rows(cv, calibration)
+    cutoffs = np.sort(validation["cutoff"].unique())
+    half = len(cutoffs) // 2
+    if half < 2:
+        raise ValueError(f"nested validation needs at least 4 validation cut-offs, not {len(cutoffs)}")
+    # The first half's rows whose target is at or before the second half's first cut-off choose; the second scores.
+    # Rows of both halves; the rules read their choice from the first half (``half`` cut-offs, targets
+    # at or before the second half's first cut-off) exactly as they read it from the validation rows.
+    rows = validation.reset_index(drop=True)
+    held = (rows["cutoff"] >= cutoffs[half]).to_numpy()
+    out = {}
+    pools = {VALIDATED: [m for m in models if m not in VALIDATED_COMBINATIONS],
+             WEIGHTED: [m for m in models if m not in COMBINATIONS]}
+    for name, rule in ((VALIDATED, validated_combination), (WEIGHTED, weighted_combination)):
+        column, _ = rule(rows, pools[name], half)
+        frame = rows.loc[held, ["unique_id", "y"]].assign(error=(rows["y"] - column.clip(lower=0.0)).abs()[held])
+        sums = frame.groupby("unique_id")[["error", "y"]].sum()
+        out[name] = float((sums["error"] / sums["y"].abs()).mean())
+    return out
+
+
 def _validation_rows(cv: pd.DataFrame, calibration: int) -> pd.DataFrame:
     """The validation cut-offs' rows whose target is at or before the first scored cut-off."""
     cutoffs = np.sort(cv["cutoff"].unique())
@@ -181,10 +239,15 @@ def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tupl
         runtime[ENSEMBLE] = sum(runtime[m] for m in members)
     merged = _with_step(merged)
     if VALIDATED in models:
-        candidates = [m for m in models if m != VALIDATED]
+        candidates = [m for m in models if m not in VALIDATED_COMBINATIONS]
         merged[VALIDATED], chosen = validated_combination(merged, candidates, plan.calibration)
         merged.attrs["validated_members"] = chosen
         runtime[VALIDATED] = sum(runtime[m] for m in candidates)
+    if WEIGHTED in models:
+        singles = [m for m in models if m not in COMBINATIONS]
+        merged[WEIGHTED], weights = weighted_combination(merged, singles, plan.calibration)
+        merged.attrs["validated_weights"] = weights
+        runtime[WEIGHTED] = sum(runtime[m] for m in singles)
     merged[[m for m in models]] = merged[list(models)].clip(lower=0.0)  # demand is never negative
     return merged, runtime
 
@@ -197,6 +260,7 @@ def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan,
     normalisation's static rolling quantile on the same rows, for comparison.
     """
     validated_members = cv.attrs.get("validated_members", {})
+    validated_weights = cv.attrs.get("validated_weights", {})
     scales = local_scales(series, SEASON_LENGTH[freq])
     cv = cv.merge(scales, on=["unique_id", "cutoff"], how="left", validate="many_to_one")
     chosen_scale: dict[str, str] = {}
@@ -248,7 +312,8 @@ def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan,
     summary["intermittent_model"] = [m in INTERMITTENT_MODELS for m in summary.index]
     return BacktestResult(rows=rows, per_series=table, summary=summary, runtime_s=runtime,
                           intermittent=intermittent, plan=plan, freq=freq,
-                          extra={"validated_members": validated_members, "interval_scale": chosen_scale})
+                          extra={"validated_members": validated_members, "validated_weights": validated_weights,
+                                 "interval_scale": chosen_scale})
 
 
 def backtest(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tuple[str, ...], seed: int = 0,

@@ -32,7 +32,7 @@ from shopintent.forecast.models import (
     ENSEMBLE_MEMBERS,
     FAST_MODELS,
     ML_MODELS,
-    VALIDATED,
+    VALIDATED_COMBINATIONS,
     lightgbm_forecaster,
     stat_model,
 )
@@ -55,8 +55,9 @@ class Forecaster:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if VALIDATED in self.models:
-            raise ValueError(f"{VALIDATED} picks models per series for a backtest; fit chooses one model for "
+        picked = [m for m in self.models if m in VALIDATED_COMBINATIONS]
+        if picked:
+            raise ValueError(f"{picked[0]} picks models per series for a backtest; fit chooses one model for "
                              "every series, so leave it out of --models")
 
     def plan(self) -> BacktestPlan:

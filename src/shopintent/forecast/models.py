@@ -12,6 +12,14 @@ removes the season, a non-seasonal ETS forecasts the rest: the yearly cycle and 
 level, as R03's higher last year needs). ``LightGBMLog`` is the same LightGBM on log(1 + y)
 (mlforecast target transform): multiplicative noise becomes additive and the back-transformed
 forecast sits near the median, not the mean, which relative errors such as MAPE favour.
+``LightGBMRobust`` is the same LightGBM fitted on a winsorised history (:mod:`.robust`: each
+training value clipped to its local median ± 3 robust standard deviations, at every
+cut-off from the data up to it), so a few freak weeks do not teach its lags to expect more.
+``ValidatedWeighted`` weights every single model's forecast by the inverse of its MAE on
+the validation cut-offs: on the pharma weeks the average of many models beat the top 3
+when both were chosen on one half of the validation weeks and scored on the other
+(:func:`shopintent.forecast.backtest.nested_validation`), and the weights still lean
+towards the models that forecast a series well.
 """
 
 from __future__ import annotations
@@ -20,15 +28,20 @@ from typing import Any
 
 STAT_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoARIMA", "AutoTheta", "MSTL",
                                 "CrostonOptimized", "ADIDA", "IMAPA")
-ML_MODELS: tuple[str, ...] = ("LightGBM", "LightGBMLog")
+ML_MODELS: tuple[str, ...] = ("LightGBM", "LightGBMLog", "LightGBMRobust")
 ENSEMBLE = "Ensemble"
 ENSEMBLE_MEMBERS: tuple[str, ...] = ("AutoETS", "AutoTheta", "AutoARIMA", "LightGBM")
 #: Per series, the mean of the models with the lowest MAE on the validation cut-offs (see
 #: :func:`shopintent.forecast.backtest.validated_combination`); a backtest comparison only.
 VALIDATED = "ValidatedTop3"
 VALIDATED_SIZE = 3
+#: Per series, every single model weighted by 1 / its MAE on the validation cut-offs (see
+#: :func:`shopintent.forecast.backtest.weighted_combination`); a backtest comparison only.
+WEIGHTED = "ValidatedWeighted"
 #: Combinations of the other models' forecasts: nothing of their own to fit.
-COMBINATIONS: tuple[str, ...] = (ENSEMBLE, VALIDATED)
+COMBINATIONS: tuple[str, ...] = (ENSEMBLE, VALIDATED, WEIGHTED)
+#: The combinations chosen per series on the validation cut-offs (``fit`` cannot offer them).
+VALIDATED_COMBINATIONS: tuple[str, ...] = (VALIDATED, WEIGHTED)
 ALL_MODELS: tuple[str, ...] = (*STAT_MODELS, *ML_MODELS, *COMBINATIONS)
 #: Models used when a caller asks for a quick run (the contract CLI's default).
 FAST_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoTheta", "CrostonOptimized", "ADIDA",
@@ -50,6 +63,8 @@ def check_models(names: tuple[str, ...]) -> tuple[str, ...]:
         raise UnknownModel(f"{ENSEMBLE} needs its members {', '.join(ENSEMBLE_MEMBERS)} (AutoARIMA optional)")
     if VALIDATED in names and len([m for m in names if m != VALIDATED]) < VALIDATED_SIZE:
         raise UnknownModel(f"{VALIDATED} picks {VALIDATED_SIZE} of the other models: give at least that many")
+    if WEIGHTED in names and len([m for m in names if m not in COMBINATIONS]) < 2:
+        raise UnknownModel(f"{WEIGHTED} weights the single models: give at least two")
     return names
 
 
@@ -89,7 +104,8 @@ def lightgbm_features(freq: str) -> dict[str, Any]:
 def lightgbm_forecaster(freq: str, pandas_freq: str, seed: int = 0, name: str = "LightGBM") -> Any:
     """An mlforecast ``MLForecast`` with one LightGBM regressor (single-threaded, seeded) named ``name``.
 
-    ``LightGBMLog`` fits on log(1 + y) and forecasts exp(ŷ) − 1 (module docstring).
+    ``LightGBMLog`` fits on log(1 + y) and forecasts exp(ŷ) − 1; ``LightGBMRobust`` fits on the
+    winsorised history (module docstring).
     """
     import lightgbm as lgb
     import numpy as np
@@ -99,8 +115,10 @@ def lightgbm_forecaster(freq: str, pandas_freq: str, seed: int = 0, name: str = 
 
     model = lgb.LGBMRegressor(n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=10,
                               subsample=1.0, random_state=seed, n_jobs=1, verbose=-1)
-    transforms = ([GlobalSklearnTransformer(FunctionTransformer(np.log1p, np.expm1))]
-                  if name == "LightGBMLog" else None)
+    from shopintent.forecast.robust import WinsorisedTarget
+
+    transforms = {"LightGBMLog": [GlobalSklearnTransformer(FunctionTransformer(np.log1p, np.expm1))],
+                  "LightGBMRobust": [WinsorisedTarget()]}.get(name)
     return MLForecast(models={name: model}, freq=pandas_freq, target_transforms=transforms,
                       **lightgbm_features(freq))
 
