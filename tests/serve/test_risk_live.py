@@ -199,3 +199,26 @@ def test_a_malformed_transaction_batch_without_the_model_is_a_503(settings: Sett
     with make_client(settings) as c:
         response = c.post("/v1/risk/transactions", json={"transactions": [{"trustLevel": 1}]}, headers=AUTH)
     assert response.status_code == 503 and "risk" in response.text
+
+
+def test_a_session_not_due_for_a_decision_gets_the_verdict_of_scoring_at_once(risk_settings: Settings,
+                                                                              client: TestClient) -> None:
+    """Sessions no decision waits for are scored after the answer (``LiveRisk.defer``): a reader
+    right after the answer gets the verdict that scoring the session's events at once gives."""
+    from shopintent.store import sessionise_frame
+
+    events = taobao.load(risk_settings).events
+    last_day = sessionise_frame(events[events["timestamp"] >= TRAIN_BEFORE])
+    views = last_day[last_day["event_type"] == "view"]
+    sid = views.groupby("session_id").size().sort_values(kind="stable").index[-1]  # the longest
+    records = _records(views[views["session_id"] == sid], "deferred-1")
+    body = client.post("/v1/events", json={"events": records}, headers=AUTH).json()
+    assert body["stored"] == len(records) and not body.get("decisions")  # views only: none due
+    live = body["results"][0]["session_id"]
+    read = client.get(f"/v1/sessions/{live}", headers=AUTH).json()["risk"]
+    service = client.app.state.service  # type: ignore[attr-defined]
+    state = service.resolve_session(live)
+    scorer = service.models["risk"].get().sessions
+    expected = scorer.live_verdicts([(live, state.events)])[live]
+    assert read is not None and read["events"] == len(records)
+    assert (read["score"], read["action"]) == (round(expected.score, 6), expected.action)

@@ -119,12 +119,18 @@ class PublishOutcome:
         return sum(1 for r in self.results if r.status == status)
 
 
+#: DuckDB worker threads of the service's own store connection (see IngestGateway._run_store).
+STORE_THREADS = 1
+
+
 @dataclass(frozen=True)
 class StoredEffects:
     """What the effects stage reports back: each new event's session, and decisions made."""
 
     session_of: dict[str, str] = field(default_factory=dict)
     decisions_by_session: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Work the answers need not wait for (deferred risk scoring): run once they are sent.
+    after_answer: Callable[[], Any] | None = None
 
 
 def rejection_reasons(rejections: Sequence[Rejection]) -> dict[int, list[str]]:
@@ -375,7 +381,10 @@ class IngestGateway:
     def _run_store(self) -> None:
         try:
             assert self.store_path is not None
-            self._store = EventStore(self.store_path, key_id=self._pseudonymizer.key_id)
+            # One DuckDB thread: a store round (every second, behind the log) then uses at most
+            # one core, and the request path keeps the other.
+            self._store = EventStore(self.store_path, key_id=self._pseudonymizer.key_id,
+                                     threads=STORE_THREADS)
         except BaseException as exc:  # reported to start_store()
             self._startup_error = exc
             self._store_ready.set()
@@ -526,3 +535,8 @@ class IngestGateway:
                 if not job.future.done():
                     job.future.set_result(BatchOutcome(final, decisions, item.message_id))
         _wake([job for item in items for job in item.jobs])
+        if effects.after_answer is not None:
+            try:
+                effects.after_answer()
+            except Exception as exc:  # noqa: BLE001 - answered and committed; log and go on
+                log.warning("work after the answers failed", error=type(exc).__name__, detail=str(exc)[:200])

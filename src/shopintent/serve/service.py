@@ -457,14 +457,18 @@ class Service:
         # seq 0: these events may not be in the store yet; the sink advances the history's seq.
         self.histories.observe(observations, 0)
         self._note_search_intents(records, session_of)
-        # before decisions: the engine's guardrail reads the verdict of the event just stored
-        self.risk.on_sessions(self.models["risk"], [t.state for t in transitions])
         decisions: dict[str, list[dict[str, Any]]] = {}
         due = self._due_for_decision(transitions, events)
+        # Before decisions the engine's guardrail reads the verdict of the event just stored, so
+        # the sessions due for one are scored now; the rest after the answers (LiveRisk.defer).
+        due_ids = {s.session_id for s in due}
+        self.risk.on_sessions(self.models["risk"], due)
+        self.risk.defer(self.models["risk"], [t.state for t in transitions if t.state.session_id not in due_ids])
         if due:
             for d in self._decide_many(due, trigger="event"):
                 decisions.setdefault(d["session_id"], []).append(d)
-        return StoredEffects(session_of=session_of, decisions_by_session=decisions)
+        return StoredEffects(session_of=session_of, decisions_by_session=decisions,
+                             after_answer=self.risk.settle)
 
     def _due_for_decision(self, transitions: list[Transition], events: list[LiveEvent]) -> list[LiveSessionState]:
         mode = self.config.auto_decide
@@ -493,6 +497,7 @@ class Service:
             if new:
                 try:
                     self._apply_effects(new, "stream")
+                    self.risk.settle()  # nobody waits for an answer here
                 except Exception as exc:  # stored: the message must not come back for this
                     log.warning("live effects of stream events failed; events are stored",
                                 error=type(exc).__name__, detail=str(exc)[:200])

@@ -220,6 +220,11 @@ class LiveRisk:
         self.metrics = RiskMetrics(registry)
         self.log = VerdictLog(default_log_path(settings))
         self.notifier = HoldNotifier(settings.risk_webhook_url)
+        # Sessions touched by a write group whose verdict nobody reads before the answer
+        # (see `defer`): the latest state per session, and the slot to score them with.
+        self._pending: dict[str, LiveSessionState] = {}
+        self._pending_slot: ModelSlot[Any] | None = None
+        self._settling = threading.RLock()
 
     # -- sessions --------------------------------------------------------------------------
     def on_sessions(self, slot: ModelSlot[Any], states: Sequence[LiveSessionState]) -> dict[str, dict[str, Any]]:
@@ -230,11 +235,46 @@ class LiveRisk:
         """
         if not states or not slot.ready:
             return {}
-        try:
-            return self._on_sessions(slot, states)
-        except Exception as exc:  # noqa: BLE001 - the events are stored; a risk failure must not undo that
-            log.warning("session risk scoring failed", error=type(exc).__name__, detail=str(exc)[:200])
-            return {}
+        with self._settling:
+            for state in states:  # scored now: a deferred older state of the same session is stale
+                self._pending.pop(state.session_id, None)
+            try:
+                return self._on_sessions(slot, states)
+            except Exception as exc:  # noqa: BLE001 - the events are stored; a risk failure must not undo that
+                log.warning("session risk scoring failed", error=type(exc).__name__, detail=str(exc)[:200])
+                return {}
+
+    def defer(self, slot: ModelSlot[Any], states: Sequence[LiveSessionState]) -> None:
+        """Queue sessions to score after the write group's answer has gone out.
+
+        Why: scoring every touched session is the largest part of the effects stage, and
+        the answer to ``POST /v1/events`` waits for that stage. Only a session about to
+        get a decision needs its verdict first (the engine's guardrail reads it, so the
+        service scores those with :meth:`on_sessions`); the others are scored by
+        :meth:`settle`, which the gateway runs right after the answers, and which every
+        reader of a verdict runs first (:meth:`verdict_for`, :meth:`summary_snapshot`).
+        The verdicts are the same, from the same states; they are only later.
+        """
+        if not states or not slot.ready:
+            return
+        with self._settling:
+            self._pending_slot = slot
+            for state in states:
+                self._pending[state.session_id] = state
+
+    def settle(self) -> dict[str, dict[str, Any]]:
+        """Score the deferred sessions now (a no-op when none are waiting)."""
+        with self._settling:
+            if not self._pending or self._pending_slot is None:
+                return {}
+            states = list(self._pending.values())
+            self._pending.clear()
+            return self.on_sessions(self._pending_slot, states)
+
+    def summary_snapshot(self) -> dict[str, Any]:
+        """The dashboard's risk panel, after any deferred session has been scored."""
+        self.settle()
+        return self.summary.snapshot()
 
     def _on_sessions(self, slot: ModelSlot[Any], states: Sequence[LiveSessionState]) -> dict[str, dict[str, Any]]:
         risk = slot.get()
@@ -322,9 +362,12 @@ class LiveRisk:
 
     def verdict_for(self, session_id: str) -> dict[str, Any] | None:
         """A session's latest verdict (``None`` before its first scored event)."""
+        if session_id in self._pending:
+            self.settle()
         return self.sessions.get(session_id)
 
     def close(self) -> None:
+        self.settle()  # a verdict deferred just before the stop is still scored, logged and kept
         self.notifier.close()
         self.log.close()
         self.sessions.close()

@@ -90,6 +90,6 @@ def dashboard_data(service: Service = Depends(get_service)) -> dict[str, Any]:
         "scores_unavailable": missing,
         "models": models,
         "budget": _budget(service),
-        "risk": service.risk.summary.snapshot(),
+        "risk": service.risk.summary_snapshot(),
         "stream": {"backend": service.source.backend, "pending": service.source.pending()},
     }
