@@ -148,6 +148,32 @@ def test_plain_batch_gives_the_general_records_or_declines(events: list[dict[str
         assert [list(r) for r in records] == [list(r) for r in _general_records(data) or []]
 
 
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_FIELDS, _VALUES, max_size=6), st.booleans())
+def test_plain_batch_gives_the_general_record_of_one_event_or_declines(event: dict[str, Any],
+                                                                        ascii_only: bool) -> None:
+    """A body that is one event object (what a live shop sends per request) takes the same rule."""
+    body = json.dumps(event, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return
+    records = plain_batch(data, body)
+    if records is not None:
+        assert records == _general_records(data)
+        assert [list(r) for r in records] == [list(r) for r in _general_records(data) or []]
+
+
+def test_plain_batch_takes_real_taobao_events_one_per_body(settings: Settings) -> None:
+    from shopintent.serve.replay import taobao_stream
+
+    for i, event in enumerate(taobao_stream(settings, limit=300)):
+        body = json.dumps(dict(event, event_id=f"o-{i}")).encode()
+        records = plain_batch(json.loads(body), body)
+        assert records is not None and len(records) == 1
+        assert records == _general_records(json.loads(body))
+
+
 def test_plain_batch_takes_real_taobao_batches(settings: Settings) -> None:
     """Not vacuous: real events, as a shop sends them, take the plain path with the same records."""
     from shopintent.serve.replay import taobao_stream
