@@ -177,12 +177,18 @@ class EventStore:
     without it is for reading (summaries, sessions, export).
 
     One store object per thread: DuckDB connections are not shared across threads.
+    ``threads`` caps DuckDB's worker threads for this connection (default: one per
+    core); the service's store sink sets 1, so a store round never takes the core
+    the request path needs.
     """
 
-    def __init__(self, path: Path | str = ":memory:", key_id: str | None = None) -> None:
+    def __init__(self, path: Path | str = ":memory:", key_id: str | None = None,
+                 threads: int | None = None) -> None:
         self.path = str(path)
         self.connection = duckdb.connect(self.path)
         self._run("SET TimeZone = 'UTC'")
+        if threads is not None:
+            self._run(f"SET threads = {int(threads)}")
         self._run(_CREATE)
         self._run(_CREATE_META)
         self._engine = DuckDBEngine(self.connection)
