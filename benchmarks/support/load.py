@@ -128,12 +128,13 @@ class LoadProcess:
 
     def __init__(self, url: str, requests: Sequence[Request], api_key: str | None, *, rate: float | None,
                  concurrency: int, max_connections: int, cpus: Sequence[int] | None,
-                 record_acks: bool) -> None:
+                 record_acks: bool, warm_connections: int = 0) -> None:
         parts = urlsplit(url)
         self.requests = list(requests)
         self._folder = tempfile.TemporaryDirectory(prefix="shopintent-load-")
         spec = {"host": parts.hostname, "port": parts.port or 80, "api_key": api_key, "rate": rate,
                 "concurrency": concurrency, "max_connections": max_connections,
+                "warm_connections": warm_connections,
                 "cpus": list(cpus) if cpus else None, "record_acks": record_acks,
                 "requests": [{"method": r.method, "path": r.path,
                               "body": None if r.body is None else json.dumps(r.body, ensure_ascii=False)}
@@ -167,14 +168,16 @@ class LoadProcess:
 
 def start_load(url: str, requests: Sequence[Request], api_key: str | None, *, rate: float | None = None,
                concurrency: int = 16, max_connections: int = 256, cpus: Sequence[int] | None = None,
-               record_acks: bool = False) -> LoadProcess:
+               record_acks: bool = False, warm_connections: int = 0) -> LoadProcess:
     """Start the load generator in its own process and return at once (kill -9 runs act meanwhile).
 
-    ``rate`` set: open loop at that many requests per second; else closed loop with
+    ``rate`` set: open loop at that many requests per second, with ``warm_connections``
+    keep-alive connections opened before the clock starts; else closed loop with
     ``concurrency`` connections. ``record_acks`` keeps the keyed ids each answer acknowledged.
     """
     return LoadProcess(url, requests, api_key, rate=rate, concurrency=concurrency,
-                       max_connections=max_connections, cpus=cpus, record_acks=record_acks)
+                       max_connections=max_connections, cpus=cpus, record_acks=record_acks,
+                       warm_connections=warm_connections)
 
 
 def _split(url: str) -> tuple[str, str]:
