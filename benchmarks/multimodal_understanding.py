@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +66,10 @@ def main() -> None:
                              "the recipe: kept in the record's parameters (finetune_recipe_trials).")
     parser.add_argument("--validation-only", action="store_true",
                         help="Fine-tune on the fit products and report validation numbers only (no test number).")
+    parser.add_argument("--prefit-refit", action="store_true",
+                        help="Train the refit (fit + valid) of the recipe for --max-epochs epochs and cache the head "
+                             "after every epoch under the key the refit of that many epochs uses (EMA recipes only); "
+                             "scores nothing. Run beside its --validation-only trial to save the refit's time.")
     trial = parser.add_argument_group("recipe overrides (only with --validation-only; default: the bench's)")
     trial.add_argument("--finetune-from", type=int, help="first trained MBConv block (--cache-block..15).")
     trial.add_argument("--block-lr-decay", type=float, help="learning-rate factor per block below 15.")
@@ -82,6 +88,9 @@ def main() -> None:
         if value is not None}
     if args.validation_only:
         trial_record(args.out, replace(FinetuneRecipe(), **overrides), args.threads)
+        return
+    if args.prefit_refit:
+        prefit_refit(replace(FinetuneRecipe(), **overrides), args.threads)
         return
     if overrides:
         parser.error("recipe overrides need --validation-only: a measured run uses the bench's recipe")
@@ -118,6 +127,78 @@ def trial_record(out: Path, recipe: FinetuneRecipe, threads: int) -> None:
     out.write_text(json.dumps([*trials, result], indent=2) + "\n")
     log.info("validation trial written", path=str(out), best_epoch=result["best_epoch"],
              best_valid=result["best_valid"], history=result["valid_history"])
+
+
+def prefit_refit(recipe: FinetuneRecipe, threads: int) -> None:
+    """Cache the refit heads of ``recipe`` for every epoch count up to ``recipe.max_epochs`` in one run.
+
+    Why this is the same head the bench would train: the refit for ``k`` epochs runs ``finetune_head`` on
+    the training rows with ``epochs=k`` under the ``max_epochs`` cosine schedule and no validation, so its
+    first ``k`` epochs draw the same batches and take the same steps as any longer run of the same call,
+    and it returns the EMA state after them. This run trains ``max_epochs`` epochs once and, at each epoch
+    boundary, stores that EMA state under the key of the ``k``-epoch refit (bench ``_cached_finetune``),
+    so the understanding run finds the refit of the epoch count chosen on validation already trained.
+    Only for EMA recipes: without an average the state at an epoch boundary is not observable from outside.
+    """
+    import torch
+
+    from shopintent.evaluation.benchmarks import multimodal as bench
+    from shopintent.multimodal.cache import cached_trunk
+    from shopintent.multimodal.encoder import HeadStage, block_features, pretrained_net
+    from shopintent.multimodal.fashion import load_fashion
+
+    if recipe.ema is None:
+        raise SystemExit("--prefit-refit needs an EMA recipe (--ema)")
+    torch.set_num_threads(threads)
+    settings = get_settings()
+    data = load_fashion(settings)
+    products = data.products
+    paths = [Path(p) for p in products["path"]]
+    train, _, _, _ = bench._splits(products)
+    start = recipe.train_from
+    mid, mirrored = (block_features(cached_trunk(paths, data.images_sha256, settings.state_dir,
+                                                 stop=recipe.cache_block, flip=flip)[0], recipe.cache_block, start)
+                     for flip in (False, True))
+    labels = {t: products[t].to_numpy() for t in TASKS}
+
+    def save(epochs: int, state: dict[str, torch.Tensor]) -> None:
+        head = HeadStage(pretrained_net(), start)
+        head.load_state_dict(state)
+        head.history_ = [float("nan")] * epochs  # type: ignore[assignment]
+        head.best_epoch_ = epochs  # type: ignore[assignment]
+        bench._cached_finetune(settings.state_dir, bench._finetune_key(data, recipe, train, None, epochs), start,
+                               lambda: head.eval())
+        log.info("refit head cached", epochs=epochs)
+
+    ema_states_per_epoch(mid, labels, train, save, epochs=recipe.max_epochs, lr=recipe.lr, seed=bench.SEED,
+                         flipped=mirrored, first_block=start, label_smoothing=recipe.label_smoothing,
+                         block_lr_decay=recipe.block_lr_decay, shift=recipe.shift, mixup=recipe.mixup, ema=recipe.ema)
+
+
+def ema_states_per_epoch(
+    inputs: Any, labels: Any, train: Any, on_epoch: Callable[[int, dict[str, Any]], None], epochs: int,
+    batch_size: int = 128, **options: Any,
+) -> None:
+    """Run ``finetune_head`` (no validation) for ``epochs`` under an ``epochs``-long schedule and hand the EMA
+    state after each epoch to ``on_epoch(k, state)``: the head ``finetune_head`` returns for ``epochs=k``
+    (same schedule), without training it ``epochs`` times (:func:`prefit_refit`)."""
+    from shopintent.multimodal import finetune
+
+    per_epoch = math.ceil(int(train.sum()) / batch_size)
+    plain = finetune._Ema
+
+    class EpochEma(plain):  # type: ignore[misc, valid-type]
+        def update(self, module: Any) -> None:
+            super().update(module)
+            if self.steps % per_epoch == 0:
+                on_epoch(self.steps // per_epoch, {k: v.clone() for k, v in self.state.items()})
+
+    finetune._Ema = EpochEma  # type: ignore[misc]
+    try:
+        finetune.finetune_head(inputs, labels, train, epochs=epochs, schedule_epochs=epochs, batch_size=batch_size,
+                               **options)
+    finally:
+        finetune._Ema = plain  # type: ignore[misc]
 
 
 def _is_understanding_row(name: str) -> bool:

@@ -160,3 +160,22 @@ def test_shift_mixup_and_ema_on_real_photos(fashion: FashionData) -> None:
     for bad in ({"shift": -1}, {"mixup": -0.1}, {"ema": 1.0}):
         with pytest.raises(ValueError, match="shift="):
             finetune_head(cached, labels, train, epochs=1, first_block=first, **bad)
+
+
+def test_refit_states_per_epoch_equal_the_refit_of_that_many_epochs(fashion: FashionData) -> None:
+    """``multimodal_understanding --prefit-refit`` caches, after each epoch of one run, the head the bench's
+    refit of that many epochs would train (same schedule, EMA recipe): checked bit for bit on real photos."""
+    from benchmarks.multimodal_understanding import ema_states_per_epoch
+
+    products, cached, mirrored = _block_photos(fashion, 15)
+    train = np.ones(len(products), bool)
+    labels = {"masterCategory": products["masterCategory"].to_numpy()}
+    options = {"lr": 1e-3, "seed": 0, "flipped": mirrored, "first_block": 15, "shift": 1, "ema": 0.9}
+    states: dict[int, dict[str, torch.Tensor]] = {}
+    ema_states_per_epoch(cached, labels, train, lambda k, state: states.setdefault(k, state), epochs=2,
+                         batch_size=4, **options)
+    assert sorted(states) == [1, 2]
+    for epochs in (1, 2):
+        refit = finetune_head(cached, labels, train, epochs=epochs, schedule_epochs=2, batch_size=4, **options)
+        for name, value in refit.state_dict().items():
+            assert torch.equal(value, states[epochs][name]), (epochs, name)
