@@ -407,5 +407,12 @@ def run(settings: Settings) -> BenchResult:
                     "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
         notes=("MAPE is reported only to compare with Fourkiotis & Tsadiras (2024), whose protocol differs; MASE "
                "and WAPE are the primary metrics. Runtimes were measured on a shared, busy machine (load averages "
-               "in the parameters)."),
+               "in the parameters). Selection: LightGBMRobust and ValidatedWeighted joined the pool after a prototype "
+               "screening on the 26 validation weeks only (robust training, cross-series and daily-level LightGBM, "
+               "daily MSTL, short-window level models, combination rules chosen on validation weeks 1-13 and scored "
+               "on 14-26); no test week was scored for it. Disclosure: while checking winsorise on the whole R03 "
+               "series its clipped weeks were printed, three of them in the test year (2019-01-20, 2019-02-03, "
+               "2019-05-12); nothing was chosen from that. The goal rows' combination (ValidatedWeighted) is chosen "
+               "in this run by nested validation and kept although ValidatedTop3 scores better on some test goals "
+               "(N02BE MAPE): choosing it back after seeing the test would be choosing on test."),
     )
