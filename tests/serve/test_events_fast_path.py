@@ -16,7 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from shopintent.serve import ServeConfig, create_app
-from shopintent.serve.routers.events_fast import EventsFastPath
+from shopintent.serve.routers.lean import LeanPaths
 from shopintent.serve.schemas.events import plain_batch
 from shopintent.settings import Settings
 from tests.serve.conftest import API_KEY
@@ -71,7 +71,7 @@ def _answers(settings: Settings, fast: bool) -> list[tuple[int, Any, dict[str, s
                                            train_missing=False, max_batch_events=5),
                      load_models=False)
     if not fast:  # the route alone, as before the fast path
-        app.user_middleware = [m for m in app.user_middleware if m.cls is not EventsFastPath]
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not LeanPaths]
     answers = []
     with TestClient(app) as client:
         for query, headers, body in REQUESTS:
@@ -88,14 +88,14 @@ def _answers(settings: Settings, fast: bool) -> list[tuple[int, Any, dict[str, s
 
 def test_fast_path_answers_as_the_route(settings: Settings, monkeypatch: Any) -> None:
     kept: list[bool] = []
-    original = EventsFastPath._answer
+    original = LeanPaths._answer
 
-    async def counted(self: EventsFastPath, scope: Any, body: bytes) -> Any:
-        response = await original(self, scope, body)
+    async def counted(self: LeanPaths, lean: Any, scope: Any, body: bytes) -> Any:
+        response = await original(self, lean, scope, body)
         kept.append(response is not None)
         return response
 
-    monkeypatch.setattr(EventsFastPath, "_answer", counted)
+    monkeypatch.setattr(LeanPaths, "_answer", counted)
     fast = _answers(settings, fast=True)
     # The ordinary ones and the 413 (the route's own answer, after the key check) stay on the
     # fast path; every other one is handed to the route.

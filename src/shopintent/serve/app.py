@@ -56,7 +56,9 @@ from shopintent.serve.routers import (
     risk,
     sessions,
 )
-from shopintent.serve.routers.events_fast import EventsFastPath
+from shopintent.serve.routers.events_fast import EventsPath
+from shopintent.serve.routers.intent_fast import IntentPath
+from shopintent.serve.routers.lean import LeanPaths
 from shopintent.serve.service import DecisionNotFound, Service, SessionNotFound
 from shopintent.settings import Settings, get_settings
 
@@ -240,8 +242,9 @@ def create_app(settings: Settings | None = None, config: ServeConfig | None = No
     _install_docs(app)
     _install_handlers(app)
     # Outermost first: the size limit refuses big bodies before anything reads them. Innermost,
-    # ordinary POST /v1/events requests skip FastAPI's per-request machinery (routers/events_fast).
-    app.add_middleware(EventsFastPath)
+    # ordinary POST /v1/events and /v1/intent requests skip FastAPI's per-request machinery
+    # (routers/lean, routers/events_fast, routers/intent_fast).
+    app.add_middleware(LeanPaths, paths=(EventsPath(), IntentPath()))
     app.add_middleware(_LatencyFromState)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     return app

@@ -153,8 +153,8 @@ def _client_address(request: Request) -> str:
 async def count_request(request: Request, bucket: str, identity: str) -> None:
     """Count the request in ``bucket``; 429 with ``Retry-After`` when over the limit.
 
-    The guard's counting, also used by the lean ``POST /v1/events`` path
-    (:mod:`shopintent.serve.routers.events_fast`), so both count alike."""
+    The guard's counting, also used by the lean paths of ``POST /v1/events`` and ``/v1/intent``
+    (:mod:`shopintent.serve.routers.lean`), so both count alike."""
     wait = await request.app.state.access.limiter.retry_after(bucket, identity)
     if wait is None:
         return

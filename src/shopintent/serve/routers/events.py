@@ -95,7 +95,7 @@ async def post_events(
 async def answer(service: Service, payload: EventBatch | EventIn | InvalidEvent,
                  mode: str, wait: str) -> JSONResponse:
     """The answer to a validated ``POST /v1/events`` body: the route's work, shared with the
-    lean ASGI path (:mod:`shopintent.serve.routers.events_fast`) so both answer alike.
+    lean ASGI path (:mod:`shopintent.serve.routers.lean`) so both answer alike.
 
     Raises ``HTTPException`` (413, 400, 503) as the route does; the caller turns it into the
     app's error answer.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -16,8 +18,14 @@ async def post_intent(body: IntentRequest, request: Request) -> JSONResponse:
 
     With ``session_id`` the intent is kept as that session's latest (404 for an id the
     service did not issue or that has expired)."""
-    # The parser's answer is already JSON-ready and has the documented shape
-    # (IntentResponse, which the OpenAPI schema shows): answering it directly skips a
-    # pydantic validation and re-serialisation per request, the service's hottest path.
-    service = request.app.state.service
+    return await answer(request.app.state.service, body)
+
+
+async def answer(service: Any, body: IntentRequest) -> JSONResponse:
+    """The route's answer, shared with its lean ASGI path (:mod:`shopintent.serve.routers.intent_fast`).
+
+    The parser's answer is already JSON-ready and has the documented shape
+    (IntentResponse, which the OpenAPI schema shows): answering it directly skips a
+    pydantic validation and re-serialisation per request, the service's hottest path.
+    """
     return JSONResponse(await service.parse(body.text, session_id=body.session_id))
