@@ -137,3 +137,20 @@ def serving(app: object, timeout_s: float = 60.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture
+def lean_kept(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether the lean ASGI paths kept each request they saw (True) or handed it to the route."""
+    from shopintent.serve.routers.lean import LeanPaths
+
+    kept: list[bool] = []
+    original = LeanPaths._answer
+
+    async def counted(self: LeanPaths, lean: object, scope: object, body: bytes) -> object:
+        response = await original(self, lean, scope, body)  # type: ignore[arg-type]
+        kept.append(response is not None)
+        return response
+
+    monkeypatch.setattr(LeanPaths, "_answer", counted)
+    return kept

@@ -86,16 +86,8 @@ def _answers(settings: Settings, fast: bool) -> list[tuple[int, Any, dict[str, s
     return answers
 
 
-def test_fast_path_answers_as_the_route(settings: Settings, monkeypatch: Any) -> None:
-    kept: list[bool] = []
-    original = LeanPaths._answer
-
-    async def counted(self: LeanPaths, lean: Any, scope: Any, body: bytes) -> Any:
-        response = await original(self, lean, scope, body)
-        kept.append(response is not None)
-        return response
-
-    monkeypatch.setattr(LeanPaths, "_answer", counted)
+def test_fast_path_answers_as_the_route(settings: Settings, lean_kept: list[bool]) -> None:
+    kept = lean_kept
     fast = _answers(settings, fast=True)
     # The ordinary ones and the 413 (the route's own answer, after the key check) stay on the
     # fast path; every other one is handed to the route.

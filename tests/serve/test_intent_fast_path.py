@@ -71,16 +71,8 @@ def _answers(settings: Settings, parser: Any, lean: bool) -> list[tuple[int, Any
 
 
 def test_intent_lean_path_answers_as_the_route(model_settings: Settings, parser: Any,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    kept: list[bool] = []
-    original = LeanPaths._answer
-
-    async def counted(self: LeanPaths, lean: Any, scope: Any, body: bytes) -> Any:
-        response = await original(self, lean, scope, body)
-        kept.append(response is not None)
-        return response
-
-    monkeypatch.setattr(LeanPaths, "_answer", counted)
+                                                lean_kept: list[bool]) -> None:
+    kept = lean_kept
     lean = _answers(model_settings, parser, lean=True)
     assert kept == [k for *_, k in REQUESTS]
     route = _answers(model_settings, parser, lean=False)
