@@ -51,6 +51,14 @@ def test_predictions_leaves_and_raw_scores_equal_lightgbms(rows, params, missing
         assert np.max(np.abs(served.predict(held_out, **kwargs) - expected)) <= 1e-9
     assert np.array_equal(served.predict(held_out, pred_leaf=True),
                           booster.predict(held_out, pred_leaf=True, num_threads=1))
+    # exact TreeSHAP (the service's reason codes) as LightGBM's pred_contrib, rows with NaN and 0 included
+    some = held_out[np.isnan(held_out).any(axis=1)][:100]
+    some = np.vstack([some, held_out[(held_out == 0).any(axis=1)][:100]])
+    expected = booster.predict(some, pred_contrib=True, num_threads=1)
+    got = served.predict(some, pred_contrib=True)
+    assert got.shape == expected.shape and np.max(np.abs(got - expected)) <= 1e-9
+    # the contributions and the expected value add up to the raw score
+    assert np.max(np.abs(got.sum(axis=1) - booster.predict(some, raw_score=True, num_threads=1))) <= 1e-9
 
 
 def _splits(node: dict) -> list[dict]:  # type: ignore[type-arg]

@@ -19,7 +19,8 @@ from typing import Any
 from shopintent.settings import Settings
 from tests.serve.conftest import REPO_ROOT
 
-#: Run in a fresh interpreter: import the app, start the service, load every model, use them.
+#: Run in a fresh interpreter: import the app, start the service, load every model, use them
+#: (a transaction's reason codes too: exact TreeSHAP over the NumPy trees, no LightGBM).
 _START = """
 import json, sys
 import shopintent.serve.app
@@ -32,8 +33,10 @@ service.start(load_models=False)
 loaded = {name: service.models[name].load() for name in LOAD_ORDER}
 intent = service.models["text"].get().parse("where is my order").intent
 items = service.models["recommend"].get().recommend(["2333346", "1576651"], k=5)
+fraud = service.models["risk"].get().transactions.model  # a flagged transaction's reason codes
+reasons = fraud.contributions_one([1.0] * len(fraud.feature_names_))
 service.stop()
-print(json.dumps({"loaded": loaded, "intent": intent, "items": len(items),
+print(json.dumps({"loaded": loaded, "intent": intent, "items": len(items), "reasons": len(reasons),
                   "kinds": {name: service.models[name].card.get("model_id") for name in LOAD_ORDER},
                   "heavy": sorted({m.split(".")[0] for m in sys.modules
                                    if m.split(".")[0] in ("sklearn", "scipy", "lightgbm", "torch")})}))
@@ -57,7 +60,7 @@ def test_start_and_model_loads_import_no_sklearn_scipy_or_lightgbm(
     assert run.returncode == 0, run.stderr[-3000:]
     served = json.loads(run.stdout.strip().splitlines()[-1])
     assert all(served["loaded"].values()), served
-    assert served["intent"] and served["items"] == 5
+    assert served["intent"] and served["items"] == 5 and served["reasons"] > 0
     assert served["heavy"] == [], f"imported while starting: {served['heavy']}"
     # the cards still name the estimators the scorers were loaded from
     assert served["kinds"]["recommend"].startswith("recommend:Hybrid(")

@@ -52,6 +52,9 @@ class TreeArrays:
 
     FIELDS = ("feature", "threshold", "missing", "default_left", "left", "right", "internal_value",
               "leaf_value", "root", "leaf_offset", "sigmoid", "n_features")
+    #: Training rows counted in each node: what exact TreeSHAP weighs by (``inference.tree_shap``).
+    #: Absent from files saved before it; such trees predict, but give no contributions.
+    COUNTS = ("internal_count", "leaf_count")
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
         missing = [name for name in self.FIELDS if name not in arrays]
@@ -70,7 +73,14 @@ class TreeArrays:
         self.leaf_offset = arrays["leaf_offset"].astype(np.int64)
         self.sigmoid = float(arrays["sigmoid"][0])
         self.n_features = int(arrays["n_features"][0])
+        self.internal_count = arrays["internal_count"].astype(np.float64) if "internal_count" in arrays else None
+        self.leaf_count = arrays["leaf_count"].astype(np.float64) if "leaf_count" in arrays else None
         self._prepare_walk()
+
+    @property
+    def has_counts(self) -> bool:
+        """Whether the node counts TreeSHAP needs were saved (files written since they were added)."""
+        return self.internal_count is not None and self.leaf_count is not None
 
     def _prepare_walk(self) -> None:
         """Arrays for :meth:`leaves`: leaves become nodes that lead to themselves, so every tree
@@ -120,8 +130,10 @@ class TreeArrays:
         if dump.get("average_output"):
             raise ValueError("averaged (random forest) boosters are not supported")
         columns: dict[str, list[Any]] = {name: [] for name in (
-            "feature", "threshold", "missing", "default_left", "left", "right", "internal_value")}
+            "feature", "threshold", "missing", "default_left", "left", "right", "internal_value",
+            "internal_count")}
         leaf_value: list[float] = []
+        leaf_count: list[float] = []
         root: list[int] = []
         leaf_offset: list[int] = []
         for tree in dump["tree_info"]:
@@ -131,12 +143,14 @@ class TreeArrays:
             n_leaves = int(tree["num_leaves"])
             leaf_offset.append(leaf_base)
             leaf_value.extend([0.0] * n_leaves)
+            leaf_count.extend([0.0] * n_leaves)
             columns_tree: dict[str, list[Any]] = {name: [None] * (n_leaves - 1) for name in columns}
 
             def code(node: dict[str, Any]) -> int:
                 if "leaf_value" in node:
                     index = leaf_base + int(node.get("leaf_index", 0))
                     leaf_value[index] = float(node["leaf_value"])
+                    leaf_count[index] = float(node.get("leaf_count", 0))
                     return ~index
                 if node.get("decision_type", "<=") != "<=":
                     raise ValueError("categorical splits are not supported")
@@ -146,6 +160,7 @@ class TreeArrays:
                 columns_tree["missing"][i] = _MISSING[str(node.get("missing_type", "None"))]
                 columns_tree["default_left"][i] = bool(node.get("default_left", True))
                 columns_tree["internal_value"][i] = float(node["internal_value"])
+                columns_tree["internal_count"][i] = float(node.get("internal_count", 0))
                 columns_tree["left"][i] = code(node["left_child"])
                 columns_tree["right"][i] = code(node["right_child"])
                 return node_base + i
@@ -162,6 +177,8 @@ class TreeArrays:
             "right": np.asarray(columns["right"], dtype=np.int64),
             "internal_value": np.asarray(columns["internal_value"], dtype=np.float64),
             "leaf_value": np.asarray(leaf_value, dtype=np.float64),
+            "internal_count": np.asarray(columns["internal_count"], dtype=np.float64),
+            "leaf_count": np.asarray(leaf_count, dtype=np.float64),
             "root": np.asarray(root, dtype=np.int64),
             "leaf_offset": np.asarray(leaf_offset, dtype=np.int64),
             "sigmoid": np.asarray([sigmoid], dtype=np.float64),
@@ -216,11 +233,17 @@ class TreeArrays:
         return node - len(self.feature)
 
     def predict(self, X: Any, raw_score: bool = False, pred_leaf: bool = False,
-                num_threads: int = 1) -> np.ndarray:
+                num_threads: int = 1, pred_contrib: bool = False) -> np.ndarray:
         """As ``Booster.predict`` (``num_threads`` is accepted and ignored: one NumPy pass).
 
         ``pred_leaf``: each tree's leaf index (within its tree, int32, rows × trees).
+        ``pred_contrib``: exact TreeSHAP values (rows × features + 1, the last column the
+        expected value; :mod:`shopintent.inference.tree_shap`), which needs :attr:`has_counts`.
         """
+        if pred_contrib:
+            from shopintent.inference.tree_shap import contributions
+
+            return contributions(self, X)
         leaves = self.leaves(X)
         if pred_leaf:
             return (leaves - self.leaf_offset).astype(np.int32)

@@ -8,10 +8,11 @@ booster's NumPy form ``booster.trees.safetensors`` that ``FraudModel.save`` writ
 beside ``booster.txt``) and gives the same calibrated probability
 (``tests/risk/test_fraud_scoring.py``, on the real DMC 2019 transactions).
 
-The one thing left to LightGBM is a LightGBM model's per-feature reason codes
-(``contributions_one``: exact TreeSHAP, ``pred_contrib``): the booster is read on the
-first call that needs them, that is the first transaction that is not simply
-allowed, so a start never pays for it.
+A LightGBM model's per-feature reason codes (``contributions_one``: exact TreeSHAP,
+``pred_contrib``) come from the same NumPy trees (:mod:`shopintent.inference.tree_shap`,
+equal to LightGBM's). Only a folder saved before the trees kept their node counts
+still asks LightGBM, read on the first call that needs it (the first transaction that
+is not simply allowed), so a start never pays for it.
 """
 
 from __future__ import annotations
@@ -133,7 +134,10 @@ class FraudScorer(FraudRowScoring):
         return cls(path, persist.read_model_json(path, KIND, FORMAT_VERSION, retrain=RETRAIN))
 
     def _shap_booster(self) -> Any:
-        """LightGBM's own booster, read on first use (the NumPy trees give no TreeSHAP)."""
+        """The NumPy trees when they kept their node counts, else LightGBM's own booster (read on
+        first use: a folder saved before the counts were)."""
+        if getattr(self.booster_, "has_counts", False):
+            return self.booster_
         with self._lock:
             if self._lightgbm is None:
                 import lightgbm as lgb
