@@ -8,7 +8,13 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from shopintent.inference.trees import TreeArrays, arrays_file, load_booster, write_tree_arrays
+from shopintent.inference.trees import (
+    TreeArrays,
+    arrays_file,
+    arrays_have_counts,
+    load_booster,
+    write_tree_arrays,
+)
 from tests.conftest import REAL_DATA_DIR
 
 
@@ -76,3 +82,22 @@ def test_an_unsupported_booster_stays_with_lightgbm(rows, tmp_path: Path) -> Non
     booster.save_model(str(tmp_path / "multi.txt"))
     assert write_tree_arrays(tmp_path / "multi.txt") is None
     assert isinstance(load_booster(tmp_path / "multi.txt"), lgb.Booster)
+
+
+def test_arrays_saved_before_the_node_counts_predict_but_are_rewritten_for_treeshap(
+        rows, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    X, y = rows
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1, "seed": 0},
+                        lgb.Dataset(X[:3000], y[:3000]), num_boost_round=20)
+    booster.save_model(str(tmp_path / "model.txt"))
+    write_tree_arrays(tmp_path / "model.txt")
+    assert arrays_have_counts(tmp_path / "model.txt")
+    current = load_booster(tmp_path / "model.txt")
+    old = TreeArrays({k: v for k, v in current.arrays.items() if k not in TreeArrays.COUNTS})
+    old.save(arrays_file(tmp_path / "model.txt"))  # as a file from before the counts
+    assert not arrays_have_counts(tmp_path / "model.txt") and not old.has_counts
+    assert np.array_equal(old.predict(X[3000:3100]), current.predict(X[3000:3100]))
+    with pytest.raises(ValueError, match="no node counts"):
+        old.predict(X[3000:3001], pred_contrib=True)
+    write_tree_arrays(tmp_path / "model.txt")  # what `models prepare` does for such a file
+    assert arrays_have_counts(tmp_path / "model.txt")

@@ -268,6 +268,13 @@ def write_tree_arrays(model_text: Path | str) -> Path | None:
     return trees.save(arrays_file(model_text))
 
 
+def arrays_have_counts(model_text: Path | str) -> bool:
+    """Whether the NumPy form beside ``model_text`` exists and kept the node counts TreeSHAP needs
+    (files saved before the counts were added lack them; ``models prepare`` rewrites those)."""
+    saved = arrays_file(model_text)
+    return saved.is_file() and all(name in load_arrays(saved) for name in TreeArrays.COUNTS)
+
+
 def load_booster(model_text: Path | str) -> Any:
     """The booster saved as ``model_text``: its NumPy form when saved beside it, else LightGBM's."""
     saved = arrays_file(model_text)

@@ -91,7 +91,7 @@ def load_default_risk(settings: Settings, train_missing: bool = True) -> Default
     With ``train_missing`` (``models prepare``), a session model saved in the older per-tree
     layout is also rewritten in the packed one; the service (``train_missing=False``) only reads.
     """
-    from shopintent.inference.trees import arrays_file, write_tree_arrays
+    from shopintent.inference.trees import arrays_have_counts, write_tree_arrays
     from shopintent.persist import write_manifest
     from shopintent.risk.fraud_scoring import FraudScorer
 
@@ -109,9 +109,10 @@ def load_default_risk(settings: Settings, train_missing: bool = True) -> Default
         sessions.save(folders[0], metrics=sessions.metrics)
         log.info("default session risk model rewritten in the packed layout", path=str(folders[0]))
     booster = folders[1] / "booster.txt"
-    if train_missing and booster.is_file() and not arrays_file(booster).is_file():
-        # likewise the transaction booster's NumPy form (same trees): the service then scores it
-        # without LightGBM (risk.fraud_scoring)
+    if train_missing and booster.is_file() and not arrays_have_counts(booster):
+        # likewise the transaction booster's NumPy form (same trees, with the node counts its
+        # reason codes need): the service then scores and explains it without LightGBM
+        # (risk.fraud_scoring)
         if write_tree_arrays(booster) is not None:
             write_manifest(folders[1])
             log.info("transaction booster's NumPy form written", path=str(folders[1]))
