@@ -97,9 +97,9 @@ log = get_logger(__name__)
 
 SEED = 1
 #: The feature cache for fine-tuning holds the input of MBConv block 11 (stage 6), plain and mirrored photos;
-#: blocks from FINETUNE_FROM on, the last stage and the task heads are trained (blocks 11.. below stay frozen).
+#: blocks from FINETUNE_FROM on, the last stage and the task heads are trained (the blocks below stay frozen).
 FINETUNE_CACHE_BLOCK = 11
-FINETUNE_FROM = 12
+FINETUNE_FROM = 11
 #: learning-rate factor per trainable MBConv block below the last (layer-wise decay; 1 = one rate)
 FINETUNE_BLOCK_LR_DECAY = 1.0
 MAX_FINETUNE_EPOCHS = 10
@@ -108,6 +108,11 @@ FINETUNE_LR = 5e-4
 LABEL_SMOOTHING = 0.1
 #: after the epoch count is chosen on validation, train the top again on fit + valid for that many epochs
 FINETUNE_REFIT = True
+#: cache-side augmentation and weight averaging (shopintent.multimodal.finetune): shift in cells of the
+#: cached map, mixup Beta alpha (0 = off), EMA decay of the trained weights (None = off)
+FINETUNE_SHIFT = 1
+FINETUNE_MIXUP = 0.0
+FINETUNE_EMA: float | None = 0.98
 CONTRASTIVE_EPOCHS = 10
 SPEED_IMAGES = 64
 CALIBRATION_IMAGES = 128
@@ -389,9 +394,9 @@ class FinetuneRecipe:
     label_smoothing: float = LABEL_SMOOTHING
     refit: bool = FINETUNE_REFIT
     cache_block: int = FINETUNE_CACHE_BLOCK
-    shift: int = 0  # cache-side augmentation and weight averaging (shopintent.multimodal.finetune)
-    mixup: float = 0.0
-    ema: float | None = None
+    shift: int = FINETUNE_SHIFT
+    mixup: float = FINETUNE_MIXUP
+    ema: float | None = FINETUNE_EMA
 
     def describe(self) -> str:
         """What is trained, in words (the results' ``finetuned`` parameter)."""
