@@ -13,6 +13,10 @@ from shopintent.serve.streams.base import EventSource, StreamMessage
 log = get_logger(__name__)
 
 
+#: Seconds between store rounds while the log is not behind (see StreamConsumer).
+ROUND_INTERVAL_S = 0.25
+
+
 class StreamConsumer:
     """Hands each round of messages of ``source`` to ``sink`` on its own thread, then acknowledges it.
 
@@ -33,14 +37,20 @@ class StreamConsumer:
     fixed (validation of the batch, one DuckDB transaction). Rounds therefore start
     at most every ``round_interval_s`` while the log is not behind: one event per
     request would otherwise make one store round per request, and in the service
-    that work competes with the request path for the interpreter. A round that
-    reads ``max_messages`` (a backlog) is followed at once by the next.
+    that work competes with the request path for the interpreter. The interval is
+    a trade: a round's Python work (parsing the log lines, building the table)
+    grows with the events it carries and slows the request path's threads while it
+    runs, so longer intervals make fewer but longer slowdowns; at 1,000 events a
+    second a second's round (about 1,000 events) showed as a tail in every second
+    of the latency run, a quarter second's did not (``ROUND_INTERVAL_S``;
+    ``benchmarks/results/serve_round_1s.json`` against ``serve.json``). A round
+    that reads ``max_messages`` (a backlog) is followed at once by the next.
     """
 
     def __init__(self, source: EventSource, sink: Callable[[Sequence[StreamMessage]], Any],
                  max_messages: int = 1_000, poll_s: float = 0.5,
                  on_acked: Callable[[Sequence[StreamMessage]], None] | None = None,
-                 key_id: str | None = None, round_interval_s: float = 1.0) -> None:
+                 key_id: str | None = None, round_interval_s: float = ROUND_INTERVAL_S) -> None:
         self.source = source
         self.sink = sink
         self.key_id = key_id
