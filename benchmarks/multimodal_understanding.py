@@ -25,7 +25,8 @@ notes say which rows came from which run.
 Choosing a fine-tuning recipe: ``--validation-only`` fine-tunes on the fit products alone with the
 bench's recipe or the one given by ``--finetune-from``, ``--block-lr-decay``, ``--max-epochs``,
 ``--patience``, ``--lr``, ``--cache-block``, ``--shift``, ``--mixup``, ``--ema`` and prints/writes only validation numbers (articleType accuracy per epoch, best
-epoch, flip choice): no test product is scored, so recipes can be compared honestly. The fine-tuned
+epoch, flip choice; with ``--test-shifts 4|8`` also the flip-averaged views over one-cell shifts of the cached
+maps, inference only on the same cached head): no test product is scored, so recipes can be compared honestly. The fine-tuned
 head is cached under the state folder by data, rows, recipe and code, so the understanding run of the
 chosen recipe (after it becomes the bench's constants) reads it back instead of training it again.
 """
@@ -80,11 +81,15 @@ def main() -> None:
     trial.add_argument("--shift", type=int, help="random shift of the cached training maps, in cells.")
     trial.add_argument("--mixup", type=float, help="mixup Beta alpha on the cached maps and labels (0 = off).")
     trial.add_argument("--ema", type=float, help="EMA decay of the trained weights (scored and kept).")
+    trial.add_argument("--test-shifts", type=int, choices=(0, 4, 8),
+                       help="also score flip-averaged views over 4 or 8 one-cell shifts of the cached maps "
+                            "(inference only: reads the cached fine-tuned head of the same recipe).")
     args = parser.parse_args()
     overrides = {field: value for field, value in (
         ("train_from", args.finetune_from), ("block_lr_decay", args.block_lr_decay),
         ("max_epochs", args.max_epochs), ("patience", args.patience), ("lr", args.lr),
-        ("cache_block", args.cache_block), ("shift", args.shift), ("mixup", args.mixup), ("ema", args.ema))
+        ("cache_block", args.cache_block), ("shift", args.shift), ("mixup", args.mixup), ("ema", args.ema),
+        ("test_shifts", args.test_shifts))
         if value is not None}
     if args.validation_only:
         trial_record(args.out, replace(FinetuneRecipe(), **overrides), args.threads)

@@ -79,7 +79,7 @@ from shopintent.multimodal.attributes import FIELDS, filling_report
 from shopintent.multimodal.cache import cached_embeddings, cached_trunk
 from shopintent.multimodal import encoder as encoder_module
 from shopintent.multimodal import finetune as finetune_module
-from shopintent.multimodal.encoder import HeadStage, ImageEncoder, block_features, head_embeddings, pretrained_net
+from shopintent.multimodal.encoder import HeadStage, ImageEncoder, block_features, pretrained_net
 from shopintent.multimodal.evaluate import retrieval
 from shopintent.multimodal.fashion import IMAGES_URL, LABELS_URL, TASKS, FashionData, load_fashion
 from shopintent.multimodal.finetune import finetune_head
@@ -91,6 +91,7 @@ from shopintent.multimodal.queries import templated_queries
 from shopintent.multimodal.split import kept_classes, split_ids
 from shopintent.multimodal.text import embed_texts
 from shopintent.multimodal.understanding import task_rows
+from shopintent.multimodal.views import SHIFT_SETS, cached_view_embeddings
 from shopintent.settings import Settings
 
 log = get_logger(__name__)
@@ -113,6 +114,9 @@ FINETUNE_REFIT = True
 FINETUNE_SHIFT = 1
 FINETUNE_MIXUP = 0.0
 FINETUNE_EMA: float | None = 0.98
+#: test-time views of the cached maps (shopintent.multimodal.views.SHIFT_SETS): 0 = the plain map only; 4 or 8 =
+#: also its one-cell shifts, a candidate the validation products choose or reject beside plain and flip
+FINETUNE_TEST_SHIFTS = 0
 CONTRASTIVE_EPOCHS = 10
 SPEED_IMAGES = 64
 CALIBRATION_IMAGES = 128
@@ -397,6 +401,7 @@ class FinetuneRecipe:
     shift: int = FINETUNE_SHIFT
     mixup: float = FINETUNE_MIXUP
     ema: float | None = FINETUNE_EMA
+    test_shifts: int = FINETUNE_TEST_SHIFTS  # inference only: not part of the fine-tuned head's cache key
 
     def describe(self) -> str:
         """What is trained, in words (the results' ``finetuned`` parameter)."""
@@ -420,7 +425,8 @@ class Finetuned:
     choice: np.ndarray  # embeddings by the head trained on ``fit`` only: what validation choices are made on
     history: list[float]  # validation articleType accuracy per epoch of the ``fit`` run
     best_epoch: int
-    flip_choice: dict[str, float]
+    flip_choice: dict[str, float]  # validation accuracy per test-time view set (plain, flip-averaged, + shifts)
+    views: str = "plain"  # the view set validation chose: what ``tuned`` and ``choice`` are averaged over
 
 
 def _cached_finetune(
@@ -455,7 +461,8 @@ def _finetune_key(data: FashionData, recipe: FinetuneRecipe, rows: np.ndarray, v
     for module in (finetune_module, encoder_module):
         code.update(Path(module.__file__).read_bytes())
     return {"data": data.sha256, "labels": data.labels_sha256, "seed": SEED,
-            "recipe": asdict(replace(recipe, refit=False)),  # the fit run is the same with or without a refit
+            # the fit run is the same with or without a refit, and with any test-time views
+            "recipe": {k: v for k, v in asdict(replace(recipe, refit=False)).items() if k != "test_shifts"},
             "epochs": epochs, "cache_block": recipe.cache_block, "code": code.hexdigest(),
             "rows": hashlib.sha256(np.packbits(rows).tobytes()).hexdigest(),
             "valid": None if valid is None else hashlib.sha256(np.packbits(valid).tobytes()).hexdigest()}
@@ -484,26 +491,44 @@ def _finetune(settings, data, paths, products, fit, valid, recipe: FinetuneRecip
         state_dir, _finetune_key(data, recipe, fit, valid, recipe.max_epochs), start,
         lambda: finetune_head(mid, labels, fit, epochs=recipe.max_epochs, valid=valid,
                               patience=recipe.patience, **common))
-    plain = head_embeddings(mid, head)
-    averaged = (plain + head_embeddings(mirrored, head)) / 2
+    fit_key = _finetune_key(data, recipe, fit, valid, recipe.max_epochs)
+    variants = _view_variants(recipe.test_shifts)
+    embeddings = {name: cached_view_embeddings(state_dir, fit_key, mid, head, SHIFT_SETS[shifts],
+                                               flipped=mirrored if flip else None)
+                  for name, (flip, shifts) in variants.items()}
     types = products["articleType"].astype(str).to_numpy()
     keep = np.isin(types, list(kept_classes(products["articleType"].astype(str))))
     choice = {}
-    for name, emb in (("plain", plain), ("flip-averaged", averaged)):
+    for name, emb in embeddings.items():
         probe = SoftmaxHead(seed=SEED).fit(emb[fit & keep], types[fit & keep])
         choice[name] = round(score(types[valid & keep], probe.predict(emb[valid & keep]))["accuracy"], 4)
-    flip_average = choice["flip-averaged"] > choice["plain"]
-    chosen = averaged if flip_average else plain
+    picked = max(choice, key=lambda name: choice[name])  # ties keep the cheaper view set (listed first)
+    flip_average, shifts = variants[picked]
+    chosen = embeddings[picked]
     measured, tuned = head, chosen
     if recipe.refit:
         if train is None:
             raise ValueError("a refitting recipe needs the training rows (fit + valid)")
         best = int(head.best_epoch_)
+        refit_key = _finetune_key(data, recipe, train, None, best)
         measured = _cached_finetune(
-            state_dir, _finetune_key(data, recipe, train, None, best), start,
+            state_dir, refit_key, start,
             lambda: finetune_head(mid, labels, train, epochs=best, schedule_epochs=recipe.max_epochs, **common))
-        tuned = head_embeddings(mid, measured, flipped=mirrored if flip_average else None)
-    return Finetuned(measured, tuned, chosen, [float(h) for h in head.history_], int(head.best_epoch_), choice)
+        tuned = cached_view_embeddings(state_dir, refit_key, mid, measured, SHIFT_SETS[shifts],
+                                       flipped=mirrored if flip_average else None)
+    return Finetuned(measured, tuned, chosen, [float(h) for h in head.history_], int(head.best_epoch_), choice,
+                     picked)
+
+
+def _view_variants(test_shifts: int) -> dict[str, tuple[bool, int]]:
+    """The test-time view sets validation chooses among: name -> (flip-averaged, shift set of SHIFT_SETS).
+    Plain and flip-averaged always; with ``test_shifts`` also flip-averaged over that many one-cell shifts."""
+    variants = {"plain": (False, 0), "flip-averaged": (True, 0)}
+    if test_shifts:
+        if test_shifts not in SHIFT_SETS:
+            raise ValueError(f"test_shifts={test_shifts} is not one of {sorted(SHIFT_SETS)}")
+        variants[f"flip-averaged + {test_shifts} shifts"] = (True, test_shifts)
+    return variants
 
 
 def validation_trial(settings: Settings, recipe: FinetuneRecipe, threads: int = 1) -> dict[str, Any]:
@@ -518,7 +543,7 @@ def validation_trial(settings: Settings, recipe: FinetuneRecipe, threads: int = 
     done = _finetune(settings, data, paths, products, fit, valid, replace(recipe, refit=False))
     return {"recipe": asdict(recipe), "valid_history": [round(h, 4) for h in done.history],
             "best_epoch": done.best_epoch, "best_valid": round(max(done.history), 4),
-            "validation_flip_choice": done.flip_choice, "cpu_seconds": round(time.process_time() - started, 1),
+            "validation_flip_choice": done.flip_choice, "validation_views": done.views, "cpu_seconds": round(time.process_time() - started, 1),
             "fit_products": int(fit.sum()), "validation_products": int(valid.sum())}
 
 
@@ -598,7 +623,8 @@ def understanding_part(p: Prepared) -> tuple[list[Measurement], dict[str, Any]]:
     for name, value in p.flip_choice.items():
         measurements.append(Measurement(f"validation articleType image_finetuned accuracy ({name})", value, "accuracy",
                                         "softmax head trained on the fit products' fine-tuned embeddings, scored on "
-                                        "the validation products; used to choose test-time flip averaging"))
+                                        "the validation products; used to choose the test-time views (plain, flip-"
+                                        "averaged, flip-averaged over one-cell shifts of the cached maps)"))
     params = {"seed": SEED, "test_fraction": 0.2, "validation": "20 % of the training products, same split",
               "min_class_products": 20, "max_finetune_epochs": recipe.max_epochs,
               "finetune_patience": recipe.patience, "finetune_lr": recipe.lr,
@@ -613,7 +639,8 @@ def understanding_part(p: Prepared) -> tuple[list[Measurement], dict[str, Any]]:
                                  f"schedule; the measured fine-tuned embeddings are that head's, every "
                                  f"validation choice (flip averaging, ensemble and fusion weights) was made with "
                                  f"the fit-only head's" if recipe.refit else "no"),
-              "test_time_flip_average": bool(p.flip_choice["flip-averaged"] > p.flip_choice["plain"]),
+              "test_time_flip_average": done.views != "plain",
+              "test_time_views": done.views,
               "validation_flip_choice": p.flip_choice,
               **chosen}
     return measurements, params
@@ -645,7 +672,7 @@ def run(settings: Settings) -> BenchResult:
     type_head = SoftmaxHead(seed=SEED).fit(tuned[train & keep], types[train & keep])
     pool = np.flatnonzero(test & keep)
     gallery = np.sort(rng.choice(pool, min(INT8_PHOTOS, len(pool)), replace=False))
-    flip_average = flip_choice["flip-averaged"] > flip_choice["plain"]
+    flip_average = p.finetuned.views != "plain"  # the ONNX rows mirror the photo; shifts are a cache-side view
     speed, speed_params = _speed_and_onnx(speed_paths, ImageEncoder(head), calibration,
                                           [paths[i] for i in gallery], type_head, types[gallery], flip_average)
     measurements += speed
