@@ -66,6 +66,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -427,6 +428,8 @@ class Finetuned:
     best_epoch: int
     flip_choice: dict[str, float]  # validation accuracy per test-time view set (plain, flip-averaged, + shifts)
     views: str = "plain"  # the view set validation chose: what ``tuned`` and ``choice`` are averaged over
+    # per other view set: validation products only it, or only flip averaging, gets right (paired noise)
+    view_pairs: dict[str, dict[str, int]] = dataclass_field(default_factory=dict)
 
 
 def _cached_finetune(
@@ -498,10 +501,17 @@ def _finetune(settings, data, paths, products, fit, valid, recipe: FinetuneRecip
                   for name, (flip, shifts) in variants.items()}
     types = products["articleType"].astype(str).to_numpy()
     keep = np.isin(types, list(kept_classes(products["articleType"].astype(str))))
-    choice = {}
+    choice, right = {}, {}
     for name, emb in embeddings.items():
         probe = SoftmaxHead(seed=SEED).fit(emb[fit & keep], types[fit & keep])
-        choice[name] = round(score(types[valid & keep], probe.predict(emb[valid & keep]))["accuracy"], 4)
+        predicted = probe.predict(emb[valid & keep])
+        choice[name] = round(score(types[valid & keep], predicted)["accuracy"], 4)
+        right[name] = np.asarray(predicted) == types[valid & keep]
+    # the paired noise of each comparison with flip averaging: products only one of the two gets right
+    # (McNemar's discordant pairs; a gain of d products against b + c discordant ones is noise when d < ~sqrt(b + c))
+    pairs = {name: {"only_this_right": int((right[name] & ~right["flip-averaged"]).sum()),
+                    "only_flip_averaged_right": int((~right[name] & right["flip-averaged"]).sum())}
+             for name in right if name != "flip-averaged"}
     picked = max(choice, key=lambda name: choice[name])  # ties keep the cheaper view set (listed first)
     flip_average, shifts = variants[picked]
     chosen = embeddings[picked]
@@ -517,7 +527,7 @@ def _finetune(settings, data, paths, products, fit, valid, recipe: FinetuneRecip
         tuned = cached_view_embeddings(state_dir, refit_key, mid, measured, SHIFT_SETS[shifts],
                                        flipped=mirrored if flip_average else None)
     return Finetuned(measured, tuned, chosen, [float(h) for h in head.history_], int(head.best_epoch_), choice,
-                     picked)
+                     picked, pairs)
 
 
 def _view_variants(test_shifts: int) -> dict[str, tuple[bool, int]]:
@@ -543,7 +553,9 @@ def validation_trial(settings: Settings, recipe: FinetuneRecipe, threads: int = 
     done = _finetune(settings, data, paths, products, fit, valid, replace(recipe, refit=False))
     return {"recipe": asdict(recipe), "valid_history": [round(h, 4) for h in done.history],
             "best_epoch": done.best_epoch, "best_valid": round(max(done.history), 4),
-            "validation_flip_choice": done.flip_choice, "validation_views": done.views, "cpu_seconds": round(time.process_time() - started, 1),
+            "validation_flip_choice": done.flip_choice, "validation_views": done.views,
+            "validation_view_discordant_vs_flip": done.view_pairs,
+            "cpu_seconds": round(time.process_time() - started, 1),
             "fit_products": int(fit.sum()), "validation_products": int(valid.sum())}
 
 
@@ -641,6 +653,7 @@ def understanding_part(p: Prepared) -> tuple[list[Measurement], dict[str, Any]]:
                                  f"the fit-only head's" if recipe.refit else "no"),
               "test_time_flip_average": done.views != "plain",
               "test_time_views": done.views,
+              "validation_view_discordant_vs_flip": done.view_pairs,
               "validation_flip_choice": p.flip_choice,
               **chosen}
     return measurements, params
