@@ -17,12 +17,11 @@ hundred small trees costs milliseconds.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from shopintent.inference.trees import ZERO_THRESHOLD, TreeArrays
+from shopintent.inference.trees import TreeArrays
 
 
 @dataclass
@@ -78,37 +77,36 @@ def _unwound_sum(path: list[_Step], depth: int, index: int) -> float:
 
 
 class _OneTree:
-    """The recursion for one row over the shared node arrays (children < 0 are leaves)."""
+    """The recursion over the shared node arrays (children < 0 are leaves), one row at a time."""
 
-    def __init__(self, trees: TreeArrays, row: list[float], phi: list[float]) -> None:
-        self.t, self.row, self.phi = trees, row, phi
+    def __init__(self, trees: TreeArrays) -> None:
+        assert trees.internal_count is not None and trees.leaf_count is not None
+        self.trees = trees
         self.feature = trees.feature.tolist()
-        self.threshold = trees.threshold.tolist()
-        self.missing = trees.missing.tolist()
-        self.default_left = trees.default_left.tolist()
         self.left, self.right = trees.left.tolist(), trees.right.tolist()
         self.leaf_value = trees.leaf_value.tolist()
-        assert trees.internal_count is not None and trees.leaf_count is not None
         self.internal_count = trees.internal_count.tolist()
         self.leaf_count = trees.leaf_count.tolist()
+        self.hot: list[int] = []
+        self.phi: list[float] = []
+
+    def start(self, row: np.ndarray) -> list[float]:
+        """Reset for ``row``: its way at every split (``TreeArrays.go_left``, the walk's own rule)
+        and zero contributions; returns the list the walks add to."""
+        nodes = np.arange(len(self.feature))
+        go_left = self.trees.go_left(row[self.trees.feature], nodes)
+        self.hot = np.where(go_left, self.trees.left, self.trees.right).tolist()
+        self.phi = [0.0] * (self.trees.n_features + 1)
+        return self.phi
 
     def count(self, node: int) -> float:
         return float(self.internal_count[node] if node >= 0 else self.leaf_count[~node])
 
-    def hot_child(self, node: int) -> int:
-        """``Tree::NumericalDecision``: where the row goes at ``node``."""
-        value, missing = self.row[self.feature[node]], self.missing[node]
-        nan = math.isnan(value)
-        if nan and missing != 2:
-            value, nan = 0.0, False
-        if (missing == 1 and abs(value) <= ZERO_THRESHOLD) or (missing == 2 and nan):
-            return self.left[node] if self.default_left[node] else self.right[node]
-        return self.left[node] if value <= self.threshold[node] else self.right[node]
-
     def walk(self, node: int, depth: int, parent: list[_Step], zero_fraction: float, one_fraction: float,
              feature: int) -> None:
+        # this call's path: the parent's first ``depth`` steps, and one new one at ``depth``
         path = [_Step(s.feature, s.zero_fraction, s.one_fraction, s.weight) for s in parent[:depth]]
-        path += [_Step(-1, 0.0, 0.0, 0.0) for _ in range(depth + 1 - len(path) + 1)]
+        path.append(_Step(-1, 0.0, 0.0, 0.0))
         _extend(path, depth, zero_fraction, one_fraction, feature)
         if node < 0:
             value = self.leaf_value[~node]
@@ -117,7 +115,7 @@ class _OneTree:
                 step = path[i]
                 self.phi[step.feature] += weight * (step.one_fraction - step.zero_fraction) * value
             return
-        hot = self.hot_child(node)
+        hot = self.hot[node]
         cold = self.right[node] if hot == self.left[node] else self.left[node]
         total = self.count(node)
         hot_zero, cold_zero = self.count(hot) / total, self.count(cold) / total
@@ -156,9 +154,9 @@ def contributions(trees: TreeArrays, X: np.ndarray) -> np.ndarray:
     rows = np.atleast_2d(np.asarray(X, dtype=np.float64))
     out = np.zeros((len(rows), trees.n_features + 1))
     expected = sum(expected_value(trees, t) for t in range(trees.num_trees()))
+    walker = _OneTree(trees)
     for r, row in enumerate(rows):
-        phi = [0.0] * (trees.n_features + 1)
-        walker = _OneTree(trees, row.tolist(), phi)
+        phi = walker.start(row)
         for tree in range(trees.num_trees()):
             root = int(trees.root[tree])
             if root >= 0:  # a one-leaf tree adds only its expected value

@@ -217,20 +217,28 @@ class TreeArrays:
         base = (np.arange(n_rows, dtype=np.int64) * self.n_features)[:, None]
         node = np.broadcast_to(self._root, (n_rows, len(self._root)))
         for _ in range(self._depth):
-            value = flat.take(base + self._feature.take(node))
-            threshold = self._threshold.take(node)
-            if self._has_zero_type:  # the general step (Tree::NumericalDecision)
-                missing, nan = self._missing.take(node), np.isnan(value)
-                value = np.where(nan & (missing != 2), 0.0, value)
-                is_missing = ((missing == 1) & (np.abs(value) <= ZERO_THRESHOLD)) | ((missing == 2) & nan)
-                go_left = np.where(is_missing, self._default_left.take(node), value <= threshold)
-            else:
-                go_left = value <= threshold
-                nan = np.isnan(value)
-                if nan.any():
-                    go_left = np.where(nan, self._nan_left.take(node), go_left)
+            go_left = self.go_left(flat.take(base + self._feature.take(node)), node)
             node = self._children.take(2 * node + ~go_left)
         return node - len(self.feature)
+
+    def go_left(self, value: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """LightGBM's ``Tree::NumericalDecision``: whether ``value`` goes left at each ``node``.
+
+        ``node`` numbers internal nodes as :attr:`feature` does (a leaf index ``n_nodes + i``
+        passes through: it goes "left" to itself); ``value`` is the feature each node splits on.
+        The one home of the split rule, for the walk and for TreeSHAP's path.
+        """
+        threshold = self._threshold.take(node)
+        if self._has_zero_type:  # the general step
+            missing, nan = self._missing.take(node), np.isnan(value)
+            value = np.where(nan & (missing != 2), 0.0, value)
+            is_missing = ((missing == 1) & (np.abs(value) <= ZERO_THRESHOLD)) | ((missing == 2) & nan)
+            return np.where(is_missing, self._default_left.take(node), value <= threshold)
+        go_left = value <= threshold
+        nan = np.isnan(value)
+        if nan.any():
+            go_left = np.where(nan, self._nan_left.take(node), go_left)
+        return go_left
 
     def predict(self, X: Any, raw_score: bool = False, pred_leaf: bool = False,
                 num_threads: int = 1, pred_contrib: bool = False) -> np.ndarray:
