@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from shopintent.serve.schemas.intent import IntentRequest, IntentResponse
+from shopintent.serve.service import Service
 
 router = APIRouter(prefix="/v1", tags=["text"])
 
@@ -21,7 +20,7 @@ async def post_intent(body: IntentRequest, request: Request) -> JSONResponse:
     return await answer(request.app.state.service, body)
 
 
-async def answer(service: Any, body: IntentRequest) -> JSONResponse:
+async def answer(service: Service, body: IntentRequest) -> JSONResponse:
     """The route's answer, shared with its lean ASGI path (:mod:`shopintent.serve.routers.intent_fast`).
 
     The parser's answer is already JSON-ready and has the documented shape
