@@ -26,7 +26,9 @@ Choosing a fine-tuning recipe: ``--validation-only`` fine-tunes on the fit produ
 bench's recipe or the one given by ``--finetune-from``, ``--block-lr-decay``, ``--max-epochs``,
 ``--patience``, ``--lr``, ``--cache-block``, ``--shift``, ``--mixup``, ``--ema`` and prints/writes only validation numbers (articleType accuracy per epoch, best
 epoch, flip choice; with ``--test-shifts 4|8`` also the flip-averaged views over one-cell shifts of the cached
-maps, inference only on the same cached head): no test product is scored, so recipes can be compared honestly. The fine-tuned
+maps, inference only on the same cached head): no test product is scored, so recipes can be compared honestly.
+``--compare-bench`` adds the paired comparison with the bench's recipe on the same validation products
+(products only one of the two gets right, net gain, its paired standard error): how a gain is told from noise. The fine-tuned
 head is cached under the state folder by data, rows, recipe and code, so the understanding run of the
 chosen recipe (after it becomes the bench's constants) reads it back instead of training it again.
 """
@@ -84,6 +86,10 @@ def main() -> None:
     trial.add_argument("--test-shifts", type=int, choices=(0, 4, 8),
                        help="also score flip-averaged views over 4 or 8 one-cell shifts of the cached maps "
                             "(inference only: reads the cached fine-tuned head of the same recipe).")
+    parser.add_argument("--compare-bench", action="store_true",
+                        help="with --validation-only: also compare the trial with the bench's recipe product by "
+                             "product on the validation products (paired_vs_reference in the record; the bench "
+                             "recipe's fit-only head must be cached).")
     args = parser.parse_args()
     overrides = {field: value for field, value in (
         ("train_from", args.finetune_from), ("block_lr_decay", args.block_lr_decay),
@@ -91,8 +97,11 @@ def main() -> None:
         ("cache_block", args.cache_block), ("shift", args.shift), ("mixup", args.mixup), ("ema", args.ema),
         ("test_shifts", args.test_shifts))
         if value is not None}
+    if args.compare_bench and not args.validation_only:
+        parser.error("--compare-bench needs --validation-only")
     if args.validation_only:
-        trial_record(args.out, replace(FinetuneRecipe(), **overrides), args.threads)
+        trial_record(args.out, replace(FinetuneRecipe(), **overrides), args.threads,
+                     reference=FinetuneRecipe() if args.compare_bench else None)
         return
     if args.prefit_refit:
         prefit_refit(replace(FinetuneRecipe(), **overrides), args.threads)
@@ -122,10 +131,11 @@ def main() -> None:
     log.info("understanding part written", path=str(args.out), **image_rows)
 
 
-def trial_record(out: Path, recipe: FinetuneRecipe, threads: int) -> None:
-    """Append one recipe's validation record (no test number) to the JSON list at ``out``."""
+def trial_record(out: Path, recipe: FinetuneRecipe, threads: int, reference: FinetuneRecipe | None = None) -> None:
+    """Append one recipe's validation record (no test number) to the JSON list at ``out`` (with ``reference``:
+    its paired comparison with that recipe on the validation products)."""
     started = time.perf_counter()
-    result = validation_trial(get_settings(), recipe, threads=threads)
+    result = validation_trial(get_settings(), recipe, threads=threads, reference=reference)
     result.update(created_at=datetime.now(UTC).isoformat(timespec="seconds"), torch_threads=threads,
                   wall_seconds=round(time.perf_counter() - started, 1), loadavg_1min=round(os.getloadavg()[0], 2))
     trials = json.loads(out.read_text()) if out.is_file() else []

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -431,6 +432,29 @@ class Finetuned:
     views: str = "plain"  # the view set validation chose: what ``tuned`` and ``choice`` are averaged over
     # per other view set: validation products only it, or only flip averaging, gets right (paired noise)
     view_pairs: dict[str, dict[str, int]] = dataclass_field(default_factory=dict)
+    # per validation product with a kept articleType class (row order): whether the probe on ``choice`` gets it
+    # right; what two recipes are compared with, product by product (:func:`paired_comparison`)
+    valid_right: np.ndarray | None = None
+
+
+def paired_comparison(right: np.ndarray, reference_right: np.ndarray) -> dict[str, float | int]:
+    """How two classifiers differ on the same products, counted in products (McNemar's discordant pairs).
+
+    Why paired: two recipes scored on the same 1,534 validation products share most of their errors, so the
+    noise of their accuracy difference is set by the products only one of them gets right (``b`` and ``c``),
+    not by each accuracy's own binomial spread. A net gain ``b - c`` smaller than about ``sqrt(b + c)`` (one
+    paired standard error, ``z`` below 1) is noise; ``z`` near 2 is McNemar's 5 % level."""
+    right, reference_right = np.asarray(right, bool), np.asarray(reference_right, bool)
+    if right.shape != reference_right.shape:
+        raise ValueError(f"the two classifiers were scored on different products: {right.shape} vs "
+                         f"{reference_right.shape}")
+    only_this, only_reference = int((right & ~reference_right).sum()), int((~right & reference_right).sum())
+    spread = math.sqrt(only_this + only_reference)
+    return {"products": int(right.size), "only_this_right": only_this, "only_reference_right": only_reference,
+            "net_products": only_this - only_reference,
+            "accuracy_difference": round((only_this - only_reference) / max(right.size, 1), 4),
+            "paired_standard_error_products": round(spread, 2),
+            "z": round((only_this - only_reference) / spread, 2) if spread else 0.0}
 
 
 def _cached_finetune(
@@ -439,9 +463,7 @@ def _cached_finetune(
     """A fine-tuned head from ``state_dir`` when the same ``key`` (data, rows, recipe, code) was trained
     before, else ``train()``'s, saved. Why: the development script chooses a recipe on validation and the
     understanding re-run then measures it; on the shared CPU a deep fine-tune costs most of an hour."""
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-    folder = Path(state_dir) / "multimodal" / "finetuned"
-    weights, record = folder / f"{digest}.safetensors", folder / f"{digest}.json"
+    weights, record = _head_files(state_dir, key)
     # Safetensors + JSON, as every saved model (no pickle, so no torch.load of a cached file).
     if weights.is_file() and record.is_file():
         saved = json.loads(record.read_text())
@@ -456,6 +478,13 @@ def _cached_finetune(
     save_arrays(weights, {name: tensor.detach().cpu().numpy() for name, tensor in head.state_dict().items()})
     write_json(record, {"history": [float(h) for h in head.history_], "best_epoch": int(head.best_epoch_)})
     return head
+
+
+def _head_files(state_dir: Path, key: dict[str, Any]) -> tuple[Path, Path]:
+    """The safetensors weights and JSON record a fine-tuned head of ``key`` is cached as."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    folder = Path(state_dir) / "multimodal" / "finetuned"
+    return folder / f"{digest}.safetensors", folder / f"{digest}.json"
 
 
 def _finetune_key(data: FashionData, recipe: FinetuneRecipe, rows: np.ndarray, valid: np.ndarray | None,
@@ -528,7 +557,7 @@ def _finetune(settings, data, paths, products, fit, valid, recipe: FinetuneRecip
         tuned = cached_view_embeddings(state_dir, refit_key, mid, measured, SHIFT_SETS[shifts],
                                        flipped=mirrored if flip_average else None)
     return Finetuned(measured, tuned, chosen, [float(h) for h in head.history_], int(head.best_epoch_), choice,
-                     picked, pairs)
+                     picked, pairs, right[picked])
 
 
 def _view_variants(test_shifts: int) -> dict[str, tuple[bool, int]]:
@@ -542,22 +571,41 @@ def _view_variants(test_shifts: int) -> dict[str, tuple[bool, int]]:
     return variants
 
 
-def validation_trial(settings: Settings, recipe: FinetuneRecipe, threads: int = 1) -> dict[str, Any]:
+def validation_trial(
+    settings: Settings, recipe: FinetuneRecipe, threads: int = 1, reference: FinetuneRecipe | None = None,
+) -> dict[str, Any]:
     """Fine-tune with ``recipe`` on the fit products only and return its validation record (no test number):
-    articleType accuracy per epoch, the best epoch, the flip choice. What recipes are chosen with."""
+    articleType accuracy per epoch, the best epoch, the flip choice. What recipes are chosen with.
+
+    ``reference`` (e.g. the bench's recipe): also compare the two product by product on the validation
+    products (:func:`paired_comparison` of their probes, each on its own chosen views), so a gain can be told
+    from noise. Its fit-only head must already be cached: a comparison never starts a fine-tune of its own."""
     torch.set_num_threads(threads)
     data = load_fashion(settings)
     products = data.products
     paths = [Path(p) for p in products["path"]]
     train, _, fit, valid = _splits(products)
+    if reference is not None:
+        ref_key = _finetune_key(data, replace(reference, refit=False), fit, valid, reference.max_epochs)
+        if not all(f.is_file() for f in _head_files(settings.state_dir, ref_key)):
+            raise ValueError("the reference recipe's fit-only head is not in the cache under "
+                             f"{settings.state_dir}: run its --validation-only trial first")
     started = time.process_time()
     done = _finetune(settings, data, paths, products, fit, valid, replace(recipe, refit=False))
+    paired: dict[str, Any] = {}
+    if reference is not None:
+        ref = _finetune(settings, data, paths, products, fit, valid, replace(reference, refit=False))
+        assert done.valid_right is not None and ref.valid_right is not None
+        paired = {"paired_vs_reference": {"reference_recipe": asdict(reference), "reference_views": ref.views,
+                                          "reference_valid_accuracy": ref.flip_choice[ref.views],
+                                          "this_views": done.views, "this_valid_accuracy": done.flip_choice[done.views],
+                                          **paired_comparison(done.valid_right, ref.valid_right)}}
     return {"recipe": asdict(recipe), "valid_history": [round(h, 4) for h in done.history],
             "best_epoch": done.best_epoch, "best_valid": round(max(done.history), 4),
             "validation_flip_choice": done.flip_choice, "validation_views": done.views,
             "validation_view_discordant_vs_flip": done.view_pairs,
             "cpu_seconds": round(time.process_time() - started, 1),
-            "fit_products": int(fit.sum()), "validation_products": int(valid.sum())}
+            "fit_products": int(fit.sum()), "validation_products": int(valid.sum()), **paired}
 
 
 def _splits(products) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
