@@ -86,6 +86,10 @@ def main() -> None:
     trial.add_argument("--test-shifts", type=int, choices=(0, 4, 8),
                        help="also score flip-averaged views over 4 or 8 one-cell shifts of the cached maps "
                             "(inference only: reads the cached fine-tuned head of the same recipe).")
+    parser.add_argument("--record-trials", type=Path, default=None,
+                        help="Append the --trials records to parameters.finetune_recipe_trials of this results "
+                             "record and stop: recipes tried on validation and not kept are recorded, nothing is "
+                             "re-scored (no test number).")
     parser.add_argument("--compare-bench", action="store_true",
                         help="with --validation-only: also compare the trial with the bench's recipe product by "
                              "product on the validation products (paired_vs_reference in the record; the bench "
@@ -97,6 +101,11 @@ def main() -> None:
         ("cache_block", args.cache_block), ("shift", args.shift), ("mixup", args.mixup), ("ema", args.ema),
         ("test_shifts", args.test_shifts))
         if value is not None}
+    if args.record_trials is not None:
+        if not args.trials or overrides or args.validation_only or args.update_results is not None:
+            parser.error("--record-trials takes --trials files only")
+        record_trials(args.record_trials, [t for f in args.trials for t in json.loads(f.read_text())])
+        return
     if args.compare_bench and not args.validation_only:
         parser.error("--compare-bench needs --validation-only")
     if args.validation_only:
@@ -142,6 +151,19 @@ def trial_record(out: Path, recipe: FinetuneRecipe, threads: int, reference: Fin
     out.write_text(json.dumps([*trials, result], indent=2) + "\n")
     log.info("validation trial written", path=str(out), best_epoch=result["best_epoch"],
              best_valid=result["best_valid"], history=result["valid_history"])
+
+
+def record_trials(path: Path, trials: list[dict[str, Any]]) -> None:
+    """Append validation-only ``trials`` to ``parameters.finetune_recipe_trials`` of the results record at
+    ``path``; measurements, command and notes stay as they are (nothing was re-scored). A trial already in
+    the record (same recipe and creation time) is not added twice."""
+    full = json.loads(path.read_text(encoding="utf-8"))
+    kept = full["parameters"].setdefault("finetune_recipe_trials", [])
+    seen = {json.dumps([t.get("recipe"), t.get("created_at")], sort_keys=True) for t in kept}
+    added = [t for t in trials if json.dumps([t.get("recipe"), t.get("created_at")], sort_keys=True) not in seen]
+    kept.extend(added)
+    path.write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log.info("validation trials recorded (nothing re-scored)", path=str(path), added=len(added), total=len(kept))
 
 
 def prefit_refit(recipe: FinetuneRecipe, threads: int) -> None:

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from benchmarks.multimodal_understanding import _is_understanding_row, update_results
+from benchmarks.multimodal_understanding import _is_understanding_row, record_trials, update_results
 
 RECORD = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "multimodal.json"
 
@@ -35,3 +35,18 @@ def test_partial_update_replaces_only_the_understanding_rows_and_says_so(tmp_pat
     assert updated["notes"].startswith("PARTIAL UPDATE") and updated["notes"].count("PARTIAL UPDATE") == 1
     assert updated["parameters"]["finetune_best_epoch"] == 7 and "partial_update" in updated["parameters"]
     assert updated["full_run_created_at"] == full_run and full_run in updated["command"]
+
+
+def test_recording_trials_adds_them_once_and_rescores_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "multimodal.json"
+    shutil.copy(RECORD, path)
+    full = json.loads(path.read_text(encoding="utf-8"))
+    before = full["parameters"].get("finetune_recipe_trials", [])
+    trial = {"recipe": {"train_from": 11, "max_epochs": 15}, "created_at": "2026-12-03T10:50:00+00:00",
+             "valid_history": [0.73, 0.84], "best_epoch": 2}
+    for _ in range(2):  # a second call finds the trial already recorded
+        record_trials(path, [trial, *before[:1]])
+    updated = json.loads(path.read_text(encoding="utf-8"))
+    assert updated["parameters"]["finetune_recipe_trials"] == [*before, trial]
+    assert updated["measurements"] == full["measurements"] and updated["notes"] == full["notes"]
+    assert updated["command"] == full["command"] and updated["created_at"] == full["created_at"]
