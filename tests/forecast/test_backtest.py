@@ -24,7 +24,8 @@ from shopintent.forecast.intervals import (
     rolling_conformal,
 )
 
-MODELS = ("SeasonalNaive", "AutoETS", "ADIDA", "LightGBM", "LightGBMRobust", "ValidatedWeighted")
+MODELS = ("SeasonalNaive", "AutoETS", "ADIDA", "LightGBM", "LightGBMRobust", "SeasonalProfile", "LightGBMSeasonal",
+          "ValidatedWeighted", "ValidatedBest")
 
 
 def test_changing_the_future_leaves_earlier_forecasts_and_intervals_identical(weekly: pd.DataFrame) -> None:
@@ -191,7 +192,7 @@ def test_nested_validation_scores_each_rule_on_validation_weeks_it_did_not_choos
     models = ["SeasonalNaive", "Naive", "AutoETS", "ADIDA", "LightGBM"]
     cv, _ = run_models(weekly, "W", plan, tuple(models))
     nested = nested_validation(cv, models, plan.calibration)
-    assert set(nested) == {"ValidatedTop3", "ValidatedWeighted"}
+    assert set(nested) == {"ValidatedTop3", "ValidatedWeighted", "ValidatedBest"}
     assert all(0.0 < v < 1.0 for v in nested.values()), nested
     cutoffs = np.sort(cv["cutoff"].unique())
     # By hand for the weighted rule: weights from validation cut-offs 1-6, WAPE on cut-offs 7-12.

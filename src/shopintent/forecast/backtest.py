@@ -22,6 +22,7 @@ import pandas as pd
 from shopintent.forecast import metrics
 from shopintent.forecast.intervals import SCALES, calibrated_intervals, local_scales, rolling_conformal
 from shopintent.forecast.models import (
+    BEST,
     COMBINATIONS,
     ENSEMBLE,
     ENSEMBLE_MEMBERS,
@@ -138,11 +139,44 @@ def weighted_combination(cv: pd.DataFrame, models: list[str], calibration: int
     return combined, {str(uid): {m: float(w) for m, w in row.items()} for uid, row in weights.iterrows()}
 
 
+def best_single(cv: pd.DataFrame, models: list[str], calibration: int) -> tuple[pd.Series, dict[str, list[str]]]:
+    """Per series, the one model with the lowest MAE on the validation rows (:func:`validated_combination`, size 1).
+
+    Why a rule of its own: choosing per series is what a forecaster deployed per category
+    would do; averaging (the top 3, or all weighted) is only better if the validation
+    weeks' winner is often a lucky one, which :func:`nested_validation` measures.
+    """
+    return validated_combination(cv, models, calibration, size=1)
+
+
+#: Weights of seasonal naive a :func:`seasonal_blend` chooses among (0 = the level model alone).
+BLEND_WEIGHTS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def seasonal_blend(cv: pd.DataFrame, level_model: str, calibration: int, seasonal_model: str = "SeasonalNaive",
+                   weights: tuple[float, ...] = BLEND_WEIGHTS) -> tuple[pd.Series, dict[str, float]]:
+    """Per series, ``w`` × seasonal naive + (1 − ``w``) × ``level_model``, ``w`` with the lowest validation MAE.
+
+    Why: MASE's scale is seasonal naive's, so a blend that leans on last year's week where
+    the yearly cycle is strong (R03) and on the level model elsewhere is the direct way to
+    beat it; ``w`` comes from the validation rows alone (:func:`_validation_rows`). Ties
+    keep the smaller weight. Returns the column and the weight per series.
+    """
+    validation = _validation_rows(cv, calibration)
+    chosen: dict[str, float] = {}
+    for uid, group in validation.groupby("unique_id", sort=True):
+        errors = {w: float(np.mean(np.abs(group["y"] - (w * group[seasonal_model] + (1 - w) * group[level_model]))))
+                  for w in sorted(weights)}
+        chosen[str(uid)] = min(errors, key=errors.__getitem__)
+    w = cv["unique_id"].map(chosen)
+    return (w * cv[seasonal_model] + (1 - w) * cv[level_model]).rename(None), chosen
+
+
 def nested_validation(cv: pd.DataFrame, models: list[str], calibration: int) -> dict[str, float]:
     """Each validated combination's mean WAPE over series on the second half of the validation cut-offs,
     its members or weights chosen on the first half alone (each from the pool it uses in
-    :func:`run_models`: ``ValidatedTop3`` every model but the validated combinations,
-    ``ValidatedWeighted`` the single models).
+    :func:`run_models`: ``ValidatedTop3`` and ``ValidatedBest`` every model but the validated
+    combinations, ``ValidatedWeighted`` the single models).
 
     Why: which rule combines the models (the top 3, or all weighted by 1 / MAE) is itself
     a choice; scoring each rule on validation rows it also chose from would favour the
@@ -162,8 +196,10 @@ def nested_validation(cv: pd.DataFrame, models: list[str], calibration: int) -> 
     held = (rows["cutoff"] >= cutoffs[half]).to_numpy()
     out = {}
     pools = {VALIDATED: [m for m in models if m not in VALIDATED_COMBINATIONS],
-             WEIGHTED: [m for m in models if m not in COMBINATIONS]}
-    for name, rule in ((VALIDATED, validated_combination), (WEIGHTED, weighted_combination)):
+             WEIGHTED: [m for m in models if m not in COMBINATIONS],
+             BEST: [m for m in models if m not in VALIDATED_COMBINATIONS]}
+    rules = {VALIDATED: validated_combination, WEIGHTED: weighted_combination, BEST: best_single}
+    for name, rule in rules.items():
         column, _ = rule(rows, pools[name], half)
         frame = rows.loc[held, ["unique_id", "y"]].assign(error=(rows["y"] - column.clip(lower=0.0)).abs()[held])
         sums = frame.groupby("unique_id")[["error", "y"]].sum()
@@ -248,6 +284,11 @@ def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tupl
         merged[WEIGHTED], weights = weighted_combination(merged, singles, plan.calibration)
         merged.attrs["validated_weights"] = weights
         runtime[WEIGHTED] = sum(runtime[m] for m in singles)
+    if BEST in models:
+        candidates = [m for m in models if m not in VALIDATED_COMBINATIONS]
+        merged[BEST], picked = best_single(merged, candidates, plan.calibration)
+        merged.attrs["validated_best"] = {uid: members[0] for uid, members in picked.items()}
+        runtime[BEST] = sum(runtime[m] for m in candidates)
     merged[[m for m in models]] = merged[list(models)].clip(lower=0.0)  # demand is never negative
     return merged, runtime
 
@@ -261,6 +302,7 @@ def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan,
     """
     validated_members = cv.attrs.get("validated_members", {})
     validated_weights = cv.attrs.get("validated_weights", {})
+    validated_best = cv.attrs.get("validated_best", {})
     scales = local_scales(series, SEASON_LENGTH[freq])
     cv = cv.merge(scales, on=["unique_id", "cutoff"], how="left", validate="many_to_one")
     chosen_scale: dict[str, str] = {}
@@ -313,6 +355,7 @@ def score(series: pd.DataFrame, cv: pd.DataFrame, freq: str, plan: BacktestPlan,
     return BacktestResult(rows=rows, per_series=table, summary=summary, runtime_s=runtime,
                           intermittent=intermittent, plan=plan, freq=freq,
                           extra={"validated_members": validated_members, "validated_weights": validated_weights,
+                                 "validated_best": validated_best,
                                  "interval_scale": chosen_scale})
 
 

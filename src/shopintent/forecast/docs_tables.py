@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopintent.forecast.models import ALL_MODELS, INTERMITTENT_MODELS, VALIDATED, VALIDATED_COMBINATIONS, WEIGHTED
+from shopintent.forecast.models import (
+    ALL_MODELS,
+    BEST,
+    INTERMITTENT_MODELS,
+    VALIDATED,
+    VALIDATED_COMBINATIONS,
+    WEIGHTED,
+)
 from shopintent.forecast.pharma import CATEGORIES, PAPER_XGBOOST_MAPE
 
 W52 = "pharma weekly last-52 h1"
@@ -27,6 +34,8 @@ COVERAGE_TAGS: tuple[tuple[str, str], ...] = (
 )
 #: The models of the item-level backtest (bench forecast runs exactly these).
 ITEM_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", *INTERMITTENT_MODELS, VALIDATED)
+#: The models bench forecast also runs on the daily file and sums into weeks (validation weeks only).
+DAILY_SCREEN: tuple[str, ...] = ("AutoETS", "AutoTheta", "LightGBM", "LightGBMSeasonal", "LightGBMLog")
 OTHER_TAGS: tuple[tuple[str, str], ...] = (
     ("pharma weekly h1-4", "pharma weekly, weeks 1-4"),
     ("pharma daily h7", "pharma daily, days 1-7"),
@@ -90,6 +99,21 @@ def forecast_tables() -> dict[str, Any]:
     weights = tuple((c, Detail(f"{W52} {WEIGHTED} {c} largest weight", r"^([^;]+);"),
                      Value(f"{W52} {WEIGHTED} {c} MASE", ".2f"), Value(f"{W52} {WEIGHTED} {c} MAPE", ".2f"))
                     for c in CATEGORIES)
+    best = tuple((c, Detail(f"{W52} {BEST} {c} pick", r"^(\w+);"),
+                  Value(f"{W52} {BEST} {c} MASE", ".2f"), Value(f"{W52} {BEST} {c} MAPE", ".2f"))
+                 for c in CATEGORIES)
+    screen_daily = tuple((m, Value(f"pharma weekly screening {m} weekly validation mean WAPE", ".4f"),
+                          Value(f"pharma weekly screening {m} daily summed validation mean WAPE", ".4f"))
+                         for m in DAILY_SCREEN)
+    screen_rules = (
+        *((f"{rule} (the benchmark's pool)", Value(f"{W52} nested validation {rule} mean WAPE", ".4f"))
+          for rule in (WEIGHTED, VALIDATED)),
+        *((f"{rule} with the 5 daily-level models added",
+           Value(f"pharma weekly screening nested {rule} with daily-level models mean WAPE", ".4f"))
+          for rule in (WEIGHTED, VALIDATED)),
+        *((f"w × SeasonalNaive + (1 − w) × {level}, w per series",
+           Value(f"pharma weekly screening nested SeasonalNaive-{level} blend mean WAPE", ".4f"))
+          for level in ("AutoETS", "SeasonalProfile")))
     coverage = tuple(
         (label, Detail(f"{tag} {VALIDATED} interval scale", r"^([\w ]+) \(chosen"),
          *(Value(f"{tag} {VALIDATED} {kind}{level}% coverage", ".3f") for level in (80, 95)
@@ -131,6 +155,13 @@ def forecast_tables() -> dict[str, Any]:
                                                                 "weeks 1-13)"), nested),
         "forecast.weights": Table("forecast", ("category", "largest weights (1 / validation MAE)", "MASE", "MAPE %"),
                                   weights),
+        "forecast.best": Table("forecast", ("category", "model picked on validation (lowest MAE)", "MASE", "MAPE %"),
+                               best),
+        "forecast.screen_daily": Table("forecast", ("model", "validation mean WAPE, weekly series",
+                                                    "validation mean WAPE, daily series summed into weeks"),
+                                       screen_daily),
+        "forecast.screen_rules": Table("forecast", ("candidate", "mean WAPE, validation weeks 14-26 (chosen on "
+                                                    "weeks 1-13)"), screen_rules),
         "forecast.coverage": Table("forecast", ("backtest", "score normalisation (chosen on validation)",
                                                 "80 %, validation", "80 %, test", "80 %, test, static quantile",
                                                 "95 %, validation", "95 %, test", "95 %, test, static quantile"),

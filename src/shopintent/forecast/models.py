@@ -20,6 +20,15 @@ the validation cut-offs: on the pharma weeks the average of many models beat the
 when both were chosen on one half of the validation weeks and scored on the other
 (:func:`shopintent.forecast.backtest.nested_validation`), and the weights still lean
 towards the models that forecast a series well.
+``SeasonalProfile`` (:mod:`.seasonal`) is a smoothed multiplicative yearly profile times the
+current deseasonalised level: the yearly cycle that the MASE scale (seasonal naive, m = 52)
+rewards, without repeating one noisy week of last year as seasonal naive does.
+``LightGBMSeasonal`` is LightGBM with two more features for the same cycle: the mean of the
+last season (52 weeks) and the mean of the three periods around the same period one season
+back (the smoothed "same week last year"); on the pharma validation weeks it beat Fourier
+(sin / cos of the day of year) features. ``ValidatedBest`` is the single model with the lowest
+validation MAE per series: the per-series choice, against which the averaging combinations
+are judged in the nested validation.
 """
 
 from __future__ import annotations
@@ -27,8 +36,8 @@ from __future__ import annotations
 from typing import Any
 
 STAT_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoARIMA", "AutoTheta", "MSTL",
-                                "CrostonOptimized", "ADIDA", "IMAPA")
-ML_MODELS: tuple[str, ...] = ("LightGBM", "LightGBMLog", "LightGBMRobust")
+                                "CrostonOptimized", "ADIDA", "IMAPA", "SeasonalProfile")
+ML_MODELS: tuple[str, ...] = ("LightGBM", "LightGBMLog", "LightGBMRobust", "LightGBMSeasonal")
 ENSEMBLE = "Ensemble"
 ENSEMBLE_MEMBERS: tuple[str, ...] = ("AutoETS", "AutoTheta", "AutoARIMA", "LightGBM")
 #: Per series, the mean of the models with the lowest MAE on the validation cut-offs (see
@@ -38,10 +47,13 @@ VALIDATED_SIZE = 3
 #: Per series, every single model weighted by 1 / its MAE on the validation cut-offs (see
 #: :func:`shopintent.forecast.backtest.weighted_combination`); a backtest comparison only.
 WEIGHTED = "ValidatedWeighted"
+#: Per series, the one model with the lowest MAE on the validation cut-offs (``validated_combination``
+#: with size 1); a backtest comparison only.
+BEST = "ValidatedBest"
 #: Combinations of the other models' forecasts: nothing of their own to fit.
-COMBINATIONS: tuple[str, ...] = (ENSEMBLE, VALIDATED, WEIGHTED)
+COMBINATIONS: tuple[str, ...] = (ENSEMBLE, VALIDATED, WEIGHTED, BEST)
 #: The combinations chosen per series on the validation cut-offs (``fit`` cannot offer them).
-VALIDATED_COMBINATIONS: tuple[str, ...] = (VALIDATED, WEIGHTED)
+VALIDATED_COMBINATIONS: tuple[str, ...] = (VALIDATED, WEIGHTED, BEST)
 ALL_MODELS: tuple[str, ...] = (*STAT_MODELS, *ML_MODELS, *COMBINATIONS)
 #: Models used when a caller asks for a quick run (the contract CLI's default).
 FAST_MODELS: tuple[str, ...] = ("SeasonalNaive", "Naive", "AutoETS", "AutoTheta", "CrostonOptimized", "ADIDA",
@@ -65,12 +77,16 @@ def check_models(names: tuple[str, ...]) -> tuple[str, ...]:
         raise UnknownModel(f"{VALIDATED} picks {VALIDATED_SIZE} of the other models: give at least that many")
     if WEIGHTED in names and len([m for m in names if m not in COMBINATIONS]) < 2:
         raise UnknownModel(f"{WEIGHTED} weights the single models: give at least two")
+    if BEST in names and len([m for m in names if m not in VALIDATED_COMBINATIONS]) < 2:
+        raise UnknownModel(f"{BEST} picks one of the other models: give at least two")
     return names
 
 
 def stat_model(name: str, freq: str, season_length: int) -> Any:
     """A statsforecast model object for ``name`` at frequency ``freq`` (D, W or H)."""
     from statsforecast import models as sm
+
+    from shopintent.forecast.seasonal import SeasonalProfile
 
     nonseasonal_weekly = 1 if freq == "W" else season_length
     factories = {
@@ -83,29 +99,45 @@ def stat_model(name: str, freq: str, season_length: int) -> Any:
         "CrostonOptimized": lambda: sm.CrostonOptimized(),
         "ADIDA": lambda: sm.ADIDA(),
         "IMAPA": lambda: sm.IMAPA(),
+        "SeasonalProfile": lambda: SeasonalProfile(season_length=season_length),
     }
     return factories[name]()
 
 
-def lightgbm_features(freq: str) -> dict[str, Any]:
-    """Lags, rolling means and calendar features for the LightGBM model at ``freq``."""
+def lightgbm_features(freq: str, seasonal: bool = False) -> dict[str, Any]:
+    """Lags, rolling means and calendar features for the LightGBM model at ``freq``.
+
+    ``seasonal`` (``LightGBMSeasonal``) adds the mean of the last season and the mean of the
+    three periods centred on the same period one season back (lag ``m - 1``, window 3).
+    """
     from mlforecast.lag_transforms import RollingMean
 
     if freq == "W":
-        return {"lags": [1, 2, 3, 4, 52], "lag_transforms": {1: [RollingMean(4), RollingMean(13)]},
-                "date_features": ["month", "week"]}
-    if freq == "D":
-        return {"lags": [1, 7, 14, 28], "lag_transforms": {1: [RollingMean(7), RollingMean(28)]},
-                "date_features": ["dayofweek", "month"]}
-    return {"lags": [1, 2, 3, 24], "lag_transforms": {1: [RollingMean(6), RollingMean(24)]},
-            "date_features": ["hour", "dayofweek"]}
+        features = {"lags": [1, 2, 3, 4, 52], "lag_transforms": {1: [RollingMean(4), RollingMean(13)]},
+                    "date_features": ["month", "week"]}
+        season = 52
+    elif freq == "D":
+        features = {"lags": [1, 7, 14, 28], "lag_transforms": {1: [RollingMean(7), RollingMean(28)]},
+                    "date_features": ["dayofweek", "month"]}
+        season = 7
+    else:
+        features = {"lags": [1, 2, 3, 24], "lag_transforms": {1: [RollingMean(6), RollingMean(24)]},
+                    "date_features": ["hour", "dayofweek"]}
+        season = 24
+    if seasonal:
+        transforms = dict(features["lag_transforms"])
+        if not any(getattr(t, "window_size", None) == season for t in transforms[1]):
+            transforms[1] = [*transforms[1], RollingMean(season)]
+        transforms[season - 1] = [RollingMean(3)]
+        features["lag_transforms"] = transforms
+    return features
 
 
 def lightgbm_forecaster(freq: str, pandas_freq: str, seed: int = 0, name: str = "LightGBM") -> Any:
     """An mlforecast ``MLForecast`` with one LightGBM regressor (single-threaded, seeded) named ``name``.
 
     ``LightGBMLog`` fits on log(1 + y) and forecasts exp(ŷ) − 1; ``LightGBMRobust`` fits on the
-    winsorised history (module docstring).
+    winsorised history; ``LightGBMSeasonal`` adds the season features (module docstring).
     """
     import lightgbm as lgb
     import numpy as np
@@ -120,7 +152,7 @@ def lightgbm_forecaster(freq: str, pandas_freq: str, seed: int = 0, name: str = 
     transforms = {"LightGBMLog": [GlobalSklearnTransformer(FunctionTransformer(np.log1p, np.expm1))],
                   "LightGBMRobust": [WinsorisedTarget()]}.get(name)
     return MLForecast(models={name: model}, freq=pandas_freq, target_transforms=transforms,
-                      **lightgbm_features(freq))
+                      **lightgbm_features(freq, seasonal=name == "LightGBMSeasonal"))
 
 
 def min_history(freq: str) -> int:
