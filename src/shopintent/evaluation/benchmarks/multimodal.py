@@ -601,13 +601,34 @@ def validation_trial(
         paired = {"paired_vs_reference": {"reference_recipe": asdict(reference), "reference_views": ref.views,
                                           "reference_valid_accuracy": ref.flip_choice[ref.views],
                                           "this_views": done.views, "this_valid_accuracy": done.flip_choice[done.views],
-                                          **paired_comparison(done.valid_right, ref.valid_right)}}
+                                          **paired_comparison(done.valid_right, ref.valid_right)},
+                  "two_head_ensemble_with_reference": _two_head_ensemble(products, fit, valid, done, ref)}
     return {"recipe": asdict(recipe), "valid_history": [round(h, 4) for h in done.history],
             "best_epoch": done.best_epoch, "best_valid": round(max(done.history), 4),
             "validation_flip_choice": done.flip_choice, "validation_views": done.views,
             "validation_view_discordant_vs_flip": done.view_pairs,
             "cpu_seconds": round(time.process_time() - started, 1),
             "fit_products": int(fit.sum()), "validation_products": int(valid.sum()), **paired}
+
+
+def _two_head_ensemble(  # type: ignore[no-untyped-def]
+    products, fit, valid, done: Finetuned, ref: Finetuned,
+) -> dict[str, Any]:
+    """Validation articleType accuracy of the two recipes' probes averaged (mean log-probability, each probe on
+    its own fit-only embeddings and chosen views), paired against the reference alone.
+
+    Why: two heads that get different validation products right may be worth keeping together (an ensemble of
+    two fine-tuned tops, at twice the top's inference cost); this says whether validation supports it before
+    any refit is spent on it."""
+    types = products["articleType"].astype(str).to_numpy()
+    keep = np.isin(types, list(kept_classes(products["articleType"].astype(str))))
+    logp = []
+    for emb in (done.choice, ref.choice):
+        probe = SoftmaxHead(seed=SEED).fit(emb[fit & keep], types[fit & keep])
+        logp.append(probe.log_proba(emb[valid & keep]))
+    right = probe.classes_[(logp[0] + logp[1]).argmax(1)] == types[valid & keep]
+    assert ref.valid_right is not None
+    return {"valid_accuracy": round(float(right.mean()), 4), **paired_comparison(right, ref.valid_right)}
 
 
 def _splits(products) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
