@@ -55,6 +55,20 @@ def test_changing_the_future_leaves_earlier_forecasts_and_intervals_identical(we
         np.testing.assert_allclose(a.loc[known, "AutoETS-hi-80"], b.loc[known, "AutoETS-hi-80"], rtol=1e-9)
 
 
+def test_tbats_refitted_at_each_cut_off_uses_nothing_after_it(weekly: pd.DataFrame) -> None:
+    """AutoTBATS has no update between refits, so it is refitted at every cut-off (slow: a few cut-offs here)."""
+    series = weekly[weekly["unique_id"] == "R03"].head(130).reset_index(drop=True)  # 2.5 years: faster fits
+    plan = BacktestPlan(horizon=1, windows=2, calibration=2, refit=13)
+    full, _ = run_models(series, "W", plan, ("AutoTBATS",))
+    cutoffs = np.sort(full["cutoff"].unique())
+    truncate_at = cutoffs[1]
+    wrecked = series.assign(y=np.where(series["ds"] > truncate_at, series["y"] * 50 + 1000, series["y"]))
+    changed, _ = run_models(wrecked, "W", plan, ("AutoTBATS",))
+    keep = (full["cutoff"] <= truncate_at).to_numpy()
+    np.testing.assert_allclose(full.loc[keep, "AutoTBATS"], changed.loc[keep, "AutoTBATS"], rtol=1e-9)
+    assert not np.allclose(full.loc[~keep, "AutoTBATS"], changed.loc[~keep, "AutoTBATS"])
+
+
 def test_conformal_intervals_cover_about_their_level_on_real_weekly_sales(weekly: pd.DataFrame) -> None:
     plan = BacktestPlan(horizon=1, windows=52, calibration=26, refit=13)
     models = ("SeasonalNaive", "Naive", "ADIDA")

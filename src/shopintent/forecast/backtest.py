@@ -256,9 +256,10 @@ def run_models(series: pd.DataFrame, freq: str, plan: BacktestPlan, models: tupl
             continue
         started = time.perf_counter()
         if name in STAT_MODELS:
-            sf = StatsForecast(models=[stat_model(name, freq, season)], freq=pandas_freq, n_jobs=1)
-            # Croston / ADIDA / IMAPA cannot be updated without a refit (no `forward`); they are cheap.
-            refit = True if name in INTERMITTENT_MODELS else plan.refit
+            model = stat_model(name, freq, season)
+            sf = StatsForecast(models=[model], freq=pandas_freq, n_jobs=1)
+            # Croston / ADIDA / IMAPA and TBATS cannot be updated without a refit (no `forward`): refit every cut-off.
+            refit = plan.refit if hasattr(model, "forward") else True
             cv = sf.cross_validation(df=series, **{**kwargs, "refit": refit})
         elif name in ML_MODELS:
             cv = lightgbm_forecaster(freq, pandas_freq, seed, name).cross_validation(df=series, **kwargs)

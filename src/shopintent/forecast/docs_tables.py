@@ -13,6 +13,7 @@ from shopintent.forecast.models import (
     ALL_MODELS,
     BEST,
     INTERMITTENT_MODELS,
+    SLOW_MODELS,
     VALIDATED,
     VALIDATED_COMBINATIONS,
     WEIGHTED,
@@ -20,7 +21,7 @@ from shopintent.forecast.models import (
 from shopintent.forecast.pharma import CATEGORIES, PAPER_XGBOOST_MAPE
 
 W52 = "pharma weekly last-52 h1"
-NO_ARIMA = tuple(m for m in ALL_MODELS if m != "AutoARIMA")
+NO_ARIMA = tuple(m for m in ALL_MODELS if m not in SLOW_MODELS)  # AutoARIMA and AutoTBATS: weekly last-52 only
 OTHER_MODELS: tuple[str, ...] = ("SeasonalNaive", "AutoETS", "AutoTheta", "ADIDA", "LightGBM", "Ensemble", VALIDATED)
 ITEMS = "taobao items hourly h6"
 #: The backtests whose ``ValidatedTop3`` intervals the coverage table shows.
