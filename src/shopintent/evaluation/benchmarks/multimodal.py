@@ -476,7 +476,7 @@ def _cached_finetune(
         log.info("fine-tuned head read from the cache", file=weights.name)
         return head.eval()
     head = train()
-    folder.mkdir(parents=True, exist_ok=True)
+    weights.parent.mkdir(parents=True, exist_ok=True)
     save_arrays(weights, {name: tensor.detach().cpu().numpy() for name, tensor in head.state_dict().items()})
     write_json(record, {"history": [float(h) for h in head.history_], "best_epoch": int(head.best_epoch_)})
     return head
