@@ -23,6 +23,7 @@ from shopintent.forecast.intervals import (
     local_scales,
     rolling_conformal,
 )
+from tests.forecast.cutoffs import first_scored_split
 
 MODELS = ("SeasonalNaive", "AutoETS", "ADIDA", "LightGBM", "LightGBMRobust", "SeasonalProfile", "LightGBMSeasonal",
           "ValidatedWeighted", "ValidatedBest")
@@ -129,9 +130,8 @@ def test_validated_combination_chooses_on_targets_before_the_first_scored_cut_of
     plan = BacktestPlan(horizon=2, windows=6, calibration=8, refit=4)
     models = ["SeasonalNaive", "Naive", "ADIDA", "IMAPA"]
     cv, _ = run_models(series, "W", plan, (*models, "ValidatedTop3"))
-    first_scored = np.sort(cv["cutoff"].unique())[8]
+    _, validation, wrecked = first_scored_split(cv, plan.calibration)
     _, chosen = validated_combination(cv, models, plan.calibration)
-    validation = cv[(cv["cutoff"] < first_scored) & (cv["ds"] <= first_scored)]
     for uid, members in chosen.items():
         v = validation[validation["unique_id"] == uid]
         mae = {m: float(np.mean(np.abs(v["y"] - v[m]))) for m in models}
@@ -139,7 +139,6 @@ def test_validated_combination_chooses_on_targets_before_the_first_scored_cut_of
         rows = cv[cv["unique_id"] == uid]
         np.testing.assert_allclose(rows["ValidatedTop3"], rows[members].mean(axis=1).clip(lower=0.0))
     # Targets after the first scored cut-off (the test weeks) cannot move the choice.
-    wrecked = cv.assign(y=np.where(cv["ds"] > first_scored, cv["y"] * 50 + 1000, cv["y"]))
     assert validated_combination(wrecked, models, plan.calibration)[1] == chosen
 
 
@@ -179,10 +178,9 @@ def test_weighted_combination_weights_by_inverse_validation_mae_and_ignores_test
     plan = BacktestPlan(horizon=1, windows=12, calibration=10, refit=6)
     models = ["SeasonalNaive", "Naive", "ADIDA", "LightGBMRobust"]
     cv, _ = run_models(weekly, "W", plan, (*models, "ValidatedWeighted"))
-    first_scored = np.sort(cv["cutoff"].unique())[plan.calibration]
+    _, validation, wrecked = first_scored_split(cv, plan.calibration)
     _, weights = weighted_combination(cv, models, plan.calibration)
     assert set(weights) == set(weekly["unique_id"].unique())
-    validation = cv[(cv["cutoff"] < first_scored) & (cv["ds"] <= first_scored)]
     for uid, w in weights.items():
         v = validation[validation["unique_id"] == uid]
         inverse = {m: 1.0 / float(np.mean(np.abs(v["y"] - v[m]))) for m in models}
@@ -196,7 +194,6 @@ def test_weighted_combination_weights_by_inverse_validation_mae_and_ignores_test
     r03 = validation[validation["unique_id"] == "R03"]
     best = min(models, key=lambda m: float(np.mean(np.abs(r03["y"] - r03[m]))))
     assert max(weights["R03"], key=weights["R03"].get) == best
-    wrecked = cv.assign(y=np.where(cv["ds"] > first_scored, cv["y"] * 50 + 1000, cv["y"]))
     assert weighted_combination(wrecked, models, plan.calibration)[1] == weights
 
 

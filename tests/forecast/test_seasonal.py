@@ -8,6 +8,7 @@ from statsforecast import StatsForecast
 
 from shopintent.forecast.backtest import BLEND_WEIGHTS, BacktestPlan, best_single, run_models, seasonal_blend
 from shopintent.forecast.seasonal import SeasonalProfile, profile_forecast, seasonal_index, smoothed_level
+from tests.forecast.cutoffs import first_scored_split
 
 FIRST_SCORED = pd.Timestamp("2018-10-07")
 
@@ -54,8 +55,7 @@ def test_validated_best_picks_the_lowest_validation_mae_per_series_and_ignores_t
     plan = BacktestPlan(horizon=1, windows=8, calibration=10, refit=5)
     models = ["SeasonalNaive", "Naive", "ADIDA", "SeasonalProfile"]
     cv, _ = run_models(weekly, "W", plan, (*models, "ValidatedBest"))
-    first_scored = np.sort(cv["cutoff"].unique())[plan.calibration]
-    validation = cv[(cv["cutoff"] < first_scored) & (cv["ds"] <= first_scored)]
+    _, validation, wrecked = first_scored_split(cv, plan.calibration)
     picked = cv.attrs["validated_best"]
     assert set(picked) == set(weekly["unique_id"].unique())
     for uid, model in picked.items():
@@ -63,16 +63,14 @@ def test_validated_best_picks_the_lowest_validation_mae_per_series_and_ignores_t
         assert model == min(models, key=lambda m: float(np.mean(np.abs(v["y"] - v[m]))))
         rows = cv[cv["unique_id"] == uid]
         np.testing.assert_allclose(rows["ValidatedBest"], rows[model].clip(lower=0.0))
-    wrecked = cv.assign(y=np.where(cv["ds"] > first_scored, cv["y"] * 50 + 1000, cv["y"]))
     assert {u: m[0] for u, m in best_single(wrecked, models, plan.calibration)[1].items()} == picked
 
 
 def test_seasonal_blend_weight_is_the_lowest_validation_mae_and_ignores_test_weeks(weekly: pd.DataFrame) -> None:
     plan = BacktestPlan(horizon=1, windows=8, calibration=10, refit=5)
     cv, _ = run_models(weekly, "W", plan, ("SeasonalNaive", "AutoETS"))
-    first_scored = np.sort(cv["cutoff"].unique())[plan.calibration]
+    _, validation, wrecked = first_scored_split(cv, plan.calibration)
     column, weights = seasonal_blend(cv, "AutoETS", plan.calibration)
-    validation = cv[(cv["cutoff"] < first_scored) & (cv["ds"] <= first_scored)]
     for uid, w in weights.items():
         v = validation[validation["unique_id"] == uid]
         mae = {c: float(np.mean(np.abs(v["y"] - (c * v["SeasonalNaive"] + (1 - c) * v["AutoETS"]))))
@@ -81,5 +79,4 @@ def test_seasonal_blend_weight_is_the_lowest_validation_mae_and_ignores_test_wee
         rows = cv["unique_id"] == uid
         np.testing.assert_allclose(column[rows], w * cv.loc[rows, "SeasonalNaive"] + (1 - w) * cv.loc[rows, "AutoETS"])
     assert len(set(weights.values())) > 1  # the categories' cycles differ: not one weight for all
-    wrecked = cv.assign(y=np.where(cv["ds"] > first_scored, cv["y"] * 50 + 1000, cv["y"]))
     assert seasonal_blend(wrecked, "AutoETS", plan.calibration)[1] == weights

@@ -45,6 +45,16 @@ OTHER_TAGS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _rule_rows(rule: str, what: str, pattern: str) -> tuple[tuple[Any, ...], ...]:
+    """Per category: what a validated rule chose (``what``, read from its detail by ``pattern``), its MASE
+    and its MAPE on the last 52 weeks; the three validated rules' tables share this shape."""
+    from shopintent.evaluation.docs_render import Detail, Value  # late: docs_render imports this module
+
+    return tuple((c, Detail(f"{W52} {rule} {c} {what}", pattern),
+                  Value(f"{W52} {rule} {c} MASE", ".2f"), Value(f"{W52} {rule} {c} MAPE", ".2f"))
+                 for c in CATEGORIES)
+
+
 def forecast_tables() -> dict[str, Any]:
     """Block key → table for every generated block of docs/forecast.md."""
     from shopintent.evaluation.docs_render import Detail, Table, Value
@@ -90,19 +100,13 @@ def forecast_tables() -> dict[str, Any]:
     items = tuple((m, Value(f"{ITEMS} {m} mean MASE", ".3f"), Value(f"{ITEMS} {m} mean WAPE", ".3f"),
                    Value(f"{ITEMS} {m} 80% coverage", ".3f"), Value(f"{ITEMS} {m} 95% coverage", ".3f"))
                   for m in ITEM_MODELS)
-    validated = tuple((c, Detail(f"{W52} {VALIDATED} {c} members", r"^([^;]+);"),
-                       Value(f"{W52} {VALIDATED} {c} MASE", ".2f"), Value(f"{W52} {VALIDATED} {c} MAPE", ".2f"))
-                      for c in CATEGORIES)
+    validated = _rule_rows(VALIDATED, "members", r"^([^;]+);")
     diagnosis = tuple((c, Value(f"pharma diagnosis {c} weeks winsorised before the test", ".0f"),
                        Value(f"pharma diagnosis {c} validation mean / same weeks a year earlier", ".3f"))
                       for c in CATEGORIES)
     nested = tuple((rule, Value(f"{W52} nested validation {rule} mean WAPE", ".4f")) for rule in VALIDATED_COMBINATIONS)
-    weights = tuple((c, Detail(f"{W52} {WEIGHTED} {c} largest weight", r"^([^;]+);"),
-                     Value(f"{W52} {WEIGHTED} {c} MASE", ".2f"), Value(f"{W52} {WEIGHTED} {c} MAPE", ".2f"))
-                    for c in CATEGORIES)
-    best = tuple((c, Detail(f"{W52} {BEST} {c} pick", r"^(\w+);"),
-                  Value(f"{W52} {BEST} {c} MASE", ".2f"), Value(f"{W52} {BEST} {c} MAPE", ".2f"))
-                 for c in CATEGORIES)
+    weights = _rule_rows(WEIGHTED, "largest weight", r"^([^;]+);")
+    best = _rule_rows(BEST, "pick", r"^(\w+);")
     screen_daily = tuple((m, Value(f"pharma weekly screening {m} weekly validation mean WAPE", ".4f"),
                           Value(f"pharma weekly screening {m} daily summed validation mean WAPE", ".4f"))
                          for m in DAILY_SCREEN)
