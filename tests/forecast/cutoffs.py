@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
+
+from shopintent.forecast.backtest import BacktestPlan, run_models
 
 
 def first_scored_split(cv: pd.DataFrame, calibration: int) -> tuple[pd.Timestamp, pd.DataFrame, pd.DataFrame]:
@@ -17,3 +21,12 @@ def first_scored_split(cv: pd.DataFrame, calibration: int) -> tuple[pd.Timestamp
     validation = cv[(cv["cutoff"] < first_scored) & (cv["ds"] <= first_scored)]
     wrecked = cv.assign(y=np.where(cv["ds"] > first_scored, cv["y"] * 50 + 1000, cv["y"]))
     return first_scored, validation, wrecked
+
+
+def weekly_backtest_cut(series: pd.DataFrame, plan: BacktestPlan,
+                        models: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``models`` backtested on weekly ``series`` under ``plan``, with its validation rows and wrecked copy
+    (:func:`first_scored_split`)."""
+    cv, _ = run_models(series, "W", plan, tuple(models))
+    _, validation, wrecked = first_scored_split(cv, plan.calibration)
+    return cv, validation, wrecked

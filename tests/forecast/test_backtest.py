@@ -23,7 +23,7 @@ from shopintent.forecast.intervals import (
     local_scales,
     rolling_conformal,
 )
-from tests.forecast.cutoffs import first_scored_split
+from tests.forecast.cutoffs import weekly_backtest_cut
 
 MODELS = ("SeasonalNaive", "AutoETS", "ADIDA", "LightGBM", "LightGBMRobust", "SeasonalProfile", "LightGBMSeasonal",
           "ValidatedWeighted", "ValidatedBest")
@@ -129,8 +129,7 @@ def test_validated_combination_chooses_on_targets_before_the_first_scored_cut_of
     series = weekly[weekly["unique_id"].isin(["N02BE", "R03"])].reset_index(drop=True)
     plan = BacktestPlan(horizon=2, windows=6, calibration=8, refit=4)
     models = ["SeasonalNaive", "Naive", "ADIDA", "IMAPA"]
-    cv, _ = run_models(series, "W", plan, (*models, "ValidatedTop3"))
-    _, validation, wrecked = first_scored_split(cv, plan.calibration)
+    cv, validation, wrecked = weekly_backtest_cut(series, plan, (*models, "ValidatedTop3"))
     _, chosen = validated_combination(cv, models, plan.calibration)
     for uid, members in chosen.items():
         v = validation[validation["unique_id"] == uid]
@@ -177,8 +176,7 @@ def test_weighted_combination_weights_by_inverse_validation_mae_and_ignores_test
         weekly: pd.DataFrame) -> None:
     plan = BacktestPlan(horizon=1, windows=12, calibration=10, refit=6)
     models = ["SeasonalNaive", "Naive", "ADIDA", "LightGBMRobust"]
-    cv, _ = run_models(weekly, "W", plan, (*models, "ValidatedWeighted"))
-    _, validation, wrecked = first_scored_split(cv, plan.calibration)
+    cv, validation, wrecked = weekly_backtest_cut(weekly, plan, (*models, "ValidatedWeighted"))
     _, weights = weighted_combination(cv, models, plan.calibration)
     assert set(weights) == set(weekly["unique_id"].unique())
     for uid, w in weights.items():

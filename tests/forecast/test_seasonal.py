@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 from statsforecast import StatsForecast
 
-from shopintent.forecast.backtest import BLEND_WEIGHTS, BacktestPlan, best_single, run_models, seasonal_blend
+from shopintent.forecast.backtest import BLEND_WEIGHTS, BacktestPlan, best_single, seasonal_blend
 from shopintent.forecast.seasonal import SeasonalProfile, profile_forecast, seasonal_index, smoothed_level
-from tests.forecast.cutoffs import first_scored_split
+from tests.forecast.cutoffs import weekly_backtest_cut
 
 FIRST_SCORED = pd.Timestamp("2018-10-07")
 
@@ -54,8 +54,7 @@ def test_validated_best_picks_the_lowest_validation_mae_per_series_and_ignores_t
         weekly: pd.DataFrame) -> None:
     plan = BacktestPlan(horizon=1, windows=8, calibration=10, refit=5)
     models = ["SeasonalNaive", "Naive", "ADIDA", "SeasonalProfile"]
-    cv, _ = run_models(weekly, "W", plan, (*models, "ValidatedBest"))
-    _, validation, wrecked = first_scored_split(cv, plan.calibration)
+    cv, validation, wrecked = weekly_backtest_cut(weekly, plan, (*models, "ValidatedBest"))
     picked = cv.attrs["validated_best"]
     assert set(picked) == set(weekly["unique_id"].unique())
     for uid, model in picked.items():
@@ -68,8 +67,7 @@ def test_validated_best_picks_the_lowest_validation_mae_per_series_and_ignores_t
 
 def test_seasonal_blend_weight_is_the_lowest_validation_mae_and_ignores_test_weeks(weekly: pd.DataFrame) -> None:
     plan = BacktestPlan(horizon=1, windows=8, calibration=10, refit=5)
-    cv, _ = run_models(weekly, "W", plan, ("SeasonalNaive", "AutoETS"))
-    _, validation, wrecked = first_scored_split(cv, plan.calibration)
+    cv, validation, wrecked = weekly_backtest_cut(weekly, plan, ("SeasonalNaive", "AutoETS"))
     column, weights = seasonal_blend(cv, "AutoETS", plan.calibration)
     for uid, w in weights.items():
         v = validation[validation["unique_id"] == uid]
