@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from shopintent.multimodal.encoder import HeadStage, ImageEncoder, Trunk, head_embeddings, pretrained_net
+from shopintent.multimodal.encoder import HeadStage, ImageEncoder, head_embeddings, pretrained_net
 from shopintent.multimodal.fashion import FashionData
 from shopintent.multimodal.finetune import finetune_head, shift_maps
 from shopintent.multimodal.images import read_image
+from tests.multimodal.photos import block_maps
 
 FIRST_BLOCK = 14  # cache the input of the last two MBConv blocks; fine-tune the last one and the head
 
@@ -25,12 +26,7 @@ def test_choosing_epochs_on_validation_needs_the_selected_tasks_classifier() -> 
 
 
 def test_deeper_finetune_round_trip_on_real_photos(fashion: FashionData) -> None:
-    products = fashion.products.groupby("masterCategory").head(3).head(9)
-    photos = np.stack([read_image(Path(p)) for p in products["path"]])
-    trunk_net = Trunk(pretrained_net(), stop=FIRST_BLOCK)
-    with torch.inference_mode():
-        cached = trunk_net(torch.from_numpy(photos)).numpy().astype(np.float16)
-        mirrored = trunk_net(torch.from_numpy(np.ascontiguousarray(photos[..., ::-1]))).numpy().astype(np.float16)
+    products, cached, mirrored = _block_photos(fashion, FIRST_BLOCK)
     train = np.arange(len(products)) % 3 != 0
     head = finetune_head(
         cached, {"masterCategory": products["masterCategory"].to_numpy()}, train, epochs=3, batch_size=4,
@@ -45,8 +41,9 @@ def test_deeper_finetune_round_trip_on_real_photos(fashion: FashionData) -> None
                        pretrained.blocks[0].state_dict()["_project_conv.weight"])  # frozen block untouched
     assert not torch.equal(head.conv_head.weight, pretrained.conv_head.weight)  # the top was trained
     # the exported encoder is the fine-tuned one: photo -> frozen trunk -> tuned top == tuned top on the cache
+    photos = np.stack([read_image(Path(p)) for p in products["path"][:3]])
     with torch.inference_mode():
-        end_to_end = ImageEncoder(head)(torch.from_numpy(photos[:3])).numpy()
+        end_to_end = ImageEncoder(head)(torch.from_numpy(photos)).numpy()
     np.testing.assert_allclose(end_to_end, head_embeddings(cached[:3].astype(np.float32), head), atol=2e-2)
     both = head_embeddings(cached[:3], head, flipped=mirrored[:3])
     np.testing.assert_allclose(both, (head_embeddings(cached[:3], head) + head_embeddings(mirrored[:3], head)) / 2,
@@ -56,12 +53,7 @@ def test_deeper_finetune_round_trip_on_real_photos(fashion: FashionData) -> None
 def _block_photos(fashion: FashionData, stop: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Nine real photos (three per masterCategory) and their features feeding block ``stop``, plain and mirrored."""
     products = fashion.products.groupby("masterCategory").head(3).head(9)
-    photos = np.stack([read_image(Path(p)) for p in products["path"]])
-    trunk_net = Trunk(pretrained_net(), stop=stop)
-    with torch.inference_mode():
-        cached = trunk_net(torch.from_numpy(photos)).numpy().astype(np.float16)
-        mirrored = trunk_net(torch.from_numpy(np.ascontiguousarray(photos[..., ::-1]))).numpy().astype(np.float16)
-    return products, cached, mirrored
+    return products, *block_maps(products, stop)
 
 
 def _moved(head: HeadStage, pretrained: HeadStage, block: int) -> float:

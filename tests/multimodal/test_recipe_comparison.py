@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from shopintent.evaluation.benchmarks.multimodal import (
     FinetuneRecipe,
@@ -16,12 +14,12 @@ from shopintent.evaluation.benchmarks.multimodal import (
     paired_comparison,
     validation_trial,
 )
-from shopintent.multimodal.encoder import HeadStage, Trunk, pretrained_net
+from shopintent.multimodal.encoder import HeadStage, pretrained_net
 from shopintent.multimodal.fashion import FashionData
 from shopintent.multimodal.heads import SoftmaxHead
-from shopintent.multimodal.images import read_image
 from shopintent.multimodal.views import SHIFT_SETS, view_embeddings
 from shopintent.settings import Settings
+from tests.multimodal.photos import block_maps
 
 FIRST_BLOCK = 11  # the bench's cache block
 
@@ -32,11 +30,7 @@ def test_paired_comparison_and_two_head_ensemble_on_real_photos(fashion: Fashion
     accuracy difference in products, swapping the two negates it; a head ensembled with itself is itself."""
     products = fashion.products[fashion.products["articleType"].isin(["Tshirts", "Watches", "Casual Shoes"])]
     products = products.groupby("articleType").head(22).reset_index(drop=True)  # >= 20: classes kept
-    photos = np.stack([read_image(Path(p)) for p in products["path"]])
-    trunk = Trunk(pretrained_net(), stop=FIRST_BLOCK)
-    with torch.inference_mode():
-        plain = trunk(torch.from_numpy(photos)).numpy()
-        mirrored = trunk(torch.from_numpy(np.ascontiguousarray(photos[..., ::-1]))).numpy()
+    plain, mirrored = block_maps(products, FIRST_BLOCK)
     head = HeadStage(pretrained_net(), FIRST_BLOCK)
     labels = products["articleType"].to_numpy()
     fit = np.arange(len(products)) % 2 == 0  # every type in both halves

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from shopintent.multimodal.encoder import EMBED_DIM, HeadStage, Trunk, head_embeddings, pretrained_net
+from shopintent.multimodal.encoder import EMBED_DIM, HeadStage, head_embeddings, pretrained_net
 from shopintent.multimodal.fashion import FashionData
 from shopintent.multimodal.finetune import shift_maps
-from shopintent.multimodal.images import read_image
 from shopintent.multimodal.views import (
     CROSS_SHIFTS,
     RING_SHIFTS,
@@ -20,6 +19,7 @@ from shopintent.multimodal.views import (
     shift_view,
     view_embeddings,
 )
+from tests.multimodal import photos
 
 FIRST_BLOCK = 11  # the bench's cache block: 112x14x14 maps
 
@@ -27,13 +27,7 @@ FIRST_BLOCK = 11  # the bench's cache block: 112x14x14 maps
 @pytest.fixture(scope="module")
 def block_maps(fashion: FashionData) -> tuple[np.ndarray, np.ndarray]:
     """Five real photos' block-11 input maps, plain and mirrored (float16, as cached)."""
-    products = fashion.products.groupby("masterCategory").head(1).head(5)
-    photos = np.stack([read_image(Path(p)) for p in products["path"]])
-    trunk = Trunk(pretrained_net(), stop=FIRST_BLOCK)
-    with torch.inference_mode():
-        plain = trunk(torch.from_numpy(photos)).numpy().astype(np.float16)
-        mirrored = trunk(torch.from_numpy(np.ascontiguousarray(photos[..., ::-1]))).numpy().astype(np.float16)
-    return plain, mirrored
+    return photos.block_maps(fashion.products.groupby("masterCategory").head(1).head(5), FIRST_BLOCK)
 
 
 def test_one_view_is_the_plain_prediction_and_views_average(block_maps: tuple[np.ndarray, np.ndarray]) -> None:
