@@ -157,10 +157,13 @@ def record_trials(path: Path, trials: list[dict[str, Any]]) -> None:
     """Append validation-only ``trials`` to ``parameters.finetune_recipe_trials`` of the results record at
     ``path``; measurements, command and notes stay as they are (nothing was re-scored). A trial already in
     the record (same recipe and creation time) is not added twice."""
+    def identity(trial: dict[str, Any]) -> str:
+        return json.dumps([trial.get("recipe"), trial.get("created_at")], sort_keys=True)
+
     full = json.loads(path.read_text(encoding="utf-8"))
     kept = full["parameters"].setdefault("finetune_recipe_trials", [])
-    seen = {json.dumps([t.get("recipe"), t.get("created_at")], sort_keys=True) for t in kept}
-    added = [t for t in trials if json.dumps([t.get("recipe"), t.get("created_at")], sort_keys=True) not in seen]
+    seen = {identity(t) for t in kept}
+    added = [t for t in trials if identity(t) not in seen]
     kept.extend(added)
     path.write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log.info("validation trials recorded (nothing re-scored)", path=str(path), added=len(added), total=len(kept))

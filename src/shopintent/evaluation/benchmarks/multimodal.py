@@ -531,8 +531,7 @@ def _finetune(settings, data, paths, products, fit, valid, recipe: FinetuneRecip
     embeddings = {name: cached_view_embeddings(state_dir, fit_key, mid, head, SHIFT_SETS[shifts],
                                                flipped=mirrored if flip else None)
                   for name, (flip, shifts) in variants.items()}
-    types = products["articleType"].astype(str).to_numpy()
-    keep = np.isin(types, list(kept_classes(products["articleType"].astype(str))))
+    types, keep = _article_types(products)
     choice, right = {}, {}
     for name, emb in embeddings.items():
         probe = SoftmaxHead(seed=SEED).fit(emb[fit & keep], types[fit & keep])
@@ -620,8 +619,7 @@ def _two_head_ensemble(  # type: ignore[no-untyped-def]
     Why: two heads that get different validation products right may be worth keeping together (an ensemble of
     two fine-tuned tops, at twice the top's inference cost); this says whether validation supports it before
     any refit is spent on it."""
-    types = products["articleType"].astype(str).to_numpy()
-    keep = np.isin(types, list(kept_classes(products["articleType"].astype(str))))
+    types, keep = _article_types(products)
     logp = []
     for emb in (done.choice, ref.choice):
         probe = SoftmaxHead(seed=SEED).fit(emb[fit & keep], types[fit & keep])
@@ -629,6 +627,13 @@ def _two_head_ensemble(  # type: ignore[no-untyped-def]
     right = probe.classes_[(logp[0] + logp[1]).argmax(1)] == types[valid & keep]
     assert ref.valid_right is not None
     return {"valid_accuracy": round(float(right.mean()), 4), **paired_comparison(right, ref.valid_right)}
+
+
+def _article_types(products) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Each product's articleType and whether its class is kept (:func:`kept_classes`): what the articleType
+    probes train and score on."""
+    types = products["articleType"].astype(str)
+    return types.to_numpy(), np.isin(types.to_numpy(), list(kept_classes(types)))
 
 
 def _splits(products) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
@@ -752,8 +757,7 @@ def run(settings: Settings) -> BenchResult:
     rng = np.random.default_rng(SEED)
     speed_paths = [paths[i] for i in sorted(rng.choice(np.flatnonzero(test), SPEED_IMAGES, replace=False))]
     calibration = [paths[i] for i in sorted(rng.choice(np.flatnonzero(fit), CALIBRATION_IMAGES, replace=False))]
-    types = products["articleType"].astype(str).to_numpy()
-    keep = np.isin(types, list(kept_classes(products["articleType"].astype(str))))
+    types, keep = _article_types(products)
     type_head = SoftmaxHead(seed=SEED).fit(tuned[train & keep], types[train & keep])
     pool = np.flatnonzero(test & keep)
     gallery = np.sort(rng.choice(pool, min(INT8_PHOTOS, len(pool)), replace=False))
