@@ -275,8 +275,9 @@ def _screening(settings: Settings, cv: pd.DataFrame, plan: BacktestPlan, split: 
     daily_columns = [f"daily {m}" for m in DAILY_SCREEN]
     if rows[daily_columns].isna().any().any():
         raise RuntimeError("daily-level screening: a validation week without its 7 daily forecasts")
-    detail = (f"{split}; the {plan.calibration} validation weeks only (targets at or before 2018-10-07); "
-              "daily models on salesdaily.csv cut at 2018-10-07, 7 days summed into the week")
+    day = f"{pd.Timestamp(first_scored):%Y-%m-%d}"
+    detail = (f"{split}; the {plan.calibration} validation weeks only (targets at or before {day}); "
+              f"daily models on salesdaily.csv cut at {day}, 7 days summed into the week")
     everything = np.ones(len(rows), dtype=bool)
     out = []
     for m in DAILY_SCREEN:
