@@ -39,14 +39,12 @@ from typing import Any
 import torch
 
 from shopintent.assist.datasets import load_amazon_qa
-from shopintent.assist.dual_encoder import DualEncoderScorer
-from shopintent.assist.fusion import FusionScorer
 from shopintent.assist.hybrid import HybridScorer
 from shopintent.assist.lexical import BM25Scorer
 from shopintent.evaluation.bench import machine_info
-from shopintent.evaluation.benchmarks.assist import (FUSION_TUNED_PARTS, MINILM_BASED, MODEL_NAMES, QA_GOAL, SEED,
-                                                     _split, qa_rows, tuned_minilm, tuned_parameters,
-                                                     tuned_validation)
+from shopintent.evaluation.benchmarks.assist import (MINILM_BASED, MODEL_NAMES, QA_GOAL, SEED, _split, qa_rows,
+                                                     trained_dual, tuned_fusion, tuned_fusion_parameters,
+                                                     tuned_minilm, tuned_parameters, tuned_validation)
 from shopintent.log import get_logger
 from shopintent.settings import get_settings
 
@@ -110,18 +108,13 @@ def main() -> None:
              **{k: round(v["one_of_100_accuracy"], 4) for k, v in qa.items()})
 
 
-def _fusion_tuned(train: Any, tuned_val: Any, tuned: Any, settings: Any) -> tuple[FusionScorer, dict[str, Any]]:
-    """The fusion BM25 + fine-tuned MiniLM + dual encoder exactly as ``bench assist`` builds it: the dual trained
-    on the training side (same code and seed), the weights chosen on the tuned validation sample."""
-    dual = DualEncoderScorer(settings=settings, seed=SEED)
+def _fusion_tuned(train: Any, tuned_val: Any, tuned: Any, settings: Any) -> tuple[Any, dict[str, Any]]:
+    """The fusion BM25 + fine-tuned MiniLM + dual encoder exactly as ``bench assist`` builds it (its own
+    functions): the dual trained on the training side, the weights chosen on the tuned validation sample."""
     started = time.perf_counter()
-    dual.fit(train.questions, train.answers)
-    log.info("dual encoder trained", seconds=round(time.perf_counter() - started, 1))
-    fusion = FusionScorer(parts=FUSION_TUNED_PARTS, weights=None, seed=SEED, settings=settings,
-                          scorers=[BM25Scorer(), tuned, dual])
-    fusion.choose_weights(tuned_val.questions, tuned_val.answers)
-    return fusion, {"fusion_tuned_parts": list(FUSION_TUNED_PARTS), "fusion_tuned_weights": fusion.weights,
-                    "fusion_tuned_validation_accuracy_best": max(fusion.validation_.values()),
+    dual = trained_dual(train, settings)
+    fusion = tuned_fusion(BM25Scorer(), tuned, dual, tuned_val, settings)
+    return fusion, {**tuned_fusion_parameters(fusion),
                     "fusion_tuned_dual_loss_per_epoch": [round(x, 4) for x in dual.history_],
                     "fusion_tuned_dual_fit_seconds": round(time.perf_counter() - started, 1)}
 
@@ -185,9 +178,7 @@ def update_results(path: Path, record: dict[str, Any]) -> None:
     p["hybrid_minilm_tuned_validation_accuracy_by_weight"] = \
         record["parameters"]["hybrid_minilm_tuned_validation_accuracy_by_weight"]
     if with_fusion:
-        for key in ("fusion_tuned_parts", "fusion_tuned_weights", "fusion_tuned_validation_accuracy_best",
-                    "fusion_tuned_dual_loss_per_epoch", "fusion_tuned_dual_fit_seconds"):
-            p[key] = record["parameters"][key]
+        p.update({k: v for k, v in record["parameters"].items() if k.startswith("fusion_tuned_")})
         p["fusion_tuned_note"] = (f"re-run {record['created_at']} on the re-run fine-tuned MiniLM, with the dual "
                                   "encoder trained again (same code, data and seed as the full run; its losses in "
                                   "fusion_tuned_dual_loss_per_epoch, the full run's in dual_encoder); the dual and "
