@@ -24,7 +24,7 @@ notes say which rows came from which run.
 
 Choosing a fine-tuning recipe: ``--validation-only`` fine-tunes on the fit products alone with the
 bench's recipe or the one given by ``--finetune-from``, ``--block-lr-decay``, ``--max-epochs``,
-``--patience``, ``--lr``, ``--cache-block``, ``--shift``, ``--mixup``, ``--ema`` and prints/writes only validation numbers (articleType accuracy per epoch, best
+``--patience``, ``--lr``, ``--cache-block``, ``--shift``, ``--mixup``, ``--ema``, ``--crop-views`` and prints/writes only validation numbers (articleType accuracy per epoch, best
 epoch, flip choice; with ``--test-shifts 4|8`` also the flip-averaged views over one-cell shifts of the cached
 maps, inference only on the same cached head): no test product is scored, so recipes can be compared honestly.
 ``--compare-bench`` adds the paired comparison with the bench's recipe on the same validation products
@@ -83,6 +83,8 @@ def main() -> None:
     trial.add_argument("--shift", type=int, help="random shift of the cached training maps, in cells.")
     trial.add_argument("--mixup", type=float, help="mixup Beta alpha on the cached maps and labels (0 = off).")
     trial.add_argument("--ema", type=float, help="EMA decay of the trained weights (scored and kept).")
+    trial.add_argument("--crop-views", type=int,
+                       help="cached random resized crops per photo drawn as extra training views (0 = none).")
     trial.add_argument("--test-shifts", type=int, choices=(0, 4, 8),
                        help="also score flip-averaged views over 4 or 8 one-cell shifts of the cached maps "
                             "(inference only: reads the cached fine-tuned head of the same recipe).")
@@ -99,7 +101,7 @@ def main() -> None:
         ("train_from", args.finetune_from), ("block_lr_decay", args.block_lr_decay),
         ("max_epochs", args.max_epochs), ("patience", args.patience), ("lr", args.lr),
         ("cache_block", args.cache_block), ("shift", args.shift), ("mixup", args.mixup), ("ema", args.ema),
-        ("test_shifts", args.test_shifts))
+        ("test_shifts", args.test_shifts), ("crop_views", args.crop_views))
         if value is not None}
     if args.record_trials is not None:
         if not args.trials or overrides or args.validation_only or args.update_results is not None:
@@ -183,8 +185,7 @@ def prefit_refit(recipe: FinetuneRecipe, threads: int) -> None:
     import torch
 
     from shopintent.evaluation.benchmarks import multimodal as bench
-    from shopintent.multimodal.cache import cached_trunk
-    from shopintent.multimodal.encoder import HeadStage, block_features, pretrained_net
+    from shopintent.multimodal.encoder import HeadStage, pretrained_net
     from shopintent.multimodal.fashion import load_fashion
 
     if recipe.ema is None:
@@ -196,9 +197,7 @@ def prefit_refit(recipe: FinetuneRecipe, threads: int) -> None:
     paths = [Path(p) for p in products["path"]]
     train, _, _, _ = bench._splits(products)
     start = recipe.train_from
-    mid, mirrored = (block_features(cached_trunk(paths, data.images_sha256, settings.state_dir,
-                                                 stop=recipe.cache_block, flip=flip)[0], recipe.cache_block, start)
-                     for flip in (False, True))
+    mid, mirrored, crops = bench.training_maps(settings, data, paths, recipe)
     labels = {t: products[t].to_numpy() for t in TASKS}
 
     def save(epochs: int, state: dict[str, torch.Tensor]) -> None:
@@ -212,7 +211,8 @@ def prefit_refit(recipe: FinetuneRecipe, threads: int) -> None:
 
     ema_states_per_epoch(mid, labels, train, save, epochs=recipe.max_epochs, lr=recipe.lr, seed=bench.SEED,
                          flipped=mirrored, first_block=start, label_smoothing=recipe.label_smoothing,
-                         block_lr_decay=recipe.block_lr_decay, shift=recipe.shift, mixup=recipe.mixup, ema=recipe.ema)
+                         block_lr_decay=recipe.block_lr_decay, shift=recipe.shift, mixup=recipe.mixup, ema=recipe.ema,
+                         views=crops)
 
 
 def ema_states_per_epoch(

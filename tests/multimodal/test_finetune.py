@@ -171,3 +171,38 @@ def test_refit_states_per_epoch_equal_the_refit_of_that_many_epochs(fashion: Fas
         refit = finetune_head(cached, labels, train, epochs=epochs, schedule_epochs=2, batch_size=4, **options)
         for name, value in refit.state_dict().items():
             assert torch.equal(value, states[epochs][name]), (epochs, name)
+
+
+def test_cropped_photo_views_on_real_photos(fashion: FashionData, tmp_path: Path) -> None:
+    """Random resized crops as extra training views: each crop is a fixed function of file and view number
+    (re-encoding gives the same maps, the cache stores it as its own variant), differs from the photo and from
+    the other crop, and training that draws among plain, mirrored and cropped maps gives another head than
+    training on plain and mirrored alone; a crop is never asked to be mirrored on top."""
+    from shopintent.multimodal.cache import cached_trunk, encode_paths
+
+    first = 15
+    products, cached, mirrored = _block_photos(fashion, first)
+    paths = [Path(p) for p in products["path"]]
+    crops = [encode_paths(paths, stop=first, crop=k)[0] for k in (1, 2)]
+    again, ok, _ = encode_paths(paths[:3], stop=first, crop=1)
+    assert ok.all()
+    np.testing.assert_array_equal(again, crops[0][:3])
+    for crop in crops:
+        assert (np.abs(crop.astype(np.float32) - cached.astype(np.float32)).mean(axis=(1, 2, 3)) > 0.01).all()
+    assert not np.array_equal(crops[0], crops[1])
+    stored, stored_ok, _ = cached_trunk(paths, "test-photos", tmp_path, stop=first, crop=1)
+    # the cache runs the ONNX export of the trunk, the direct call eager torch: equal to float16 rounding
+    np.testing.assert_allclose(stored.astype(np.float32), crops[0].astype(np.float32), atol=2e-2)
+    assert stored_ok.all() and any("trunk15-crop1-" in f.name for f in tmp_path.rglob("*.safetensors"))
+    with pytest.raises(ValueError, match="exclusive"):
+        encode_paths(paths[:1], stop=first, flip=True, crop=1)
+    train = np.arange(len(products)) % 3 != 0
+    labels = {"masterCategory": products["masterCategory"].to_numpy()}
+    common = {"epochs": 2, "batch_size": 3, "lr": 1e-3, "seed": 0, "first_block": first, "valid": ~train,
+              "select_task": "masterCategory"}
+    plain = finetune_head(cached, labels, train, flipped=mirrored, **common)
+    cropped = finetune_head(cached, labels, train, flipped=mirrored, views=crops, **common)
+    assert len(cropped.history_) == 2 and not np.isnan(cropped.history_).any()
+    assert not torch.equal(cropped.conv_head.weight, plain.conv_head.weight)
+    with pytest.raises(ValueError, match="pass flipped too"):
+        finetune_head(cached, labels, train, views=crops, **common)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from shopintent.log import get_logger
+from shopintent.multimodal.augment import crop_view
 from shopintent.multimodal.encoder import head_embeddings, trunk_features, trunk_shape
 from shopintent.multimodal.images import ImageError, read_image
 from shopintent.multimodal.onnx_export import ensure_trunk
@@ -32,16 +33,21 @@ def cache_dir(state_dir: Path, sha256: str) -> Path:
 
 def encode_paths(
     paths: Sequence[Path], threads: int = 1, batch_size: int = 16, onnx_path: Path | None = None,
-    stop: int | None = None, flip: bool = False,
+    stop: int | None = None, flip: bool = False, crop: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
-    """Trunk features (first ``stop`` blocks) of the readable images, mirrored left to right with ``flip``;
-    returns (features, ok mask, {file: error})."""
+    """Trunk features (first ``stop`` blocks) of the readable images, mirrored left to right with ``flip``,
+    or of their ``crop``-th random resized crop (:func:`shopintent.multimodal.augment.crop_view`) when
+    ``crop`` >= 1; returns (features, ok mask, {file: error})."""
+    if flip and crop:
+        raise ValueError("a crop view is mirrored at random already; flip and crop are exclusive")
     ok = np.zeros(len(paths), dtype=bool)
     errors: dict[str, str] = {}
     good: list[np.ndarray] = []
     for i, path in enumerate(paths):
         try:
             image = read_image(Path(path))
+            if crop:
+                image = crop_view(image, Path(path).name, crop)
             good.append(np.ascontiguousarray(image[:, :, ::-1]) if flip else image)
             ok[i] = True
         except ImageError as exc:
@@ -55,19 +61,22 @@ def encode_paths(
 
 def cached_trunk(
     paths: Sequence[Path], sha256: str, state_dir: Path, threads: int = 1, stop: int | None = None,
-    flip: bool = False,
+    flip: bool = False, crop: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
     """Trunk features (n,320,7,7) float16 for ``paths``, computed shard by shard and cached.
 
     ``stop``: cache the output of the first ``stop`` MBConv blocks instead (the input of a deeper
     fine-tuned head); ``flip``: of the photos mirrored left to right (training augmentation and
-    test-time flip averaging, computed on the real mirrored photo). Each variant has its own shards.
+    test-time flip averaging, computed on the real mirrored photo); ``crop``: of the photos' ``crop``-th
+    random resized crop (training augmentation, :mod:`shopintent.multimodal.augment`). Each variant has its
+    own shards.
     Returns the features, a mask of images that decoded, and the errors of those that did not.
     """
     folder = cache_dir(state_dir, sha256)
     folder.mkdir(parents=True, exist_ok=True)
     onnx_path = ensure_trunk(state_dir, stop)
-    prefix = "trunk" + ("" if stop is None else f"{stop}") + ("-flip" if flip else "")
+    prefix = ("trunk" + ("" if stop is None else f"{stop}") + ("-flip" if flip else "")
+              + (f"-crop{crop}" if crop else ""))
     parts, masks, errors = [], [], {}
     for start in range(0, len(paths), SHARD):
         shard = folder / f"{prefix}-{start:06d}.safetensors"
@@ -81,7 +90,7 @@ def cached_trunk(
                 if notes.is_file():
                     errors.update(read_json(notes))
                 continue
-        feats, ok, errs = encode_paths(chunk, threads=threads, onnx_path=onnx_path, stop=stop, flip=flip)
+        feats, ok, errs = encode_paths(chunk, threads=threads, onnx_path=onnx_path, stop=stop, flip=flip, crop=crop)
         errors.update(errs)
         tmp = shard.with_suffix(".tmp")
         save_arrays(tmp, {"trunk": feats, "ok": ok.astype(np.uint8)})

@@ -19,6 +19,9 @@ them: the state of the best epoch on ``select_task`` is returned (accuracy of
 the jointly trained classifier, averaged over both orientations when
 ``flipped`` is given), training stops after ``patience`` epochs without a gain,
 and the per-epoch validation accuracies are kept in ``head.history_``.
+``views`` adds more cached views of the same rows (random resized crops of the photos,
+:mod:`shopintent.multimodal.augment`): each training row then draws the plain map, the mirrored one or
+one of these, uniformly; validation still reads the plain and mirrored maps only.
 
 Deeper fine-tuning (``train_from`` below 15) gives each trainable MBConv block its own learning
 rate, ``lr * block_lr_decay ** (15 - block)``: the lower a block, the more general its ImageNet
@@ -39,7 +42,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -77,6 +80,7 @@ def finetune_head(
     shift: int = 0,
     mixup: float = 0.0,
     ema: float | None = None,
+    views: Sequence[np.ndarray] = (),
 ) -> HeadStage:
     """Return a copy of the encoder's top fine-tuned on the ``train`` rows of every task in ``labels``.
 
@@ -89,6 +93,7 @@ def finetune_head(
     ``block_lr_decay``: learning-rate factor per block below the last (module docstring).
     ``schedule_epochs``: the length of the cosine schedule (default ``epochs``); training stops after ``epochs``.
     ``shift``, ``mixup``, ``ema``: cache-side augmentation and weight averaging (module docstring).
+    ``views``: more cached views of every row, feeding ``first_block`` like ``trunk`` (module docstring).
     """
     if valid is not None and select_task not in labels:
         raise ValueError(f"select_task {select_task!r} is not one of the label tasks {sorted(labels)}; "
@@ -98,6 +103,8 @@ def finetune_head(
         raise ValueError(f"train_from={train_from} must lie between first_block={first_block} and {NUM_BLOCKS}")
     if not 0.0 < block_lr_decay <= 1.0:
         raise ValueError(f"block_lr_decay={block_lr_decay} must lie in (0, 1]")
+    if views and flipped is None:
+        raise ValueError("extra training views are drawn beside the mirrored photos: pass flipped too")
     if shift < 0 or mixup < 0 or (ema is not None and not 0.0 < ema < 1.0):
         raise ValueError(f"shift={shift} and mixup={mixup} must be >= 0 and ema={ema} in (0, 1)")
     schedule_epochs = epochs if schedule_epochs is None else schedule_epochs
@@ -111,6 +118,7 @@ def finetune_head(
     # the frozen blocks between the cache and train_from run once, here
     inputs = block_features(trunk, first_block, train_from, blocks=head)
     inputs_flipped = block_features(flipped, first_block, train_from, blocks=head) if flipped is not None else None
+    extra = [block_features(v, first_block, train_from, blocks=head) for v in views]
     rows = np.flatnonzero(train)
     codes, classifiers = {}, nn.ModuleDict()
     for task, values in labels.items():
@@ -136,7 +144,9 @@ def finetune_head(
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size].numpy()
             x = torch.from_numpy(inputs[idx].astype(np.float32))
-            if flip or inputs_flipped is not None:
+            if extra:
+                x = _drawn_views([inputs, inputs_flipped, *extra], idx, gen)
+            elif flip or inputs_flipped is not None:
                 mirror = torch.rand(len(idx), generator=gen) < 0.5
                 if inputs_flipped is not None:
                     x = torch.where(mirror[:, None, None, None],
@@ -184,6 +194,16 @@ def finetune_head(
     head.history_ = history  # type: ignore[assignment]
     head.best_epoch_ = best[1] if best is not None else len(history)  # type: ignore[assignment]
     return head.eval()
+
+
+def _drawn_views(sources: list[np.ndarray], idx: np.ndarray, gen: torch.Generator) -> torch.Tensor:
+    """The maps of rows ``idx``, each from one of ``sources`` (views of the same rows) drawn uniformly."""
+    pick = torch.randint(len(sources), (len(idx),), generator=gen).numpy()
+    x = np.empty((len(idx), *sources[0].shape[1:]), dtype=np.float32)
+    for k, source in enumerate(sources):
+        chosen = pick == k
+        x[chosen] = source[idx[chosen]]
+    return torch.from_numpy(x)
 
 
 def shift_maps(x: torch.Tensor, cells: int, gen: torch.Generator) -> torch.Tensor:

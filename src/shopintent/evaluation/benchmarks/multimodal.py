@@ -122,6 +122,8 @@ FINETUNE_EMA: float | None = 0.98
 #: also its one-cell shifts, a candidate the validation products choose or reject beside plain and flip.
 #: 4 chosen on validation (fit-only head): flip + 4 shifts 0.8998, flip + 8 shifts 0.8985, flip 0.8951, plain 0.8918
 FINETUNE_TEST_SHIFTS = 4
+#: random resized crops of each photo cached as extra training views (shopintent.multimodal.augment); 0 = none
+FINETUNE_CROP_VIEWS = 0
 CONTRASTIVE_EPOCHS = 10
 SPEED_IMAGES = 64
 CALIBRATION_IMAGES = 128
@@ -407,6 +409,7 @@ class FinetuneRecipe:
     mixup: float = FINETUNE_MIXUP
     ema: float | None = FINETUNE_EMA
     test_shifts: int = FINETUNE_TEST_SHIFTS  # inference only: not part of the fine-tuned head's cache key
+    crop_views: int = FINETUNE_CROP_VIEWS
 
     def describe(self) -> str:
         """What is trained, in words (the results' ``finetuned`` parameter)."""
@@ -414,7 +417,9 @@ class FinetuneRecipe:
                  and self.block_lr_decay != 1.0 else "")
         extra = "".join((f", random shift of the cached maps by up to {self.shift} cells" if self.shift else "",
                          f", mixup alpha {self.mixup}" if self.mixup else "",
-                         f", EMA of the weights (decay {self.ema}) scored and kept" if self.ema else ""))
+                         f", EMA of the weights (decay {self.ema}) scored and kept" if self.ema else "",
+                         f", {self.crop_views} cached random resized crops per photo as extra training views"
+                         if self.crop_views else ""))
         return (f"MBConv blocks {self.train_from}..15 + conv_head + bn1 + per-task linear heads "
                 f"(blocks below {self.train_from} frozen; features cached at block {self.cache_block}), "
                 f"real horizontal-flip augmentation (mirrored photos cached), cosine learning rate {self.lr}"
@@ -497,7 +502,9 @@ def _finetune_key(data: FashionData, recipe: FinetuneRecipe, rows: np.ndarray, v
         code.update(Path(module.__file__).read_bytes())
     return {"data": data.sha256, "labels": data.labels_sha256, "seed": SEED,
             # the fit run is the same with or without a refit, and with any test-time views
-            "recipe": {k: v for k, v in asdict(replace(recipe, refit=False)).items() if k != "test_shifts"},
+            # (and without crop views the key is the one heads had before crops existed)
+            "recipe": {k: v for k, v in asdict(replace(recipe, refit=False)).items()
+                       if k != "test_shifts" and (k != "crop_views" or v)},
             "epochs": epochs, "cache_block": recipe.cache_block, "code": code.hexdigest(),
             "rows": hashlib.sha256(np.packbits(rows).tobytes()).hexdigest(),
             "valid": None if valid is None else hashlib.sha256(np.packbits(valid).tobytes()).hexdigest()}
@@ -511,15 +518,11 @@ def _finetune(settings, data, paths, products, fit, valid, recipe: FinetuneRecip
     epochs under the same cosine schedule, and its embeddings are the ones measured; the validation
     choices downstream read the fit-only head's embeddings (``Finetuned.choice``), since the refit head
     has seen the validation photos (module docstring)."""
-    cache, start = recipe.cache_block, recipe.train_from
-    mid, mirrored = (  # the frozen blocks between the cache and the first trained block run once, here
-        block_features(cached_trunk(paths, data.images_sha256, settings.state_dir, stop=cache, flip=flip)[0],
-                       cache, start)
-        for flip in (False, True)
-    )
+    start = recipe.train_from
+    mid, mirrored, crops = training_maps(settings, data, paths, recipe)
     labels = {t: products[t].to_numpy() for t in TASKS}
     state_dir = settings.state_dir if state_dir is None else state_dir
-    common = {"lr": recipe.lr, "seed": SEED, "flipped": mirrored, "first_block": start,
+    common = {"lr": recipe.lr, "seed": SEED, "flipped": mirrored, "first_block": start, "views": crops,
               "label_smoothing": recipe.label_smoothing, "block_lr_decay": recipe.block_lr_decay,
               "shift": recipe.shift, "mixup": recipe.mixup, "ema": recipe.ema}
     head = _cached_finetune(
@@ -559,6 +562,21 @@ def _finetune(settings, data, paths, products, fit, valid, recipe: FinetuneRecip
                                        flipped=mirrored if flip_average else None)
     return Finetuned(measured, tuned, chosen, [float(h) for h in head.history_], int(head.best_epoch_), choice,
                      picked, pairs, right[picked])
+
+
+def training_maps(  # type: ignore[no-untyped-def]
+    settings: Settings, data, paths: list[Path], recipe: FinetuneRecipe,
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The maps the recipe's first trained block reads, for every product: of the photos, of the mirrored
+    photos and of each cached random resized crop (``recipe.crop_views``). The frozen blocks between the
+    feature cache and the first trained block run once, here."""
+    cache, start = recipe.cache_block, recipe.train_from
+
+    def maps(**variant: Any) -> np.ndarray:
+        trunk = cached_trunk(paths, data.images_sha256, settings.state_dir, stop=cache, **variant)[0]
+        return block_features(trunk, cache, start)
+
+    return maps(), maps(flip=True), [maps(crop=k) for k in range(1, recipe.crop_views + 1)]
 
 
 def _view_variants(test_shifts: int) -> dict[str, tuple[bool, int]]:
