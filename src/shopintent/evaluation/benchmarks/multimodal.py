@@ -758,7 +758,7 @@ def run(settings: Settings) -> BenchResult:
     """Measure every part of the protocol (module docstring)."""
     started = time.perf_counter()
     p = prepare(settings)
-    data, products, paths, head, tuned, flip_choice = p.data, p.data.products, p.paths, p.head, p.tuned, p.flip_choice
+    data, products, paths, head, tuned = p.data, p.data.products, p.paths, p.head, p.tuned
     title, train, test, fit, valid, split = p.title, p.train, p.test, p.fit, p.valid, p.split
     log.info("multimodal benchmark: fine-tuned", seconds=round(time.perf_counter() - started))
     measurements, understanding_params = understanding_part(p)
