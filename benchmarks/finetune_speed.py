@@ -64,6 +64,13 @@ def images_per_second(first_block: int, batch_size: int, steps: int) -> list[flo
     return rates
 
 
+def derived_times(rate: float) -> dict[str, float]:
+    """Seconds per epoch over the fit products, and for a fit plus a refit of ``EPOCHS`` epochs each, at ``rate``."""
+    return {"fit_epoch_seconds": round(FIT_PRODUCTS / rate, 1),
+            "fit_and_refit_seconds": round(EPOCHS * (FIT_PRODUCTS + TRAIN_PRODUCTS) / rate),
+            "fit_and_refit_hours": round(EPOCHS * (FIT_PRODUCTS + TRAIN_PRODUCTS) / rate / 3600, 2)}
+
+
 def main() -> None:
     """Measure every first block, write the record."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -81,8 +88,7 @@ def main() -> None:
         rows[name] = {
             "first_trained_block": first, "input": list(trunk_shape(first)) if first else [3, IMAGE_SIZE, IMAGE_SIZE],
             "train_images_per_second": rates, "median": rate,
-            "minutes_per_fit_epoch": round(FIT_PRODUCTS / rate / 60, 1),
-            "hours_for_fit_and_refit": round(EPOCHS * (FIT_PRODUCTS + TRAIN_PRODUCTS) / rate / 3600, 2),
+            **derived_times(rate),
         }
     record = {
         "what": "training speed of EfficientNet-Lite0 by first trained block (benchmarks/finetune_speed.py docstring)",
