@@ -201,10 +201,16 @@ def nested_validation(cv: pd.DataFrame, models: list[str], calibration: int) -> 
     rules = {VALIDATED: validated_combination, WEIGHTED: weighted_combination, BEST: best_single}
     for name, rule in rules.items():
         column, _ = rule(rows, pools[name], half)
-        frame = rows.loc[held, ["unique_id", "y"]].assign(error=(rows["y"] - column.clip(lower=0.0)).abs()[held])
-        sums = frame.groupby("unique_id")[["error", "y"]].sum()
-        out[name] = float((sums["error"] / sums["y"].abs()).mean())
+        out[name] = held_wape(rows, column, held)
     return out
+
+
+def held_wape(rows: pd.DataFrame, column: pd.Series, held: np.ndarray) -> float:
+    """Mean over series of WAPE of ``column`` (clipped at 0: demand is never negative) on the ``held`` rows:
+    how :func:`nested_validation` scores a rule, and how the benchmark screens candidates on validation."""
+    frame = rows.loc[held, ["unique_id", "y"]].assign(error=(rows["y"] - column.clip(lower=0.0)).abs()[held])
+    sums = frame.groupby("unique_id")[["error", "y"]].sum()
+    return float((sums["error"] / sums["y"].abs()).mean())
 
 
 def _validation_rows(cv: pd.DataFrame, calibration: int) -> pd.DataFrame:

@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,6 +68,7 @@ from shopintent.forecast.backtest import (
     BacktestPlan,
     BacktestResult,
     backtest,
+    held_wape,
     mape_targeted,
     nested_validation,
     run_models,
@@ -242,13 +242,6 @@ def _weekly_52(settings: Settings) -> tuple[list[Measurement], BacktestResult]:
     return out, result
 
 
-def _held_wape(rows: pd.DataFrame, column: pd.Series, held: np.ndarray) -> float:
-    """Mean over series of WAPE on the ``held`` rows (the forecast clipped at 0), as in ``nested_validation``."""
-    frame = rows.loc[held, ["unique_id", "y"]].assign(error=(rows["y"] - column.clip(lower=0.0)).abs()[held])
-    sums = frame.groupby("unique_id")[["error", "y"]].sum()
-    return float((sums["error"] / sums["y"].abs()).mean())
-
-
 def _screening(settings: Settings, cv: pd.DataFrame, plan: BacktestPlan, split: str) -> list[Measurement]:
     """Candidates judged on the validation weeks only and left out of the pool (issue 18, round 3).
 
@@ -283,7 +276,7 @@ def _screening(settings: Settings, cv: pd.DataFrame, plan: BacktestPlan, split: 
     for m in DAILY_SCREEN:
         for label, column in (("weekly", m), ("daily summed", f"daily {m}")):
             out.append(Measurement(f"pharma weekly screening {m} {label} validation mean WAPE",
-                                   _held_wape(rows, rows[column], everything), "WAPE", detail))
+                                   held_wape(rows, rows[column], everything), "WAPE", detail))
     val_cutoffs = np.sort(rows["cutoff"].unique())
     half = len(val_cutoffs) // 2
     held = (rows["cutoff"] >= val_cutoffs[half]).to_numpy()
@@ -292,11 +285,11 @@ def _screening(settings: Settings, cv: pd.DataFrame, plan: BacktestPlan, split: 
     for name, rule, pool in ((WEIGHTED, weighted_combination, [*singles, *daily_columns]),
                              (VALIDATED, validated_combination, [*singles, ENSEMBLE, *daily_columns])):
         out.append(Measurement(f"pharma weekly screening nested {name} with daily-level models mean WAPE",
-                               _held_wape(rows, rule(rows, pool, half)[0], held), "WAPE", nested))
+                               held_wape(rows, rule(rows, pool, half)[0], held), "WAPE", nested))
     for level in BLEND_SCREEN:
         column, _ = seasonal_blend(rows, level, half)
         out.append(Measurement(f"pharma weekly screening nested SeasonalNaive-{level} blend mean WAPE",
-                               _held_wape(rows, column, held), "WAPE",
+                               held_wape(rows, column, held), "WAPE",
                                f"{nested}; weight of seasonal naive per series from 0, 0.1, ..., 1"))
     return out
 
