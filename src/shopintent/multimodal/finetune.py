@@ -143,16 +143,15 @@ def finetune_head(
         total = 0.0
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size].numpy()
-            x = torch.from_numpy(inputs[idx].astype(np.float32))
-            if extra:
+            if extra:  # each row from one of its views (no plain copy first: this runs every step)
                 x = _drawn_views([inputs, inputs_flipped, *extra], idx, gen)
-            elif flip or inputs_flipped is not None:
-                mirror = torch.rand(len(idx), generator=gen) < 0.5
-                if inputs_flipped is not None:
-                    x = torch.where(mirror[:, None, None, None],
-                                    torch.from_numpy(inputs_flipped[idx].astype(np.float32)), x)
-                else:
-                    x = flip_maps(x, mirror)
+            else:
+                x = torch.from_numpy(inputs[idx].astype(np.float32))
+                if flip or inputs_flipped is not None:
+                    mirror = torch.rand(len(idx), generator=gen) < 0.5
+                    x = (torch.where(mirror[:, None, None, None],
+                                     torch.from_numpy(inputs_flipped[idx].astype(np.float32)), x)
+                         if inputs_flipped is not None else flip_maps(x, mirror))
             if shift:
                 x = shift_maps(x, shift, gen)
             partner, weight = torch.arange(len(idx)), 1.0

@@ -503,9 +503,7 @@ def _finetune_key(data: FashionData, recipe: FinetuneRecipe, rows: np.ndarray, v
         code.update(Path(module.__file__).read_bytes())
     return {"data": data.sha256, "labels": data.labels_sha256, "seed": SEED,
             # the fit run is the same with or without a refit, and with any test-time views
-            # (and without crop views the key is the one heads had before crops existed)
-            "recipe": {k: v for k, v in asdict(replace(recipe, refit=False)).items()
-                       if k != "test_shifts" and (k != "crop_views" or v)},
+            "recipe": {k: v for k, v in asdict(replace(recipe, refit=False)).items() if k != "test_shifts"},
             "epochs": epochs, "cache_block": recipe.cache_block, "code": code.hexdigest(),
             "rows": hashlib.sha256(np.packbits(rows).tobytes()).hexdigest(),
             "valid": None if valid is None else hashlib.sha256(np.packbits(valid).tobytes()).hexdigest()}
